@@ -1,0 +1,1 @@
+"""The Textual app for live discovery (see sld tui)."""
