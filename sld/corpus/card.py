@@ -1,0 +1,227 @@
+"""The task card: what a task's columns mean, how it is split, where its data came from.
+
+A card is a TOML file validated by :class:`TaskCard`. Curated cards (``datasets/<task>/card.toml``)
+must also carry ``counts``, ``sources``, ``license`` and ``[build]``; a user's card beside their
+CSV may leave those out.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sld.errors import TaskError
+
+# Names a law's grammar gives a meaning of its own; an alias must not shadow them.
+RESERVED_NAMES = frozenset(
+    {"log", "exp", "sqrt", "abs", "tanh", "min", "max", "sin", "cos", "pow", "pi", "e", "group"}
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Variable(_Model):
+    """One column: an input (alias required) or an output (alias optional)."""
+
+    name: str = Field(min_length=1)
+    alias: str | None = None
+    description: str = ""
+    unit: str = ""
+    log_scale: bool = False
+
+
+class SplitRule(_Model):
+    """Which rows are held out: a rule over column names (``test``) or the source's own split.
+
+    Exactly one of ``test`` (see :mod:`sld.corpus.rules`) and ``source`` is set.
+    """
+
+    test: str | None = None
+    source: str | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SplitRule:
+        if (self.test is None) == (self.source is None):
+            raise ValueError("set exactly one of split.test (a rule) and split.source (a text)")
+        return self
+
+
+class Counts(_Model):
+    """Expected row counts per split and number of groups."""
+
+    train: int = Field(ge=0)
+    test: int = Field(ge=0)
+    groups: int = Field(ge=1)
+
+
+class ValidationRule(_Model):
+    """How the validation slice is cut from the training rows (see :mod:`sld.corpus.task`)."""
+
+    scale: str | None = None
+    fraction: float = Field(default=0.15, gt=0.0, lt=1.0)
+    seed: int = 0
+
+
+class Source(_Model):
+    """Where the data came from."""
+
+    paper: str
+    arxiv: str | None = None
+    repository: str | None = None
+    commit: str | None = None
+    path: str | None = None
+
+
+class BuildSpec(_Model):
+    """How ``data.csv`` is rebuilt from the raw files (read by :mod:`sld.corpus.build`).
+
+    ``reader`` picks the code that reads ``files`` (paths under the raw folder); ``columns``
+    maps task column -> raw column; ``keep`` is a rule (:mod:`sld.corpus.rules`) over task
+    columns and identifier-named raw columns selecting the rows kept; rows without a group
+    column go to ``single_group``; ``params`` holds reader-specific settings; ``filters``
+    says in words what the reader drops.
+    """
+
+    reader: str
+    files: list[str] = Field(min_length=1)
+    columns: dict[str, str] = Field(default_factory=dict)
+    keep: str | None = None
+    single_group: str = "all_data"
+    params: dict[str, Any] = Field(default_factory=dict)
+    filters: list[str] = Field(default_factory=list)
+    notes: str = ""
+
+
+class TaskCard(_Model):
+    """A task's contract: columns, split, validation rule, limits, provenance."""
+
+    name: str = Field(min_length=1)
+    title: str = ""
+    description: str = ""
+    inputs: list[Variable] = Field(min_length=1)
+    outputs: list[Variable] = Field(min_length=1)
+    group: str = "all rows form one group"
+    group_column: str | None = None
+    split: SplitRule
+    counts: Counts | None = None
+    validation: ValidationRule = ValidationRule()
+    max_params: int | None = Field(default=None, ge=1)
+    allow_duplicate_inputs: bool = False
+    reference_law: str | None = None
+    reference_law_note: str = ""
+    sources: list[Source] = Field(default_factory=list)
+    license: str | None = None
+    caveats: list[str] = Field(default_factory=list)
+    data: str | None = None
+    build: BuildSpec | None = None
+
+    @model_validator(mode="after")
+    def _consistent_names(self) -> TaskCard:
+        input_names = [v.name for v in self.inputs]
+        output_names = [v.name for v in self.outputs]
+        _no_duplicates(input_names, "input")
+        _no_duplicates(output_names, "output")
+        both = sorted(set(input_names) & set(output_names))
+        if both:
+            raise ValueError(f"column {both[0]!r} is both an input and an output; pick one role")
+        columns = {*input_names, *output_names}
+        if self.group_column is not None and self.group_column in columns:
+            raise ValueError(f"group column {self.group_column!r} is also an input or output")
+        aliases: list[str] = []
+        for var in self.inputs:
+            if var.alias is None:
+                raise ValueError(f'input {var.name!r} needs an alias, e.g. alias = "N"')
+        for var in [*self.inputs, *self.outputs]:
+            if var.alias is None:
+                continue
+            if not var.alias.isidentifier():
+                raise ValueError(f"alias {var.alias!r} of {var.name!r} is not a valid identifier")
+            if var.alias in RESERVED_NAMES:
+                raise ValueError(f"alias {var.alias!r} of {var.name!r} is a reserved name")
+            if var.alias in columns and var.alias != var.name:
+                raise ValueError(f"alias {var.alias!r} of {var.name!r} clashes with a column name")
+            aliases.append(var.alias)
+        _no_duplicates(aliases, "alias")
+        if self.validation.scale is not None:
+            known = {*input_names, *(v.alias for v in self.inputs)}
+            if self.validation.scale not in known:
+                raise ValueError(
+                    f"validation.scale {self.validation.scale!r} is not an input name or alias"
+                )
+        return self
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(v.name for v in self.inputs)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(v.name for v in self.outputs)
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """Alias -> input column name, in card order."""
+        return {v.alias: v.name for v in self.inputs if v.alias is not None}
+
+    @property
+    def validation_scale(self) -> str | None:
+        """The input *name* the validation slice is ordered by (aliases resolved)."""
+        scale = self.validation.scale
+        return self.aliases.get(scale, scale) if scale is not None else None
+
+
+def _no_duplicates(names: list[str], kind: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"{kind} {name!r} is listed twice")
+        seen.add(name)
+
+
+def card_from_dict(raw: dict[str, Any], *, where: str) -> TaskCard:
+    """Validate a parsed card; one-line TaskError naming ``where`` and the first bad field."""
+    try:
+        return TaskCard.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "card"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise TaskError(f"{where}: invalid card field {field!r}: {message}; fix the card") from None
+
+
+def read_card(path: Path, *, curated: bool = False) -> TaskCard:
+    """Read and validate a card file.
+
+    ``curated=True`` also requires ``counts``, ``sources``, ``license`` and ``[build]``.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TaskError(f"{path}: card file not found; check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TaskError(f"{path}: cannot read card ({exc}); check the file") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TaskError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+    card = card_from_dict(raw, where=str(path))
+    if curated:
+        missing = [
+            field
+            for field, value in (
+                ("counts", card.counts),
+                ("sources", card.sources),
+                ("license", card.license),
+                ("build", card.build),
+            )
+            if not value
+        ]
+        if missing:
+            raise TaskError(f"{path}: a curated card needs {missing[0]!r}; add it")
+    return card

@@ -1,0 +1,227 @@
+"""A loaded task: per-group arrays for training, validation and the held-out test rows.
+
+The protocol: candidate laws are fitted on :meth:`Task.search_train` and ranked on
+:meth:`Task.validation` (a slice of the training rows at the largest scale); only the final
+report calls :meth:`Task.heldout`, the single way to reach the test rows.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from sld.corpus.card import TaskCard
+from sld.errors import TaskError
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(array, dtype=np.float64)
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """Rows of one split, per group.
+
+    ``X[g]``: (rows_g, n_inputs) float64, columns in ``inputs`` order;
+    ``y[g]``: (rows_g, n_outputs) float64, columns in ``outputs`` order.
+    A group without rows in this split keeps a (0, k) array so indices align with ``groups``.
+    Arrays are read-only.
+    """
+
+    groups: tuple[str, ...]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    X: tuple[np.ndarray, ...]
+    y: tuple[np.ndarray, ...]
+
+    def __post_init__(self) -> None:
+        if not (len(self.groups) == len(self.X) == len(self.y)):
+            raise ValueError("Split needs one X and one y per group")
+        for x, y in zip(self.X, self.y, strict=True):
+            if x.shape[1:] != (len(self.inputs),) or y.shape[1:] != (len(self.outputs),):
+                raise ValueError("Split arrays must be (rows, n_inputs) and (rows, n_outputs)")
+            if x.shape[0] != y.shape[0]:
+                raise ValueError("Split X and y must have the same rows per group")
+
+    @property
+    def n_rows(self) -> int:
+        """Rows over all groups."""
+        return sum(x.shape[0] for x in self.X)
+
+    @property
+    def rows_per_group(self) -> tuple[int, ...]:
+        return tuple(x.shape[0] for x in self.X)
+
+    def subset(self, masks: Sequence[np.ndarray]) -> Split:
+        """The rows selected by one bool mask (rows_g,) per group."""
+        if len(masks) != len(self.groups):
+            raise ValueError("subset needs one mask per group")
+        picked = [np.asarray(m, dtype=bool) for m in masks]
+        return Split(
+            groups=self.groups,
+            inputs=self.inputs,
+            outputs=self.outputs,
+            X=tuple(_frozen(x[m]) for x, m in zip(self.X, picked, strict=True)),
+            y=tuple(_frozen(y[m]) for y, m in zip(self.y, picked, strict=True)),
+        )
+
+    def frame(self) -> pd.DataFrame:
+        """A DataFrame with columns ``group``, inputs..., outputs... (a copy)."""
+        parts = []
+        for name, x, y in zip(self.groups, self.X, self.y, strict=True):
+            part = pd.DataFrame(np.hstack([x, y]), columns=[*self.inputs, *self.outputs])
+            part.insert(0, "group", name)
+            parts.append(part)
+        frame = pd.concat(parts, ignore_index=True)
+        frame["group"] = frame["group"].astype(str)
+        return frame
+
+
+def validation_mask(
+    scale: np.ndarray | None, *, n_rows: int, fraction: float, seed: int, group: str
+) -> np.ndarray:
+    """Which of a group's training rows form its validation slice; bool (n_rows,).
+
+    With ``scale`` (the group's values of the validation input): rows at the largest distinct
+    values, largest first, while the slice holds at most ``fraction * n_rows`` rows, but always
+    every row at the single largest value. Without: ``ceil(fraction * n_rows)`` rows drawn by a
+    numpy Generator seeded from ``seed`` and the group name (at most ``n_rows - 1``).
+    """
+    if scale is None:
+        count = min(math.ceil(fraction * n_rows), n_rows - 1)
+        rng = np.random.default_rng([seed, zlib.crc32(group.encode("utf-8"))])
+        mask = np.zeros(n_rows, dtype=bool)
+        mask[rng.choice(n_rows, size=count, replace=False)] = True
+        return mask
+    limit = fraction * n_rows
+    distinct = np.unique(scale)[::-1]
+    mask = scale == distinct[0]
+    for value in distinct[1:]:
+        at_value = scale == value
+        if mask.sum() + at_value.sum() > limit:
+            break
+        mask |= at_value
+    return mask
+
+
+@dataclass(frozen=True, eq=False)
+class Task:
+    """A task ready for fitting: names, limits and the split accessors.
+
+    ``inputs``/``outputs``: column names in card order; ``aliases``: alias -> input name;
+    ``groups``: sorted group names (every split's arrays follow this order);
+    ``log_scale``: input name -> whether it is positive and best seen on a log axis.
+    """
+
+    card: TaskCard
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    aliases: dict[str, str]
+    groups: tuple[str, ...]
+    max_params: int | None
+    reference_law: str | None
+    log_scale: dict[str, bool]
+    validation_scale: str | None
+    _train: Split = field(repr=False)
+    _validation: tuple[np.ndarray, ...] = field(repr=False)
+    _heldout: Split = field(repr=False)
+
+    def train(self) -> Split:
+        """Every training row (validation slice included)."""
+        return self._train
+
+    def validation(self) -> Split:
+        """The validation slice of the training rows (see :func:`validation_mask`)."""
+        return self._train.subset(self._validation)
+
+    def search_train(self) -> Split:
+        """Training rows minus the validation slice: what candidate laws are fitted on in search."""
+        return self._train.subset([~m for m in self._validation])
+
+    def heldout(self) -> Split:
+        """The test rows. Only for the final report: never feed them into selection."""
+        return self._heldout
+
+    def frame(self) -> pd.DataFrame:
+        """Training rows as a DataFrame, with a bool column ``validation``."""
+        frame = self._train.frame()
+        frame["validation"] = np.concatenate(self._validation) if self._validation else []
+        return frame
+
+    def heldout_frame(self) -> pd.DataFrame:
+        """Test rows as a DataFrame."""
+        return self._heldout.frame()
+
+
+def make_task(
+    card: TaskCard,
+    *,
+    groups: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    is_test: np.ndarray,
+    log_scale: dict[str, bool],
+    where: str,
+) -> Task:
+    """Assemble a Task from row arrays. ``X``: (rows, n_inputs); ``y``: (rows, n_outputs).
+
+    Raises TaskError when a group has fewer than 2 training rows or when the validation
+    slice would leave no rows to fit on.
+    """
+    names = tuple(sorted(set(groups.tolist())))
+    scale_name = card.validation_scale
+    scale_index = card.input_names.index(scale_name) if scale_name is not None else None
+    train_x, train_y, test_x, test_y, masks = [], [], [], [], []
+    for group in names:
+        in_group = groups == group
+        train_rows = in_group & ~is_test
+        test_rows = in_group & is_test
+        n_train = int(train_rows.sum())
+        if n_train < 2:
+            raise TaskError(
+                f"{where}: group {group!r} has {n_train} training row(s), fewer than 2; "
+                "add rows, merge groups or change the test rule"
+            )
+        gx = X[train_rows]
+        mask = validation_mask(
+            gx[:, scale_index] if scale_index is not None else None,
+            n_rows=n_train,
+            fraction=card.validation.fraction,
+            seed=card.validation.seed,
+            group=group,
+        )
+        if mask.all():
+            raise TaskError(
+                f"{where}: in group {group!r} every training row has the largest {scale_name!r}, "
+                "so nothing is left to fit on; choose another validation scale"
+            )
+        mask.setflags(write=False)
+        train_x.append(_frozen(gx))
+        train_y.append(_frozen(y[train_rows]))
+        test_x.append(_frozen(X[test_rows]))
+        test_y.append(_frozen(y[test_rows]))
+        masks.append(mask)
+    inputs, outputs = card.input_names, card.output_names
+    return Task(
+        card=card,
+        name=card.name,
+        inputs=inputs,
+        outputs=outputs,
+        aliases=card.aliases,
+        groups=names,
+        max_params=card.max_params,
+        reference_law=card.reference_law,
+        log_scale=dict(log_scale),
+        validation_scale=scale_name,
+        _train=Split(names, inputs, outputs, tuple(train_x), tuple(train_y)),
+        _validation=tuple(masks),
+        _heldout=Split(names, inputs, outputs, tuple(test_x), tuple(test_y)),
+    )
