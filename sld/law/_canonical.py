@@ -1,0 +1,144 @@
+"""Canonical key and node count of a law's SymPy expressions.
+
+The key must not change when terms or factors are reordered, when parameters
+are renamed, or when an input is written by its alias (aliases are resolved at
+parse time, and SymPy already stores ``A/N**a`` and ``A*N**(-a)`` alike). It
+must change for any other difference in structure or constants.
+
+Method. Each expression becomes a tree of (kind, children); sums, products,
+``Min`` and ``Max`` are commutative. A *masked* form, in which every parameter
+reads ``$``, orders the children of commutative nodes independently of
+parameter names. Walking the trees in that order and numbering parameters by
+first visit names them ``p0, p1, ...``; the canonical form is the tree printed
+with those names and commutative children sorted by their printed text.
+Siblings whose masked forms tie can be visited in any order, so every such
+order is tried (up to ``MAX_ORDERINGS``) and the smallest printed form wins;
+the set of orders tried is the same for every renaming, which makes the
+result rename-invariant. Past the cap (only for laws with many structurally
+identical terms) the key is still valid but may differ between renamings.
+
+``key`` is the first 20 hex digits of the SHA-256 of the canonical form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import sympy
+
+MAX_ORDERINGS = 256
+_COMMUTATIVE = (sympy.Add, sympy.Mul, sympy.Min, sympy.Max)
+
+
+@dataclass(frozen=True)
+class _Node:
+    kind: str  # 'p' for a parameter, else a label that names the node fully
+    children: tuple[_Node, ...]
+    commutative: bool
+    parameter: str = ""  # the parameter's name when kind == 'p'
+    masked: str = ""
+
+
+def _label(expr: sympy.Basic, parameters: frozenset[str]) -> tuple[str, str]:
+    """(kind, parameter name) of one SymPy node."""
+    if isinstance(expr, sympy.Symbol):
+        if expr.name in parameters:
+            return "p", expr.name
+        return "x:" + expr.name, ""
+    if isinstance(expr, sympy.Rational):
+        return "n:" + str(expr), ""
+    if isinstance(expr, sympy.Number):  # pragma: no cover - parse yields rationals only
+        return "n:" + sympy.srepr(expr), ""
+    return type(expr).__name__, ""
+
+
+def _tree(expr: sympy.Basic, parameters: frozenset[str]) -> _Node:
+    kind, parameter = _label(expr, parameters)
+    children = tuple(_tree(arg, parameters) for arg in expr.args)
+    commutative = isinstance(expr, _COMMUTATIVE)
+    if kind == "p":
+        masked = "$"
+    else:
+        parts = [child.masked for child in children]
+        masked = f"{kind}({','.join(sorted(parts) if commutative else parts)})"
+    return _Node(kind, children, commutative, parameter, masked)
+
+
+def _ordered(node: _Node) -> list[list[_Node]]:
+    """Children in masked order, as groups of masked-equal siblings."""
+    if not node.commutative:
+        return [[child] for child in node.children]
+    groups: dict[str, list[_Node]] = {}
+    for child in sorted(node.children, key=lambda c: c.masked):
+        groups.setdefault(child.masked, []).append(child)
+    return list(groups.values())
+
+
+def _visits(node: _Node) -> Iterator[tuple[str, ...]]:
+    """Every order (up to the cap) in which parameters can be first met."""
+    if node.kind == "p":
+        yield (node.parameter,)
+        return
+    if "$" not in node.masked:
+        yield ()
+        return
+    choices: list[list[tuple[str, ...]]] = []
+    for group in _ordered(node):
+        options: list[tuple[str, ...]] = []
+        for permutation in itertools.permutations(group):
+            parts = [list(itertools.islice(_visits(c), MAX_ORDERINGS)) for c in permutation]
+            for combo in itertools.product(*parts):
+                options.append(tuple(itertools.chain.from_iterable(combo)))
+                if len(options) >= MAX_ORDERINGS:
+                    break
+            if len(options) >= MAX_ORDERINGS or "$" not in group[0].masked:
+                break
+        choices.append(list(dict.fromkeys(options)))
+    count = 0
+    for combo in itertools.product(*choices):
+        yield tuple(itertools.chain.from_iterable(combo))
+        count += 1
+        if count >= MAX_ORDERINGS:
+            return
+
+
+def _render(node: _Node, names: dict[str, str]) -> str:
+    if node.kind == "p":
+        return names[node.parameter]
+    if not node.children:
+        return node.kind
+    parts = [_render(child, names) for child in node.children]
+    return f"{node.kind}({','.join(sorted(parts) if node.commutative else parts)})"
+
+
+@dataclass(frozen=True)
+class Canonical:
+    """The canonical printed form, its key, and parameters in canonical order."""
+
+    form: str
+    key: str
+    parameters: tuple[str, ...]
+
+
+def canonicalize(expressions: Sequence[sympy.Expr], *, parameters: Sequence[str]) -> Canonical:
+    """Canonical form of a law's expressions (in output order) with the given parameters."""
+    root = _tree(sympy.Tuple(*expressions), frozenset(parameters))
+    best: tuple[str, tuple[str, ...]] | None = None
+    for visit in itertools.islice(_visits(root), MAX_ORDERINGS):
+        order = tuple(dict.fromkeys(visit))
+        names = {name: f"p{i}" for i, name in enumerate(order)}
+        form = _render(root, names)
+        if best is None or form < best[0]:
+            best = (form, order)
+    assert best is not None
+    form, order = best
+    return Canonical(form, hashlib.sha256(form.encode()).hexdigest()[:20], order)
+
+
+def complexity(expressions: Sequence[sympy.Expr]) -> int:
+    """Number of nodes in the SymPy trees: every operator or function application,
+    symbol and number counts one; an n-ary sum or product counts once."""
+    return sum(sum(1 for _ in sympy.preorder_traversal(expr)) for expr in expressions)
