@@ -108,7 +108,7 @@ class TaskCard(_Model):
     outputs: list[Variable] = Field(min_length=1)
     group: str = "all rows form one group"
     group_column: str | None = None
-    split: SplitRule
+    split: SplitRule = SplitRule(source="the data file's 'split' column (train/test)")
     counts: Counts | None = None
     validation: ValidationRule = ValidationRule()
     max_params: int | None = Field(default=None, ge=1)

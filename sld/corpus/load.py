@@ -102,7 +102,9 @@ def load_task(
     for var in [*card.inputs, *card.outputs]:
         if logs.get(var.name, var.log_scale):
             _check_positive(table, var.name, where)
-    is_test = _test_rows(card, table, group_column=group_column, where=where, curated=curated)
+    is_test = _test_rows(
+        card, table, group_column=group_column, where=where, verify=curated and test is None
+    )
     n_test = int(is_test.sum())
     if n_test == 0:
         raise TaskError(f"{where}: the test split is empty; change the test rule or split column")
@@ -242,15 +244,18 @@ def _check_positive(table: Table, column: str, where: str) -> None:
         row = bad[0]
         raise TaskError(
             f"{where} line {table.lines[row]}, column {column!r}: value "
-            f"{table.values[column][row]!r} is not positive but {column!r} is on a log scale; "
+            f"{float(table.values[column][row])!r} is not positive but {column!r} is on a log scale; "
             f"fix the value or pass log_scale={{{column!r}: False}}"
         )
 
 
 def _test_rows(
-    card: TaskCard, table: Table, *, group_column: str | None, where: str, curated: bool
+    card: TaskCard, table: Table, *, group_column: str | None, where: str, verify: bool
 ) -> np.ndarray:
-    """Bool (rows,) of test rows: the card's rule if it has one, else the split column."""
+    """Bool (rows,) of test rows: the card's rule if it has one, else the split column.
+
+    ``verify``: the file's split column must agree with the rule (curated files).
+    """
     if card.split.test is None:
         if table.split is None:
             raise TaskError(
@@ -261,7 +266,7 @@ def _test_rows(
     is_test = evaluate_test_rule(
         card, table.values, table.groups, where=where, group_column=group_column
     )
-    if curated and table.split is not None:
+    if verify and table.split is not None:
         disagree = np.flatnonzero(is_test != (table.split == "test"))
         if disagree.size:
             raise TaskError(

@@ -1,0 +1,331 @@
+"""Bring-your-own CSV: good files load, bad files give one-line TaskErrors saying where and how."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sld.corpus import load_task
+from sld.errors import TaskError
+
+GOOD = """model,N,D,loss
+a,1e8,1e9,3.1
+a,2e8,1e9,3.0
+a,4e8,1e9,2.9
+a,1e9,1e9,2.8
+b,1e8,2e9,3.2
+b,2e8,2e9,3.1
+b,1e9,2e9,2.7
+"""
+SWEEP = {"inputs": ["N", "D"], "outputs": ["loss"], "group": "model", "test": "N >= 1e9"}
+
+
+def _write(tmp_path: Path, text: str, name: str = "sweep.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _fails(path: Path, pattern: str, **options) -> str:
+    with pytest.raises(TaskError, match=pattern) as info:
+        load_task(str(path), **options)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_good_csv_loads_with_groups_split_and_defaults(tmp_path):
+    task = load_task(str(_write(tmp_path, GOOD)), **SWEEP)
+    assert task.name == "sweep"
+    assert task.inputs == ("N", "D") and task.outputs == ("loss",)
+    assert task.groups == ("a", "b")
+    assert task.aliases == {"N": "N", "D": "D"}
+    assert task.log_scale == {"N": True, "D": True}
+    assert task.validation_scale == "N"
+    assert task.train().rows_per_group == (3, 2)
+    assert task.heldout().rows_per_group == (1, 1)
+    assert task.validation().rows_per_group == (1, 1)
+    assert np.array_equal(task.heldout().X[0], [[1e9, 1e9]])
+
+
+def test_without_group_all_rows_form_group_all(tmp_path):
+    text = "N,loss\n1,3\n2,2.5\n3,2.2\n4,2.0\n"
+    task = load_task(_write(tmp_path, text), inputs=["N"], outputs=["loss"], test="N > 3")
+    assert task.groups == ("all",)
+
+
+def test_split_column_is_used_when_no_rule_given(tmp_path):
+    text = "N,loss,split\n1,3,train\n2,2.5,train\n3,2.2,train\n4,2.0,test\n"
+    task = load_task(_write(tmp_path, text), inputs=["N"], outputs=["loss"])
+    assert task.heldout().n_rows == 1
+
+
+def test_aliases_and_log_scale_options_apply(tmp_path):
+    task = load_task(
+        _write(tmp_path, GOOD), **SWEEP, aliases={"params": "N"}, log_scale={"D": False}
+    )
+    assert task.aliases == {"params": "N", "D": "D"}
+    assert task.log_scale == {"N": True, "D": False}
+
+
+def test_test_rule_may_use_aliases_and_group(tmp_path):
+    options = dict(SWEEP, test='params >= 1e9 or (model == "a" and params > 3e8)')
+    task = load_task(_write(tmp_path, GOOD), **options, aliases={"params": "N"})
+    assert task.heldout().rows_per_group == (2, 1)
+
+
+def test_card_beside_csv_supplies_the_task(tmp_path):
+    _write(tmp_path, GOOD)
+    (tmp_path / "sweep.toml").write_text(
+        """
+name = "my_sweep"
+group_column = "model"
+max_params = 3
+reference_law = "L = E + A/N**a"
+[[inputs]]
+name = "N"
+alias = "Np"
+log_scale = true
+[[inputs]]
+name = "D"
+alias = "Dt"
+log_scale = true
+[[outputs]]
+name = "loss"
+alias = "L"
+[split]
+test = "Np >= 1e9"
+"""
+    )
+    for path in (tmp_path / "sweep.csv", tmp_path / "sweep.toml"):
+        task = load_task(str(path))
+        assert task.name == "my_sweep" and task.max_params == 3
+        assert task.aliases == {"Np": "N", "Dt": "D"}
+        assert task.heldout().n_rows == 2
+
+
+# ---- bad files: each case one line, naming file, line and column where they exist ----
+
+
+def test_file_not_found(tmp_path):
+    _fails(tmp_path / "missing.csv", "missing.csv: file not found", **SWEEP)
+
+
+def test_unknown_curated_name_lists_tasks():
+    with pytest.raises(TaskError, match="no curated task or file named 'nope'.*vocab"):
+        load_task("nope")
+
+
+def test_empty_file(tmp_path):
+    _fails(_write(tmp_path, "\n  \n"), "the file is empty", **SWEEP)
+
+
+def test_header_without_rows(tmp_path):
+    _fails(_write(tmp_path, "model,N,D,loss\n"), "no data rows", **SWEEP)
+
+
+def test_unparsable_csv_wrong_field_count(tmp_path):
+    text = GOOD.replace("a,2e8,1e9,3.0", "a,2e8,1e9,3.0,7")
+    _fails(_write(tmp_path, text), r"sweep.csv line 3: 5 fields but the header has 4", **SWEEP)
+
+
+def test_unparsable_csv_bad_quoting(tmp_path):
+    text = GOOD.replace("a,2e8,1e9,3.0", 'a,2e8,"1e9"x,3.0')
+    _fails(_write(tmp_path, text), r"line 3: cannot parse CSV", **SWEEP)
+
+
+def test_not_utf8(tmp_path):
+    path = tmp_path / "sweep.csv"
+    path.write_bytes(b"model,N\xff\xfe,D,loss\n")
+    _fails(path, "not UTF-8", **SWEEP)
+
+
+def test_duplicate_header_column(tmp_path):
+    _fails(
+        _write(tmp_path, GOOD.replace("model,N,D,loss", "model,N,N,loss")),
+        "column 'N' appears twice",
+        **SWEEP,
+    )
+
+
+def test_missing_input_column(tmp_path):
+    _fails(_write(tmp_path, GOOD), "missing input column 'P'", **dict(SWEEP, inputs=["N", "P"]))
+
+
+def test_missing_output_column(tmp_path):
+    _fails(_write(tmp_path, GOOD), "missing output column 'acc'", **dict(SWEEP, outputs=["acc"]))
+
+
+def test_missing_group_column(tmp_path):
+    _fails(_write(tmp_path, GOOD), "missing group column 'family'", **dict(SWEEP, group="family"))
+
+
+def test_non_numeric_cell(tmp_path):
+    text = GOOD.replace("a,4e8,1e9,2.9", "a,4e8,lots,2.9")
+    _fails(_write(tmp_path, text), r"line 4, column 'D': 'lots' is not a number", **SWEEP)
+
+
+def test_nan_cell(tmp_path):
+    text = GOOD.replace("a,4e8,1e9,2.9", "a,4e8,1e9,NaN")
+    _fails(_write(tmp_path, text), r"line 4, column 'loss': missing value 'NaN'", **SWEEP)
+
+
+def test_empty_cell(tmp_path):
+    text = GOOD.replace("a,4e8,1e9,2.9", "a,,1e9,2.9")
+    _fails(_write(tmp_path, text), r"line 4, column 'N': empty cell", **SWEEP)
+
+
+def test_inf_cell(tmp_path):
+    text = GOOD.replace("a,4e8,1e9,2.9", "a,4e8,inf,2.9")
+    _fails(_write(tmp_path, text), r"line 4, column 'D': infinite value", **SWEEP)
+
+
+def test_non_positive_value_in_log_scale_input(tmp_path):
+    text = GOOD.replace("a,4e8,1e9,2.9", "a,4e8,0,2.9")
+    _fails(
+        _write(tmp_path, text),
+        r"line 4, column 'D': value 0.0 is not positive",
+        **SWEEP,
+        log_scale=True,
+    )
+
+
+def test_non_positive_value_turns_default_log_scale_off(tmp_path):
+    text = GOOD.replace("a,4e8,1e9,2.9", "a,4e8,0,2.9")
+    task = load_task(_write(tmp_path, text), **SWEEP)
+    assert task.log_scale == {"N": True, "D": False}
+
+
+def test_empty_train_split(tmp_path):
+    _fails(_write(tmp_path, GOOD), "train split is empty", **dict(SWEEP, test="N > 0"))
+
+
+def test_empty_test_split(tmp_path):
+    _fails(_write(tmp_path, GOOD), "test split is empty", **dict(SWEEP, test="N > 1e12"))
+
+
+def test_duplicate_rows(tmp_path):
+    text = GOOD.replace("a,2e8,1e9,3.0\n", "a,2e8,1e9,3.0\na,2e8,1e9,3.05\n")
+    _fails(_write(tmp_path, text), "lines 3 and 4: same group and inputs twice", **SWEEP)
+
+
+def test_unknown_name_in_test_rule(tmp_path):
+    message = _fails(_write(tmp_path, GOOD), "unknown name 'C'", **dict(SWEEP, test="C > 1"))
+    assert "valid names are: D, N, group, model" in message
+
+
+def test_syntax_error_in_test_rule(tmp_path):
+    _fails(_write(tmp_path, GOOD), "syntax error in rule", **dict(SWEEP, test="N >= = 1"))
+
+
+def test_call_in_test_rule(tmp_path):
+    _fails(
+        _write(tmp_path, GOOD),
+        "function call is not allowed",
+        **dict(SWEEP, test="__import__('os') > 1"),
+    )
+
+
+def test_invalid_split_values(tmp_path):
+    text = "N,loss,split\n1,3,train\n2,2.5,valid\n3,2.2,train\n4,2.0,test\n"
+    _fails(
+        _write(tmp_path, text),
+        r"line 3, column 'split': 'valid' is not 'train' or 'test'",
+        inputs=["N"],
+        outputs=["loss"],
+    )
+
+
+def test_no_test_rule_and_no_split_column(tmp_path):
+    _fails(_write(tmp_path, GOOD), "no test rule and no 'split' column", **dict(SWEEP, test=None))
+
+
+def test_column_both_input_and_output(tmp_path):
+    _fails(
+        _write(tmp_path, GOOD),
+        "'loss' is both an input and an output",
+        **dict(SWEEP, inputs=["N", "loss"]),
+    )
+
+
+def test_no_inputs_given(tmp_path):
+    _fails(_write(tmp_path, GOOD), "no inputs given", outputs=["loss"], test="N > 1")
+
+
+def test_no_outputs_given(tmp_path):
+    _fails(_write(tmp_path, GOOD), "the outputs list is empty", **dict(SWEEP, outputs=[]))
+
+
+def test_group_with_fewer_than_two_training_rows(tmp_path):
+    text = GOOD + "c,1e8,3e9,3.3\nc,1e9,3e9,2.6\n"
+    _fails(_write(tmp_path, text), "group 'c' has 1 training row", **SWEEP)
+
+
+def test_bad_card_toml(tmp_path):
+    _write(tmp_path, GOOD)
+    (tmp_path / "sweep.toml").write_text("name = \n[[inputs]\n")
+    _fails(tmp_path / "sweep.csv", "sweep.toml: not valid TOML")
+
+
+def test_card_failing_validation(tmp_path):
+    _write(tmp_path, GOOD)
+    (tmp_path / "sweep.toml").write_text('name = "x"\ninputs = []\n[[outputs]]\nname = "loss"\n')
+    _fails(tmp_path / "sweep.csv", r"sweep.toml: invalid card field 'inputs'")
+
+
+def test_card_with_unknown_field(tmp_path):
+    _write(tmp_path, GOOD)
+    (tmp_path / "sweep.toml").write_text(
+        'name = "x"\ncolour = "red"\n[[inputs]]\nname = "N"\n[[outputs]]\nname = "loss"\n'
+    )
+    _fails(tmp_path / "sweep.csv", r"invalid card field 'colour'")
+
+
+def test_alias_clashing_with_a_column(tmp_path):
+    _fails(
+        _write(tmp_path, GOOD),
+        "alias 'D' of 'N' clashes with a column name",
+        **SWEEP,
+        aliases={"D": "N"},
+    )
+
+
+def test_alias_that_is_not_an_identifier(tmp_path):
+    _fails(
+        _write(tmp_path, GOOD),
+        "alias '1N' of 'N' is not a valid identifier",
+        **SWEEP,
+        aliases={"1N": "N"},
+    )
+
+
+def test_alias_pointing_to_a_non_input(tmp_path):
+    _fails(
+        _write(tmp_path, GOOD),
+        "alias 'L' points to 'loss', which is not an input",
+        **SWEEP,
+        aliases={"L": "loss"},
+    )
+
+
+def test_unknown_validation_scale(tmp_path):
+    _fails(
+        _write(tmp_path, GOOD),
+        "validation.scale 'T' is not an input",
+        **SWEEP,
+        validation_scale="T",
+    )
+
+
+def test_validation_scale_with_all_rows_tied(tmp_path):
+    text = "N,D,loss\n1,5,3\n2,5,2.5\n3,5,2.2\n4,5,2.0\n"
+    _fails(
+        _write(tmp_path, text),
+        "every training row has the largest 'D'",
+        inputs=["N", "D"],
+        outputs=["loss"],
+        test="N > 3",
+        validation_scale="D",
+    )
