@@ -247,3 +247,17 @@ def test_importing_corpus_pulls_in_neither_jax_nor_sympy():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", [t for t in TASKS if t != "lr_bsz_scaling_law"])
+def test_reference_law_parses_with_the_law_grammar(name):
+    law = pytest.importorskip("sld.law")
+    card = load_card(name)
+    parsed = law.parse_law(
+        card.reference_law,
+        inputs=card.input_names,
+        outputs=card.output_names,
+        aliases=card.aliases,
+        max_params=card.max_params,
+    )
+    assert len(parsed.parameters) == card.max_params
