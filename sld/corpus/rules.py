@@ -18,6 +18,7 @@ import ast
 import operator
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from sld.errors import TaskError
 MAX_RULE_CHARS = 2000
 MAX_RULE_DEPTH = 32
 
-_COMPARE: dict[type[ast.cmpop], Callable[[object, object], object]] = {
+_COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
     ast.Lt: operator.lt,
     ast.LtE: operator.le,
     ast.Gt: operator.gt,
@@ -166,7 +167,7 @@ def _evaluate(node: ast.AST, columns: Mapping[str, np.ndarray], n_rows: int, tex
 
 
 def _compare(
-    op: Callable[[object, object], object], left: object, right: object, n_rows: int, text: str
+    op: Callable[[Any, Any], Any], left: object, right: object, n_rows: int, text: str
 ) -> np.ndarray:
     left_is_text = _is_text(left)
     if left_is_text != _is_text(right):
