@@ -14,7 +14,9 @@ that slips through.
 from __future__ import annotations
 
 import ast
+import functools
 import math
+import operator
 import time
 from collections.abc import Callable
 from fractions import Fraction
@@ -22,6 +24,7 @@ from fractions import Fraction
 import sympy
 
 from sld.law._grammar import MAX_MAGNITUDE, Locator
+from sld.law._print import chain
 
 BUILD_SECONDS = 2.0
 
@@ -57,6 +60,12 @@ _FUNCTIONS: dict[str, tuple[Callable[..., sympy.Expr], Callable[..., float]]] = 
     "max": (sympy.Max, max),
 }
 
+_ARITHMETIC = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+}
 _Built = tuple[sympy.Expr, float | None]  # the expression, and its value when constant
 
 
@@ -124,41 +133,44 @@ class _Builder:
         return value
 
     def _binary(self, node: ast.BinOp) -> _Built:
+        if isinstance(node.op, ast.Pow):
+            return self._power(node)
+        operands, ops = chain(node)
+        built = [self.build(operand) for operand in operands]
+        value = built[0][1]
+        parts = [built[0][0]]
+        for op, (expr, b) in zip(ops, built[1:], strict=True):
+            if isinstance(op.op, ast.Div) and b == 0:
+                raise self.locator.error(
+                    "division by zero in {token} at position {position}; fix the constant", op
+                )
+            if value is not None and b is not None:
+                compute = functools.partial(_ARITHMETIC[type(op.op)], value, b)
+                value = self._constant(compute, op)
+            else:
+                value = None
+            if isinstance(op.op, ast.Sub):
+                expr = -expr
+            elif isinstance(op.op, ast.Div):
+                expr = sympy.Pow(expr, -1)
+            parts.append(expr)
+        if isinstance(ops[0].op, (ast.Add, ast.Sub)):
+            return sympy.Add(*parts), value
+        return sympy.Mul(*parts), value
+
+    def _power(self, node: ast.BinOp) -> _Built:
         left, a = self.build(node.left)
         right, b = self.build(node.right)
-        op = node.op
-        if isinstance(op, ast.Pow):
-            if b is not None and abs(b) > self.max_exponent:
-                raise self.locator.error(
-                    f"exponent {{token}} at position {{position}} exceeds the limit "
-                    f"{self.max_exponent:g}; use a smaller power",
-                    node.right,
-                )
-            value = None
-            if a is not None and b is not None:
-                value = self._constant(lambda: a**b, node)
-            return sympy.Pow(left, right), value
-        if isinstance(op, ast.Div) and b == 0:
+        if b is not None and abs(b) > self.max_exponent:
             raise self.locator.error(
-                "division by zero in {token} at position {position}; fix the constant", node
+                f"exponent {{token}} at position {{position}} exceeds the limit "
+                f"{self.max_exponent:g}; use a smaller power",
+                node.right,
             )
+        value = None
         if a is not None and b is not None:
-            compute = {
-                ast.Add: lambda: a + b,
-                ast.Sub: lambda: a - b,
-                ast.Mult: lambda: a * b,
-                ast.Div: lambda: a / b,
-            }[type(op)]
-            value = self._constant(compute, node)
-        else:
-            value = None
-        if isinstance(op, ast.Add):
-            return left + right, value
-        if isinstance(op, ast.Sub):
-            return left - right, value
-        if isinstance(op, ast.Mult):
-            return left * right, value
-        return left / right, value
+            value = self._constant(lambda: a**b, node)
+        return sympy.Pow(left, right), value
 
     def _call(self, node: ast.Call) -> _Built:
         assert isinstance(node.func, ast.Name)

@@ -217,7 +217,15 @@ def check_tree(
         elif isinstance(node, ast.Name) and not node.id.startswith("_"):
             if node.id not in names.inputs and problem is None:
                 parameters.setdefault(node.id, None)
-        stack.extend((child, depth + 1) for child in reversed(children))
+        for child in reversed(children):
+            # a left-associative chain of + - (or * /) counts as one level
+            same_chain = (
+                isinstance(node, ast.BinOp)
+                and child is node.left
+                and isinstance(child, ast.BinOp)
+                and _chain_class(child.op) == _chain_class(node.op) != ""
+            )
+            stack.append((child, depth if same_chain else depth + 1))
     if offences:
         raise min(offences, key=lambda item: item[:2])[2]
     if too_deep is not None:
@@ -230,6 +238,14 @@ def check_tree(
             f"expression too large ({nodes} nodes > limit {max_nodes}); simplify it", body
         )
     return list(parameters)
+
+
+def _chain_class(op: ast.operator) -> str:
+    if isinstance(op, (ast.Add, ast.Sub)):
+        return "+"
+    if isinstance(op, (ast.Mult, ast.Div)):
+        return "*"
+    return ""
 
 
 def _check_node(node: ast.AST, locator: Locator, names: Names) -> ParseError | None:

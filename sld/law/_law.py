@@ -14,6 +14,7 @@ from sld.law._build import BUILD_SECONDS, build_expression, input_symbol, parame
 from sld.law._canonical import canonicalize, complexity
 from sld.law._export import law_latex, law_python
 from sld.law._grammar import MAX_MAGNITUDE, MIN_MAGNITUDE, Locator, Names, check_tree, parse_piece
+from sld.law._print import law_text
 from sld.law._text import Piece, split_law
 
 MAX_PARAMETERS = 64  # absolute cap, whatever max_params says
@@ -136,7 +137,7 @@ def parse_law(
     kept = tuple(p for p in parameters if parameter_symbol(p) in present)
     canonical = canonicalize(expressions, parameters=kept)
     normalized = "; ".join(
-        f"{out} = {ast.unparse(_resolve_aliases(body, names.inputs))}"
+        f"{out} = {law_text(body, names=names.inputs)}"
         for (body, _), out in zip(trees, outputs, strict=True)
     )
     return Law(
@@ -295,15 +296,3 @@ def _check_built(
             f"uses no input ({', '.join(inputs)})",
             "a law must depend on at least one input",
         )
-
-
-def _resolve_aliases(body: ast.expr, inputs: Mapping[str, str]) -> ast.expr:
-    """A copy of ``body`` with alias names replaced by their input names."""
-
-    class _Rename(ast.NodeTransformer):
-        def visit_Name(self, node: ast.Name) -> ast.Name:
-            return ast.Name(id=inputs.get(node.id, node.id), ctx=node.ctx)
-
-    import copy
-
-    return _Rename().visit(copy.deepcopy(body))
