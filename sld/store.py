@@ -467,8 +467,13 @@ class RunStore:
                     raise _store_error(self.path, "write", exc) from exc
                 raise
             self._depth = 0
-            with _translated(self.path, "commit"):
+            try:
                 self._conn.commit()
+            except sqlite3.Error as exc:
+                # a failed COMMIT (busy, disk full) can leave the transaction open
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.rollback()
+                raise _store_error(self.path, "commit", exc) from exc
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock, _translated(self.path, "read"):
