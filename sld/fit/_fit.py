@@ -1,0 +1,264 @@
+"""``fit_law`` and ``predict``: one law, all groups × restarts in one jitted call.
+
+The law's program is turned into straight-line JAX code (value + forward-mode
+Jacobian), vmapped over restarts and groups, and run under the shared LM loop.
+Compiled executables are cached by program fingerprint (identical for laws that
+differ only in parameter names), padded shapes and options.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sld.errors import FitError
+
+from ._data import GroupedRows, Prepared, initial_points, prepare
+from ._lm import initial_carry, lm_run
+from ._program import CompiledLaw, Program, compile_law, evaluate, parameter_vector
+from ._result import FitResult, failed, summarise
+
+Loss = Literal["squared", "huber"]
+JacobianMode = Literal["forward", "jacfwd"]
+
+_COMPILED: dict[tuple[Any, ...], Any] = {}
+_LAWS: dict[tuple[Any, ...], CompiledLaw] = {}
+REPROJECT = True
+TIME_CHUNK = 20  # iterations between wall-clock checks when a time limit is set
+
+
+def compiled_law(law: Any) -> CompiledLaw:
+    """``compile_law`` memoised on the law's expressions and names."""
+    key = (
+        tuple(law.expressions),
+        tuple(law.inputs),
+        tuple(law.parameters),
+        tuple(getattr(law, "canonical_parameters", ()) or ()),
+    )
+    found = _LAWS.get(key)
+    if found is None:
+        found = compile_law(law)
+        if len(_LAWS) > 4096:
+            _LAWS.clear()
+        _LAWS[key] = found
+    return found
+
+
+def straight_model(
+    program: Program, *, jacobian: JacobianMode = "forward"
+) -> Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]:
+    """p: (G, R, P), x: (G, N, I) → f (G, R, N, K), ∂f/∂p (G, R, N, K, P) as straight-line JAX code."""
+    if jacobian == "forward":
+
+        def single(p: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+            return evaluate(program, p, x, xp=jnp)
+    else:
+
+        def value(p: jax.Array, x: jax.Array) -> jax.Array:
+            return evaluate(program, p, x, xp=jnp, tangents=False)[0]
+
+        def single(p: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+            return value(p, x), jax.jacfwd(value)(p, x)
+
+    return jax.vmap(jax.vmap(single, in_axes=(0, None)), in_axes=(0, 0))
+
+
+def _runner(
+    program: Program, *, loss: str, log_space: bool, jacobian: JacobianMode
+) -> Callable[..., Any]:
+    model_of = straight_model(program, jacobian=jacobian)
+
+    def run(
+        carry: dict[str, jax.Array],
+        data: dict[str, jax.Array],
+        linear: jax.Array,
+        stop_at: jax.Array,
+        fresh: jax.Array,
+    ) -> dict[str, jax.Array]:
+        return lm_run(
+            carry,
+            data,
+            linear,
+            stop_at,
+            fresh,
+            lambda p: model_of(p, data["x"]),
+            loss=loss,
+            log_space=log_space,
+            reproject=REPROJECT,
+        )
+
+    return jax.jit(run)
+
+
+def _shape_key(tree: Any) -> tuple[Any, ...]:
+    return tuple((k, np.shape(v), np.asarray(v).dtype.str) for k, v in sorted(tree.items()))
+
+
+def run_lm(
+    get_runner: Callable[[], Callable[..., Any]],
+    key: tuple[Any, ...],
+    carry: dict[str, np.ndarray],
+    args: tuple[Any, ...],
+    *,
+    max_iter: int,
+    time_limit: float | None,
+    start: float,
+) -> tuple[dict[str, np.ndarray], float]:
+    """Compile (cached by ``key`` + shapes) and run LM, in chunks when a time limit is set.
+
+    ``args`` follow the carry: (data, …); the runner takes (carry, *args, stop_at, fresh).
+    Returns the host copy of the final output and the seconds spent compiling.
+    """
+    stop = max_iter if time_limit is None else min(max_iter, TIME_CHUNK)
+    call_args = (carry, *args, np.int32(stop), np.bool_(True))
+    full_key = (
+        *key,
+        _shape_key(carry),
+        tuple(
+            _shape_key(a) if isinstance(a, dict) else (np.shape(a), np.asarray(a).dtype.str)
+            for a in args
+        ),
+    )
+    compiled = _COMPILED.get(full_key)
+    compile_seconds = 0.0
+    if compiled is None:
+        t0 = time.perf_counter()
+        compiled = get_runner().lower(*call_args).compile()
+        compile_seconds = time.perf_counter() - t0
+        if len(_COMPILED) > 256:
+            _COMPILED.clear()
+        _COMPILED[full_key] = compiled
+    out = compiled(*call_args)
+    while time_limit is not None:
+        it = int(out["it"])
+        if (
+            it >= max_iter
+            or not bool(jnp.any(out["active"]))
+            or time.perf_counter() - start >= time_limit
+        ):
+            break
+        stop = min(max_iter, it + TIME_CHUNK)
+        next_carry = {k: out[k] for k in carry}
+        out = compiled(next_carry, *args, np.int32(stop), np.bool_(False))
+    return jax.device_get(out), compile_seconds
+
+
+def starting_points(
+    program: Program, prepared: Prepared, *, restarts: int, seed: int
+) -> np.ndarray:
+    """``initial_points`` keeping candidates where the law is finite on every training row."""
+    a = prepared.arrays
+    x = a["x"][a["mask"]]
+
+    def finite(p: np.ndarray) -> bool:
+        with np.errstate(all="ignore"):
+            values, _ = evaluate(program, p, x, xp=np, tangents=False)
+        return bool(np.all(np.isfinite(values)))
+
+    return initial_points(program, restarts=restarts, seed=seed, finite=finite)
+
+
+def _check_options(restarts: int, max_iter: int, loss: str, time_limit: float | None) -> None:
+    if restarts < 1:
+        raise FitError(f"restarts must be at least 1, got {restarts}")
+    if max_iter < 0:
+        raise FitError(f"max_iter must be non-negative, got {max_iter}")
+    if loss not in ("squared", "huber"):
+        raise FitError(f"loss must be 'squared' or 'huber', got {loss!r}")
+    if time_limit is not None and not time_limit > 0:
+        raise FitError(f"time_limit must be positive seconds or None, got {time_limit}")
+
+
+def _prepare_law(
+    law: Any, rows: GroupedRows, *, log_space: bool, huber_delta: float
+) -> tuple[CompiledLaw, Prepared]:
+    compiled = compiled_law(law)
+    prepared = prepare(
+        rows,
+        n_inputs=compiled.program.n_inputs,
+        n_outputs=compiled.program.n_outputs,
+        log_space=log_space,
+        huber_delta=huber_delta,
+    )
+    return compiled, prepared
+
+
+def fit_law(
+    law: Any,
+    rows: GroupedRows,
+    *,
+    restarts: int = 16,
+    seed: int = 0,
+    loss: Loss = "squared",
+    huber_delta: float = 1.0,
+    log_space: bool = False,
+    max_iter: int = 200,
+    time_limit: float | None = None,
+    jacobian: JacobianMode = "forward",
+) -> FitResult:
+    """Fit one law to every group of ``rows``: per-group parameters, best of ``restarts`` LM runs.
+
+    Objective per group: mean over rows and outputs of ((f − y)/std_g(y))² (Huber:
+    2·huber_δ of the scaled residual; ``log_space``: log f against log y). Numeric
+    faults give ``FitResult(ok=False, reason=…)``; bad shapes or options raise FitError.
+    """
+    start = time.perf_counter()
+    _check_options(restarts, max_iter, loss, time_limit)
+    compiled, prepared = _prepare_law(law, rows, log_space=log_space, huber_delta=huber_delta)
+    names = list(law.parameters)
+    if prepared.reason is not None:
+        return failed(
+            names,
+            list(prepared.groups),
+            reason=prepared.reason,
+            restarts=restarts,
+            seconds=time.perf_counter() - start,
+        )
+    program = compiled.program
+    G = prepared.arrays["x"].shape[0]
+    p0 = np.broadcast_to(
+        starting_points(program, prepared, restarts=restarts, seed=seed),
+        (G, restarts, program.n_params),
+    )
+    linear = np.array(program.linear, dtype=bool)
+    key = ("straight", program.fingerprint, loss, log_space, jacobian, REPROJECT)
+    out, compile_seconds = run_lm(
+        lambda: _runner(program, loss=loss, log_space=log_space, jacobian=jacobian),
+        key,
+        initial_carry(p0),
+        (prepared.arrays, linear),
+        max_iter=max_iter,
+        time_limit=time_limit,
+        start=start,
+    )
+    return summarise(
+        compiled,
+        names,
+        prepared.groups,
+        out,
+        prepared.arrays["count"],
+        restarts=restarts,
+        seconds=time.perf_counter() - start,
+        compile_seconds=compile_seconds,
+    )
+
+
+def predict(law: Any, parameters: Mapping[str, float] | np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Evaluate the law at ``parameters`` (name → value, or ordered like ``law.parameters``).
+
+    X: (rows, inputs) in ``law.inputs`` order → (rows, outputs). Computed in numpy
+    (no compilation); values outside the law's domain come back as NaN or ±inf.
+    """
+    compiled = compiled_law(law)
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != compiled.program.n_inputs:
+        raise FitError(f"X must be (rows, {compiled.program.n_inputs}), got {X.shape}")
+    p = parameter_vector(compiled, parameters, tuple(law.parameters))
+    with np.errstate(all="ignore"):
+        values, _ = evaluate(compiled.program, p, X, xp=np, tangents=False)
+    return np.asarray(values, dtype=np.float64)

@@ -1,0 +1,240 @@
+"""Batched Levenberg–Marquardt on scaled residuals, shared by every evaluator.
+
+Shapes: ``G`` groups, ``R`` restarts, ``N`` padded rows, ``K`` outputs,
+``P`` parameter slots, ``M = N·K`` residuals per (group, restart).
+
+A *model* maps parameters ``p: (G, R, P)`` to values ``f: (G, R, N, K)`` and
+their Jacobian ``∂f/∂p: (G, R, N, K, P)``. Residuals are
+
+    r = (f − y) / std_g(y)          per output k, over group g's rows
+    (log space: r = (log f − log y) / std_g(log y))
+
+with padded rows masked to 0. The objective is F = ½ Σ r̃², where r̃ = r for
+squared loss and r̃ = sign(r)·√(2δ|r| − δ²) beyond |r| > δ for Huber, so that
+½ r̃² = huber_δ(r). The reported loss is 2F / (rows·K): the mean squared scaled
+residual (Huber: the mean of 2·huber_δ).
+
+Each iteration solves (JᵀJ + λI) δ = −Jᵀr per (group, restart); a step is
+accepted when F drops, and λ follows Nielsen's rule::
+
+    accepted:  λ ← λ · max(1/3, 1 − (2ρ − 1)³),  ν ← 2
+    rejected:  λ ← λ · ν,                         ν ← 2ν
+    ρ = (F(p) − F(p + δ)) / (½ δᵀ(λδ − Jᵀr))
+
+A restart converges when a step changes every parameter by less than
+``xtol·(|p| + xtol)``, an accepted step lowers F by less than ``ftol·F``, or
+max|∇ loss| ≤ ``gtol``. A restart whose residuals turn non-finite simply has
+that step rejected; one that starts non-finite is frozen and marked bad, never
+touching the others (every branch is a ``jnp.where``). The loop exits once no
+restart in the batch is active, or at ``stop_at`` iterations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+Model = Callable[[jax.Array], tuple[jax.Array, jax.Array]]
+
+TAU = 1e-3  # λ₀ = τ · max diag(JᵀJ)
+FTOL = 1e-12
+XTOL = 1e-10
+GTOL = 1e-12
+LAMBDA_MAX = 1e30
+
+
+def residuals(
+    f: jax.Array, jf: jax.Array, data: dict[str, jax.Array], *, loss: str, log_space: bool
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Scaled, masked residuals ``(G, R, M)``, their Jacobian ``(G, R, M, P)`` and finiteness ``(G, R)``."""
+    if log_space:
+        jf = jf / f[..., None]
+        f = jnp.log(f)
+    G, R, N, K = f.shape
+    scale = data["scale"][:, None, None, :]
+    keep = data["mask"][:, None, :, None]
+    r = jnp.where(keep, (f - data["y"][:, None]) * scale, 0.0)
+    j = jnp.where(keep[..., None], jf * scale[..., None], 0.0)
+    if loss == "huber":
+        delta = data["delta"]
+        a = jnp.abs(r)
+        big = a > delta
+        rt = jnp.where(
+            big, jnp.sign(r) * jnp.sqrt(jnp.maximum(2.0 * delta * a - delta * delta, 0.0)), r
+        )
+        w = jnp.where(big, delta / jnp.maximum(jnp.abs(rt), 1e-300), 1.0)
+        j = j * w[..., None]
+        r = rt
+    r = r.reshape(G, R, N * K)
+    j = j.reshape(G, R, N * K, j.shape[-1])
+    finite = jnp.isfinite(jnp.sum(r * r, axis=-1)) & jnp.all(jnp.isfinite(j), axis=(-2, -1))
+    return r, j, finite
+
+
+def _linear_step(j: jax.Array, r: jax.Array, lin: jax.Array) -> jax.Array:
+    """Gauss–Newton step on the linear parameters alone: argmin_Δ ‖r + J_L Δ‖², zero elsewhere.
+
+    j: (G, R, M, P), r: (G, R, M), lin: (1, 1, P) bool → (G, R, P); NaN where the solve fails.
+    Columns are equilibrated and a tiny ridge added, so coefficients of 1e9 beside 1e-3 still solve.
+    """
+    P = j.shape[-1]
+    a = jnp.einsum("grmp,grmq->grpq", j, j)
+    b = -jnp.einsum("grmp,grm->grp", j, r)
+    both = lin[..., :, None] & lin[..., None, :]
+    eye = jnp.eye(P, dtype=j.dtype)[None, None]
+    a = jnp.where(both, a, eye)
+    b = jnp.where(lin, b, 0.0)
+    d = jnp.sqrt(jnp.diagonal(a, axis1=-2, axis2=-1))
+    d = jnp.where(d > 0.0, d, 1.0)
+    a_hat = a / (d[..., :, None] * d[..., None, :]) + 1e-12 * eye
+    sol = jnp.linalg.solve(a_hat, (b / d)[..., None])[..., 0] / d
+    return jnp.where(lin, sol, 0.0)
+
+
+def project_linear(
+    p: jax.Array, model: Model, data: dict[str, jax.Array], linear: jax.Array
+) -> jax.Array:
+    """Variable projection: solve least squares for the linear parameters, the others held fixed.
+
+    With f affine in the linear set L, f(p) = f(p|L=0) + Σ_{l∈L} ∂f/∂p_l · p_l, so p_L solves a
+    linear least-squares problem in the raw (not log, not Huber) scaled residuals.
+    p: (G, R, P), linear: (P,) bool → (G, R, P); restarts where the solve fails keep p.
+    """
+    lin = linear[None, None, :]
+    p0 = jnp.where(lin, 0.0, p)
+    f, jf = model(p0)
+    scale = data["scale_raw"][:, None, None, :]
+    keep = data["mask"][:, None, :, None]
+    G, R, N, K = f.shape
+    P = p.shape[-1]
+    r = jnp.where(keep, (f - data["y_raw"][:, None]) * scale, 0.0).reshape(G, R, N * K)
+    j = jnp.where(keep[..., None], jf * scale[..., None], 0.0).reshape(G, R, N * K, P)
+    sol = _linear_step(j, r, lin)
+    ok = jnp.all(jnp.isfinite(sol), axis=-1, keepdims=True)
+    return jnp.where(lin & ok, sol, p)
+
+
+def lm_run(
+    carry: dict[str, jax.Array],
+    data: dict[str, jax.Array],
+    linear: jax.Array,
+    stop_at: jax.Array,
+    fresh: jax.Array,
+    model: Model,
+    *,
+    loss: str,
+    log_space: bool,
+    reproject: bool = True,
+) -> dict[str, jax.Array]:
+    """Run LM from ``carry`` until every restart stops or ``stop_at`` total iterations.
+
+    carry: p (G,R,P), lam (G,R), nu (G,R), active (G,R), converged (G,R), good (G,R), it ().
+    ``fresh`` (scalar bool): first call: project linear parameters and set λ₀.
+    ``reproject``: after each trial step also try it followed by a Gauss–Newton step on the
+    linear parameters alone (exact variable projection for squared loss), keeping the better.
+    Returns the carry plus F (G,R) and g = Jᵀr (G,R,P) at the final point.
+    """
+    p = carry["p"]
+    p = jnp.where(fresh, project_linear(p, model, data, linear), p)
+    r, j, finite = residuals(*model(p), data, loss=loss, log_space=log_space)
+    F = 0.5 * jnp.sum(r * r, axis=-1)
+    diag_max = jnp.max(jnp.einsum("grmp,grmp->grp", j, j), axis=-1)
+    lam = jnp.where(fresh, TAU * jnp.maximum(diag_max, 1e-12), carry["lam"])
+    nu = jnp.where(fresh, 2.0, carry["nu"])
+    good = jnp.where(fresh, finite, carry["good"] & finite)
+    active = jnp.where(fresh, finite, carry["active"] & finite)
+    converged = jnp.where(fresh, False, carry["converged"])
+    count = data["count"][:, None]
+    P = p.shape[-1]
+    eye = jnp.eye(P, dtype=p.dtype)[None, None]
+    lin = linear[None, None, :]
+
+    state = dict(
+        p=p, r=r, j=j, F=F, lam=lam, nu=nu, active=active, converged=converged, it=carry["it"]
+    )
+
+    def cond(s: dict[str, jax.Array]) -> jax.Array:
+        return (s["it"] < stop_at) & jnp.any(s["active"])
+
+    def body(s: dict[str, jax.Array]) -> dict[str, jax.Array]:
+        p, r, j, F, lam, nu, active = s["p"], s["r"], s["j"], s["F"], s["lam"], s["nu"], s["active"]
+        a = jnp.einsum("grmp,grmq->grpq", j, j)
+        g = jnp.einsum("grmp,grm->grp", j, r)
+        step = jnp.linalg.solve(a + lam[..., None, None] * eye, -g[..., None])[..., 0]
+        step_ok = jnp.all(jnp.isfinite(step), axis=-1)
+        step = jnp.where(step_ok[..., None], step, 0.0)
+        p_new = p + step
+        lm_step = step
+        r_new, j_new, finite_new = residuals(*model(p_new), data, loss=loss, log_space=log_space)
+        F_new = 0.5 * jnp.sum(r_new * r_new, axis=-1)
+        F_new = jnp.where(finite_new, F_new, jnp.inf)
+        if reproject:
+            p_proj = p_new + _linear_step(j_new, r_new, lin)
+            r_proj, j_proj, finite_proj = residuals(
+                *model(p_proj), data, loss=loss, log_space=log_space
+            )
+            F_proj = jnp.where(finite_proj, 0.5 * jnp.sum(r_proj * r_proj, axis=-1), jnp.inf)
+            better = F_proj < F_new
+            p_new = jnp.where(better[..., None], p_proj, p_new)
+            r_new = jnp.where(better[..., None], r_proj, r_new)
+            j_new = jnp.where(better[..., None, None], j_proj, j_new)
+            F_new = jnp.where(better, F_proj, F_new)
+            finite_new = finite_new | finite_proj
+            step = p_new - p
+        predicted = 0.5 * jnp.sum(lm_step * (lam[..., None] * lm_step - g), axis=-1)
+        rho = (F - F_new) / jnp.where(predicted > 0.0, predicted, 1.0)
+        accept = active & step_ok & (F_new < F) & (predicted > 0.0)
+        lam_up = lam * jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
+        lam = jnp.where(accept, lam_up, jnp.where(active, lam * nu, lam))
+        nu = jnp.where(accept, 2.0, jnp.where(active, nu * 2.0, nu))
+        small_step = step_ok & jnp.all(jnp.abs(step) <= XTOL * (jnp.abs(p) + XTOL), axis=-1)
+        small_drop = accept & (F - F_new <= FTOL * F)
+        small_grad = 2.0 * jnp.max(jnp.abs(g), axis=-1) / count <= GTOL
+        exact = F <= 1e-30 * count
+        now_converged = active & (small_step | small_drop | small_grad | exact)
+        stuck = (lam > LAMBDA_MAX) | (nu > LAMBDA_MAX)
+        keep = accept[..., None]
+        return dict(
+            p=jnp.where(keep, p_new, p),
+            r=jnp.where(keep, r_new, r),
+            j=jnp.where(keep[..., None], j_new, j),
+            F=jnp.where(accept, F_new, F),
+            lam=lam,
+            nu=nu,
+            active=active & ~now_converged & ~stuck,
+            converged=s["converged"] | now_converged,
+            it=s["it"] + 1,
+        )
+
+    s = jax.lax.while_loop(cond, body, state)
+    g = jnp.einsum("grmp,grm->grp", s["j"], s["r"])
+    return dict(
+        p=s["p"],
+        lam=s["lam"],
+        nu=s["nu"],
+        active=s["active"],
+        converged=s["converged"],
+        good=good,
+        it=s["it"],
+        F=jnp.where(good, s["F"], jnp.inf),
+        g=g,
+    )
+
+
+def initial_carry(p0: Any) -> dict[str, Any]:
+    """Carry for a fresh run from starting points ``p0: (G, R, P)`` (λ, ν set on the first call)."""
+    import numpy as np
+
+    shape = p0.shape[:-1]
+    return dict(
+        p=np.asarray(p0, dtype=np.float64),
+        lam=np.ones(shape),
+        nu=np.full(shape, 2.0),
+        active=np.ones(shape, dtype=bool),
+        converged=np.zeros(shape, dtype=bool),
+        good=np.ones(shape, dtype=bool),
+        it=np.zeros((), dtype=np.int32),
+    )

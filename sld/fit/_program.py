@@ -1,0 +1,367 @@
+"""SymPy law → straight-line program of primitive operations (the fitting IR).
+
+A ``Program`` is a list of nodes in topological order; node ``i`` is
+``(opcode, a, b, const)`` where ``a`` and ``b`` index earlier nodes. Identical
+subtrees become one node (hash-consing), so shared subexpressions are computed
+once. Every evaluator (JAX straight-line code, the instruction interpreter,
+numpy for ``predict`` and the scipy baseline) walks this one list, so they all
+compute the same arithmetic.
+
+Forward-mode derivatives w.r.t. the parameters follow the usual rules::
+
+    (a + b)' = a' + b'             (a b)' = a' b + a b'
+    (a^c)'   = c a^(c−1) a'        (a^b)' = a^b (b' log a + b a'/a)
+    log(a)'  = a'/a                exp(a)' = exp(a) a'
+    tanh(a)' = (1 − tanh² a) a'    |a|' = sign(a) a'
+    min(a,b)' = a' if a ≤ b else b'   (max likewise)
+
+which is the symbolic Jacobian with shared subexpressions, without building
+``sympy.diff`` trees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sympy
+
+from sld.errors import FitError
+
+CONST, INPUT, PARAM, ADD, MUL, POWC, POW, LOG, EXP, TANH, ABS, MIN, MAX = range(13)
+OPCODE_NAMES = (
+    "const",
+    "input",
+    "param",
+    "add",
+    "mul",
+    "powc",
+    "pow",
+    "log",
+    "exp",
+    "tanh",
+    "abs",
+    "min",
+    "max",
+)
+N_OPCODES = len(OPCODE_NAMES)
+
+
+@dataclass(frozen=True)
+class Program:
+    """A law compiled to primitive operations over inputs and parameter slots.
+
+    ``nodes[i] = (opcode, a, b, const)``; ``outputs[k]`` is the node holding output k.
+    ``linear[j]`` says the expressions are jointly affine in parameter j with a
+    coefficient free of every linear parameter (variable projection applies);
+    ``exponent_like[j]`` says parameter j appears in an exponent (``x**p``, ``exp(p…)``).
+    """
+
+    nodes: tuple[tuple[int, int, int, float], ...]
+    outputs: tuple[int, ...]
+    n_inputs: int
+    n_params: int
+    linear: tuple[bool, ...]
+    exponent_like: tuple[bool, ...]
+
+    @property
+    def fingerprint(self) -> str:
+        """Structural identity: equal fingerprints compute the same function of (x, p)."""
+        text = repr((self.nodes, self.outputs, self.n_inputs, self.n_params))
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.outputs)
+
+
+@dataclass(frozen=True)
+class CompiledLaw:
+    """A program plus the map from the law's names to its input columns and parameter slots.
+
+    ``slot_names[j]`` is the law's own name of parameter slot j.
+    """
+
+    program: Program
+    slot_names: tuple[str, ...]
+    inputs: tuple[str, ...]
+
+
+def _slot_order(law: Any) -> tuple[str, ...]:
+    """The law's parameter names in canonical slot order.
+
+    ``canonical_parameters`` either lists the law's own names in canonical order,
+    or gives the canonical name of each entry of ``parameters``; slots follow the
+    canonical names' order either way, so renamed laws share one program.
+    """
+    params = tuple(law.parameters)
+    canon = tuple(getattr(law, "canonical_parameters", ()) or ())
+    if canon and set(canon) == set(params):
+        return canon
+    if len(canon) == len(params):
+        return tuple(p for _, p in sorted(zip(canon, params, strict=True)))
+    return params
+
+
+class _Builder:
+    def __init__(self, inputs: Sequence[str], slots: Sequence[str]) -> None:
+        self.input_index = {name: i for i, name in enumerate(inputs)}
+        self.param_index = {name: j for j, name in enumerate(slots)}
+        self.nodes: list[tuple[int, int, int, float]] = []
+        self.node_index: dict[tuple[int, int, int, float], int] = {}
+        self.expr_index: dict[sympy.Basic, int] = {}
+
+    def node(self, op: int, a: int = -1, b: int = -1, c: float = 0.0) -> int:
+        if op in (ADD, MUL, MIN, MAX) and a > b:
+            a, b = b, a  # commutative: one node for both orders
+        key = (op, a, b, c)
+        found = self.node_index.get(key)
+        if found is None:
+            found = len(self.nodes)
+            self.nodes.append(key)
+            self.node_index[key] = found
+        return found
+
+    def const(self, value: float) -> int:
+        return self.node(CONST, c=float(value))
+
+    def fold(self, op: int, args: Sequence[sympy.Basic]) -> int:
+        ids = [self.walk(a) for a in args]
+        out = ids[0]
+        for i in ids[1:]:
+            out = self.node(op, out, i)
+        return out
+
+    def walk(self, expr: sympy.Basic) -> int:
+        found = self.expr_index.get(expr)
+        if found is None:
+            found = self._walk(expr)
+            self.expr_index[expr] = found
+        return found
+
+    def _walk(self, e: sympy.Basic) -> int:
+        if e.is_Symbol:
+            name = str(e)
+            if name in self.input_index:
+                return self.node(INPUT, a=self.input_index[name])
+            if name in self.param_index:
+                return self.node(PARAM, a=self.param_index[name])
+            raise FitError(f"symbol {name!r} is neither a task input nor a law parameter")
+        if e.is_number:
+            return self.const(_number(e))
+        if isinstance(e, sympy.Add):
+            return self.fold(ADD, e.args)
+        if isinstance(e, sympy.Mul):
+            return self.fold(MUL, e.args)
+        if isinstance(e, sympy.Pow):
+            base, ex = e.args
+            if ex.is_number:
+                c = _number(ex)
+                if c == 1.0:
+                    return self.walk(base)
+                return self.node(POWC, self.walk(base), c=c)
+            if base == sympy.E:
+                return self.node(EXP, self.walk(ex))
+            return self.node(POW, self.walk(base), self.walk(ex))
+        if isinstance(e, sympy.exp):
+            return self.node(EXP, self.walk(e.args[0]))
+        if isinstance(e, sympy.log):
+            if len(e.args) != 1:
+                return self.node(
+                    MUL,
+                    self.node(LOG, self.walk(e.args[0])),
+                    self.node(POWC, self.node(LOG, self.walk(e.args[1])), c=-1.0),
+                )
+            return self.node(LOG, self.walk(e.args[0]))
+        if isinstance(e, sympy.tanh):
+            return self.node(TANH, self.walk(e.args[0]))
+        if isinstance(e, sympy.Abs):
+            return self.node(ABS, self.walk(e.args[0]))
+        if isinstance(e, sympy.Min):
+            return self.fold(MIN, e.args)
+        if isinstance(e, sympy.Max):
+            return self.fold(MAX, e.args)
+        raise FitError(
+            f"cannot fit a law using {type(e).__name__}: supported are + * ** log exp tanh Abs Min Max"
+        )
+
+
+def _number(e: sympy.Basic) -> float:
+    try:
+        value = float(e)
+    except (OverflowError, TypeError):
+        value = math.inf
+    return value
+
+
+def _exponent_symbols(exprs: Sequence[sympy.Basic]) -> set[str]:
+    """Names of symbols that appear inside an exponent (``b**e`` with symbolic e, or ``exp``)."""
+    found: set[str] = set()
+    for expr in exprs:
+        for sub in sympy.preorder_traversal(expr):
+            if isinstance(sub, sympy.Pow) and not sub.args[1].is_number:
+                found |= {str(s) for s in sub.args[1].free_symbols}
+            elif isinstance(sub, sympy.exp):
+                found |= {str(s) for s in sub.args[0].free_symbols}
+    return found
+
+
+def _linear_parameters(
+    exprs: Sequence[sympy.Expr], symbols: Sequence[sympy.Symbol]
+) -> tuple[bool, ...]:
+    """Which parameters the expressions are jointly affine in (coefficient free of all of them).
+
+    p is kept when ∂²f/∂p∂q = 0 for every kept q (including q = p) and every output;
+    parameters are considered in slot order and added greedily.
+    """
+    kept: list[int] = []
+    first = [[sympy.diff(e, s) for s in symbols] for e in exprs]
+    for j, _s in enumerate(symbols):
+        candidate = [*kept, j]
+        ok = True
+        for k in range(len(exprs)):
+            d = first[k][j]
+            if d == 0:
+                continue
+            if any(sympy.diff(d, symbols[q]) != 0 for q in candidate):
+                ok = False
+                break
+        if ok and any(first[k][j] != 0 for k in range(len(exprs))):
+            kept.append(j)
+    return tuple(j in kept for j in range(len(symbols)))
+
+
+def compile_law(law: Any) -> CompiledLaw:
+    """Compile a law (``expressions``, ``inputs``, ``parameters``) to a ``CompiledLaw``.
+
+    Parameters are renamed to canonical slot symbols before walking, so laws that
+    differ only in parameter names give identical programs (and fingerprints).
+    """
+    exprs = tuple(law.expressions)
+    inputs = tuple(law.inputs)
+    if not exprs:
+        raise FitError("law has no expressions")
+    slots = _slot_order(law)
+    canon = [sympy.Symbol(f"_p{j}", real=True) for j in range(len(slots))]
+    rename = {}
+    for expr in exprs:
+        for s in expr.free_symbols:
+            if str(s) in slots:
+                rename[s] = canon[slots.index(str(s))]
+    exprs_c = tuple(sympy.sympify(e).xreplace(rename) for e in exprs)
+    builder = _Builder(inputs, [str(c) for c in canon])
+    outputs = tuple(builder.walk(e) for e in exprs_c)
+    expo = _exponent_symbols(exprs_c)
+    program = Program(
+        nodes=tuple(builder.nodes),
+        outputs=outputs,
+        n_inputs=len(inputs),
+        n_params=len(slots),
+        linear=_linear_parameters(exprs_c, canon),
+        exponent_like=tuple(str(c) in expo for c in canon),
+    )
+    return CompiledLaw(program=program, slot_names=slots, inputs=inputs)
+
+
+def evaluate(
+    program: Program, params: Any, x: Any, *, xp: Any = np, tangents: bool = True
+) -> tuple[Any, Any]:
+    """Values and forward-mode Jacobian of every output at one parameter vector.
+
+    params: (P,), x: (rows, inputs) → values (rows, K), jacobian (rows, K, P) (None if not ``tangents``).
+    ``xp`` is ``numpy`` or ``jax.numpy``; the same walk gives the straight-line JAX code.
+    """
+    rows = x.shape[0]
+    P = program.n_params
+    eye = xp.eye(P, dtype=xp.float64)
+    vals: list[Any] = []
+    tans: list[Any] = []  # None = identically zero
+    for op, a, b, c in program.nodes:
+        t = None
+        if op == CONST:
+            v = xp.full((rows,), c, dtype=xp.float64)
+        elif op == INPUT:
+            v = x[:, a]
+        elif op == PARAM:
+            v = xp.broadcast_to(params[a], (rows,))
+            if tangents:
+                t = xp.broadcast_to(eye[a][None, :], (rows, P))
+        elif op == ADD:
+            v = vals[a] + vals[b]
+            t = _add(tans[a], tans[b])
+        elif op == MUL:
+            v = vals[a] * vals[b]
+            t = _add(_scale(tans[a], vals[b]), _scale(tans[b], vals[a]))
+        elif op == POWC:
+            v = xp.power(vals[a], c)
+            t = _scale(tans[a], c * xp.power(vals[a], c - 1.0))
+        elif op == POW:
+            v = xp.power(vals[a], vals[b])
+            if tans[a] is not None or tans[b] is not None:
+                t = _add(
+                    _scale(tans[b], v * xp.log(vals[a])),
+                    _scale(tans[a], vals[b] * xp.power(vals[a], vals[b] - 1.0)),
+                )
+        elif op == LOG:
+            v = xp.log(vals[a])
+            t = _scale(tans[a], 1.0 / vals[a])
+        elif op == EXP:
+            v = xp.exp(vals[a])
+            t = _scale(tans[a], v)
+        elif op == TANH:
+            v = xp.tanh(vals[a])
+            t = _scale(tans[a], 1.0 - v * v)
+        elif op == ABS:
+            v = xp.abs(vals[a])
+            t = _scale(tans[a], xp.sign(vals[a]))
+        elif op in (MIN, MAX):
+            pick_a = vals[a] <= vals[b] if op == MIN else vals[a] >= vals[b]
+            v = xp.where(pick_a, vals[a], vals[b])
+            if tans[a] is not None or tans[b] is not None:
+                ta = tans[a] if tans[a] is not None else xp.zeros((rows, P), dtype=xp.float64)
+                tb = tans[b] if tans[b] is not None else xp.zeros((rows, P), dtype=xp.float64)
+                t = xp.where(pick_a[:, None], ta, tb)
+        else:  # pragma: no cover - the builder emits only the opcodes above
+            raise AssertionError(op)
+        vals.append(v)
+        tans.append(t if tangents else None)
+    values = xp.stack([vals[o] for o in program.outputs], axis=1)
+    if not tangents:
+        return values, None
+    zero = xp.zeros((rows, P), dtype=xp.float64)
+    jac = xp.stack([tans[o] if tans[o] is not None else zero for o in program.outputs], axis=1)
+    return values, jac
+
+
+def _add(ta: Any, tb: Any) -> Any:
+    if ta is None:
+        return tb
+    if tb is None:
+        return ta
+    return ta + tb
+
+
+def _scale(t: Any, factor: Any) -> Any:
+    return None if t is None else t * factor[:, None]
+
+
+def parameter_vector(
+    compiled: CompiledLaw,
+    parameters: Mapping[str, float] | np.ndarray,
+    law_parameters: Sequence[str],
+) -> np.ndarray:
+    """Parameters in slot order from a name → value mapping or an array ordered like ``law.parameters``."""
+    if isinstance(parameters, Mapping):
+        missing = [n for n in compiled.slot_names if n not in parameters]
+        if missing:
+            raise FitError(f"missing parameter values for {', '.join(missing)}")
+        return np.array([float(parameters[n]) for n in compiled.slot_names], dtype=np.float64)
+    arr = np.asarray(parameters, dtype=np.float64)
+    if arr.shape != (len(law_parameters),):
+        raise FitError(f"expected {len(law_parameters)} parameter values, got shape {arr.shape}")
+    by_name = dict(zip(law_parameters, arr, strict=True))
+    return np.array([by_name[n] for n in compiled.slot_names], dtype=np.float64)

@@ -1,0 +1,210 @@
+"""fit_law / predict: recovery of known parameters, fault handling, determinism, caching."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from sld.errors import FitError
+from sld.fit import FitResult, fit_law, predict
+from sld.fit import _fit as fit_internals
+from sld.fit._data import initial_points
+from sld.fit._lm import initial_carry
+from sld.fit._program import compile_law
+
+
+@dataclass(frozen=True)
+class FakeLaw:
+    """Duck-typed stand-in for sld.law.Law."""
+
+    expressions: tuple[sp.Expr, ...]
+    inputs: tuple[str, ...]
+    parameters: tuple[str, ...]
+    key: str = ""
+    canonical_parameters: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Rows:
+    groups: tuple[str, ...]
+    X: tuple[np.ndarray, ...]
+    y: tuple[np.ndarray, ...]
+
+
+def make_law(
+    exprs: list[sp.Expr], inputs: list[str], *, canonical: tuple[str, ...] = ()
+) -> FakeLaw:
+    names = sorted({str(s) for e in exprs for s in e.free_symbols} - set(inputs))
+    return FakeLaw(tuple(exprs), tuple(inputs), tuple(names), canonical_parameters=canonical)
+
+
+N = sp.Symbol("N", positive=True)
+D = sp.Symbol("D", positive=True)
+E, A, a, c, k, b = sp.symbols("E A a c k b", real=True)
+POWER_LAW = make_law([E + A / N**a], ["N"], canonical=("E", "A", "a"))
+
+
+def power_rows(
+    params: list[tuple[float, float, float]], *, n: int = 40, seed: int = 0, noise: float = 0.0
+) -> Rows:
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for e_, a_, alpha in params:
+        x = 10 ** rng.uniform(6, 10, size=(n, 1))
+        y = e_ + a_ * x[:, 0] ** -alpha + noise * rng.standard_normal(n)
+        xs.append(x)
+        ys.append(y[:, None])
+    return Rows(tuple(f"g{i}" for i in range(len(params))), tuple(xs), tuple(ys))
+
+
+def test_fit_recovers_offset_power_law() -> None:
+    res = fit_law(POWER_LAW, power_rows([(1.7, 400.0, 0.3)]))
+    assert res.ok and res.converged
+    p = res.parameters["g0"]
+    assert p["E"] == pytest.approx(1.7, rel=1e-6)
+    assert p["A"] == pytest.approx(400.0, rel=1e-5)
+    assert p["a"] == pytest.approx(0.3, rel=1e-6)
+    assert res.train_loss < 1e-20
+
+
+def test_fit_gives_each_group_its_own_parameters() -> None:
+    truth = [(1.7, 400.0, 0.3), (2.5, 50.0, 0.15)]
+    res = fit_law(POWER_LAW, power_rows(truth))
+    assert res.ok and res.groups == ["g0", "g1"]
+    for g, (e_, a_, alpha) in zip(res.groups, truth, strict=True):
+        assert res.parameters[g]["E"] == pytest.approx(e_, rel=1e-5)
+        assert res.parameters[g]["A"] == pytest.approx(a_, rel=1e-4)
+        assert res.parameters[g]["a"] == pytest.approx(alpha, rel=1e-5)
+        assert res.group_converged[g]
+
+
+def test_fit_shares_parameters_across_outputs() -> None:
+    law = make_law([E + A / N**a, k + A / N**a], ["N"])
+    rng = np.random.default_rng(3)
+    x = 10 ** rng.uniform(6, 10, size=(30, 1))
+    y = np.stack([2.0 + 300 * x[:, 0] ** -0.25, 0.5 + 300 * x[:, 0] ** -0.25], axis=1)
+    res = fit_law(law, Rows(("all",), (x,), (y,)))
+    assert res.ok
+    p = res.parameters["all"]
+    assert (p["E"], p["k"], p["a"]) == pytest.approx((2.0, 0.5, 0.25), rel=1e-5)
+
+
+def test_non_finite_restart_does_not_touch_the_others() -> None:
+    rows = power_rows([(1.7, 400.0, 0.3)], noise=1e-3)
+    compiled, prepared = fit_internals._prepare_law(
+        POWER_LAW, rows, log_space=False, huber_delta=1.0
+    )
+    program = compiled.program
+    p0 = initial_points(program, restarts=4, seed=1)[None]
+    poisoned = p0.copy()
+    poisoned[0, 0] = np.nan
+    outs = []
+    for start in (p0, poisoned):
+        out, _ = fit_internals.run_lm(
+            lambda: fit_internals._runner(
+                program, loss="squared", log_space=False, jacobian="forward"
+            ),
+            ("test-poison", program.fingerprint),
+            initial_carry(start),
+            (prepared.arrays, np.array(program.linear)),
+            max_iter=100,
+            time_limit=None,
+            start=0.0,
+        )
+        outs.append(out)
+    clean, bad = outs
+    assert not bad["good"][0, 0] and np.isinf(bad["F"][0, 0])
+    np.testing.assert_allclose(bad["F"][0, 1:], clean["F"][0, 1:], rtol=1e-12)
+    np.testing.assert_allclose(bad["p"][0, 1:], clean["p"][0, 1:], rtol=1e-12)
+
+
+def test_overflowing_law_gives_reason_not_exception() -> None:
+    law = make_law([E + sp.exp(c**2 * N**2)], ["N"])
+    res = fit_law(law, power_rows([(1.7, 400.0, 0.3)]))
+    assert not res.ok
+    assert res.reason and "finite" in res.reason
+    json.loads(res.model_dump_json())  # inf/nan still serialise
+
+
+def test_zero_variance_target_gives_reason() -> None:
+    x = np.linspace(1, 10, 12)[:, None]
+    res = fit_law(POWER_LAW, Rows(("g",), (x,), (np.full((12, 1), 3.0),)))
+    assert not res.ok and "variance" in (res.reason or "")
+
+
+def test_log_space_needs_positive_targets() -> None:
+    rows = power_rows([(-1.0, 400.0, 0.3)])
+    res = fit_law(POWER_LAW, rows, log_space=True)
+    assert not res.ok and "positive" in (res.reason or "")
+
+
+def test_bad_shapes_raise_fit_error() -> None:
+    rows = Rows(("g",), (np.ones((5, 2)),), (np.ones((5, 1)),))
+    with pytest.raises(FitError):
+        fit_law(POWER_LAW, rows)
+    with pytest.raises(FitError):
+        fit_law(POWER_LAW, power_rows([(1.7, 400.0, 0.3)]), restarts=0)
+    with pytest.raises(FitError):
+        predict(POWER_LAW, {"E": 1.0}, np.ones((3, 1)))
+
+
+def test_same_seed_same_result() -> None:
+    rows = power_rows([(1.7, 400.0, 0.3)], noise=1e-2)
+    one, two = fit_law(POWER_LAW, rows, seed=5), fit_law(POWER_LAW, rows, seed=5)
+    assert one.parameters == two.parameters and one.train_loss == two.train_loss
+
+
+def test_huber_resists_outliers() -> None:
+    rows = power_rows([(1.7, 400.0, 0.3)], noise=1e-3, seed=2)
+    y = rows.y[0].copy()
+    y[::10] += 5.0
+    bad_rows = Rows(rows.groups, rows.X, (y,))
+    squared = fit_law(POWER_LAW, bad_rows)
+    huber = fit_law(POWER_LAW, bad_rows, loss="huber", huber_delta=0.05)
+    assert huber.ok
+    assert abs(huber.parameters["g0"]["a"] - 0.3) < 0.2 * abs(squared.parameters["g0"]["a"] - 0.3)
+
+
+def test_log_space_fit_recovers_parameters() -> None:
+    res = fit_law(POWER_LAW, power_rows([(1.7, 400.0, 0.3)]), log_space=True)
+    assert res.ok
+    assert res.parameters["g0"]["a"] == pytest.approx(0.3, rel=1e-5)
+
+
+def test_renamed_law_reuses_compiled_code() -> None:
+    renamed = make_law([c + k / N**b], ["N"], canonical=("c", "k", "b"))
+    assert compile_law(renamed).program.fingerprint == compile_law(POWER_LAW).program.fingerprint
+    rows = power_rows([(1.7, 400.0, 0.3)])
+    fit_law(POWER_LAW, rows)
+    res = fit_law(renamed, rows)
+    assert res.compile_seconds == 0.0
+    assert res.parameters["g0"]["b"] == pytest.approx(0.3, rel=1e-6)
+
+
+def test_predict_matches_numpy() -> None:
+    law = make_law(
+        [E + A * sp.log(N) / sp.log(10) + sp.tanh(k * D) - sp.Abs(c) * sp.Max(N, D) + sp.sqrt(D)],
+        ["N", "D"],
+    )
+    X = np.array([[2.0, 3.0], [10.0, 0.5], [7.0, 7.0]])
+    p = {"E": 0.5, "A": 2.0, "k": 0.3, "c": -0.1}
+    expected = (
+        0.5
+        + 2.0 * np.log10(X[:, 0])
+        + np.tanh(0.3 * X[:, 1])
+        - 0.1 * np.maximum(X[:, 0], X[:, 1])
+        + np.sqrt(X[:, 1])
+    )
+    np.testing.assert_allclose(predict(law, p, X)[:, 0], expected, rtol=1e-13)
+    ordered = np.array([p[n] for n in law.parameters])
+    np.testing.assert_allclose(predict(law, ordered, X), predict(law, p, X))
+
+
+def test_fit_result_is_json_serialisable() -> None:
+    res = fit_law(POWER_LAW, power_rows([(1.7, 400.0, 0.3)]), time_limit=5.0)
+    again = FitResult.model_validate_json(res.model_dump_json())
+    assert again == res
