@@ -1,0 +1,393 @@
+"""A library of law families, instantiated over a task's inputs as SymPy trees.
+
+Families are chosen from what a task brief says, never from its name: inputs that
+span orders of magnitude (``log_scale``) get power laws, logs and saturating forms
+in ``log X``; linear inputs (proportions, already-log quantities such as log-FLOPs)
+get polynomials, exponentials of linear combinations, sigmoids and ``tanh``.
+
+Parameters in the trees are placeholders ``_q0, _q1, ...`` (real symbols). The law
+grammar forbids names starting with ``_``, so a placeholder can never clash with a
+name the task or a parent law uses; :mod:`sld.evolve.offline` gives them readable
+names when it prints a law. Inputs are the parser's symbols (``Symbol(name,
+positive=True)``), so trees built here and trees parsed from law text mix freely.
+
+Where a family has a location parameter inside a nonlinear function (the midpoint
+of a sigmoid, the break of a broken power law), the input is centred on the middle
+of its training range (``log(N) - 20.7``), so that parameter starts near zero
+instead of near ``-a * log(1e9)`` — an affine reparameterisation the fitter would
+otherwise have to discover.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import sympy
+
+from sld.evolve.proposer import TaskBrief
+
+PLACEHOLDER = "_q"
+DEFAULT_PARAMS_PER_OUTPUT = 10
+
+
+def placeholder(index: int) -> sympy.Symbol:
+    """The placeholder parameter number ``index``."""
+    return sympy.Symbol(f"{PLACEHOLDER}{index}", real=True)
+
+
+def is_placeholder(symbol: sympy.Basic) -> bool:
+    """Whether ``symbol`` is a placeholder parameter made here."""
+    return isinstance(symbol, sympy.Symbol) and symbol.name.startswith(PLACEHOLDER)
+
+
+def placeholders_in(expressions: Sequence[sympy.Expr]) -> set[sympy.Symbol]:
+    """Every placeholder parameter in ``expressions``."""
+    return {s for e in expressions for s in e.free_symbols if is_placeholder(s)}
+
+
+class Params:
+    """Hands out fresh placeholders, starting after those already in some trees."""
+
+    def __init__(self, *existing: sympy.Expr) -> None:
+        used = [int(s.name[len(PLACEHOLDER) :]) for s in placeholders_in(existing)]
+        self._next = max(used, default=-1) + 1
+
+    def __call__(self) -> sympy.Symbol:
+        symbol = placeholder(self._next)
+        self._next += 1
+        return symbol
+
+
+def exact(value: float, *, digits: int = 2) -> sympy.Rational:
+    """``value`` rounded to ``digits`` significant digits, as an exact rational."""
+    if value == 0 or not math.isfinite(value):
+        return sympy.Integer(0)
+    rounded = float(f"{value:.{digits}g}")
+    fraction = Fraction(repr(rounded))
+    return sympy.Rational(fraction.numerator, fraction.denominator)
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One task input as the families see it.
+
+    ``positive``: powers and logs of it are safe (training minimum > 0, or unknown
+    range on a log-scale input). ``center``: the middle of ``log X`` (log-scale) or
+    of ``X`` (linear) over the training range, rounded; 0 when the range is unknown.
+    ``scale``: a power of ten near the geometric middle of a log-scale input (1 when
+    unknown), used to keep ``(X/scale)**c`` near one.
+    """
+
+    symbol: sympy.Symbol
+    log_scale: bool
+    positive: bool
+    center: sympy.Rational
+    scale: sympy.Integer | sympy.Rational
+
+    @property
+    def raw(self) -> sympy.Expr:
+        """The input itself."""
+        return self.symbol
+
+    @property
+    def log(self) -> sympy.Expr:
+        """``log X`` for log-scale inputs, ``X`` for linear ones (uncentred)."""
+        return sympy.log(self.symbol) if self.log_scale else self.symbol
+
+    @property
+    def centred(self) -> sympy.Expr:
+        """The natural coordinate, centred on the middle of the training range."""
+        return self.log - self.center
+
+
+def features(brief: TaskBrief) -> tuple[Feature, ...]:
+    """The brief's inputs as :class:`Feature` s, in task order."""
+    out = []
+    for name in brief.inputs:
+        log_scale = bool(brief.log_scale.get(name, False))
+        low, high = brief.ranges.get(name, (math.nan, math.nan))
+        known = math.isfinite(low) and math.isfinite(high)
+        positive = low > 0 if known else log_scale
+        center: sympy.Rational = sympy.Integer(0)
+        scale: sympy.Rational = sympy.Integer(1)
+        if known and log_scale and low > 0:
+            middle = (math.log(low) + math.log(high)) / 2
+            center = exact(middle, digits=3)
+            scale = sympy.Integer(10) ** round(middle / math.log(10))
+        elif known and not log_scale:
+            center = exact((low + high) / 2)
+        out.append(Feature(sympy.Symbol(name, positive=True), log_scale, positive, center, scale))
+    return tuple(out)
+
+
+# --- single-expression families -------------------------------------------------------
+# Each builder takes the features it works on and a parameter source, and returns
+# one expression. Coefficients enter linearly where possible: the fitter solves
+# linear parameters exactly (variable projection), so they cost almost nothing.
+
+
+def power_term(f: Feature, p: Params) -> sympy.Expr:
+    """``A * X**(-a)``: a decaying power of one input."""
+    return p() * f.raw ** (-p())
+
+
+def offset_power(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``E + A * X**(-a)``."""
+    return p() + power_term(fs[0], p)
+
+
+def pure_power(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``A * X**(-a)``."""
+    return power_term(fs[0], p)
+
+
+def sum_of_powers(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``E + A/N**a + B/D**b + ...`` (Chinchilla-like)."""
+    return p() + sympy.Add(*(power_term(f, p) for f in fs))
+
+
+def multiplicative_power(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``E + A / (N**a * D**b * ...)``: one power law in a product of inputs."""
+    return p() + p() * sympy.Mul(*(f.raw ** (-p()) for f in fs))
+
+
+def pure_multiplicative(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``A * N**a * D**b * ...``."""
+    return p() * sympy.Mul(*(f.raw ** p() for f in fs))
+
+
+def power_interaction(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``E + A/N**a + B/D**b + C/(N**a D**b)``: two power laws and their product."""
+    (x, y), (a, b) = (fs[0].raw, fs[1].raw), (p(), p())
+    return p() + p() * x**-a + p() * y**-b + p() * x**-a * y**-b
+
+
+def kaplan(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``E + (A/N**a + B/D**b)**c``: two limits combined under one power."""
+    return p() + (power_term(fs[0], p) + power_term(fs[1], p)) ** p()
+
+
+def log_quadratic(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``a + b*log X + c*log(X)**2`` (``X`` itself for a linear input)."""
+    g = fs[0].log
+    return p() + p() * g + p() * g**2
+
+
+def cubic(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``a + b*x + c*x**2 + d*x**3`` in the natural coordinate: U shapes and inflections."""
+    g = fs[0].log
+    return p() + p() * g + p() * g**2 + p() * g**3
+
+
+def saturating(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``E + A / (1 + exp(a*(log X - m) + c))``: a sigmoid in the natural coordinate,
+    i.e. ``E + A/(1 + (X/X0)**a)`` for log-scale inputs."""
+    return p() + p() / (1 + sympy.exp(p() * fs[0].centred + p()))
+
+
+def tanh_step(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``E + A * tanh(b*(x - m) + c)``: a smooth step (emergent abilities)."""
+    return p() + p() * sympy.tanh(p() * fs[0].centred + p())
+
+
+def rational(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``E + A / (B + X**a)``: a power law that flattens at small ``X``."""
+    return p() + p() / (p() + fs[0].raw ** p())
+
+
+def exp_decay(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``E + A*exp(-b*x)`` for a linear input; stretched ``E + A*exp(-b*(X/S)**c)`` for a
+    log-scale one (``S`` a power of ten near the middle of the range)."""
+    f = fs[0]
+    if not f.log_scale:
+        return p() + p() * sympy.exp(-p() * f.raw)
+    return p() + p() * sympy.exp(-p() * (f.raw / f.scale) ** p())
+
+
+def broken_power(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``E + A*X**(-a) / (1 + exp(b*(log X - m) + c))``: slope ``-a`` bending to
+    ``-(a + b)`` around ``X0 = exp(m - c/b)`` (a smoothly broken power law)."""
+    f = fs[0]
+    return p() + power_term(f, p) / (1 + sympy.exp(p() * f.centred + p()))
+
+
+def log_bilinear(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``exp(a*u + b*v + c*u*v + d)`` with centred logs ``u, v``: a power law in one input
+    whose exponent moves with the other (Clark et al.)."""
+    u, v = fs[0].centred, fs[1].centred
+    return sympy.exp(p() * u + p() * v + p() * u * v + p())
+
+
+def offset_log_bilinear(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``E + exp(a*u + b*v + c*u*v + d)``."""
+    return p() + log_bilinear(fs, p)
+
+
+def linear_features(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``c + sum_j t_j * x_j`` in natural coordinates."""
+    return p() + sympy.Add(*(p() * f.log for f in fs))
+
+
+def exp_linear(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``c + k * exp(sum_j t_j * x_j)`` in centred natural coordinates."""
+    return p() + p() * sympy.exp(sympy.Add(*(p() * f.centred for f in fs)))
+
+
+def quadratic_surface(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``a + sum_j (b_j*x_j + c_j*x_j**2)``: a separable response surface (optima in
+    learning rate, batch size, ...)."""
+    return p() + sympy.Add(*(p() * f.centred + p() * f.centred**2 for f in fs))
+
+
+def full_quadratic_surface(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``a + sum_j b_j*x_j + sum_{j<=k} c_jk*x_j*x_k``: a quadratic with interactions."""
+    linear = [p() * f.centred for f in fs]
+    pairs = [p() * f.centred * g.centred for f, g in itertools.combinations_with_replacement(fs, 2)]
+    return p() + sympy.Add(*linear, *pairs)
+
+
+def exp_quadratic_surface(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``exp(a + sum_j (b_j*x_j + c_j*x_j**2))``: the separable surface in log space."""
+    return sympy.exp(quadratic_surface(fs, p))
+
+
+def powers_with_optimum(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``E + sum_i A_i/X_i**a_i + C*(x_0 - c)**2``: power laws in the scale inputs plus a
+    quadratic bowl in the first feature (an optimum, e.g. in ``log lr``)."""
+    knob, scales = fs[0], fs[1:]
+    return p() + sympy.Add(*(power_term(f, p) for f in scales)) + p() * (knob.centred - p()) ** 2
+
+
+# --- the seed list ----------------------------------------------------------------------
+
+
+Builder = Callable[[Sequence[Feature], Params], sympy.Expr]
+
+
+@dataclass(frozen=True)
+class Seed:
+    """One instantiated family: its name and one expression per output."""
+
+    family: str
+    expressions: tuple[sympy.Expr, ...]
+
+
+def param_budget(brief: TaskBrief) -> int:
+    """The most parameters a proposal may have (the task's limit, else 10 per output)."""
+    if brief.max_params is not None:
+        return brief.max_params
+    return DEFAULT_PARAMS_PER_OUTPUT * len(brief.outputs)
+
+
+def _single_output_seeds(fs: Sequence[Feature]) -> Iterator[tuple[str, Builder, tuple[int, ...]]]:
+    """(family, builder, feature indices) in priority order, interleaved so that the
+    first few seeds cover different families."""
+    scale = [i for i, f in enumerate(fs) if f.log_scale and f.positive]
+    linear = [i for i, f in enumerate(fs) if not f.log_scale]
+    positive = [i for i, f in enumerate(fs) if f.positive]
+    usable = [i for i, f in enumerate(fs) if f.positive or not f.log_scale]
+    every = tuple(range(len(fs)))
+    many = len(fs) >= 2
+    pairs = list(itertools.combinations(scale, 2))
+    # all scale inputs together, then (with three or more) each pair of them
+    scale_sets = ([tuple(scale)] + (pairs if len(scale) > 2 else [])) if len(scale) >= 2 else []
+    # a quadratic bowl in one feature beside power laws in the other scale inputs
+    bowls = [(j, *(i for i in scale if i != j)) for j in every if many and set(scale) - {j}]
+
+    power_families: list[tuple[str, Builder, list[tuple[int, ...]]]] = [
+        ("sum_of_powers", sum_of_powers, scale_sets),
+        (
+            "offset_power",
+            offset_power,
+            [(i,) for i in scale + [j for j in positive if j not in scale]],
+        ),
+        ("multiplicative_power", multiplicative_power, scale_sets),
+    ]
+    linear_families: list[tuple[str, Builder, list[tuple[int, ...]]]] = [
+        ("exp_linear", exp_linear, [every] if linear else []),
+        ("linear_features", linear_features, [every] if linear else []),
+        ("cubic", cubic, [(i,) for i in linear]),
+    ]
+    leading = power_families + linear_families
+    if len(linear) > len(scale):
+        leading = linear_families + power_families
+    families = leading + [
+        ("quadratic_surface", quadratic_surface, [every] if many else []),
+        ("powers_with_optimum", powers_with_optimum, bowls),
+        ("log_quadratic", log_quadratic, [(i,) for i in usable]),
+        ("saturating", saturating, [(i,) for i in usable]),
+        ("broken_power", broken_power, [(i,) for i in scale]),
+        ("log_bilinear", log_bilinear, pairs),
+        ("rational", rational, [(i,) for i in positive]),
+        ("exp_decay", exp_decay, [(i,) for i in usable]),
+        ("kaplan", kaplan, pairs),
+        ("power_interaction", power_interaction, pairs),
+        ("exp_quadratic_surface", exp_quadratic_surface, [every] if many else []),
+        ("full_quadratic_surface", full_quadratic_surface, [every] if many else []),
+        ("tanh_step", tanh_step, [(i,) for i in linear]),
+        ("offset_log_bilinear", offset_log_bilinear, pairs),
+        ("pure_multiplicative", pure_multiplicative, [tuple(scale)] if scale else []),
+        ("pure_power", pure_power, [(i,) for i in positive]),
+        ("exp_linear", exp_linear, [] if linear else [every]),
+    ]
+    for rank in range(max(len(choices) for _, _, choices in families)):
+        for name, builder, choices in families:
+            if rank < len(choices):
+                yield name, builder, choices[rank]
+
+
+def seeds(brief: TaskBrief) -> list[Seed]:
+    """Every family instantiated over the brief's inputs, within the parameter budget,
+    in priority order (first seeds are the most common shapes, and diverse).
+
+    A k-output task gets each single-output family once per output, each copy with its
+    own parameters; when there are as many inputs as outputs, also families pairing
+    output ``i`` with input ``i`` (ahead of families that use only some inputs).
+    """
+    fs = features(brief)
+    k = len(brief.outputs)
+    budget = param_budget(brief)
+    out: list[Seed] = []
+    partial: list[Seed] = []  # multi-output: single-input families repeated over outputs
+    for name, builder, chosen in _single_output_seeds(fs):
+        p = Params()
+        picked = [fs[i] for i in chosen]
+        expressions = tuple(builder(picked, p) for _ in range(k))
+        (partial if k > 1 and len(chosen) < len(fs) else out).append(Seed(name, expressions))
+    if k > 1 and len(fs) == k:
+        for name, builder in (
+            ("paired_exp_decay", exp_decay),
+            ("paired_offset_power", offset_power),
+            ("paired_log_quadratic", log_quadratic),
+        ):
+            if name == "paired_offset_power" and not all(f.positive for f in fs):
+                continue
+            p = Params()
+            out.append(Seed(name, tuple(builder([fs[i]], p) for i in range(k))))
+    return [s for s in out + partial if len(placeholders_in(s.expressions)) <= budget]
+
+
+def fragment(fs: Sequence[Feature], p: Params, rng: np.random.Generator) -> sympy.Expr:
+    """A small random term over one or two random inputs, for mutations to splice in."""
+    f = fs[int(rng.integers(len(fs)))]
+    g = fs[int(rng.integers(len(fs)))]
+    choices: list[Callable[[], sympy.Expr]] = [
+        lambda: p() * f.log,
+        lambda: p() * f.centred**2,
+        lambda: p() * sympy.exp(p() * f.centred),
+        lambda: p(),
+    ]
+    if f.positive:
+        choices += [lambda: power_term(f, p), lambda: power_term(f, p), lambda: p() * f.raw ** p()]
+        if g is not f and g.positive:
+            choices.append(lambda: p() * f.raw ** (-p()) * g.raw ** (-p()))
+    if g is not f:
+        choices.append(lambda: p() * f.centred * g.centred)
+    if not f.log_scale:
+        choices.append(lambda: p() * f.raw)
+    return choices[int(rng.integers(len(choices)))]()

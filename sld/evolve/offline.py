@@ -1,0 +1,441 @@
+"""The offline symbolic proposer: law families, mutation and crossover, no LLM.
+
+What a user without an LLM gets. The first generation draws seeds from the family
+library (:mod:`sld.evolve.families`); later generations mutate and cross the parents
+selection hands over (:mod:`sld.evolve.mutate`), with a share of fresh seeds so every
+family is tried eventually. Every proposal is printed in the law grammar, with the
+task's short aliases and readable parameter names, and validated by a round trip
+through :func:`sld.law.parse_law`: texts that fail, break the parameter limit or
+duplicate a parent or another proposal of the batch are dropped and replaced, up to a
+bounded number of attempts.
+
+Output depends only on the request (``ProposalRequest.rng``), so a run replays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+from sympy.printing.str import StrPrinter
+
+from sld.errors import ParseError
+from sld.evolve.families import (
+    Feature,
+    Params,
+    Seed,
+    features,
+    is_placeholder,
+    param_budget,
+    placeholder,
+    placeholders_in,
+    seeds,
+)
+from sld.evolve.mutate import MUTATIONS, crossover, tidy
+from sld.evolve.proposer import Parent, Proposal, ProposalRequest, TaskBrief
+from sld.law import FUNCTIONS, Law, input_symbol, parameter_symbol, parse_law
+
+NAME = "offline"
+# Readable parameter names: coefficients upper case, exponents and shapes lower case.
+# No I, O, S, L, e: easily misread, or the usual name of an output.
+_COEFFICIENTS = tuple("ABCDFGHKMPRTUVWZ")
+_SHAPES = tuple("abcdfghkmnpqrstuvwz")
+_OFFSET = "E"
+_NEVER = frozenset({"numpy", "np", "e", "pi", "E1", "L"}) | frozenset(FUNCTIONS)
+# SymPy nodes whose arguments are "inside": a parameter there shapes the curve.
+_SHAPING = (sympy.exp, sympy.log, sympy.tanh, sympy.Abs, sympy.Min, sympy.Max)
+
+
+# --- printing ---------------------------------------------------------------------------
+
+
+class LawPrinter(StrPrinter):
+    """Prints a SymPy tree in the law grammar: ``**``, lower-case ``abs``/``min``/``max``,
+    numbers as decimals or ``p/q``, each symbol by the name given in ``names``.
+
+    Refuses (``ValueError``) anything the grammar cannot say: infinities, ``nan``,
+    imaginary numbers, named constants other than Euler's number (printed ``exp(1)``,
+    never ``E``, which would read as a parameter), unknown functions.
+    """
+
+    def __init__(self, names: Mapping[sympy.Symbol, str]) -> None:
+        super().__init__({"order": "none"})
+        self._names = names
+
+    def _print_Symbol(self, expr: sympy.Symbol) -> str:
+        if expr not in self._names:
+            raise ValueError(f"no name for symbol {expr.name}")
+        return self._names[expr]
+
+    def _print_Rational(self, expr: sympy.Rational) -> str:
+        if expr.q == 1:
+            return str(expr.p)
+        as_float = float(expr)
+        decimal = repr(as_float)
+        if "e" not in decimal and "inf" not in decimal and sympy.Rational(decimal) == expr:
+            return decimal
+        return f"{expr.p}/{expr.q}"
+
+    def _print_Float(self, expr: sympy.Float) -> str:
+        value = float(expr)
+        if not math.isfinite(value):
+            raise ValueError("non-finite number")
+        return repr(value)
+
+    def _print_Exp1(self, expr: sympy.Basic) -> str:
+        return "exp(1)"
+
+    def _print_Abs(self, expr: sympy.Abs) -> str:
+        return f"abs({self._print(expr.args[0])})"
+
+    def _print_Min(self, expr: sympy.Min) -> str:
+        return "min(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Max(self, expr: sympy.Max) -> str:
+        return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Function(self, expr: sympy.Function) -> str:
+        name = type(expr).__name__
+        if name not in ("exp", "log", "tanh") or len(expr.args) != 1:
+            raise ValueError(f"function {name} is not in the law grammar")
+        return f"{name}({self._print(expr.args[0])})"
+
+    def emptyPrinter(self, expr: object) -> str:
+        raise ValueError(f"{type(expr).__name__} is not in the law grammar")
+
+    _print_Infinity = _print_NegativeInfinity = _print_ComplexInfinity = emptyPrinter
+    _print_NaN = _print_ImaginaryUnit = _print_Pi = _print_EulerGamma = emptyPrinter
+
+
+def _roles(expr: sympy.Expr) -> dict[sympy.Symbol, str]:
+    """Each placeholder's role: ``offset`` (a term of the top sum), ``shape`` (inside an
+    exponent or a function), else ``coefficient``; first appearance in print order."""
+    roles: dict[sympy.Symbol, str] = {}
+    if isinstance(expr, sympy.Add):
+        for arg in expr.args:
+            if is_placeholder(arg):
+                roles.setdefault(arg, "offset")
+    stack: list[tuple[sympy.Basic, bool]] = [(expr, False)]
+    while stack:
+        node, inside = stack.pop()
+        if is_placeholder(node):
+            roles.setdefault(node, "shape" if inside else "coefficient")
+            continue
+        children: list[tuple[sympy.Basic, bool]]
+        if isinstance(node, sympy.Pow):
+            children = [(node.base, inside), (node.exp, True)]
+        else:
+            shaping = isinstance(node, _SHAPING)
+            children = [(arg, inside or shaping) for arg in node.args]
+        stack.extend(reversed(children))
+    return roles
+
+
+def parameter_names(
+    expressions: Sequence[sympy.Expr], *, taken: frozenset[str]
+) -> dict[sympy.Symbol, str]:
+    """Readable, collision-free names for the placeholders in ``expressions``.
+
+    With several outputs, a parameter used by one output only gets that output's
+    1-based suffix (``A_2``); shared ones get none. Names in ``taken`` (inputs,
+    aliases, outputs) are never used.
+    """
+    users: dict[sympy.Symbol, set[int]] = {}
+    for i, expr in enumerate(expressions):
+        for s in expr.free_symbols:
+            if is_placeholder(s):
+                users.setdefault(s, set()).add(i)
+    used = set(taken) | _NEVER
+    names: dict[sympy.Symbol, str] = {}
+
+    def claim(candidates: Sequence[str], suffix: str) -> str:
+        for rank in range(1000):
+            for base in candidates:
+                name = f"{base}{rank or ''}{suffix}"
+                if name not in used:
+                    used.add(name)
+                    return name
+        raise ValueError("ran out of parameter names")  # pragma: no cover
+
+    for i, expr in enumerate(expressions):
+        suffix = f"_{i + 1}" if len(expressions) > 1 else ""
+        for symbol, role in _roles(expr).items():
+            if symbol in names:
+                continue
+            shared = len(users[symbol]) > 1
+            end = "" if shared else suffix
+            if role == "offset":
+                names[symbol] = claim((_OFFSET, *_COEFFICIENTS), end)
+            elif role == "shape":
+                names[symbol] = claim(_SHAPES, end)
+            else:
+                names[symbol] = claim(_COEFFICIENTS, end)
+    return names
+
+
+def law_text(expressions: Sequence[sympy.Expr], brief: TaskBrief) -> str:
+    """``out = expr`` per output joined by ``"; "``, inputs written by their aliases.
+
+    Raises ``ValueError`` when a tree holds something the grammar cannot say.
+    """
+    taken = frozenset(brief.inputs) | frozenset(brief.aliases) | frozenset(brief.outputs)
+    names: dict[sympy.Symbol, str] = {
+        input_symbol(name): brief.alias_of(name) for name in brief.inputs
+    }
+    names.update(parameter_names(expressions, taken=taken))
+    printer = LawPrinter(names)
+    parts = [printer.doprint(e) for e in expressions]
+    return "; ".join(f"{out} = {text}" for out, text in zip(brief.outputs, parts, strict=True))
+
+
+# --- parsing parents into placeholder trees ---------------------------------------------
+
+
+def parse_for(text: str, brief: TaskBrief, *, max_params: int | None) -> Law:
+    """``parse_law`` against the brief's inputs, aliases and outputs."""
+    return parse_law(
+        text,
+        inputs=brief.inputs,
+        outputs=brief.outputs,
+        aliases=brief.aliases,
+        max_params=max_params,
+    )
+
+
+def as_placeholders(law: Law, *, start: int = 0) -> tuple[sympy.Expr, ...]:
+    """The law's expressions with its parameters renamed to placeholders from ``start``."""
+    swap = {parameter_symbol(name): placeholder(start + i) for i, name in enumerate(law.parameters)}
+    return tuple(e.xreplace(swap) for e in law.expressions)
+
+
+# --- the proposer -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    expressions: tuple[sympy.Expr, ...]
+    parents: tuple[int, ...]
+    operator: str
+    rationale: str
+
+
+@dataclass(frozen=True)
+class OfflineProposer:
+    """Symbolic proposer: family seeds, tree mutations and crossover; no network.
+
+    ``seed_share``: fraction of a batch that is fresh family seeds once parents exist;
+    ``crossover_share``: fraction made by crossover (with two or more parents);
+    ``broadcast_share``: for multi-output laws, how often a mutated output's structure
+    is copied to every output (each copy with its own parameters);
+    ``attempts``: tries per wanted proposal before a batch is returned short;
+    ``max_complexity``: node-count cap per output expression.
+    """
+
+    name: str = NAME
+    seed_share: float = 0.15
+    crossover_share: float = 0.2
+    broadcast_share: float = 0.4
+    attempts: int = 12
+    max_complexity: int = 80
+
+    async def propose(self, request: ProposalRequest) -> list[Proposal]:
+        """``request.count`` validated proposals (fewer only if attempts run out)."""
+        return await asyncio.to_thread(self.propose_now, request)
+
+    def propose_now(self, request: ProposalRequest) -> list[Proposal]:
+        """The synchronous core of :meth:`propose`."""
+        return offline_proposals(
+            request,
+            seed_share=self.seed_share,
+            crossover_share=self.crossover_share,
+            broadcast_share=self.broadcast_share,
+            attempts=self.attempts,
+            max_complexity=self.max_complexity,
+            name=self.name,
+        )
+
+
+def offline_proposals(
+    request: ProposalRequest,
+    *,
+    seed_share: float = 0.15,
+    crossover_share: float = 0.2,
+    broadcast_share: float = 0.4,
+    attempts: int = 12,
+    max_complexity: int = 80,
+    name: str = NAME,
+) -> list[Proposal]:
+    """Up to ``request.count`` distinct, parseable proposals for ``request``.
+
+    Without parseable parents: family seeds, rotated by island (island ``i`` starts at
+    seed ``i * count``) plus a third of variations of random seeds. With parents: a
+    ``seed_share`` of fresh seeds, a ``crossover_share`` of crossovers, and mutations
+    of parents drawn with weight ``1/rank`` (better error, more children).
+    """
+    brief = request.brief
+    rng = request.rng()
+    budget = param_budget(brief)
+    fs = features(brief)
+    library = seeds(brief)
+    parents = _parsed_parents(request.parents, brief)
+    seen = {law.key for _, law, _ in parents}
+    out: list[Proposal] = []
+
+    def accept(candidate: _Candidate | None) -> None:
+        if candidate is None or len(out) >= request.count:
+            return
+        text = _validated(
+            candidate.expressions, brief, budget=budget, seen=seen, cap=max_complexity
+        )
+        if text is not None:
+            out.append(
+                Proposal(text, candidate.parents, name, candidate.operator, candidate.rationale)
+            )
+
+    if not parents:
+        start = request.island * request.count
+        rotated = [library[(start + j) % len(library)] for j in range(len(library))]
+        fixed = math.ceil(request.count * 2 / 3)
+        for seed in rotated[:fixed]:
+            accept(_seed_candidate(seed))
+        pool = [(-1, seed.expressions) for seed in library]
+        later = iter(rotated[fixed:])
+        tries = 0
+        while len(out) < request.count and tries < attempts * request.count and pool:
+            tries += 1
+            seed = next(later, None) if rng.random() < 0.5 else None
+            if seed is not None:
+                accept(_seed_candidate(seed))
+            else:
+                accept(_mutated(pool, fs, rng, broadcast_share=broadcast_share, from_seed=True))
+        return out
+
+    ordered = sorted(parents, key=lambda item: (_finite(item[2].error), item[2].id))
+    pool = [(parent.id, trees) for trees, _, parent in ordered]
+    weights = np.array([1.0 / (rank + 1) for rank in range(len(pool))])
+    weights /= weights.sum()
+    tries = 0
+    while len(out) < request.count and tries < attempts * request.count:
+        tries += 1
+        roll = rng.random()
+        if library and roll < seed_share:
+            accept(_seed_candidate(library[int(rng.integers(len(library)))]))
+        elif len(pool) >= 2 and roll < seed_share + crossover_share:
+            accept(_crossed(pool, weights, fs, rng))
+        else:
+            accept(_mutated(pool, fs, rng, weights=weights, broadcast_share=broadcast_share))
+    return out
+
+
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else math.inf
+
+
+def _parsed_parents(
+    parents: Sequence[Parent], brief: TaskBrief
+) -> list[tuple[tuple[sympy.Expr, ...], Law, Parent]]:
+    """Parents that parse for this task, as placeholder trees (others are skipped)."""
+    out = []
+    for parent in parents:
+        try:
+            law = parse_for(parent.text, brief, max_params=None)
+        except ParseError:
+            continue
+        out.append((as_placeholders(law), law, parent))
+    return out
+
+
+def _seed_candidate(seed: Seed) -> _Candidate:
+    return _Candidate(seed.expressions, (), "seed", f"family {seed.family}")
+
+
+def _mutated(
+    pool: Sequence[tuple[int, tuple[sympy.Expr, ...]]],
+    fs: Sequence[Feature],
+    rng: np.random.Generator,
+    *,
+    weights: np.ndarray | None = None,
+    broadcast_share: float,
+    from_seed: bool = False,
+) -> _Candidate | None:
+    """One mutation of one output of a parent drawn from ``pool`` (or of every output
+    alike, by copying the mutated output's structure)."""
+    index = int(rng.choice(len(pool), p=weights))
+    parent_id, trees = pool[index]
+    operator = str(rng.choice(sorted(MUTATIONS)))
+    k = int(rng.integers(len(trees)))
+    p = Params(*trees)
+    changed = MUTATIONS[operator](trees[k], fs, p, rng)
+    if changed is None:
+        return None
+    changed = tidy(changed, fs, p)
+    scope = f"output {k + 1}"
+    if len(trees) > 1 and rng.random() < broadcast_share:
+        trees = _broadcast(changed, len(trees), p)
+        scope = "all outputs"
+    else:
+        trees = trees[:k] + (changed,) + trees[k + 1 :]
+    origin = "a seed" if from_seed else f"parent {parent_id}"
+    parents = () if from_seed else (parent_id,)
+    return _Candidate(trees, parents, operator, f"{operator} on {origin} ({scope})")
+
+
+def _crossed(
+    pool: Sequence[tuple[int, tuple[sympy.Expr, ...]]],
+    weights: np.ndarray,
+    fs: Sequence[Feature],
+    rng: np.random.Generator,
+) -> _Candidate | None:
+    """A child of two different parents: a subtree of the second put into the first."""
+    i, j = (int(v) for v in rng.choice(len(pool), size=2, replace=False, p=weights))
+    (first_id, first), (second_id, second) = pool[i], pool[j]
+    p = Params(*first, *second)
+    k = int(rng.integers(len(first)))
+    child = crossover(first[k], second[k % len(second)], fs, p, rng)
+    if child is None:
+        return None
+    trees = first[:k] + (tidy(child, fs, p),) + first[k + 1 :]
+    return _Candidate(
+        trees,
+        (first_id, second_id),
+        "crossover",
+        f"crossover of parent {first_id} with a subtree of parent {second_id} (output {k + 1})",
+    )
+
+
+def _broadcast(expr: sympy.Expr, k: int, p: Params) -> tuple[sympy.Expr, ...]:
+    """``k`` copies of ``expr``, each with its own fresh parameters."""
+    own = sorted(placeholders_in([expr]), key=lambda s: s.name)
+    return tuple(expr.xreplace({s: p() for s in own}) for _ in range(k))
+
+
+def _validated(
+    expressions: Sequence[sympy.Expr],
+    brief: TaskBrief,
+    *,
+    budget: int,
+    seen: set[str],
+    cap: int,
+) -> str | None:
+    """The law text when it prints, parses within the budget, keeps every parameter,
+    stays under the complexity cap and is new; else ``None``. Adds its key to ``seen``."""
+    expected = len(placeholders_in(expressions))
+    if expected > budget or any(_complexity(e) > cap for e in expressions):
+        return None
+    try:
+        text = law_text(expressions, brief)
+        law = parse_for(text, brief, max_params=budget)
+    except (ValueError, ParseError):
+        return None
+    if len(law.parameters) != expected or law.key in seen:
+        return None
+    seen.add(law.key)
+    return text
+
+
+def _complexity(expr: sympy.Expr) -> int:
+    return sum(1 for _ in sympy.preorder_traversal(expr))

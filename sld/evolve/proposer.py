@@ -1,0 +1,106 @@
+"""The proposer interface shared by the offline (symbolic) and LLM proposers.
+
+A proposer turns a :class:`ProposalRequest` (what the task looks like, the parents
+chosen by selection, how many laws are wanted) into law *texts*. It never sees
+held-out data, and its output depends only on the request: every random choice is
+drawn from a generator seeded by ``(seed, generation, island)``, never from global
+state or the clock, so a run can be replayed.
+
+Proposals are untrusted text: the engine parses each one with
+:func:`sld.law.parse_law` before anything else happens to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TaskBrief:
+    """What a proposer knows about a task — never any held-out data.
+
+    ``aliases`` maps alias → input name; ``log_scale`` maps input name → whether the
+    input spans orders of magnitude (so powers and logs of it are natural);
+    ``ranges`` maps input name → (min, max) over the *training* rows;
+    ``max_params`` is the task's parameter limit over all outputs (``None``: no limit).
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    aliases: dict[str, str]
+    outputs: tuple[str, ...]
+    log_scale: dict[str, bool]
+    max_params: int | None
+    description: str = ""
+    units: dict[str, str] = field(default_factory=dict)
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def alias_of(self, name: str) -> str:
+        """The short alias of input ``name`` (the name itself when it has none)."""
+        for alias, target in self.aliases.items():
+            if target == name:
+                return alias
+        return name
+
+
+@dataclass(frozen=True)
+class Parent:
+    """A scored law selection handed to the proposer to improve on.
+
+    ``error`` is the validation error (lower is better), ``r2`` the validation R².
+    """
+
+    id: int
+    text: str
+    error: float
+    r2: float
+    complexity: int
+
+
+@dataclass(frozen=True)
+class ProposalRequest:
+    """One call to a proposer: ``count`` new laws for island ``island`` at ``generation``.
+
+    ``failures`` holds recent ``(law text, reason)`` pairs the engine rejected, so a
+    proposer that learns (an LLM) can avoid repeating them.
+    """
+
+    brief: TaskBrief
+    parents: tuple[Parent, ...]
+    count: int
+    generation: int
+    island: int
+    seed: int
+    failures: tuple[tuple[str, str], ...] = ()
+
+    def rng(self) -> np.random.Generator:
+        """The request's own generator: same request, same draws."""
+        return np.random.default_rng([self.seed, self.generation, self.island])
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A candidate law text and where it came from.
+
+    ``parents`` are the ids of the parents it was derived from (empty for seeds);
+    ``proposer`` names the proposer; ``operator`` the operation that produced it
+    (``seed``, ``add_term``, ``crossover``, ``llm``, ...).
+    """
+
+    text: str
+    parents: tuple[int, ...]
+    proposer: str
+    operator: str
+    rationale: str = ""
+
+
+@runtime_checkable
+class Proposer(Protocol):
+    """Anything that turns a request into law texts (possibly fewer than ``count``)."""
+
+    name: str
+
+    async def propose(self, request: ProposalRequest) -> list[Proposal]: ...
