@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import warnings
 from dataclasses import dataclass
 
 from sld.errors import ParseError
@@ -153,7 +154,10 @@ def parse_piece(piece: Piece) -> tuple[ast.expr, Locator]:
             token=piece.left,
         )
     try:
-        tree = ast.parse(piece.source, mode="eval")
+        with warnings.catch_warnings():
+            # e.g. "invalid decimal literal" for '1if': junk the grammar rejects anyway
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(piece.source, mode="eval")
     except SyntaxError as error:
         index = locator.offset(error.lineno or 1, (error.offset or 1) - 1)
         position = piece.position(index)
