@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -61,8 +62,21 @@ def _task_summary(task: Any) -> dict[str, Any]:
         "max_params": task.max_params,
         "reference_law": task.reference_law,
         "source": sources[0].paper if sources else None,
+        "source_short": _short_source(sources[0].paper) if sources else "",
         "license": getattr(card, "license", None),
     }
+
+
+def _short_source(paper: str) -> str:
+    """'Chen et al., Parallel Scaling Law …, 2025' -> 'Chen et al. 2025'."""
+    author = paper.split(",")[0].strip()
+    years = re.findall(r"(?:19|20)\d\d", paper)
+    return f"{author} {years[-1]}" if years else author
+
+
+def _aliased(names: list[str], card_vars: Any) -> str:
+    alias = {v.name: v.alias for v in card_vars}
+    return ", ".join(alias.get(n) or n for n in names)
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
@@ -86,13 +100,14 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         ("inputs -> outputs", "left"),
         ("groups", "right"),
         ("train", "right"),
-        ("valid", "right"),
+        ("val", "right"),
         ("test", "right"),
         ("source", "left"),
     ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        table.add_column(column, justify=justify, no_wrap=column == "task")  # type: ignore[arg-type]
     for s in summaries:
-        arrow = f"{', '.join(s['inputs'])} -> {', '.join(s['outputs'])}"
+        card = load_task(s["name"]).card
+        arrow = f"{_aliased(s['inputs'], card.inputs)} -> {_aliased(s['outputs'], card.outputs)}"
         table.add_row(
             s["name"],
             arrow,
@@ -100,9 +115,10 @@ def cmd_tasks(args: argparse.Namespace) -> int:
             str(s["train_rows"]),
             str(s["validation_rows"]),
             str(s["test_rows"]),
-            s["source"] or "",
+            s["source_short"],
         )
     _console().print(table)
+    _console().print("inputs and outputs by alias; 'sld tasks show NAME' for the card")
     return 0
 
 
@@ -128,7 +144,9 @@ def _show_task(task: Any, *, as_json: bool) -> int:
     card = task.card
     ranges = _group_ranges(task)
     if as_json:
-        _print_json({"card": card.model_dump(mode="json"), "summary": _task_summary(task), "groups": ranges})
+        _print_json(
+            {"card": card.model_dump(mode="json"), "summary": _task_summary(task), "groups": ranges}
+        )
         return 0
     from rich.table import Table
 
@@ -141,7 +159,12 @@ def _show_task(task: Any, *, as_json: bool) -> int:
     for role, items in (("input", card.inputs), ("output", card.outputs)):
         for v in items:
             variables.add_row(
-                role, v.name, v.alias or "", v.unit or "", "yes" if v.log_scale else "", v.description
+                role,
+                v.name,
+                v.alias or "",
+                v.unit or "",
+                "yes" if v.log_scale else "",
+                v.description,
             )
     console.print(variables)
     s = _task_summary(task)
@@ -151,7 +174,10 @@ def _show_task(task: Any, *, as_json: bool) -> int:
         f"reference law: {task.reference_law or '—'}\nlicense: {s['license']}"
     )
     for source in getattr(card, "sources", None) or []:
-        console.print(f"source: {source.paper}" + (f" ({source.repository})" if getattr(source, "repository", None) else ""))
+        console.print(
+            f"source: {source.paper}"
+            + (f" ({source.repository})" if getattr(source, "repository", None) else "")
+        )
     for caveat in getattr(card, "caveats", None) or []:
         console.print(f"caveat: {caveat}")
     groups = Table(title="groups (ranges over train and test rows)")
@@ -200,7 +226,9 @@ def cmd_score(args: argparse.Namespace) -> int:
         console.print(f"{report.split}: not scored: {report.reason}")
         return 0
     m = report.metrics
-    line = f"{report.split} ({m.rows} rows): R² {_fmt(m.r2)}  NMSE {_fmt(m.nmse)}  NMAE {_fmt(m.nmae)}"
+    line = (
+        f"{report.split} ({m.rows} rows): R² {_fmt(m.r2)}  NMSE {_fmt(m.nmse)}  NMAE {_fmt(m.nmae)}"
+    )
     if report.bootstrap is not None:
         b = report.bootstrap
         line += f"  R² 95% [{_fmt(b.low)}, {_fmt(b.high)}] ({b.samples} refits)"
@@ -219,7 +247,9 @@ def cmd_baseline(args: argparse.Namespace) -> int:
         if not task.reference_law:
             rows.append({"task": task.name, "law": None, "ok": False, "reason": "no reference law"})
             continue
-        report = heldout_score(parse_for_task(task.reference_law, task), task, seed=args.seed, restarts=args.restarts)
+        report = heldout_score(
+            parse_for_task(task.reference_law, task), task, seed=args.seed, restarts=args.restarts
+        )
         m = report.metrics
         rows.append(
             {
@@ -259,6 +289,202 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- sld discover / report
+
+
+_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """'90', '90s', '10m', '1.5h' -> seconds."""
+    t = text.strip().lower()
+    unit = _DURATION_UNITS.get(t[-1:]) if t else None
+    number = t[:-1] if unit is not None else t
+    try:
+        value = float(number) * (unit or 1.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a duration like 90s, 10m or 1h, got {text!r}"
+        ) from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"duration must be positive, got {text!r}")
+    return value
+
+
+def _run_config(args: argparse.Namespace) -> Any:
+    from pydantic import ValidationError
+
+    from sld.errors import ConfigError
+    from sld.evolve.config import RunConfig, TaskSpec
+
+    is_file = args.task is not None and (args.task.endswith((".csv", ".toml")) or "/" in args.task)
+    if not is_file and any(
+        v is not None for v in (args.inputs, args.output, args.group, args.test)
+    ):
+        raise ConfigError(
+            "--inputs/--output/--group/--test apply to a CSV task only; give a path to a .csv file"
+        )
+    try:
+        return RunConfig(
+            task=TaskSpec(
+                source=args.task,
+                inputs=args.inputs.split(",") if args.inputs else None,
+                outputs=args.output.split(",") if args.output else None,
+                group=args.group,
+                test=args.test,
+            ),
+            seed=args.seed,
+            generations=args.generations,
+            max_candidates=args.candidates,
+            time_limit=args.time,
+            proposer=args.proposer,
+            islands=args.islands,
+            restarts=args.restarts,
+            bootstrap=args.bootstrap,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise ConfigError(f"invalid setting {where}: {first.get('msg')}") from None
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from sld.discover import discover
+    from sld.errors import ConfigError
+
+    if args.resume is None and args.task is None:
+        raise ConfigError(
+            "sld discover needs a TASK (or --resume RUN_DIR); run 'sld tasks' to list tasks"
+        )
+    if args.resume is not None and args.task is not None:
+        raise ConfigError("give either a TASK or --resume RUN_DIR, not both")
+    config = _run_config(args) if args.task is not None else None
+    resume_budget = None
+    if args.resume is not None and any(
+        v is not None for v in (args.time, args.generations, args.candidates)
+    ):
+        from sld.evolve.config import RunConfig, TaskSpec
+
+        resume_budget = RunConfig(
+            task=TaskSpec(source="-"),
+            time_limit=args.time,
+            generations=args.generations,
+            max_candidates=args.candidates,
+        )
+    err = Console(stderr=True, highlight=False)
+    total = config.time_limit if config is not None and config.time_limit else None
+    with Progress(
+        TextColumn("[bold]gen {task.fields[generation]}[/bold]"),
+        BarColumn(bar_width=20),
+        TextColumn("best val R² {task.fields[best]}"),
+        TextColumn("{task.fields[fitted]} fitted, {task.fields[rate]}/s"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+        disable=args.quiet,
+    ) as bar:
+        handle = bar.add_task("discover", total=total, generation=0, best="—", fitted=0, rate="0.0")
+
+        def on_progress(p: Any) -> None:
+            bar.update(
+                handle,
+                completed=p.elapsed if total else None,
+                generation=p.generation,
+                best=_fmt(p.best_r2),
+                fitted=p.fitted,
+                rate=f"{p.rate:.1f}",
+            )
+
+        run_dir, report = discover(
+            config if config is not None else resume_budget,
+            out=Path(args.out),
+            resume=Path(args.resume) if args.resume is not None else None,
+            on_progress=on_progress,
+            notice=lambda message: err.print(f"note: {message}"),
+        )
+    report["run_dir"] = str(run_dir)
+    if args.json:
+        _print_json(report)
+    else:
+        render_report(report)
+    return 0
+
+
+def render_report(report: dict[str, Any]) -> None:
+    """The final report on the terminal: chosen law, held-out scores beside the human law, Pareto front."""
+    from rich.table import Table
+
+    console = _console()
+    console.print(
+        f"[bold]{report['task']}[/bold]: {report['candidates']} candidates, "
+        f"stopped by {report.get('stopped_by') or 'budget'}; run in {report.get('run_dir', '')}"
+    )
+    chosen = report.get("chosen")
+    if chosen is None:
+        console.print("no law was scored")
+        return
+    console.print(
+        f"chosen (validation R² {_fmt(chosen['validation_r2'])}, complexity {chosen['complexity']}):"
+    )
+    console.print(f"  {chosen['text']}")
+    exports = report.get("chosen_exports") or {}
+    if exports:
+        console.print(f"  LaTeX: {exports['latex']}")
+    held = Table(title="held-out extrapolation (after selection)")
+    for column in ("law", "test R²", "95% bootstrap", "NMSE", "NMAE"):
+        held.add_column(column)
+    for kind in ("chosen", "human"):
+        e = (report.get("heldout") or {}).get(kind)
+        if e is None:
+            continue
+        interval = e.get("bootstrap_95")
+        held.add_row(
+            kind,
+            _fmt(e.get("test_r2_clipped")),
+            f"[{_fmt(interval[0])}, {_fmt(interval[1])}]" if interval else "—",
+            _fmt(e.get("test_nmse")),
+            _fmt(e.get("test_nmae")),
+        )
+    console.print(held)
+    front = Table(title="Pareto front (validation)")
+    for column in ("complexity", "params", "val R²", "law"):
+        front.add_column(column)
+    for m in report.get("pareto_front", [])[:15]:
+        front.add_row(str(m["complexity"]), str(m["n_params"]), _fmt(m["validation_r2"]), m["text"])
+    console.print(front)
+    if report.get("plot"):
+        console.print(f"plot: {report['plot']}")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sld.discover import load_run_task
+    from sld.errors import StoreError
+    from sld.evolve.config import RunConfig
+    from sld.report import PLOT_PNG, build_report
+    from sld.store import RunStore
+
+    run_dir = Path(args.run_dir)
+    if not RunStore.exists(run_dir):
+        raise StoreError(f"no run store in {run_dir}; pass a directory made by 'sld discover'")
+    with RunStore.open(run_dir, readonly=True) as store:
+        config = RunConfig.model_validate(store.config())
+        report = build_report(store, load_run_task(config))
+    report["run_dir"] = str(run_dir)
+    if (run_dir / PLOT_PNG).exists():
+        report["plot"] = str(run_dir / PLOT_PNG)
+    if args.json:
+        _print_json(report)
+    else:
+        render_report(report)
+    return 0
+
+
 # ---------------------------------------------------------------- entry point
 
 
@@ -268,7 +494,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     tasks = sub.add_parser("tasks", help="list the curated tasks, or show one")
-    tasks.add_argument("action", nargs="?", choices=["show"], help="'show' to print one task's card")
+    tasks.add_argument(
+        "action", nargs="?", choices=["show"], help="'show' to print one task's card"
+    )
     tasks.add_argument("name", nargs="?", help="task name (with 'show')")
     tasks.add_argument("--json", action="store_true", help="machine-readable output")
     tasks.set_defaults(handler=cmd_tasks)
@@ -289,6 +517,37 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument("--seed", type=int, default=0)
     base.add_argument("--json", action="store_true")
     base.set_defaults(handler=cmd_baseline)
+
+    disc = sub.add_parser("discover", help="evolve laws for a task (headless), then report")
+    disc.add_argument("task", nargs="?", help="curated task name or path to a CSV / card")
+    disc.add_argument(
+        "--time", type=parse_duration, default=None, help="wall-time budget, e.g. 90s, 10m"
+    )
+    disc.add_argument("--generations", type=_positive_int, default=None)
+    disc.add_argument("--candidates", type=_positive_int, default=None, help="proposal budget")
+    disc.add_argument("--seed", type=int, default=0)
+    disc.add_argument(
+        "--out", default="runs", help="parent folder for the run directory (default: runs/)"
+    )
+    disc.add_argument(
+        "--resume", metavar="RUN_DIR", default=None, help="continue a killed or finished run"
+    )
+    disc.add_argument("--proposer", choices=["offline", "llm", "mixed"], default="offline")
+    disc.add_argument("--islands", type=_positive_int, default=4)
+    disc.add_argument("--restarts", type=_positive_int, default=8)
+    disc.add_argument("--bootstrap", type=_non_negative_int, default=30)
+    disc.add_argument("--inputs", help="CSV task: comma-separated input columns")
+    disc.add_argument("--output", help="CSV task: output column(s), comma-separated")
+    disc.add_argument("--group", help="CSV task: group column")
+    disc.add_argument("--test", help='CSV task: rule selecting held-out rows, e.g. "N >= 1e9"')
+    disc.add_argument("--json", action="store_true")
+    disc.add_argument("--quiet", action="store_true", help="no progress display")
+    disc.set_defaults(handler=cmd_discover)
+
+    rep = sub.add_parser("report", help="re-render a run's report from its store")
+    rep.add_argument("run_dir")
+    rep.add_argument("--json", action="store_true")
+    rep.set_defaults(handler=cmd_report)
     return parser
 
 

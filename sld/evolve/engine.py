@@ -1,0 +1,419 @@
+"""The discovery loop: propose → parse → dedupe → fit → validation score → population.
+
+Determinism with overlap. Generation g+1 is proposed *while* generation g is
+being fitted, so its parents are drawn from the population as it stood before
+g's results arrived (a lag of one generation). Every random draw comes from a
+generator seeded by ``(seed, generation, island)``, so the candidate sequence is
+a function of the seed alone, whatever the timing.
+
+Durability. At the end of generation g one transaction writes the population
+snapshot, the checkpoint ``generation = g`` and every proposal of generation
+g+1 (parsed, deduplicated, with status). Fits are written one by one as they
+finish, each with its validation score in the same transaction. A killed run
+therefore resumes from the checkpoint: proposals of g+1 come back from the
+store, fits already written are reused, and only candidates still 'proposed'
+are fitted. No fit is lost or repeated.
+
+Protocol integrity. The engine only ever calls :func:`sld.score.validation_score`
+(fit on ``search_train()``, score on ``validation()``); it never touches
+``task.heldout()``. Held-out scores are the reporting path's business
+(:mod:`sld.report`), after selection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sld.corpus import Task
+from sld.errors import ParseError, SldError
+from sld.evolve.config import RunConfig
+from sld.evolve.population import Member, Population
+from sld.evolve.proposer import Parent, Proposal, ProposalRequest, Proposer, TaskBrief
+from sld.law import Law
+from sld.score import ScoreReport, parse_for_task, validation_score
+from sld.store import CandidateRow, RunStore
+
+
+@dataclass
+class Progress:
+    """What the progress display shows; updated after every fit."""
+
+    generation: int = 0
+    proposed: int = 0
+    fitted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    best_r2: float = float("nan")
+    best_law: str = ""
+    elapsed: float = 0.0
+    stopped_by: str = ""
+
+    @property
+    def rate(self) -> float:
+        """Fitted candidates per second of wall time."""
+        return self.fitted / self.elapsed if self.elapsed > 0 else 0.0
+
+
+@dataclass
+class _Batch:
+    """One generation's candidates: (candidate id, parsed law) still to fit, and already-fitted members."""
+
+    generation: int
+    to_fit: list[tuple[CandidateRow, Law]] = field(default_factory=list)
+    done: list[Member] = field(default_factory=list)
+
+
+def task_brief(task: Task) -> TaskBrief:
+    """What a proposer may know about ``task``: names, units, training ranges; never held-out rows."""
+    train = task.train()
+    ranges: dict[str, tuple[float, float]] = {}
+    for j, name in enumerate(task.inputs):
+        columns = [x[:, j] for x in train.X if len(x)]
+        if columns:
+            values = np.concatenate(columns)
+            ranges[name] = (float(values.min()), float(values.max()))
+    card = task.card
+    return TaskBrief(
+        name=task.name,
+        inputs=tuple(task.inputs),
+        aliases=dict(task.aliases),
+        outputs=tuple(task.outputs),
+        log_scale=dict(task.log_scale),
+        max_params=task.max_params,
+        description=card.description,
+        units={v.name: v.unit for v in card.inputs},
+        ranges=ranges,
+    )
+
+
+def _member(row: CandidateRow, *, r2: float, error: float) -> Member:
+    return Member(
+        id=row.id,
+        key=row.key or "",
+        text=row.text,
+        complexity=row.complexity or 0,
+        n_params=row.n_params or 0,
+        error=error if math.isfinite(error) else math.inf,
+        r2=r2,
+        island=row.island,
+        generation=row.generation,
+        parents=row.parents,
+        proposer=row.proposer,
+    )
+
+
+def _validation_error(report: ScoreReport) -> tuple[float, float, float, float]:
+    """(error, r2, nmse, nmae) for selection; error = validation NMSE, inf when unscored."""
+    if report.metrics is None or not math.isfinite(report.metrics.nmse):
+        return math.inf, math.nan, math.nan, math.nan
+    m = report.metrics
+    return m.nmse, m.r2, m.nmse, m.nmae
+
+
+class Engine:
+    """Runs one discovery to its budget, writing everything to ``store``.
+
+    ``on_progress`` is called from the event loop's thread after each fit.
+    ``stop`` may be set from outside (TUI, signal handler) to end the run cleanly.
+    """
+
+    def __init__(
+        self,
+        *,
+        task: Task,
+        config: RunConfig,
+        store: RunStore,
+        proposer: Proposer,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self.task = task
+        self.config = config
+        self.store = store
+        self.proposer = proposer
+        self.on_progress = on_progress
+        self.brief = task_brief(task)
+        self.progress = Progress()
+        self.stop_requested = False
+        self._started = 0.0
+        self._elapsed_before = float(store.get_state("elapsed", 0.0) or 0.0)
+        self._keys_in_flight: dict[str, int] = {}
+        self._failures: list[tuple[str, str]] = []
+
+    # -- budgets ---------------------------------------------------------------
+
+    def _elapsed(self) -> float:
+        return self._elapsed_before + (time.monotonic() - self._started)
+
+    def _out_of_budget(self, generation: int) -> str:
+        c = self.config
+        if self.stop_requested:
+            return "stop requested"
+        if c.generations is not None and generation >= c.generations:
+            return f"generation budget ({c.generations})"
+        if c.max_candidates is not None and self.progress.proposed >= c.max_candidates:
+            return f"candidate budget ({c.max_candidates})"
+        if c.time_limit is not None and self._elapsed() >= c.time_limit:
+            return f"time budget ({c.time_limit:g} s)"
+        return ""
+
+    # -- proposing -------------------------------------------------------------
+
+    async def _propose(self, generation: int, population: Population) -> list[tuple[int, Proposal]]:
+        """All islands' proposals for ``generation``, drawn from ``population`` as it is now."""
+        c = self.config
+        requests = []
+        for island in range(c.islands):
+            rng = np.random.default_rng([c.seed, generation, island, 7])
+            chosen = population.select_parents(island=island, count=2, rng=rng)
+            parents = tuple(
+                Parent(id=m.id, text=m.text, error=m.error, r2=m.r2, complexity=m.complexity)
+                for m in chosen
+            )
+            requests.append(
+                ProposalRequest(
+                    brief=self.brief,
+                    parents=parents,
+                    count=c.proposals_per_island,
+                    generation=generation,
+                    island=island,
+                    seed=c.seed,
+                    failures=tuple(self._failures[-8:]),
+                )
+            )
+        batches = await asyncio.gather(*(self.proposer.propose(r) for r in requests))
+        return [(r.island, p) for r, batch in zip(requests, batches, strict=True) for p in batch]
+
+    def _record_proposals(
+        self, generation: int, proposals: Sequence[tuple[int, Proposal]], population: Population
+    ) -> _Batch:
+        """Parse, dedupe and store one generation's proposals (caller holds a transaction)."""
+        batch = _Batch(generation=generation)
+        for island, proposal in proposals:
+            if (
+                self.config.max_candidates is not None
+                and self.progress.proposed >= self.config.max_candidates
+            ):
+                break
+            self.progress.proposed += 1
+            common = dict(
+                text=proposal.text,
+                generation=generation,
+                island=island,
+                parents=proposal.parents,
+                proposer=proposal.proposer,
+                operator=proposal.operator,
+                rationale=proposal.rationale,
+            )
+            try:
+                law = parse_for_task(proposal.text, self.task, max_params=self.config.max_params)
+            except ParseError as exc:
+                self.store.add_candidate(**common, status="rejected", reason=str(exc))
+                self._failures.append((proposal.text, str(exc)))
+                self.progress.rejected += 1
+                continue
+            shape = dict(key=law.key, complexity=law.complexity, n_params=len(law.parameters))
+            earlier = self._keys_in_flight.get(law.key)
+            if earlier is not None or population.knows(law.key):
+                reason = (
+                    f"same law as candidate #{earlier}"
+                    if earlier
+                    else "same law as a fitted candidate"
+                )
+                self.store.add_candidate(**common, **shape, status="duplicate", reason=reason)
+                self.progress.duplicates += 1
+                continue
+            cid = self.store.add_candidate(**common, **shape, status="proposed")
+            self._keys_in_flight[law.key] = cid
+            batch.to_fit.append((self.store.candidate(cid), law))
+        return batch
+
+    # -- fitting ---------------------------------------------------------------
+
+    def _fit_one(self, row: CandidateRow, law: Law) -> Member:
+        """Fit on train minus validation, score on the validation slice, write both at once."""
+        try:
+            report = validation_score(
+                law, self.task, seed=self.config.seed, restarts=self.config.restarts
+            )
+        except (
+            SldError
+        ) as exc:  # a law the fitter refuses outright is a failed candidate, not a crash
+            self.store.set_status(row.id, "failed", reason=str(exc))
+            return _member(row, r2=math.nan, error=math.inf)
+        error, r2, nmse, nmae = _validation_error(report)
+        self.store.record_fit_and_score(
+            row.id,
+            report.fit.model_dump(mode="json"),
+            train_loss=report.fit.train_loss,
+            ok=report.fit.ok and report.metrics is not None,
+            seconds=report.seconds["total"],
+            reason=report.reason,
+            r2=r2,
+            nmse=nmse,
+            nmae=nmae,
+            error=error,
+            report=report.model_dump(mode="json", exclude={"fit"}),
+        )
+        return _member(row, r2=r2, error=error)
+
+    def _fit_batch(self, batch: _Batch) -> list[Member]:
+        members = []
+        for row, law in batch.to_fit:
+            if self.config.time_limit is not None and self._elapsed() >= self.config.time_limit:
+                break  # left 'proposed': a resumed run fits it
+            if self.stop_requested:
+                break
+            members.append(self._fit_one(row, law))
+            self.progress.fitted += 1
+            self._note_best(members[-1])
+            self.progress.elapsed = self._elapsed()
+            if self.on_progress is not None:
+                self.on_progress(self.progress)
+        return members
+
+    def _note_best(self, member: Member) -> None:
+        if math.isfinite(member.r2) and not (member.r2 <= self.progress.best_r2):
+            self.progress.best_r2 = member.r2
+            self.progress.best_law = member.text
+
+    # -- the loop --------------------------------------------------------------
+
+    def _checkpoint(
+        self,
+        generation: int,
+        population: Population,
+        next_generation: int,
+        next_proposals: Sequence[tuple[int, Proposal]],
+    ) -> _Batch:
+        with self.store.transaction():
+            self.store.set_state("population", population.snapshot())
+            self.store.set_state("generation", generation)
+            self.store.set_state("elapsed", self._elapsed())
+            batch = self._record_proposals(next_generation, next_proposals, population)
+            self.store.set_state("progress", self._progress_state())
+            self.store.add_event(
+                "generation",
+                generation=generation,
+                payload={"best_r2": self.progress.best_r2, "fitted": self.progress.fitted},
+            )
+        return batch
+
+    def _progress_state(self) -> dict[str, Any]:
+        p = self.progress
+        return {
+            "proposed": p.proposed,
+            "fitted": p.fitted,
+            "rejected": p.rejected,
+            "duplicates": p.duplicates,
+        }
+
+    def _resume_state(self) -> tuple[Population, int, _Batch | None]:
+        """Population and next generation from the last checkpoint, plus its stored batch."""
+        c = self.config
+        snapshot = self.store.get_state("population")
+        population = (
+            Population.restore(snapshot)
+            if snapshot is not None
+            else Population(
+                islands=c.islands,
+                capacity=c.capacity,
+                migration_interval=c.migration_interval,
+                migrants=c.migrants,
+                complexity_weight=c.complexity_weight,
+            )
+        )
+        done = int(self.store.get_state("generation", -1))
+        counts = self.store.get_state("progress") or {}
+        for name, value in counts.items():
+            setattr(self.progress, name, int(value))
+        self.progress.fitted = len(self.store.fitted())
+        for m in population.members():
+            self._note_best(m)
+        stored = [r for r in self.store.candidates() if r.generation == done + 1]
+        if not stored:
+            return population, done + 1, None
+        batch = _Batch(generation=done + 1)
+        fitted = {
+            f.candidate.id: f for f in self.store.fitted() if f.candidate.generation == done + 1
+        }
+        for row in stored:
+            if row.key:
+                self._keys_in_flight[row.key] = row.id
+            if row.id in fitted:
+                f = fitted[row.id]
+                batch.done.append(_member(row, r2=f.r2, error=f.error))
+            elif row.status == "failed":
+                batch.done.append(_member(row, r2=math.nan, error=math.inf))
+            elif row.status == "proposed":
+                batch.to_fit.append(
+                    (row, parse_for_task(row.text, self.task, max_params=c.max_params))
+                )
+        return population, done + 1, batch
+
+    async def run(self) -> Progress:
+        """Evolve until a budget runs out; returns the final progress counters."""
+        self._started = time.monotonic()
+        population, generation, batch = self._resume_state()
+        resumed = batch is not None or generation > 0
+        if resumed:
+            self.store.add_event("resumed", generation=generation)
+        if batch is None:
+            proposals = await self._propose(generation, population)
+            batch = self._checkpoint(generation - 1, population, generation, proposals)
+        while True:
+            self.progress.generation = generation
+            reason = self._out_of_budget(generation)
+            if reason:
+                break
+            fitting = asyncio.to_thread(self._fit_batch, batch)
+            proposing = self._propose(generation + 1, population)
+            members, proposals = await asyncio.gather(fitting, proposing)
+            finished = sorted([*batch.done, *members], key=lambda m: m.id)  # candidate order
+            if len(members) < len(batch.to_fit):  # ran out of time or stopped mid-batch
+                for m in finished:
+                    self._promote(population, m)
+                reason = self._out_of_budget(generation) or "stop requested"
+                with self.store.transaction():
+                    self.store.set_state("elapsed", self._elapsed())
+                    self.store.set_state("progress", self._progress_state())
+                break
+            for m in finished:
+                self._promote(population, m)
+            for member_id, source, target in population.migrate(
+                generation=generation, rng=np.random.default_rng([self.config.seed, generation, 11])
+            ):
+                self.store.add_event(
+                    "migrated",
+                    generation=generation,
+                    candidate_id=member_id,
+                    payload={"from": source, "to": target},
+                )
+            self._keys_in_flight = {
+                k: v for k, v in self._keys_in_flight.items() if not population.knows(k)
+            }
+            batch = self._checkpoint(generation, population, generation + 1, proposals)
+            generation += 1
+        self.progress.stopped_by = reason
+        self.progress.elapsed = self._elapsed()
+        self.store.add_event("stopped", generation=generation, payload={"reason": reason})
+        return self.progress
+
+    def _promote(self, population: Population, member: Member) -> None:
+        if not member.key:
+            return
+        if population.add(member):
+            self.store.add_event(
+                "promoted",
+                generation=member.generation,
+                candidate_id=member.id,
+                payload={"island": member.island, "error": member.error},
+            )
+        elif member.failed:
+            self._failures.append((member.text, "could not be fitted or scored"))

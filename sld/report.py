@@ -1,0 +1,281 @@
+"""The final report of a discovery run: chosen law, Pareto front, held-out scores, plot.
+
+This is the only place a run's held-out (test) rows are used, and only after
+selection is over: the chosen law is the population's best by *validation*
+error (penalised by complexity), read from the store. Held-out scores are
+written to the store's ``heldout`` table, which no engine path reads.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sld.corpus import Task
+from sld.evolve.population import Population
+from sld.score import ScoreReport, heldout_score, parse_for_task, predict_rows
+from sld.store import RunStore
+
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+PLOT_PNG = "extrapolation.png"
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+def chosen_candidate(store: RunStore) -> dict[str, Any] | None:
+    """The selected law: the population's best by penalised validation error (no test data involved)."""
+    snapshot = store.get_state("population")
+    if snapshot is None:
+        return None
+    best = Population.restore(snapshot).best()
+    if best is None:
+        return None
+    return {
+        "id": best.id,
+        "text": best.text,
+        "validation_r2": best.r2,
+        "validation_nmse": best.error,
+        "complexity": best.complexity,
+        "n_params": best.n_params,
+    }
+
+
+def pareto_front(store: RunStore) -> list[dict[str, Any]]:
+    """Non-dominated laws over (validation error, complexity), by complexity."""
+    snapshot = store.get_state("population")
+    if snapshot is None:
+        return []
+    return [
+        {
+            "id": m.id,
+            "text": m.text,
+            "complexity": m.complexity,
+            "n_params": m.n_params,
+            "validation_r2": m.r2,
+            "validation_nmse": m.error,
+        }
+        for m in Population.restore(snapshot).pareto_front()
+    ]
+
+
+def _heldout_entry(report: ScoreReport) -> dict[str, Any]:
+    m, b = report.metrics, report.bootstrap
+    return {
+        "law": report.law,
+        "ok": report.ok,
+        "reason": report.reason,
+        "test_r2": _finite(m.r2) if m else None,
+        "test_r2_clipped": _finite(m.r2_clipped) if m else None,
+        "test_nmse": _finite(m.nmse) if m else None,
+        "test_nmae": _finite(m.nmae) if m else None,
+        "bootstrap_95": [b.low, b.high] if b else None,
+        "parameters": report.parameters,
+    }
+
+
+def finalize(
+    store: RunStore,
+    task: Task,
+    *,
+    seed: int,
+    restarts: int,
+    bootstrap: int,
+    out_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Score the chosen law and the human law on held-out rows, write report files, return the report."""
+    chosen = chosen_candidate(store)
+    heldout: dict[str, Any] = {}
+    reports: dict[str, ScoreReport] = {}
+    if chosen is not None:
+        law = parse_for_task(chosen["text"], task)
+        reports["chosen"] = heldout_score(
+            law, task, seed=seed, restarts=restarts, bootstrap=bootstrap
+        )
+    if task.reference_law:
+        human = parse_for_task(task.reference_law, task)
+        reports["human"] = heldout_score(
+            human, task, seed=seed, restarts=restarts, bootstrap=bootstrap
+        )
+    for kind, report in reports.items():
+        entry = _heldout_entry(report)
+        heldout[kind] = entry
+        store.record_heldout(
+            kind=kind,
+            text=report.law,
+            r2=report.metrics.r2 if report.metrics else float("nan"),
+            report=report.model_dump(mode="json"),
+            candidate_id=chosen["id"] if kind == "chosen" and chosen else None,
+        )
+    report = build_report(store, task)
+    out = Path(out_dir) if out_dir is not None else store.path.parent
+    write_report(report, out)
+    if reports:
+        plot_extrapolation(task, reports, out / PLOT_PNG)
+        report["plot"] = str(out / PLOT_PNG)
+        (out / REPORT_JSON).write_text(json.dumps(report, indent=2, allow_nan=True, default=str))
+    return report
+
+
+def build_report(store: RunStore, task: Task | None = None) -> dict[str, Any]:
+    """The report as plain data, from the store alone (held-out rows come from its heldout table)."""
+    summary = store.summary()
+    chosen = chosen_candidate(store)
+    heldout = {row.kind: row for row in store.heldout()}
+    law_exports: dict[str, str] = {}
+    if chosen is not None and task is not None:
+        law = parse_for_task(chosen["text"], task)
+        law_exports = {"latex": law.latex(), "python": law.python()}
+    progress = store.get_state("progress") or {}
+
+    def entry(kind: str) -> dict[str, Any] | None:
+        row = heldout.get(kind)
+        if row is None:
+            return None
+        return _heldout_entry(ScoreReport.model_validate(row.report))
+
+    return {
+        "task": summary.task,
+        "seed": summary.seed,
+        "candidates": summary.candidates,
+        "by_status": summary.by_status,
+        "generations": (summary.generation or 0) + 1 if summary.generation is not None else 0,
+        "elapsed_seconds": store.get_state("elapsed", 0.0),
+        "progress": progress,
+        "chosen": chosen,
+        "chosen_exports": law_exports,
+        "pareto_front": pareto_front(store),
+        "heldout": {"chosen": entry("chosen"), "human": entry("human")},
+        "config": store.config(),
+        "versions": store.versions(),
+        "llm": {
+            "calls": summary.llm_calls,
+            "prompt_tokens": summary.prompt_tokens,
+            "completion_tokens": summary.completion_tokens,
+            "usd": summary.usd,
+        },
+    }
+
+
+def write_report(report: dict[str, Any], out_dir: Path) -> None:
+    """report.json and report.md in ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / REPORT_JSON).write_text(json.dumps(report, indent=2, allow_nan=True, default=str))
+    (out_dir / REPORT_MD).write_text(render_markdown(report))
+
+
+def _num(x: float | None, digits: int = 4) -> str:
+    return "—" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """A human-readable report (Markdown)."""
+    lines = [f"# sld discovery: {report['task']}", ""]
+    lines.append(
+        f"seed {report['seed']}, {report['candidates']} candidates "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(report['by_status'].items()))}), "
+        f"{_num(report['elapsed_seconds'], 0)} s"
+    )
+    lines += ["", "## Chosen law (selected on validation only)", ""]
+    chosen = report["chosen"]
+    if chosen is None:
+        lines.append("no law was scored")
+    else:
+        lines.append(f"`{chosen['text']}`")
+        lines.append("")
+        lines.append(
+            f"validation R² {_num(chosen['validation_r2'])}, complexity {chosen['complexity']}, "
+            f"{chosen['n_params']} parameters"
+        )
+        exports = report.get("chosen_exports") or {}
+        if exports:
+            lines += [
+                "",
+                "LaTeX:",
+                "",
+                f"$$ {exports['latex']} $$",
+                "",
+                "Python:",
+                "",
+                "```python",
+                exports["python"],
+                "```",
+            ]
+    lines += [
+        "",
+        "## Held-out extrapolation (computed after selection)",
+        "",
+        "| law | test R² | 95 % bootstrap | NMSE | NMAE |",
+        "|---|---|---|---|---|",
+    ]
+    for kind in ("chosen", "human"):
+        e = report["heldout"].get(kind)
+        if e is None:
+            continue
+        interval = e.get("bootstrap_95")
+        lines.append(
+            f"| {kind}: `{e['law']}` | {_num(e['test_r2'])} | "
+            f"{'[' + _num(interval[0]) + ', ' + _num(interval[1]) + ']' if interval else '—'} | "
+            f"{_num(e['test_nmse'])} | {_num(e['test_nmae'])} |"
+        )
+    lines += [
+        "",
+        "## Pareto front (validation NMSE vs complexity)",
+        "",
+        "| complexity | params | validation R² | law |",
+        "|---|---|---|---|",
+    ]
+    for m in report["pareto_front"]:
+        lines.append(
+            f"| {m['complexity']} | {m['n_params']} | {_num(m['validation_r2'])} | `{m['text']}` |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot_extrapolation(task: Task, reports: dict[str, ScoreReport], path: Path) -> None:
+    """Predicted vs actual on training and held-out rows, one panel per law, coloured by split."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sld.fit import FitResult
+
+    fig, axes = plt.subplots(1, len(reports), figsize=(5.5 * len(reports), 5), squeeze=False)
+    for ax, (kind, report) in zip(axes[0], reports.items(), strict=True):
+        law = parse_for_task(report.law, task)
+        fit = FitResult.model_validate(report.fit.model_dump())
+        for rows, label, style in (
+            (task.train(), "train", dict(c="0.6", s=12)),
+            (task.heldout(), "held-out", dict(c="tab:red", s=22, marker="D")),
+        ):
+            if not fit.ok:
+                continue
+            with np.errstate(all="ignore"):
+                predicted, actual = predict_rows(law, fit, rows)
+            ax.scatter(actual.ravel(), predicted.ravel(), label=label, alpha=0.8, **style)
+        lo_hi = [
+            v
+            for coll in ax.collections
+            for v in np.asarray(coll.get_offsets()).ravel()
+            if np.isfinite(v)
+        ]
+        if lo_hi:
+            lo, hi = min(lo_hi), max(lo_hi)
+            ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        r2 = report.metrics.r2 if report.metrics else float("nan")
+        ax.set_title(f"{kind}: held-out R² {_num(r2, 3)}", fontsize=10)
+        ax.set_xlabel(f"actual {', '.join(task.outputs)}")
+        ax.set_ylabel("predicted")
+        ax.legend(fontsize=8)
+    fig.suptitle(f"{task.name} ({len(task.groups)} group{'s' if len(task.groups) != 1 else ''})")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

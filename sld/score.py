@@ -1,0 +1,272 @@
+"""The evaluation protocol: fit on training rows, score on validation or held-out rows.
+
+Two separate paths, on purpose:
+
+* :func:`validation_score` fits on ``task.search_train()`` (training rows minus
+  the validation slice) and scores on ``task.validation()`` (the largest-scale
+  training rows). This is the only score search and selection may use; it never
+  touches test rows.
+* :func:`heldout_score` fits on all of ``task.train()`` and scores on
+  ``task.heldout()``. It is called for reporting, after selection.
+
+:func:`score` is the public entry point that dispatches on ``split``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from sld.corpus import Task, load_task
+from sld.errors import ConfigError
+from sld.fit import FitResult, fit_law, predict
+from sld.law import Law, parse_law
+from sld.metrics import metrics_or_reason
+
+Split = Literal["validation", "test"]
+
+
+class MetricsReport(BaseModel):
+    """R², NMSE, NMAE on the evaluated rows (SLDBench definitions, averaged over outputs)."""
+
+    r2: float
+    r2_clipped: float
+    nmse: float
+    nmae: float
+    rows: int
+
+
+class BootstrapInterval(BaseModel):
+    """Percentile 95 % interval of R² over refits on resampled training rows."""
+
+    low: float
+    high: float
+    median: float
+    samples: int
+    failed: int
+
+
+class ScoreReport(BaseModel):
+    """Everything one scoring of one law on one task produced; JSON-serialisable."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=False)
+
+    task: str
+    law: str
+    key: str
+    split: Split
+    ok: bool
+    reason: str | None
+    complexity: int
+    n_parameters: int
+    parameters: dict[str, dict[str, float]]
+    metrics: MetricsReport | None
+    fit: FitResult
+    bootstrap: BootstrapInterval | None = None
+    seconds: dict[str, float]
+
+    @property
+    def r2(self) -> float:
+        """R² on the evaluated rows, NaN when the law could not be scored."""
+        return self.metrics.r2 if self.metrics is not None else float("nan")
+
+
+def resolve_task(task: str | Path | Task) -> Task:
+    """A Task from a Task, a curated task name, or a path to a user CSV / card."""
+    if isinstance(task, Task):
+        return task
+    return load_task(task)
+
+
+def parse_for_task(
+    law: str | Sequence[str] | Law, task: Task, *, max_params: int | None = None
+) -> Law:
+    """Parse ``law`` against the task's inputs, aliases, outputs and parameter limit."""
+    if isinstance(law, Law):
+        return law
+    return parse_law(
+        law,
+        inputs=task.inputs,
+        outputs=task.outputs,
+        aliases=task.aliases,
+        max_params=max_params if max_params is not None else task.max_params,
+    )
+
+
+def predict_rows(law: Law, fit: FitResult, rows: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions and targets stacked over the groups of ``rows`` (each group with its own parameters).
+
+    Returns ``(predicted, actual)``, both (total_rows, outputs).
+    """
+    predicted, actual = [], []
+    for group, x, y in zip(rows.groups, rows.X, rows.y, strict=True):
+        if len(x) == 0:
+            continue
+        params = fit.parameters.get(group)
+        if params is None:
+            predicted.append(np.full(y.shape, np.nan))
+        else:
+            predicted.append(np.asarray(predict(law, params, x), dtype=np.float64).reshape(y.shape))
+        actual.append(y)
+    if not actual:
+        return np.zeros((0, len(law.outputs))), np.zeros((0, len(law.outputs)))
+    return np.concatenate(predicted), np.concatenate(actual)
+
+
+def _evaluate(law: Law, fit: FitResult, rows: Any) -> tuple[MetricsReport | None, str | None]:
+    if not fit.ok:
+        return None, fit.reason or "the fit failed"
+    with np.errstate(all="ignore"):
+        predicted, actual = predict_rows(law, fit, rows)
+    if len(actual) == 0:
+        return None, "no rows to evaluate"
+    metrics, reason = metrics_or_reason(predicted, actual)
+    if metrics is None:
+        return None, reason
+    return (
+        MetricsReport(
+            r2=metrics.r2,
+            r2_clipped=metrics.r2_clipped,
+            nmse=metrics.nmse,
+            nmae=metrics.nmae,
+            rows=metrics.rows,
+        ),
+        None,
+    )
+
+
+def _resample(rows: Any, rng: np.random.Generator) -> Any:
+    """The same groups, each with its training rows drawn with replacement."""
+    X, y = [], []
+    for x_g, y_g in zip(rows.X, rows.y, strict=True):
+        idx = rng.integers(0, len(x_g), size=len(x_g)) if len(x_g) else np.zeros(0, dtype=int)
+        X.append(x_g[idx])
+        y.append(y_g[idx])
+    return dataclasses.replace(rows, X=tuple(X), y=tuple(y))
+
+
+def _score(
+    law: Law,
+    task: Task,
+    *,
+    split: Split,
+    fit_rows: Any,
+    eval_rows: Any,
+    seed: int,
+    bootstrap: int,
+    restarts: int,
+) -> ScoreReport:
+    started = time.perf_counter()
+    fit = fit_law(law, fit_rows, restarts=restarts, seed=seed)
+    fitted = time.perf_counter()
+    metrics, reason = _evaluate(law, fit, eval_rows)
+    evaluated = time.perf_counter()
+    interval = None
+    if bootstrap > 0 and metrics is not None:
+        rng = np.random.default_rng(seed)
+        values, failed = [], 0
+        for b in range(bootstrap):
+            refit = fit_law(law, _resample(fit_rows, rng), restarts=restarts, seed=seed + 1 + b)
+            m, _ = _evaluate(law, refit, eval_rows)
+            if m is None:
+                failed += 1
+            else:
+                values.append(m.r2)
+        if values:
+            interval = BootstrapInterval(
+                low=float(np.percentile(values, 2.5)),
+                high=float(np.percentile(values, 97.5)),
+                median=float(np.median(values)),
+                samples=len(values),
+                failed=failed,
+            )
+    return ScoreReport(
+        task=task.name,
+        law=law.text,
+        key=law.key,
+        split=split,
+        ok=metrics is not None,
+        reason=reason,
+        complexity=law.complexity,
+        n_parameters=len(law.parameters),
+        parameters=fit.parameters,
+        metrics=metrics,
+        fit=fit,
+        bootstrap=interval,
+        seconds={
+            "fit": fitted - started,
+            "evaluate": evaluated - fitted,
+            "bootstrap": time.perf_counter() - evaluated,
+            "total": time.perf_counter() - started,
+        },
+    )
+
+
+def validation_score(
+    law: Law, task: Task, *, seed: int = 0, bootstrap: int = 0, restarts: int = 16
+) -> ScoreReport:
+    """Fit on training rows minus the validation slice; score on the validation slice.
+
+    The selection path: reads only ``task.search_train()`` and ``task.validation()``.
+    """
+    return _score(
+        law,
+        task,
+        split="validation",
+        fit_rows=task.search_train(),
+        eval_rows=task.validation(),
+        seed=seed,
+        bootstrap=bootstrap,
+        restarts=restarts,
+    )
+
+
+def heldout_score(
+    law: Law, task: Task, *, seed: int = 0, bootstrap: int = 0, restarts: int = 16
+) -> ScoreReport:
+    """Fit on all training rows; score on the held-out test rows. For reporting only."""
+    return _score(
+        law,
+        task,
+        split="test",
+        fit_rows=task.train(),
+        eval_rows=task.heldout(),
+        seed=seed,
+        bootstrap=bootstrap,
+        restarts=restarts,
+    )
+
+
+def score(
+    law: str | Sequence[str] | Law,
+    task: str | Path | Task,
+    *,
+    split: Split = "validation",
+    seed: int = 0,
+    bootstrap: int = 0,
+    restarts: int = 16,
+    max_params: int | None = None,
+) -> ScoreReport:
+    """Fit ``law`` on the task's training rows and score it on ``split``.
+
+    ``split="validation"``: fit on train minus the validation slice, score on the
+    slice (what search uses). ``split="test"``: fit on all training rows, score on
+    the held-out rows. ``bootstrap=B`` adds a 95 % interval of R² from B refits
+    on training rows resampled with replacement within each group.
+    """
+    if split not in ("validation", "test"):
+        raise ConfigError(f"split must be 'validation' or 'test', got {split!r}")
+    if bootstrap < 0:
+        raise ConfigError(f"bootstrap must be >= 0, got {bootstrap}")
+    if restarts < 1:
+        raise ConfigError(f"restarts must be >= 1, got {restarts}")
+    the_task = resolve_task(task)
+    the_law = parse_for_task(law, the_task, max_params=max_params)
+    path = validation_score if split == "validation" else heldout_score
+    return path(the_law, the_task, seed=seed, bootstrap=bootstrap, restarts=restarts)
