@@ -16,7 +16,8 @@ node by node; the text is never evaluated, compiled to code, or sympified):
   power: it is rewritten to ``**`` before parsing.
 * functions, by bare name with positional arguments: ``log`` (natural),
   ``log10``, ``log2``, ``exp``, ``sqrt``, ``abs``, ``tanh`` (one argument),
-  ``min``, ``max`` (two or more).
+  ``min``, ``max`` (two to eight arguments, counting nested calls of the
+  same function, which SymPy flattens).
 
 Bounds: ``max_length`` characters (checked first), bracket nesting and tree
 depth ``max_depth`` (checked before ``ast.parse`` by a linear scan, and on the

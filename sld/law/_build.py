@@ -27,6 +27,7 @@ from sld.law._grammar import MAX_MAGNITUDE, Locator
 from sld.law._print import chain
 
 BUILD_SECONDS = 2.0
+MAX_MIN_MAX_ARGUMENTS = 8
 
 
 def input_symbol(name: str) -> sympy.Symbol:
@@ -60,6 +61,7 @@ _FUNCTIONS: dict[str, tuple[Callable[..., sympy.Expr], Callable[..., float]]] = 
     "max": (sympy.Max, max),
 }
 
+NOT_FINITE = frozenset({sympy.zoo, sympy.nan, sympy.oo, -sympy.oo, sympy.I})
 _ARITHMETIC = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
@@ -94,6 +96,26 @@ class _Builder:
             return self._number(node.value)
         if isinstance(node, ast.Name):
             return self.symbol(node.id), None
+        try:
+            expr, value = self._compose(node)
+        except (ValueError, TypeError, ArithmeticError) as error:
+            # SymPy refuses some combinations, e.g. Min of an infinite argument
+            reason = " ".join(str(error).split())[:80]
+            raise self.locator.error(
+                "{token} at position {position} is not a valid real expression "
+                f"({reason}); check divisions, logs and roots",
+                node,
+            ) from None
+        if expr in NOT_FINITE or any(arg in NOT_FINITE for arg in expr.args):
+            # evaluation puts new infinities or I at the top of the node it builds
+            raise self.locator.error(
+                "{token} at position {position} is not a finite real expression; "
+                "check divisions, logs and roots",
+                node,
+            )
+        return expr, value
+
+    def _compose(self, node: ast.expr) -> _Built:
         if isinstance(node, ast.UnaryOp):
             operand, value = self.build(node.operand)
             if isinstance(node.op, ast.USub):
@@ -176,6 +198,16 @@ class _Builder:
         assert isinstance(node.func, ast.Name)
         make, evaluate = _FUNCTIONS[node.func.id]
         built = [self.build(arg) for arg in node.args]
+        if node.func.id in ("min", "max"):
+            # SymPy flattens nested Min/Max and compares arguments pairwise, slowly
+            flat = sum(len(e.args) if isinstance(e, make) else 1 for e, _ in built)
+            if flat > MAX_MIN_MAX_ARGUMENTS:
+                raise self.locator.error(
+                    f"{node.func.id}() at position {{position}} has {flat} arguments in all "
+                    f"(> limit {MAX_MIN_MAX_ARGUMENTS}); drop some",
+                    node,
+                    token=node.func.id,
+                )
         values = [value for _, value in built]
         value = None
         if all(v is not None for v in values):
@@ -197,5 +229,8 @@ def build_expression(
     ``time.monotonic()`` instant after which building is abandoned.
     """
     builder = _Builder(locator, symbol=symbol, max_exponent=max_exponent, deadline=deadline)
-    expr, _ = builder.build(body)
+    try:
+        expr, _ = builder.build(body)
+    except RecursionError:  # pragma: no cover - depth is bounded well below the stack limit
+        raise locator.error("expression {token} is too deeply nested; simplify it", body) from None
     return expr

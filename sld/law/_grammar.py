@@ -157,6 +157,7 @@ def parse_piece(piece: Piece) -> tuple[ast.expr, Locator]:
         with warnings.catch_warnings():
             # e.g. "invalid decimal literal" for '1if': junk the grammar rejects anyway
             warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
             tree = ast.parse(piece.source, mode="eval")
     except SyntaxError as error:
         index = locator.offset(error.lineno or 1, (error.offset or 1) - 1)

@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 import sympy
 
 from sld.errors import ParseError, TaskError
-from sld.law._build import BUILD_SECONDS, build_expression, input_symbol, parameter_symbol
+from sld.law._build import (
+    BUILD_SECONDS,
+    NOT_FINITE,
+    build_expression,
+    input_symbol,
+    parameter_symbol,
+)
 from sld.law._canonical import canonicalize, complexity
 from sld.law._export import law_latex, law_python
 from sld.law._grammar import MAX_MAGNITUDE, MIN_MAGNITUDE, Locator, Names, check_tree, parse_piece
@@ -19,7 +25,6 @@ from sld.law._text import Piece, split_law
 
 MAX_PARAMETERS = 64  # absolute cap, whatever max_params says
 MAX_DEPTH = 100  # absolute cap: keeps the recursive builder far from Python's stack limit
-_NON_FINITE = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo, sympy.I)
 
 
 @dataclass(frozen=True)
@@ -280,9 +285,19 @@ def _check_built(
             token=locator.piece.source[:24],
         )
 
-    if not isinstance(expr, sympy.Expr) or expr.has(*_NON_FINITE):
+    if not isinstance(expr, sympy.Expr) or expr.has(*NOT_FINITE):
         raise fail("is not a finite real expression", "check divisions, logs and roots")
     for node in sympy.preorder_traversal(expr):
+        if (
+            isinstance(node, sympy.Pow)
+            and node.base.is_Number
+            and node.base < 0
+            and node.exp.is_Number
+            and not node.exp.is_Integer
+        ):
+            raise fail(
+                f"has a complex constant {node}", "avoid fractional powers of negative numbers"
+            )
         if isinstance(node, sympy.Pow) and node.exp.is_Number and abs(node.exp) > max_exponent:
             raise fail(
                 f"simplifies to a power {node.exp} beyond the limit {max_exponent:g}",
