@@ -207,6 +207,7 @@ def test_parse_rejects_generic_left_side_used_on_the_right():
         dict(inputs=("x",), outputs=("y",), aliases={"N": "z"}),
         dict(inputs=("x", "z"), outputs=("y",), aliases={"z": "x"}),
         dict(inputs="x", outputs=("y",)),
+        dict(inputs=("numpy",), outputs=("y",)),
     ],
 )
 def test_parse_rejects_inconsistent_task_names(task):

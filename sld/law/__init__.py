@@ -25,8 +25,9 @@ tree without recursion), ``max_nodes`` syntax nodes per expression,
 ``max_params`` parameters (never more than 64), numeric exponents up to
 ``max_exponent`` in magnitude, constant subexpressions finite and within
 1e300, and 2 s of building time. Each expression must use at least one input
-and must not contain ``zoo``, ``nan``, ``oo`` or ``I`` after SymPy's automatic
-simplification. Every violation raises ``sld.errors.ParseError`` with a one-line
+and, after SymPy's automatic simplification, must not contain ``zoo``, ``nan``,
+``oo``, ``I`` or a fractional power of a negative number; parameters that
+cancel out are dropped. Every violation raises ``sld.errors.ParseError`` with a one-line
 message, the 0-based ``position`` in the text and the offending ``token``.
 """
 

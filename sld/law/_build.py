@@ -93,6 +93,7 @@ class _Builder:
                 f"law took longer than {BUILD_SECONDS:g} s to build; simplify it", node
             )
         if isinstance(node, ast.Constant):
+            assert isinstance(node.value, (int, float))  # check_tree admits only numbers
             return self._number(node.value)
         if isinstance(node, ast.Name):
             return self.symbol(node.id), None
@@ -200,7 +201,8 @@ class _Builder:
         built = [self.build(arg) for arg in node.args]
         if node.func.id in ("min", "max"):
             # SymPy flattens nested Min/Max and compares arguments pairwise, slowly
-            flat = sum(len(e.args) if isinstance(e, make) else 1 for e, _ in built)
+            kind = sympy.Min if node.func.id == "min" else sympy.Max
+            flat = sum(len(e.args) if isinstance(e, kind) else 1 for e, _ in built)
             if flat > MAX_MIN_MAX_ARGUMENTS:
                 raise self.locator.error(
                     f"{node.func.id}() at position {{position}} has {flat} arguments in all "

@@ -216,7 +216,7 @@ def check_tree(
             if not isinstance(node, ast.Attribute):
                 continue  # the construct itself is the offence; its insides add nothing
         if isinstance(node, ast.Call):
-            children = list(node.args) + [k.value for k in node.keywords]
+            children = [*node.args, *(k.value for k in node.keywords)]
             if not isinstance(node.func, ast.Name):
                 children.insert(0, node.func)
         elif isinstance(node, ast.Name) and not node.id.startswith("_"):

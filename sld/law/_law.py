@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import keyword
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,15 @@ from sld.law._build import (
 )
 from sld.law._canonical import canonicalize, complexity
 from sld.law._export import law_latex, law_python
-from sld.law._grammar import MAX_MAGNITUDE, MIN_MAGNITUDE, Locator, Names, check_tree, parse_piece
+from sld.law._grammar import (
+    MAX_MAGNITUDE,
+    MIN_MAGNITUDE,
+    RESERVED,
+    Locator,
+    Names,
+    check_tree,
+    parse_piece,
+)
 from sld.law._print import law_text
 from sld.law._text import Piece, split_law
 
@@ -96,8 +105,9 @@ def parse_law(
     100) the nesting, ``max_nodes`` the syntax nodes per expression and
     ``max_exponent`` the magnitude of numeric exponents.
 
-    Raises ``ParseError`` (one line, with ``position`` and ``token``) for
-    anything outside the grammar or its bounds, and ``TaskError`` when the
+    Raises ``ParseError`` (one line, with ``position`` and ``token``; for a
+    list, positions count in its items joined by ``"; "``) for anything outside
+    the grammar or its bounds, and ``TaskError`` when the
     task's ``inputs``/``outputs``/``aliases`` themselves are inconsistent.
     """
     deadline = time.monotonic() + BUILD_SECONDS
@@ -168,6 +178,8 @@ def _task_names(
     for name in (*inputs, *outputs, *(aliases or {})):
         if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
             raise TaskError(f"law: task name {name!r} is not a plain identifier; rename the column")
+        if keyword.iskeyword(name) or name in RESERVED:
+            raise TaskError(f"law: task name {name!r} is reserved; rename the column")
     if len(set(inputs)) != len(inputs) or len(set(outputs)) != len(outputs):
         raise TaskError("law: task input and output names must be unique")
     if set(inputs) & set(outputs):
