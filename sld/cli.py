@@ -339,6 +339,7 @@ def _run_config(args: argparse.Namespace) -> Any:
             time_limit=args.time,
             proposer=args.proposer,
             islands=args.islands,
+            proposals_per_island=args.per_island,
             restarts=args.restarts,
             bootstrap=args.bootstrap,
         )
@@ -534,6 +535,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     disc.add_argument("--proposer", choices=["offline", "llm", "mixed"], default="offline")
     disc.add_argument("--islands", type=_positive_int, default=4)
+    disc.add_argument(
+        "--per-island", type=_positive_int, default=6, help="proposals per island per generation"
+    )
     disc.add_argument("--restarts", type=_positive_int, default=8)
     disc.add_argument("--bootstrap", type=_non_negative_int, default=30)
     disc.add_argument("--inputs", help="CSV task: comma-separated input columns")

@@ -1,0 +1,173 @@
+"""The discovery engine: determinism, protocol integrity, resume after SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sld.corpus import load_task
+from sld.evolve.config import RunConfig, TaskSpec
+from sld.evolve.engine import Engine
+from sld.evolve.offline import OfflineProposer
+from sld.report import chosen_candidate
+from sld.resources import datasets_dir
+from sld.store import RunStore
+
+SMALL = dict(islands=2, proposals_per_island=3, restarts=4, capacity=8, migration_interval=2)
+
+
+def _parallel_csv(tmp_path: Path, *, perturb_test: bool) -> Path:
+    """The parallel task as a user CSV; optionally with every held-out label changed."""
+    frame = pd.read_csv(datasets_dir() / "parallel_scaling_law" / "data.csv")
+    if perturb_test:
+        test = frame["split"] == "test"
+        rng = np.random.default_rng(0)
+        frame.loc[test, "loss"] = (
+            frame.loc[test, "loss"] * rng.uniform(0.5, 2.0, int(test.sum())) + 3.0
+        )
+    path = tmp_path / ("perturbed.csv" if perturb_test else "parallel.csv")
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _load(path: Path):
+    return load_task(
+        str(path),
+        inputs=["num_params", "parallel_size"],
+        outputs=["loss"],
+        group="group",
+        aliases={"N": "num_params", "P": "parallel_size"},
+    )
+
+
+def _run(task, run_dir: Path, **overrides) -> RunStore:
+    config = RunConfig(
+        task=TaskSpec(source=str(run_dir)), **{"seed": 5, "generations": 3, **SMALL, **overrides}
+    )
+    store = RunStore.create(
+        run_dir,
+        task=task.name,
+        seed=config.seed,
+        config=config.model_dump(mode="json"),
+        versions={},
+    )
+    asyncio.run(Engine(task=task, config=config, store=store, proposer=OfflineProposer()).run())
+    return store
+
+
+def _sequence(store: RunStore) -> list[tuple]:
+    return [(c.seq, c.generation, c.island, c.text, c.status, c.key) for c in store.candidates()]
+
+
+def _scores(store: RunStore) -> list[tuple]:
+    return [
+        (f.candidate.seq, round(f.r2, 9) if np.isfinite(f.r2) else None) for f in store.fitted()
+    ]
+
+
+def test_same_seed_gives_identical_candidate_sequence_and_selection(tmp_path):
+    task = _load(_parallel_csv(tmp_path, perturb_test=False))
+    a = _run(task, tmp_path / "a")
+    b = _run(task, tmp_path / "b")
+    assert len(_sequence(a)) >= 12
+    assert _sequence(a) == _sequence(b)
+    assert _scores(a) == _scores(b)
+    assert chosen_candidate(a) == chosen_candidate(b)
+    other = _run(task, tmp_path / "c", seed=6)
+    assert _sequence(other) != _sequence(a)
+
+
+def test_perturbing_every_test_label_changes_nothing_in_search(tmp_path):
+    clean = _load(_parallel_csv(tmp_path, perturb_test=False))
+    perturbed = _load(_parallel_csv(tmp_path, perturb_test=True))
+    assert not np.allclose(np.concatenate(clean.heldout().y), np.concatenate(perturbed.heldout().y))
+    a = _run(clean, tmp_path / "clean")
+    b = _run(perturbed, tmp_path / "perturbed")
+    assert _sequence(a) == _sequence(b)
+    assert _scores(a) == _scores(b)
+    assert chosen_candidate(a) == chosen_candidate(b)
+
+
+def _sld(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sld.cli", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+        **kwargs,
+    )
+
+
+FLAGS = [
+    "--generations",
+    "4",
+    "--seed",
+    "2",
+    "--islands",
+    "2",
+    "--per-island",
+    "3",
+    "--restarts",
+    "4",
+    "--bootstrap",
+    "0",
+    "--quiet",
+]
+
+
+@pytest.mark.slow
+def test_sigkilled_run_resumes_without_losing_or_repeating_fits(tmp_path):
+    # Uninterrupted reference run.
+    reference_out = tmp_path / "reference"
+    done = _sld("discover", "parallel_scaling_law", "--out", str(reference_out), *FLAGS)
+    assert done.wait(timeout=600) == 0, done.stderr.read().decode()
+    (reference_dir,) = reference_out.iterdir()
+
+    out = tmp_path / "killed"
+    rng = random.Random(1)
+    kills = 0
+    run_dir = None
+    while kills < 6:
+        args = (
+            ["discover", "--resume", str(run_dir)]
+            if run_dir
+            else ["discover", "parallel_scaling_law", "--out", str(out)]
+        )
+        proc = _sld(*(args + (FLAGS[8:] if run_dir else FLAGS)))
+        time.sleep(rng.uniform(2.0, 7.0))
+        if proc.poll() is not None:
+            break  # finished before we could kill it
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        dirs = list(out.iterdir()) if out.exists() else []
+        if dirs and RunStore.exists(dirs[0]):
+            run_dir = dirs[0]
+        elif dirs:
+            shutil.rmtree(dirs[0])  # killed before the store existed: start over
+    assert kills >= 5
+    assert run_dir is not None
+    final = _sld("discover", "--resume", str(run_dir), "--quiet", "--bootstrap", "0")
+    assert final.wait(timeout=600) == 0, final.stderr.read().decode()
+
+    with (
+        RunStore.open(reference_dir, readonly=True) as ref,
+        RunStore.open(run_dir, readonly=True) as got,
+    ):
+        assert _sequence(got) == _sequence(ref)
+        assert _scores(got) == _scores(ref)
+        fitted_ids = [f.candidate.id for f in got.fitted()]
+        assert len(fitted_ids) == len(set(fitted_ids))
+        assert not [c for c in got.candidates() if c.status == "proposed" and c.generation < 4]
+        assert chosen_candidate(got) == chosen_candidate(ref)
