@@ -208,3 +208,24 @@ def test_fit_result_is_json_serialisable() -> None:
     res = fit_law(POWER_LAW, power_rows([(1.7, 400.0, 0.3)]), time_limit=5.0)
     again = FitResult.model_validate_json(res.model_dump_json())
     assert again == res
+
+
+def test_fit_many_matches_fit_law() -> None:
+    from sld.fit import fit_many
+
+    rows = power_rows([(1.7, 400.0, 0.3), (2.5, 50.0, 0.15)], noise=1e-3)
+    leaf = make_law([E + 0 * N], ["N"])  # an output that is a bare parameter
+    many = fit_many([POWER_LAW, leaf], rows)
+    for law, got in zip([POWER_LAW, leaf], many, strict=True):
+        one = fit_law(law, rows)
+        assert got.ok and one.ok
+        assert got.train_loss == pytest.approx(one.train_loss, rel=1e-8)
+
+
+def test_fit_many_reports_unsupported_law_without_stopping() -> None:
+    from sld.fit import fit_many
+
+    bad = make_law([E + sp.sin(A * N)], ["N"])
+    results = fit_many([bad, POWER_LAW], power_rows([(1.7, 400.0, 0.3), (2.5, 50.0, 0.15)]))
+    assert not results[0].ok and "sin" in (results[0].reason or "")
+    assert results[1].ok

@@ -8,7 +8,8 @@ jax.config.update("jax_enable_x64", True)
 
 from ._data import GroupedRows as GroupedRows  # noqa: E402
 from ._fit import fit_law as fit_law  # noqa: E402
+from ._fit import fit_many as fit_many  # noqa: E402
 from ._fit import predict as predict  # noqa: E402
 from ._result import FitResult as FitResult  # noqa: E402
 
-__all__ = ["FitResult", "GroupedRows", "fit_law", "predict"]
+__all__ = ["FitResult", "GroupedRows", "fit_law", "fit_many", "predict"]

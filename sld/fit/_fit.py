@@ -9,7 +9,7 @@ differ only in parameter names), padded shapes and options.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import jax
@@ -18,7 +18,8 @@ import numpy as np
 
 from sld.errors import FitError
 
-from ._data import GroupedRows, Prepared, initial_points, prepare
+from ._data import GroupedRows, Prepared, bucket, initial_points, prepare
+from ._interpreter import interpreter_model, lower
 from ._lm import initial_carry, lm_run
 from ._program import CompiledLaw, Program, compile_law, evaluate, parameter_vector
 from ._result import FitResult, failed, summarise
@@ -108,11 +109,13 @@ def run_lm(
     max_iter: int,
     time_limit: float | None,
     start: float,
-) -> tuple[dict[str, np.ndarray], float]:
+    fetch: bool = True,
+) -> tuple[dict[str, Any], float]:
     """Compile (cached by ``key`` + shapes) and run LM, in chunks when a time limit is set.
 
     ``args`` follow the carry: (data, …); the runner takes (carry, *args, stop_at, fresh).
-    Returns the host copy of the final output and the seconds spent compiling.
+    Returns the final output (a host copy if ``fetch``, else device arrays still
+    being computed) and the seconds spent compiling.
     """
     stop = max_iter if time_limit is None else min(max_iter, TIME_CHUNK)
     call_args = (carry, *args, np.int32(stop), np.bool_(True))
@@ -145,7 +148,7 @@ def run_lm(
         stop = min(max_iter, it + TIME_CHUNK)
         next_carry = {k: out[k] for k in carry}
         out = compiled(next_carry, *args, np.int32(stop), np.bool_(False))
-    return jax.device_get(out), compile_seconds
+    return (jax.device_get(out) if fetch else out), compile_seconds
 
 
 def starting_points(
@@ -262,3 +265,123 @@ def predict(law: Any, parameters: Mapping[str, float] | np.ndarray, X: np.ndarra
     with np.errstate(all="ignore"):
         values, _ = evaluate(compiled.program, p, X, xp=np, tangents=False)
     return np.asarray(values, dtype=np.float64)
+
+
+def _interpreter_runner(*, registers: int, loss: str, log_space: bool) -> Callable[..., Any]:
+    def run(
+        carry: dict[str, jax.Array],
+        data: dict[str, jax.Array],
+        code: dict[str, jax.Array],
+        stop_at: jax.Array,
+        fresh: jax.Array,
+    ) -> dict[str, jax.Array]:
+        model = interpreter_model(code, data["x"], registers=registers)
+        return lm_run(
+            carry,
+            data,
+            code["linear"],
+            stop_at,
+            fresh,
+            model,
+            loss=loss,
+            log_space=log_space,
+            reproject=REPROJECT,
+        )
+
+    return jax.jit(run)
+
+
+def fit_many(
+    laws: Sequence[Any],
+    rows: GroupedRows,
+    *,
+    restarts: int = 16,
+    seed: int = 0,
+    loss: Loss = "squared",
+    huber_delta: float = 1.0,
+    log_space: bool = False,
+    max_iter: int = 200,
+    time_limit: float | None = None,
+) -> list[FitResult]:
+    """Fit many distinct laws to the same rows, compiling nothing per law.
+
+    Every law runs the same LM as ``fit_law`` (same starting points for the same
+    ``seed``) through one jitted instruction interpreter per size bucket, so a new
+    law costs a host lowering of a few ms instead of an XLA compile. ``time_limit``
+    applies per law. A law that cannot be compiled (unsupported function, unknown
+    symbol) gets ``ok=False`` with the reason instead of stopping the batch.
+    """
+    _check_options(restarts, max_iter, loss, time_limit)
+    laws = list(laws)
+    if not laws:
+        return []
+    n_inputs, n_outputs = len(laws[0].inputs), len(laws[0].expressions)
+    prepared = prepare(
+        rows,
+        n_inputs=n_inputs,
+        n_outputs=n_outputs,
+        log_space=log_space,
+        huber_delta=huber_delta,
+    )
+    data = {k: jnp.asarray(v) for k, v in prepared.arrays.items()}
+    G = prepared.arrays["x"].shape[0]
+    pending: list[Any] = []
+    for law in laws:
+        start = time.perf_counter()
+        names = list(law.parameters)
+        try:
+            compiled = compiled_law(law)
+        except FitError as err:
+            pending.append(failed(names, list(prepared.groups), reason=str(err), restarts=restarts))
+            continue
+        program = compiled.program
+        if (program.n_inputs, program.n_outputs) != (n_inputs, n_outputs):
+            raise FitError("fit_many needs laws over the same inputs and outputs")
+        if prepared.reason is not None:
+            pending.append(
+                failed(names, list(prepared.groups), reason=prepared.reason, restarts=restarts)
+            )
+            continue
+        code = lower(
+            program,
+            n_params=bucket(max(program.n_params, 1)),
+            length=bucket(len(program.nodes)),
+        )
+        P = code.n_params
+        p0 = np.zeros((G, restarts, P))
+        p0[:, :, : program.n_params] = starting_points(
+            program, prepared, restarts=restarts, seed=seed
+        )[None]
+        key = ("interpreter", code.n_registers, loss, log_space, REPROJECT)
+        out, compile_seconds = run_lm(
+            lambda code=code: _interpreter_runner(
+                registers=code.n_registers, loss=loss, log_space=log_space
+            ),
+            key,
+            initial_carry(p0),
+            (data, code.arrays),
+            max_iter=max_iter,
+            time_limit=time_limit,
+            start=start,
+            fetch=False,
+        )
+        pending.append((compiled, names, out, compile_seconds, start))
+    results = []
+    for item in pending:
+        if isinstance(item, FitResult):
+            results.append(item)
+            continue
+        compiled, names, out, compile_seconds, start = item
+        results.append(
+            summarise(
+                compiled,
+                names,
+                prepared.groups,
+                jax.device_get(out),
+                prepared.arrays["count"],
+                restarts=restarts,
+                seconds=time.perf_counter() - start,
+                compile_seconds=compile_seconds,
+            )
+        )
+    return results
