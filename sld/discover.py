@@ -52,8 +52,11 @@ def load_run_task(config: RunConfig) -> Task:
     )
 
 
-def make_proposer(config: RunConfig, *, notice: Callable[[str], None]) -> Proposer:
-    """The proposer a config asks for; 'llm' and 'mixed' fall back to offline when no endpoint is set."""
+def make_proposer(config: RunConfig, *, store: RunStore, notice: Callable[[str], None]) -> Proposer:
+    """The proposer a config asks for; 'llm' and 'mixed' fall back to offline when no endpoint is set.
+
+    ``store`` receives every LLM exchange (request, reply, usage, latency, outcome).
+    """
     from sld.evolve.offline import OfflineProposer
 
     if config.proposer in ("llm", "mixed"):
@@ -151,7 +154,7 @@ def discover(
             task=task,
             config=config,
             store=store,
-            proposer=make_proposer(config, notice=notice),
+            proposer=make_proposer(config, store=store, notice=notice),
             on_progress=on_progress,
         )
         asyncio.run(_run_engine(engine))

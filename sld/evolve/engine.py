@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -120,8 +121,11 @@ def _validation_error(report: ScoreReport) -> tuple[float, float, float, float]:
 class Engine:
     """Runs one discovery to its budget, writing everything to ``store``.
 
-    ``on_progress`` is called from the event loop's thread after each fit.
-    ``stop`` may be set from outside (TUI, signal handler) to end the run cleanly.
+    ``on_progress`` is called from the fitting thread after each fit.
+    :meth:`stop`, :meth:`pause` and :meth:`resume` may be called from any thread
+    (TUI, signal handler); a stop ends the run cleanly after the current fit. A
+    proposer with a non-empty ``budget_exhausted`` attribute (an LLM whose token
+    or dollar budget ran out) also ends the run.
     """
 
     def __init__(
@@ -141,10 +145,31 @@ class Engine:
         self.brief = task_brief(task)
         self.progress = Progress()
         self.stop_requested = False
+        self._running = threading.Event()
+        self._running.set()
         self._started = 0.0
         self._elapsed_before = float(store.get_state("elapsed", 0.0) or 0.0)
         self._keys_in_flight: dict[str, int] = {}
         self._failures: list[tuple[str, str]] = []
+
+    # -- control (thread-safe) -------------------------------------------------
+
+    def stop(self) -> None:
+        """End the run after the current fit."""
+        self.stop_requested = True
+        self._running.set()
+
+    def pause(self) -> None:
+        """Hold fitting before the next candidate until :meth:`resume`."""
+        self._running.clear()
+
+    def resume(self) -> None:
+        """Continue after :meth:`pause`."""
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
 
     # -- budgets ---------------------------------------------------------------
 
@@ -155,6 +180,9 @@ class Engine:
         c = self.config
         if self.stop_requested:
             return "stop requested"
+        exhausted = getattr(self.proposer, "budget_exhausted", "")
+        if exhausted:
+            return str(exhausted)
         if c.generations is not None and generation >= c.generations:
             return f"generation budget ({c.generations})"
         if c.max_candidates is not None and self.progress.proposed >= c.max_candidates:
@@ -266,6 +294,8 @@ class Engine:
     def _fit_batch(self, batch: _Batch) -> list[Member]:
         members = []
         for row, law in batch.to_fit:
+            while not self._running.wait(timeout=0.2):
+                pass  # paused: wall time keeps running, nothing is fitted
             if self.config.time_limit is not None and self._elapsed() >= self.config.time_limit:
                 break  # left 'proposed': a resumed run fits it
             if self.stop_requested:
