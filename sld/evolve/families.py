@@ -80,7 +80,8 @@ class Feature:
     range on a log-scale input). ``center``: the middle of ``log X`` (log-scale) or
     of ``X`` (linear) over the training range, rounded; 0 when the range is unknown.
     ``scale``: a power of ten near the geometric middle of a log-scale input (1 when
-    unknown), used to keep ``(X/scale)**c`` near one.
+    unknown), used to keep ``(X/scale)**c`` near one. ``at_least_one``: the training
+    minimum is known and >= 1, so ``log X >= 0``.
     """
 
     symbol: sympy.Symbol
@@ -88,6 +89,7 @@ class Feature:
     positive: bool
     center: sympy.Rational
     scale: sympy.Integer | sympy.Rational
+    at_least_one: bool = False
 
     @property
     def raw(self) -> sympy.Expr:
@@ -121,7 +123,9 @@ def features(brief: TaskBrief) -> tuple[Feature, ...]:
             scale = sympy.Integer(10) ** round(middle / math.log(10))
         elif known and not log_scale:
             center = exact((low + high) / 2)
-        out.append(Feature(sympy.Symbol(name, positive=True), log_scale, positive, center, scale))
+        symbol = sympy.Symbol(name, positive=True)
+        at_least_one = known and low >= 1
+        out.append(Feature(symbol, log_scale, positive, center, scale, at_least_one))
     return tuple(out)
 
 
@@ -165,6 +169,13 @@ def power_interaction(fs: Sequence[Feature], p: Params) -> sympy.Expr:
     """``E + A/N**a + B/D**b + C/(N**a D**b)``: two power laws and their product."""
     (x, y), (a, b) = (fs[0].raw, fs[1].raw), (p(), p())
     return p() + p() * x**-a + p() * y**-b + p() * x**-a * y**-b
+
+
+def effective_scale(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``E + A * (X*(1 + k*log Y))**(-a)``: a power law in an effective size, one input
+    scaled by a slowly growing factor of another (needs ``Y >= 1``)."""
+    x, y = fs[0].raw, fs[1].raw
+    return p() + p() * (x * (1 + p() * sympy.log(y))) ** (-p())
 
 
 def kaplan(fs: Sequence[Feature], p: Params) -> sympy.Expr:
@@ -256,11 +267,17 @@ def exp_quadratic_surface(fs: Sequence[Feature], p: Params) -> sympy.Expr:
     return sympy.exp(quadratic_surface(fs, p))
 
 
-def powers_with_optimum(fs: Sequence[Feature], p: Params) -> sympy.Expr:
-    """``E + sum_i A_i/X_i**a_i + C*(x_0 - c)**2``: power laws in the scale inputs plus a
-    quadratic bowl in the first feature (an optimum, e.g. in ``log lr``)."""
-    knob, scales = fs[0], fs[1:]
-    return p() + sympy.Add(*(power_term(f, p) for f in scales)) + p() * (knob.centred - p()) ** 2
+def powers_with_optimum(fs: Sequence[Feature], p: Params, *, knobs: int = 1) -> sympy.Expr:
+    """``E + sum_i A_i/X_i**a_i + sum_j C_j*(x_j - c_j)**2``: power laws in the scale inputs
+    plus a quadratic bowl in each of the first ``knobs`` features (an optimum, e.g. in
+    ``log lr`` or ``log batch``)."""
+    bowls = [p() * (f.centred - p()) ** 2 for f in fs[:knobs]]
+    return p() + sympy.Add(*(power_term(f, p) for f in fs[knobs:])) + sympy.Add(*bowls)
+
+
+def powers_with_two_optima(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """:func:`powers_with_optimum` with bowls in the first two features."""
+    return powers_with_optimum(fs, p, knobs=2)
 
 
 # --- the seed list ----------------------------------------------------------------------
@@ -294,10 +311,17 @@ def _single_output_seeds(fs: Sequence[Feature]) -> Iterator[tuple[str, Builder, 
     every = tuple(range(len(fs)))
     many = len(fs) >= 2
     pairs = list(itertools.combinations(scale, 2))
+    # (x, y) with log y >= 0 over the training range, for effective sizes x*(1 + k*log y)
+    boosted = [(i, j) for i in scale for j in scale if i != j and fs[j].at_least_one]
     # all scale inputs together, then (with three or more) each pair of them
     scale_sets = ([tuple(scale)] + (pairs if len(scale) > 2 else [])) if len(scale) >= 2 else []
     # a quadratic bowl in one feature beside power laws in the other scale inputs
     bowls = [(j, *(i for i in scale if i != j)) for j in every if many and set(scale) - {j}]
+    two_bowls = [
+        (j, k, *(i for i in scale if i not in (j, k)))
+        for j, k in itertools.combinations(every, 2)
+        if set(scale) - {j, k}
+    ]
 
     power_families: list[tuple[str, Builder, list[tuple[int, ...]]]] = [
         ("sum_of_powers", sum_of_powers, scale_sets),
@@ -319,6 +343,7 @@ def _single_output_seeds(fs: Sequence[Feature]) -> Iterator[tuple[str, Builder, 
     families = leading + [
         ("quadratic_surface", quadratic_surface, [every] if many else []),
         ("powers_with_optimum", powers_with_optimum, bowls),
+        ("powers_with_two_optima", powers_with_two_optima, two_bowls),
         ("log_quadratic", log_quadratic, [(i,) for i in usable]),
         ("saturating", saturating, [(i,) for i in usable]),
         ("broken_power", broken_power, [(i,) for i in scale]),
@@ -326,6 +351,7 @@ def _single_output_seeds(fs: Sequence[Feature]) -> Iterator[tuple[str, Builder, 
         ("rational", rational, [(i,) for i in positive]),
         ("exp_decay", exp_decay, [(i,) for i in usable]),
         ("kaplan", kaplan, pairs),
+        ("effective_scale", effective_scale, boosted),
         ("power_interaction", power_interaction, pairs),
         ("exp_quadratic_surface", exp_quadratic_surface, [every] if many else []),
         ("full_quadratic_surface", full_quadratic_surface, [every] if many else []),

@@ -271,8 +271,9 @@ def offline_proposals(
 ) -> list[Proposal]:
     """Up to ``request.count`` distinct, parseable proposals for ``request``.
 
-    Without parseable parents: family seeds, rotated by island (island ``i`` starts at
-    seed ``i * count``) plus a third of variations of random seeds. With parents: a
+    Without parseable parents: family seeds in priority order, rotated by island (island
+    ``i`` starts at seed ``i * count``) for two thirds of the batch; the rest alternates
+    at random between further seeds and mutations of random seeds. With parents: a
     ``seed_share`` of fresh seeds, a ``crossover_share`` of crossovers, and mutations
     of parents drawn with weight ``1/rank`` (better error, more children).
     """
@@ -421,10 +422,11 @@ def _validated(
     seen: set[str],
     cap: int,
 ) -> str | None:
-    """The law text when it prints, parses within the budget, keeps every parameter,
-    stays under the complexity cap and is new; else ``None``. Adds its key to ``seen``."""
+    """The law text when it has a parameter, prints, parses within the budget, keeps every
+    parameter, stays under the complexity cap and is new; else ``None``. Adds its key to
+    ``seen``."""
     expected = len(placeholders_in(expressions))
-    if expected > budget or any(_complexity(e) > cap for e in expressions):
+    if not 1 <= expected <= budget or any(_complexity(e) > cap for e in expressions):
         return None
     try:
         text = law_text(expressions, brief)
