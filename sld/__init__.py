@@ -24,18 +24,28 @@ _EXPORTS = {
     "Law": "sld.law",
     "fit_law": "sld.fit",
     "FitResult": "sld.fit",
-    "score": "sld.score",
-    "ScoreReport": "sld.score",
+    "score": "sld.scoring",
+    "ScoreReport": "sld.scoring",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sld.corpus import Task, list_tasks, load_task
-    from sld.errors import ConfigError, FitError, ParseError, SldError, StoreError, TaskError
-    from sld.fit import FitResult, fit_law
-    from sld.law import Law, parse_law
-    from sld.score import ScoreReport, score
+    from sld.corpus import Task as Task
+    from sld.corpus import list_tasks as list_tasks
+    from sld.corpus import load_task as load_task
+    from sld.errors import ConfigError as ConfigError
+    from sld.errors import FitError as FitError
+    from sld.errors import ParseError as ParseError
+    from sld.errors import SldError as SldError
+    from sld.errors import StoreError as StoreError
+    from sld.errors import TaskError as TaskError
+    from sld.fit import FitResult as FitResult
+    from sld.fit import fit_law as fit_law
+    from sld.law import Law as Law
+    from sld.law import parse_law as parse_law
+    from sld.scoring import ScoreReport as ScoreReport
+    from sld.scoring import score as score
 
 
 def __getattr__(name: str) -> Any:

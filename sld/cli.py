@@ -202,7 +202,7 @@ def _show_task(task: Any, *, as_json: bool) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from sld.score import score
+    from sld.scoring import score
 
     report = score(
         args.law,
@@ -238,7 +238,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_baseline(args: argparse.Namespace) -> int:
     from sld.corpus import list_tasks, load_task
-    from sld.score import heldout_score, parse_for_task
+    from sld.scoring import heldout_score, parse_for_task
 
     names = [args.task] if args.task else list_tasks()
     rows = []
@@ -354,7 +354,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from sld.discover import discover
+    from sld.discover import open_run, run_opened
     from sld.errors import ConfigError
 
     if args.resume is None and args.task is None:
@@ -377,7 +377,12 @@ def cmd_discover(args: argparse.Namespace) -> int:
             max_candidates=args.candidates,
         )
     err = Console(stderr=True, highlight=False)
-    total = config.time_limit if config is not None and config.time_limit else None
+    run_dir, store, config, task = open_run(
+        config if config is not None else resume_budget,
+        out=Path(args.out),
+        resume=Path(args.resume) if args.resume is not None else None,
+    )
+    total = config.time_limit
     with Progress(
         TextColumn("[bold]gen {task.fields[generation]}[/bold]"),
         BarColumn(bar_width=20),
@@ -400,10 +405,11 @@ def cmd_discover(args: argparse.Namespace) -> int:
                 rate=f"{p.rate:.1f}",
             )
 
-        run_dir, report = discover(
-            config if config is not None else resume_budget,
-            out=Path(args.out),
-            resume=Path(args.resume) if args.resume is not None else None,
+        report = run_opened(
+            run_dir,
+            store,
+            config,
+            task,
             on_progress=on_progress,
             notice=lambda message: err.print(f"note: {message}"),
         )
@@ -584,7 +590,10 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version (0) or a one-line usage error (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

@@ -102,20 +102,14 @@ async def _run_engine(engine: Engine) -> Progress:
     return await engine.run()
 
 
-def discover(
-    config: RunConfig | None = None,
-    *,
-    out: Path | None = None,
-    resume: Path | None = None,
-    on_progress: Callable[[Progress], None] | None = None,
-    notice: Callable[[str], None] = lambda message: None,
-    report: bool = True,
-) -> tuple[Path, dict[str, Any]]:
-    """Run (or resume) a discovery; returns the run directory and the final report.
+def open_run(
+    config: RunConfig | None = None, *, out: Path | None = None, resume: Path | None = None
+) -> tuple[Path, RunStore, RunConfig, Task]:
+    """Validate everything and open the run's store: a new run under ``out``, or ``resume``.
 
-    New run: ``config`` and ``out`` (parent folder). Resume: ``resume`` (the run
-    directory); its stored config is used, except that a ``config`` given here may
-    extend the budgets (time, generations, candidates).
+    Raises one-line SldErrors (unknown task, bad CSV, unwritable folder, missing
+    or corrupted store) before anything is written. On resume, a ``config`` given
+    here may extend the budgets (time, generations, candidates).
     """
     if resume is not None:
         run_dir = Path(resume)
@@ -124,32 +118,48 @@ def discover(
                 f"no run store in {run_dir}; pass a directory made by 'sld discover' to --resume"
             )
         store = RunStore.open(run_dir)
-        stored = RunConfig.model_validate(store.config())
-        if config is not None:
-            stored = stored.model_copy(
-                update={
-                    k: getattr(config, k)
-                    for k in ("time_limit", "generations", "max_candidates")
-                    if getattr(config, k) is not None
-                }
-            )
-        config = stored
-    else:
-        if config is None:
-            raise ConfigError("discover needs a run config or --resume RUN_DIR")
-        parent = Path(out) if out is not None else Path("runs")
-        _check_writable(parent)
-        task_for_name = load_run_task(config)
-        run_dir = new_run_dir(parent, task_for_name.name, config.seed)
-        store = RunStore.create(
-            run_dir,
-            task=task_for_name.name,
-            seed=config.seed,
-            config=config.model_dump(mode="json"),
-            versions=versions(),
-        )
+        try:
+            stored = RunConfig.model_validate(store.config())
+            if config is not None:
+                extend = ("time_limit", "generations", "max_candidates")
+                stored = stored.model_copy(
+                    update={k: getattr(config, k) for k in extend if getattr(config, k) is not None}
+                )
+            return run_dir, store, stored, load_run_task(stored)
+        except BaseException:
+            store.close()
+            raise
+    if config is None:
+        raise ConfigError("discover needs a run config or --resume RUN_DIR")
+    task = load_run_task(config)
+    parent = Path(out) if out is not None else Path("runs")
+    _check_writable(parent)
+    run_dir = new_run_dir(parent, task.name, config.seed)
+    store = RunStore.create(
+        run_dir,
+        task=task.name,
+        seed=config.seed,
+        config=config.model_dump(mode="json"),
+        versions=versions(),
+    )
+    return run_dir, store, config, task
+
+
+def run_opened(
+    run_dir: Path,
+    store: RunStore,
+    config: RunConfig,
+    task: Task,
+    *,
+    on_progress: Callable[[Progress], None] | None = None,
+    notice: Callable[[str], None] = lambda message: None,
+    report: bool = True,
+) -> dict[str, Any]:
+    """Evolve to the budget, then score the chosen law on held-out rows and write the report.
+
+    Closes ``store`` when done.
+    """
     try:
-        task = load_run_task(config)
         engine = Engine(
             task=task,
             config=config,
@@ -161,7 +171,7 @@ def discover(
         if not report:
             from sld.report import build_report
 
-            return run_dir, build_report(store, task)
+            return build_report(store, task)
         from sld.report import finalize
 
         final = finalize(
@@ -172,6 +182,23 @@ def discover(
             bootstrap=config.bootstrap,
         )
         final["stopped_by"] = engine.progress.stopped_by
-        return run_dir, final
+        return final
     finally:
         store.close()
+
+
+def discover(
+    config: RunConfig | None = None,
+    *,
+    out: Path | None = None,
+    resume: Path | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    notice: Callable[[str], None] = lambda message: None,
+    report: bool = True,
+) -> tuple[Path, dict[str, Any]]:
+    """Run (or resume) a discovery; returns the run directory and the final report."""
+    run_dir, store, config, task = open_run(config, out=out, resume=resume)
+    final = run_opened(
+        run_dir, store, config, task, on_progress=on_progress, notice=notice, report=report
+    )
+    return run_dir, final

@@ -17,7 +17,7 @@ import numpy as np
 
 from sld.corpus import Task
 from sld.evolve.population import Population
-from sld.score import ScoreReport, heldout_score, parse_for_task, predict_rows
+from sld.scoring import ScoreReport, heldout_score, parse_for_task, predict_rows
 from sld.store import RunStore
 
 REPORT_JSON = "report.json"

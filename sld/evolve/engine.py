@@ -38,7 +38,7 @@ from sld.evolve.config import RunConfig
 from sld.evolve.population import Member, Population
 from sld.evolve.proposer import Parent, Proposal, ProposalRequest, Proposer, TaskBrief
 from sld.law import Law
-from sld.score import ScoreReport, parse_for_task, validation_score
+from sld.scoring import ScoreReport, parse_for_task, validation_score
 from sld.store import CandidateRow, RunStore
 
 

@@ -1,0 +1,151 @@
+"""The sld command: outputs, and one-line errors with exit code 2 for every user mistake."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sld.cli import main, parse_duration
+
+EXPECTED = {
+    "data_constrained_scaling_law": (161, 21, 1),
+    "domain_mixture_scaling_law": (80, 24, 4),
+    "easy_question_scaling_law": (389, 127, 9),
+    "lr_bsz_scaling_law": (1730, 117, 1),
+    "moe_scaling_law": (193, 28, 1),
+    "parallel_scaling_law": (36, 12, 2),
+    "sft_scaling_law": (504, 42, 42),
+    "vocab_scaling_law": (1080, 120, 1),
+}
+
+
+def _one_line_error(capsys, argv: list[str]) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_tasks_json_lists_the_eight_tasks_with_their_counts(capsys):
+    assert main(["tasks", "--json"]) == 0
+    tasks = {t["name"]: t for t in json.loads(capsys.readouterr().out)["tasks"]}
+    assert {n: (t["train_rows"], t["test_rows"], t["groups"]) for n, t in tasks.items()} == EXPECTED
+    for t in tasks.values():
+        assert 0 < t["validation_rows"] < t["train_rows"]
+
+
+def test_tasks_table_and_show(capsys):
+    assert main(["tasks"]) == 0
+    assert "parallel_scaling_law" in capsys.readouterr().out
+    assert main(["tasks", "show", "sft_scaling_law", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["card"]["name"] == "sft_scaling_law" and len(shown["groups"]) == 42
+
+
+def test_unknown_task_is_one_line_exit_2(capsys):
+    line = _one_line_error(capsys, ["tasks", "show", "nope"])
+    assert "nope" in line
+
+
+@pytest.mark.parametrize(
+    "law",
+    [
+        "__import__('os').system('touch /tmp/sld_cli_pwned')",
+        "().__class__.__bases__",
+        "lambda: 1",
+        "N.__class__",
+        "[x for x in ()]",
+        "'a'*10**9",
+        "2**2**2**2**2**2",
+        "(" * 1000 + "N" + ")" * 1000,
+    ],
+)
+def test_hostile_law_is_rejected_in_one_line(capsys, law):
+    line = _one_line_error(capsys, ["score", "parallel_scaling_law", law])
+    assert "law" in line
+    assert not os.path.exists("/tmp/sld_cli_pwned")
+
+
+def test_score_with_card_aliases_on_test_split(capsys):
+    assert (
+        main(
+            [
+                "score",
+                "parallel_scaling_law",
+                "E + (A*1e9/(N*(k*log(P)+1)))**alpha",
+                "--split",
+                "test",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["split"] == "test" and report["metrics"]["r2"] > 0.999
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["discover", "parallel_scaling_law", "--time", "ten minutes"],
+        ["discover", "parallel_scaling_law", "--generations", "0"],
+        ["discover", "parallel_scaling_law", "--proposer", "magic"],
+        ["discover", "nope_task", "--generations", "1"],
+        ["discover"],
+        ["discover", "parallel_scaling_law", "--inputs", "N"],
+        ["score", "parallel_scaling_law", "E + A/N**a", "--bootstrap", "-1"],
+        ["report", "/nonexistent/run"],
+        ["frobnicate"],
+    ],
+)
+def test_bad_flags_and_names_are_one_line_exit_2(capsys, argv):
+    _one_line_error(capsys, argv)
+
+
+def test_unwritable_output_directory_is_one_line_exit_2(capsys, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    line = _one_line_error(
+        capsys,
+        ["discover", "parallel_scaling_law", "--generations", "1", "--out", str(blocker / "runs")],
+    )
+    assert "--out" in line
+
+
+def test_corrupted_store_on_resume_is_one_line_and_untouched(capsys, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    garbage = b"this is not a sqlite database" * 100
+    (run / "run.sqlite").write_bytes(garbage)
+    line = _one_line_error(capsys, ["discover", "--resume", str(run)])
+    assert str(run) in line
+    assert (run / "run.sqlite").read_bytes() == garbage  # nothing lost
+
+
+def test_durations():
+    assert parse_duration("90") == 90.0
+    assert parse_duration("2m") == 120.0
+    assert parse_duration("1.5h") == 5400.0
+
+
+def test_installed_console_script_runs_from_another_directory(tmp_path):
+    sld = shutil.which("sld", path=str(Path(sys.executable).parent))
+    assert sld is not None
+    done = subprocess.run(
+        [sld, "tasks", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["tasks"]) == 8
+    bad = subprocess.run(
+        [sld, "tasks", "show", "nope"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stderr.startswith("error: ")
