@@ -58,8 +58,12 @@ def make_proposer(config: RunConfig, *, store: RunStore, notice: Callable[[str],
     ``store`` receives every LLM exchange (request, reply, usage, latency, outcome).
     """
     from sld.evolve.offline import OfflineProposer
+    from sld.llm import build_proposer
 
     if config.proposer in ("llm", "mixed"):
+        proposer = build_proposer(config, store=store, notice=notice)
+        if proposer is not None:
+            return proposer
         notice(
             f"no LLM endpoint is configured: --proposer {config.proposer} falls back to the offline proposer"
         )

