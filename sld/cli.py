@@ -316,7 +316,17 @@ def _run_config(args: argparse.Namespace) -> Any:
 
     from sld.errors import ConfigError
     from sld.evolve.config import RunConfig, TaskSpec
+    from sld.llm import llm_config, replay_config
 
+    if args.replay is not None:
+        if args.task is not None:
+            raise ConfigError("give either a TASK or --replay RUN_DIR, not both")
+        return replay_config(
+            args.replay,
+            time_limit=args.time,
+            generations=args.generations,
+            max_candidates=args.candidates,
+        )
     is_file = args.task is not None and (args.task.endswith((".csv", ".toml")) or "/" in args.task)
     if not is_file and any(
         v is not None for v in (args.inputs, args.output, args.group, args.test)
@@ -342,6 +352,15 @@ def _run_config(args: argparse.Namespace) -> Any:
             proposals_per_island=args.per_island,
             restarts=args.restarts,
             bootstrap=args.bootstrap,
+            llm=llm_config(
+                config_file=args.llm_config,
+                provider=args.provider,
+                model=args.model,
+                base_url=args.base_url,
+                budget_usd=args.budget_usd,
+                budget_tokens=args.budget_tokens,
+                mixed_ratio=args.llm_ratio,
+            ),
         )
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -357,13 +376,13 @@ def cmd_discover(args: argparse.Namespace) -> int:
     from sld.discover import open_run, run_opened
     from sld.errors import ConfigError
 
-    if args.resume is None and args.task is None:
+    if args.resume is None and args.task is None and args.replay is None:
         raise ConfigError(
             "sld discover needs a TASK (or --resume RUN_DIR); run 'sld tasks' to list tasks"
         )
     if args.resume is not None and args.task is not None:
         raise ConfigError("give either a TASK or --resume RUN_DIR, not both")
-    config = _run_config(args) if args.task is not None else None
+    config = _run_config(args) if args.task is not None or args.replay is not None else None
     resume_budget = None
     if args.resume is not None and any(
         v is not None for v in (args.time, args.generations, args.candidates)
@@ -540,6 +559,43 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", metavar="RUN_DIR", default=None, help="continue a killed or finished run"
     )
     disc.add_argument("--proposer", choices=["offline", "llm", "mixed"], default="offline")
+    disc.add_argument(
+        "--provider",
+        choices=["openai", "local"],
+        default=None,
+        help="LLM: an OpenAI-compatible endpoint (default) or the in-process local model",
+    )
+    disc.add_argument("--model", default=None, help="LLM model name (default gpt-4o-mini)")
+    disc.add_argument(
+        "--base-url", default=None, help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL)"
+    )
+    disc.add_argument(
+        "--llm-config",
+        metavar="PATH",
+        default=None,
+        help="TOML file of LLM settings (model, base_url, api_key_env, prices, ...)",
+    )
+    disc.add_argument(
+        "--budget-usd", type=float, default=None, help="stop once LLM calls cost this"
+    )
+    disc.add_argument(
+        "--budget-tokens",
+        type=_positive_int,
+        default=None,
+        help="stop once LLM calls used this many tokens",
+    )
+    disc.add_argument(
+        "--llm-ratio",
+        type=float,
+        default=None,
+        help="--proposer mixed: share of island-generations asking the LLM (default 0.5)",
+    )
+    disc.add_argument(
+        "--replay",
+        metavar="RUN_DIR",
+        default=None,
+        help="re-run RUN_DIR as a new run, answering LLM requests from its records (no network)",
+    )
     disc.add_argument("--islands", type=_positive_int, default=4)
     disc.add_argument(
         "--per-island", type=_positive_int, default=6, help="proposals per island per generation"
