@@ -347,7 +347,7 @@ def _run_config(args: argparse.Namespace) -> Any:
             generations=args.generations,
             max_candidates=args.candidates,
             time_limit=args.time,
-            proposer=args.proposer,
+            proposer=args.proposer or ("llm" if args.provider == "local" else "offline"),
             islands=args.islands,
             proposals_per_island=args.per_island,
             restarts=args.restarts,
@@ -558,7 +558,12 @@ def build_parser() -> argparse.ArgumentParser:
     disc.add_argument(
         "--resume", metavar="RUN_DIR", default=None, help="continue a killed or finished run"
     )
-    disc.add_argument("--proposer", choices=["offline", "llm", "mixed"], default="offline")
+    disc.add_argument(
+        "--proposer",
+        choices=["offline", "llm", "mixed"],
+        default=None,
+        help="default: offline, or llm with --provider local",
+    )
     disc.add_argument(
         "--provider",
         choices=["openai", "local"],
