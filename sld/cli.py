@@ -511,6 +511,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- sld tui
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from tui.app import run_app
+
+    return run_app(args.task, attach=args.attach, out=args.out, seed=args.seed)
+
+
 # ---------------------------------------------------------------- entry point
 
 
@@ -619,6 +628,17 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("run_dir")
     rep.add_argument("--json", action="store_true")
     rep.set_defaults(handler=cmd_report)
+
+    tui = sub.add_parser("tui", help="interactive terminal session: run a discovery or watch one")
+    tui.add_argument("task", nargs="?", help="curated task name or path to a CSV with a card")
+    tui.add_argument(
+        "--attach", metavar="RUN_DIR", default=None, help="watch a run directory read-only"
+    )
+    tui.add_argument(
+        "--out", default="runs", help="parent folder for new run directories (default: runs/)"
+    )
+    tui.add_argument("--seed", type=int, default=0)
+    tui.set_defaults(handler=cmd_tui)
     return parser
 
 
