@@ -148,12 +148,20 @@ class OpenAIChat:
     instant = False
 
     def __init__(self, *, base_url: str | None, api_key: str, timeout: float) -> None:
+        self.name = "openai"
+        self._options = {"api_key": api_key, "base_url": base_url, "timeout": timeout}
+        self._clients: dict[int, Any] = {}
+
+    def _client(self) -> Any:
+        """The client for the running event loop: its connections belong to that loop."""
+        import asyncio
+
         from openai import AsyncOpenAI
 
-        self.name = "openai"
-        self._client = AsyncOpenAI(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0
-        )
+        loop = id(asyncio.get_running_loop())
+        if loop not in self._clients:
+            self._clients = {loop: AsyncOpenAI(**self._options, max_retries=0)}
+        return self._clients[loop]
 
     async def complete(self, request: Mapping[str, Any], *, timeout: float) -> ChatReply:
         import openai
@@ -172,7 +180,7 @@ class OpenAIChat:
             if k in params
         }
         try:
-            completion = await self._client.chat.completions.create(
+            completion = await self._client().chat.completions.create(
                 messages=list(request["messages"]),
                 timeout=timeout,
                 extra_body=params or None,
@@ -197,7 +205,9 @@ class OpenAIChat:
         )
 
     async def close(self) -> None:
-        await self._client.close()
+        for client in self._clients.values():
+            await client.close()
+        self._clients = {}
 
 
 def _status_error(exc: Any) -> LlmCallError:
