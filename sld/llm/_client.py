@@ -142,7 +142,7 @@ class OpenAIChat:
     """An OpenAI-compatible chat-completions endpoint through the ``openai`` client.
 
     The client's own retries are off (``max_retries=0``): the proposer retries, so
-    each attempt is recorded.
+    each attempt is recorded. The API key is held in memory only.
     """
 
     instant = False
@@ -150,21 +150,10 @@ class OpenAIChat:
     def __init__(self, *, base_url: str | None, api_key: str, timeout: float) -> None:
         self.name = "openai"
         self._options = {"api_key": api_key, "base_url": base_url, "timeout": timeout}
-        self._clients: dict[int, Any] = {}
-
-    def _client(self) -> Any:
-        """The client for the running event loop: its connections belong to that loop."""
-        import asyncio
-
-        from openai import AsyncOpenAI
-
-        loop = id(asyncio.get_running_loop())
-        if loop not in self._clients:
-            self._clients = {loop: AsyncOpenAI(**self._options, max_retries=0)}
-        return self._clients[loop]
 
     async def complete(self, request: Mapping[str, Any], *, timeout: float) -> ChatReply:
         import openai
+        from openai import AsyncOpenAI
 
         params = dict(request["params"])
         known = {
@@ -179,13 +168,16 @@ class OpenAIChat:
             )
             if k in params
         }
+        # one client per request, closed with it: connections never outlive the event
+        # loop that opened them (the TUI and tests run several loops)
         try:
-            completion = await self._client().chat.completions.create(
-                messages=list(request["messages"]),
-                timeout=timeout,
-                extra_body=params or None,
-                **known,
-            )
+            async with AsyncOpenAI(**self._options, max_retries=0) as client:
+                completion = await client.chat.completions.create(
+                    messages=list(request["messages"]),
+                    timeout=timeout,
+                    extra_body=params or None,
+                    **known,
+                )
         except openai.APITimeoutError as exc:
             raise LlmCallError("timeout", f"no reply within {timeout:g} s ({exc})") from None
         except openai.APIConnectionError as exc:
@@ -205,9 +197,7 @@ class OpenAIChat:
         )
 
     async def close(self) -> None:
-        for client in self._clients.values():
-            await client.close()
-        self._clients = {}
+        return None
 
 
 def _status_error(exc: Any) -> LlmCallError:
