@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sld.corpus import Task, load_task
 from sld.errors import ConfigError
-from sld.fit import FitResult, fit_law, predict
+from sld.fit import FitResult, fit_law, fit_many, predict
 from sld.law import Law, parse_law
 from sld.metrics import metrics_or_reason
 
@@ -225,6 +225,49 @@ def validation_score(
         bootstrap=bootstrap,
         restarts=restarts,
     )
+
+
+def validation_scores(
+    laws: Sequence[Law], task: Task, *, seed: int = 0, restarts: int = 16
+) -> list[ScoreReport]:
+    """:func:`validation_score` for many laws at once, through the batched fitter.
+
+    Same fits as one-by-one (same starting points, same LM); compiles nothing
+    per law, so it is what search uses.
+    """
+    if not laws:
+        return []
+    fit_rows, eval_rows = task.search_train(), task.validation()
+    started = time.perf_counter()
+    fits = fit_many(laws, fit_rows, restarts=restarts, seed=seed)
+    share = (time.perf_counter() - started) / len(laws)
+    reports = []
+    for law, fit in zip(laws, fits, strict=True):
+        t0 = time.perf_counter()
+        metrics, reason = _evaluate(law, fit, eval_rows)
+        evaluated = time.perf_counter() - t0
+        reports.append(
+            ScoreReport(
+                task=task.name,
+                law=law.text,
+                key=law.key,
+                split="validation",
+                ok=metrics is not None,
+                reason=reason,
+                complexity=law.complexity,
+                n_parameters=len(law.parameters),
+                parameters=fit.parameters,
+                metrics=metrics,
+                fit=fit,
+                seconds={
+                    "fit": share,
+                    "evaluate": evaluated,
+                    "bootstrap": 0.0,
+                    "total": share + evaluated,
+                },
+            )
+        )
+    return reports
 
 
 def heldout_score(

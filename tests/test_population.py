@@ -72,9 +72,10 @@ def test_failed_member_is_remembered_but_not_kept():
 
 def test_full_island_evicts_its_worst_penalised_member():
     pop = Population(islands=1, capacity=2, complexity_weight=0.01)
-    pop.add(member(1, error=0.10, complexity=1))  # fitness 0.11
-    pop.add(member(2, error=0.05, complexity=20))  # fitness 0.25
-    assert pop.add(member(3, error=0.12, complexity=2)) is True  # 0.14 beats 0.25
+    # fitness = log10(error) + 0.01 * complexity
+    pop.add(member(1, error=0.10, complexity=1))  # -0.99
+    pop.add(member(2, error=0.05, complexity=60))  # -0.70
+    assert pop.add(member(3, error=0.12, complexity=2)) is True  # -0.90 beats -0.70
     assert [m.id for m in pop.island_members(0)] == [1, 3]
     assert pop.add(member(4, error=0.5, complexity=1)) is False  # worse than all: not promoted
     assert [m.id for m in pop.island_members(0)] == [1, 3]
@@ -91,8 +92,8 @@ def test_ties_in_fitness_go_to_the_simpler_then_older_member():
 
 def test_best_uses_penalised_fitness():
     pop = Population(islands=2, complexity_weight=0.01)
-    pop.add(member(1, error=0.05, complexity=30, island=0))  # 0.35
-    pop.add(member(2, error=0.10, complexity=5, island=1))  # 0.15
+    pop.add(member(1, error=0.05, complexity=50, island=0))  # log10(0.05) + 0.5 = -0.80
+    pop.add(member(2, error=0.10, complexity=5, island=1))  # log10(0.10) + 0.05 = -0.95
     assert pop.best().id == 2
 
 

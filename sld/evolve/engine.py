@@ -38,7 +38,7 @@ from sld.evolve.config import RunConfig
 from sld.evolve.population import Member, Population
 from sld.evolve.proposer import Parent, Proposal, ProposalRequest, Proposer, TaskBrief
 from sld.law import Law
-from sld.scoring import ScoreReport, parse_for_task, validation_score
+from sld.scoring import ScoreReport, parse_for_task, validation_scores
 from sld.store import CandidateRow, RunStore
 
 
@@ -264,17 +264,8 @@ class Engine:
 
     # -- fitting ---------------------------------------------------------------
 
-    def _fit_one(self, row: CandidateRow, law: Law) -> Member:
-        """Fit on train minus validation, score on the validation slice, write both at once."""
-        try:
-            report = validation_score(
-                law, self.task, seed=self.config.seed, restarts=self.config.restarts
-            )
-        except (
-            SldError
-        ) as exc:  # a law the fitter refuses outright is a failed candidate, not a crash
-            self.store.set_status(row.id, "failed", reason=str(exc))
-            return _member(row, r2=math.nan, error=math.inf)
+    def _record(self, row: CandidateRow, report: ScoreReport) -> Member:
+        """Write one candidate's fit and validation score in one transaction."""
         error, r2, nmse, nmae = _validation_error(report)
         self.store.record_fit_and_score(
             row.id,
@@ -291,18 +282,34 @@ class Engine:
         )
         return _member(row, r2=r2, error=error)
 
+    def _fit_chunk(self, chunk: Sequence[tuple[CandidateRow, Law]]) -> list[Member]:
+        """Fit a few candidates in one batched call: train minus validation, scored on validation."""
+        laws = [law for _, law in chunk]
+        try:
+            reports = validation_scores(
+                laws, self.task, seed=self.config.seed, restarts=self.config.restarts
+            )
+        except SldError as exc:  # a batch the fitter refuses outright: every law in it failed
+            for row, _ in chunk:
+                self.store.set_status(row.id, "failed", reason=str(exc))
+            return [_member(row, r2=math.nan, error=math.inf) for row, _ in chunk]
+        return [self._record(row, report) for (row, _), report in zip(chunk, reports, strict=True)]
+
     def _fit_batch(self, batch: _Batch) -> list[Member]:
-        members = []
-        for row, law in batch.to_fit:
+        """Fit a generation in fixed-size chunks (fixed, so timing never changes the results)."""
+        members: list[Member] = []
+        size = self.config.fit_chunk
+        for start in range(0, len(batch.to_fit), size):
             while not self._running.wait(timeout=0.2):
                 pass  # paused: wall time keeps running, nothing is fitted
             if self.config.time_limit is not None and self._elapsed() >= self.config.time_limit:
-                break  # left 'proposed': a resumed run fits it
+                break  # left 'proposed': a resumed run fits them
             if self.stop_requested:
                 break
-            members.append(self._fit_one(row, law))
-            self.progress.fitted += 1
-            self._note_best(members[-1])
+            for member in self._fit_chunk(batch.to_fit[start : start + size]):
+                members.append(member)
+                self.progress.fitted += 1
+                self._note_best(member)
             self.progress.elapsed = self._elapsed()
             if self.on_progress is not None:
                 self.on_progress(self.progress)

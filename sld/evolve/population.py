@@ -94,7 +94,7 @@ class Population:
         capacity: int = 32,
         migration_interval: int = 4,
         migrants: int = 2,
-        complexity_weight: float = 0.002,
+        complexity_weight: float = 0.01,
         exploration: float = 0.2,
         tournament_size: int = 3,
     ) -> None:
@@ -131,8 +131,16 @@ class Population:
     # -- ranking -----------------------------------------------------------------
 
     def fitness(self, member: Member) -> float:
-        """Penalised error: ``error + complexity_weight * complexity``."""
-        return member.error + self.complexity_weight * member.complexity
+        """Penalised error: ``log10(max(error, 1e-12)) + complexity_weight * complexity``.
+
+        Scale-free: validation NMSEs span 1e-5 to 1 across tasks, so an additive
+        penalty would swamp small errors. In log space each extra node must buy a
+        fixed *relative* error reduction (weight 0.01: about 2.3 % per node).
+        Failed members (infinite error) rank last.
+        """
+        if not math.isfinite(member.error):
+            return math.inf
+        return math.log10(max(member.error, 1e-12)) + self.complexity_weight * member.complexity
 
     def _rank(self, member: Member) -> tuple[float, int, int]:
         return (self.fitness(member), member.complexity, member.id)
