@@ -548,7 +548,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     base = sub.add_parser("baseline", help="held-out scores of each task's reference human law")
     base.add_argument("task", nargs="?", help="one task (default: all)")
-    base.add_argument("--restarts", type=_positive_int, default=16)
+    base.add_argument(
+        "--restarts",
+        type=_positive_int,
+        default=64,
+        help="multistart restarts (default 64: human laws with min() kinks need many)",
+    )
     base.add_argument("--seed", type=int, default=0)
     base.add_argument("--json", action="store_true")
     base.set_defaults(handler=cmd_baseline)

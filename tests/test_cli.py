@@ -149,3 +149,22 @@ def test_installed_console_script_runs_from_another_directory(tmp_path):
         [sld, "tasks", "show", "nope"], cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stderr.startswith("error: ")
+
+
+@pytest.mark.slow
+def test_baseline_reaches_the_reference_held_out_scores(capsys):
+    assert main(["baseline", "--json"]) == 0
+    got = {r["task"]: r for r in json.loads(capsys.readouterr().out)["baseline"]}
+    floors = {
+        "parallel_scaling_law": 0.999,
+        "vocab_scaling_law": 0.97,
+        "sft_scaling_law": 0.99,
+        "domain_mixture_scaling_law": 0.97,
+        "moe_scaling_law": 0.67,
+        "data_constrained_scaling_law": 0.86,
+    }
+    for task, floor in floors.items():
+        assert got[task]["test_r2"] >= floor, (task, got[task]["test_r2"])
+    easy = got["easy_question_scaling_law"]
+    assert easy["test_r2"] < 0 and easy["test_r2_clipped"] == -1.0  # the degree-5 polynomial extrapolates badly
+    assert got["lr_bsz_scaling_law"]["reason"] == "no reference law"
