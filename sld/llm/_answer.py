@@ -112,7 +112,8 @@ def _from_json(data: Any, limit: int) -> tuple[tuple[str, str], ...] | None:
             law, why = item, ""
         elif isinstance(item, dict) and isinstance(item.get("law"), str):
             law = item["law"]
-            why = item.get("rationale") if isinstance(item.get("rationale"), str) else ""
+            rationale = item.get("rationale")
+            why = rationale if isinstance(rationale, str) else ""
         else:
             continue
         out.append((law.strip()[:MAX_LAW_CHARS], " ".join(why.split())[:MAX_RATIONALE_CHARS]))

@@ -86,7 +86,8 @@ def build_proposer(
         notice=notice,
     )
     if config.proposer == "mixed":
-        return MixedProposer(llm, OfflineProposer(), ratio=settings.mixed_ratio)
+        offline: Proposer = OfflineProposer()  # type: ignore[assignment]  # frozen dataclass: read-only name
+        return MixedProposer(llm, offline, ratio=settings.mixed_ratio)
     return llm
 
 

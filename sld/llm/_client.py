@@ -149,7 +149,9 @@ class OpenAIChat:
 
     def __init__(self, *, base_url: str | None, api_key: str, timeout: float) -> None:
         self.name = "openai"
-        self._options = {"api_key": api_key, "base_url": base_url, "timeout": timeout}
+        self._api_key = api_key
+        self._base_url = base_url
+        self._timeout = timeout
 
     async def complete(self, request: Mapping[str, Any], *, timeout: float) -> ChatReply:
         import openai
@@ -171,7 +173,12 @@ class OpenAIChat:
         # one client per request, closed with it: connections never outlive the event
         # loop that opened them (the TUI and tests run several loops)
         try:
-            async with AsyncOpenAI(**self._options, max_retries=0) as client:
+            async with AsyncOpenAI(
+                api_key=self._api_key,
+                base_url=self._base_url,
+                timeout=self._timeout,
+                max_retries=0,
+            ) as client:
                 completion = await client.chat.completions.create(
                     messages=list(request["messages"]),
                     timeout=timeout,

@@ -3,8 +3,9 @@
 The grammar admits a numbered list of ``count`` laws, one per line, each
 ``output = expression`` over the task's short variable names, a fixed set of
 parameter names, numbers and one-argument functions, with bounded nesting (two
-levels of parentheses, at most four terms of at most three factors). It cannot
-count parameters; :func:`sld.law.parse_law` still checks every law.
+levels of parentheses, at most four terms of at most three factors). It offers only
+as many parameter names as the task allows parameters, so the limit holds by
+construction; :func:`sld.law.parse_law` still checks every law.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 from sld.evolve.proposer import TaskBrief
 from sld.llm._prompts import free_names
 
-PARAMETERS = ("E", "A", "B", "C", "D", "alpha", "beta", "gamma", "k", "c")
+# In order of use: a task allowing p parameters gets the first p names, so no law the
+# grammar admits can exceed the limit (names may repeat; a repeat is the same parameter).
+PARAMETERS = ("E", "A", "alpha", "k", "B", "beta", "C", "gamma", "D", "c")
 FUNCTIONS = ("log", "exp", "sqrt", "tanh")
 
 
@@ -28,7 +31,8 @@ def _choice(options: list[str]) -> str:
 def law_grammar(brief: TaskBrief, *, count: int) -> str:
     """GBNF text for a numbered list of ``count`` laws for ``brief``."""
     variables = [brief.alias_of(name) for name in brief.inputs]
-    parameters = free_names(brief, PARAMETERS)
+    allowed = PARAMETERS if brief.max_params is None else PARAMETERS[: max(1, brief.max_params)]
+    parameters = free_names(brief, allowed)
     if len(brief.outputs) == 1:
         law = f"{_literal(brief.outputs[0] + ' = ')} expr"
     else:

@@ -98,7 +98,7 @@ class LocalChat:
             kwargs["response_format"] = {"type": "json_object"}
         with self._lock:
             try:
-                out = self._llama.create_chat_completion(**kwargs)
+                out: Any = self._llama.create_chat_completion(**kwargs)
             except (ValueError, RuntimeError) as exc:
                 raise LlmCallError("error", f"llama.cpp: {exc}") from None
         choice = out["choices"][0]
