@@ -109,9 +109,10 @@ def _sld(*args: str, **kwargs) -> subprocess.Popen:
     )
 
 
+GENERATIONS = 20
 FLAGS = [
     "--generations",
-    "4",
+    str(GENERATIONS),
     "--seed",
     "2",
     "--islands",
@@ -145,7 +146,7 @@ def test_sigkilled_run_resumes_without_losing_or_repeating_fits(tmp_path):
             else ["discover", "parallel_scaling_law", "--out", str(out)]
         )
         proc = _sld(*(args + (FLAGS[8:] if run_dir else FLAGS)))
-        time.sleep(rng.uniform(2.0, 7.0))
+        time.sleep(rng.uniform(3.0, 8.0))
         if proc.poll() is not None:
             break  # finished before we could kill it
         proc.send_signal(signal.SIGKILL)
@@ -169,5 +170,5 @@ def test_sigkilled_run_resumes_without_losing_or_repeating_fits(tmp_path):
         assert _scores(got) == _scores(ref)
         fitted_ids = [f.candidate.id for f in got.fitted()]
         assert len(fitted_ids) == len(set(fitted_ids))
-        assert not [c for c in got.candidates() if c.status == "proposed" and c.generation < 4]
+        assert not [c for c in got.candidates() if c.status == "proposed" and c.generation < GENERATIONS]
         assert chosen_candidate(got) == chosen_candidate(ref)
