@@ -223,6 +223,7 @@ class SldApp(App[int]):
         self._reader: RunReader | None = None
         self._reading = False
         self._quitting = False
+        self._pause_requested = False
         self._rows_signature: tuple[Any, ...] = ()
         self._built_law_width = 0
         self._extrapolation_key: tuple[Any, ...] = ()
@@ -362,7 +363,7 @@ class SldApp(App[int]):
         can_start = not attached and state in ("idle", "finished", "failed")
         enabled = {
             "start": can_start,
-            "pause": state == "running",
+            "pause": state in ("running", "starting"),
             "resume": state == "paused",
             "stop": state in ("running", "paused"),
         }
@@ -377,7 +378,7 @@ class SldApp(App[int]):
         """Hide run controls when attached read-only; dim the ones that do nothing right now."""
         controls = {
             "start": ("idle", "finished", "failed"),
-            "toggle_pause": ("running", "paused"),
+            "toggle_pause": ("running", "paused", "starting"),
             "stop": ("running", "paused", "starting"),
         }
         if action in controls:
@@ -692,6 +693,8 @@ class SldApp(App[int]):
             plot.groups = tuple(message.task.groups)
         if message.attached:
             self._show_config(message.reader.task, message.reader.config)
+        elif self.state == "starting":
+            self.state = "running"
         self.poll_store()
 
     def _show_config(self, task_name: str, config: Mapping[str, Any]) -> None:
@@ -803,6 +806,7 @@ class SldApp(App[int]):
             return
         self.state = "starting"
         self.progress = None
+        self._pause_requested = False
         self.action_show_tab("laws")
         self.run_discovery(config, self.out)
 
@@ -833,6 +837,8 @@ class SldApp(App[int]):
                 on_progress=lambda p: self.post_message(RunProgress(dataclasses.replace(p))),
             )
             self._engine = engine
+            if self._pause_requested:
+                engine.pause()
             self.post_message(
                 RunOpened(
                     run_dir, RunReader(RunStore.open(run_dir, readonly=True)), task, attached=False
@@ -910,22 +916,29 @@ class SldApp(App[int]):
         self.poll_store()
 
     def action_toggle_pause(self) -> None:
-        """Pause fitting before the next candidate, or resume it."""
-        engine = self._engine
-        if engine is None or self.state not in ("running", "paused", "starting"):
+        """Pause fitting before the next law (also right at the start), or resume it."""
+        if self.state not in ("running", "paused", "starting"):
             return
-        if engine.paused:
-            engine.resume()
-            self.state = "running"
-        else:
+        # flag first, engine second: the worker checks the flag after publishing the engine
+        self._pause_requested = self.state != "paused"
+        engine = self._engine
+        if engine is not None and self._pause_requested:
             engine.pause()
-            self.state = "paused"
+        elif engine is not None:
+            engine.resume()
+        self.state = "paused" if self._pause_requested else "running"
 
     def action_stop(self) -> None:
         """End the run after the current fit; held-out scoring follows."""
         if self._engine is not None and self.state in ("running", "paused", "starting"):
             self._engine.stop()
             self.state = "stopping"
+
+    def on_unmount(self) -> None:
+        """However the app ends, let a running engine finish its current fit and stop."""
+        self._quitting = True
+        if self._engine is not None:
+            self._engine.stop()
 
     async def action_quit(self) -> None:
         """Stop any run and leave."""

@@ -158,13 +158,13 @@ def lineage_tree(lineage: Sequence[tuple[int, int, str, str]]) -> Tree | Text:
     return root
 
 
-def _metrics_line(report: Mapping[str, Any] | None) -> str:
+def _metric_cells(report: Mapping[str, Any] | None) -> tuple[str, str, str, str]:
     metrics = (report or {}).get("metrics") or {}
-    if not metrics:
-        return (report or {}).get("reason") or "not scored"
     return (
-        f"R² {number(metrics.get('r2'))}   NMSE {number(metrics.get('nmse'), 5)}   "
-        f"NMAE {number(metrics.get('nmae'), 5)}   rows {metrics.get('rows', '—')}"
+        number(metrics.get("r2")),
+        number(metrics.get("nmse"), 5),
+        number(metrics.get("nmae"), 5),
+        str(metrics.get("rows", "—")),
     )
 
 
@@ -226,26 +226,26 @@ class LawDetailScreen(Screen[None]):
         self.query_one("#detail-latex", Static).update(
             Text(law.latex() if law is not None else "—", no_wrap=False)
         )
-        scores = Table.grid(padding=(0, 2))
-        scores.add_column(style="bold", no_wrap=True)
-        scores.add_column()
-        scores.add_row("validation (selection)", _metrics_line(detail.validation))
+        scores = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
+        for column in ("", "R²", "NMSE", "NMAE", "rows"):
+            scores.add_column(column, justify="left" if not column else "right", no_wrap=True)
+        scores.add_row("validation (selection)", *_metric_cells(detail.validation))
+        notes: list[RenderableType] = []
         if detail.heldout is not None:
-            scores.add_row(HELDOUT_LABEL, _metrics_line(detail.heldout))
-            scores.add_row("", Text(detail.heldout_source, style="dim"))
+            scores.add_row(HELDOUT_LABEL, *_metric_cells(detail.heldout), style="italic")
+            notes.append(Text(f"held-out: {detail.heldout_source}", style="dim"))
             boot = detail.heldout.get("bootstrap")
-            scores.add_row(
-                "bootstrap 95 %",
-                f"[{number(boot['low'])}, {number(boot['high'])}]  median {number(boot['median'])}"
-                f"  ({boot['samples']} refits)"
+            notes.append(
+                Text(
+                    f"bootstrap 95 % of held-out R²: [{number(boot['low'])}, {number(boot['high'])}]"
+                    f", median {number(boot['median'])} ({boot['samples']} refits)"
+                )
                 if boot
-                else Text("not computed for this law", style="dim"),
+                else Text("bootstrap interval: not computed for this law", style="dim")
             )
         else:
-            scores.add_row(
-                HELDOUT_LABEL,
-                Text("not computed — press h to score it (reporting path)", style="dim"),
-            )
+            notes.append(Text(f"{HELDOUT_LABEL}: not computed; press h to score it", style="dim"))
+        scores = Group(scores, *notes)
         self.query_one("#detail-scores", Static).update(scores)
         tables: list[RenderableType] = []
         if detail.search_parameters:

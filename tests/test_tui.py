@@ -1,0 +1,372 @@
+"""The TUI driven by a pilot: a live offline run, attaching to a headless run, and every key.
+
+Live tests never sleep for a fixed time and hope: they wait for a condition on
+the app (rows in the table, a state, a screen) with a generous deadline, so a
+slow machine makes them slower, not red.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import subprocess
+import sys
+import time
+
+import pytest
+from test_tui_snapshots import demo_run, write_demo_run  # noqa: F401  (fixture)
+from textual.widgets import DataTable, Input
+
+from sld.cli import main
+from sld.corpus import load_task
+from sld.errors import SldError
+from sld.evolve.config import RunConfig
+from sld.evolve.engine import Engine
+from sld.evolve.offline import OfflineProposer
+from sld.store import RunStore
+from tui.app import SldApp, run_app
+from tui.extrapolation import HELDOUT_LABEL
+from tui.plot import Series, scatter
+from tui.screens import HelpScreen, LawDetailScreen
+from tui.view import LawRow, filter_rows, sort_rows
+from tui.widgets import ExtrapolationPlot
+
+TINY_SETTINGS = dict(
+    time="", generations=2, islands=2, per_island=2, restarts=4, bootstrap=0, seed=3
+)
+TINY_OVERRIDES = {"final_restarts": 4}
+if "fit_chunk" in RunConfig.model_fields:  # one law per fit call, so pausing lands between fits
+    TINY_OVERRIDES["fit_chunk"] = 1
+
+
+async def wait_for(pilot, condition, *, timeout: float, what: str) -> None:
+    """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await pilot.pause(0.1)
+
+
+def _fitted(app: SldApp) -> int:
+    view = app.view
+    return 0 if view is None else sum(r.status == "fitted" for r in view.rows)
+
+
+def _sequence(store: RunStore) -> list[tuple]:
+    """What the engine did, in order: the thing the TUI must never change."""
+    fitted = {f.candidate.id: f for f in store.fitted()}
+    return [
+        (
+            c.seq,
+            c.generation,
+            c.island,
+            c.text,
+            c.status,
+            c.key,
+            round(fitted[c.id].r2, 9)
+            if c.id in fitted and math.isfinite(fitted[c.id].r2)
+            else None,
+        )
+        for c in store.candidates()
+    ]
+
+
+# -- a live run inside the app ----------------------------------------------------------------
+
+
+def test_live_offline_run_pause_resume_detail_and_heldout_leave_the_search_unchanged(tmp_path):
+    app = SldApp(
+        "parallel_scaling_law",
+        out=tmp_path / "tui",
+        settings=TINY_SETTINGS,
+        config_overrides=TINY_OVERRIDES,
+        poll_seconds=0.2,
+    )
+
+    async def drive() -> None:
+        async with app.run_test(size=(160, 48)) as pilot:
+            # start and pause in one go (keys could reach the app after the first fit began):
+            # proposals get written, but nothing is fitted until we resume
+            app.action_start()
+            app.action_toggle_pause()
+            assert app.state == "paused"
+            await wait_for(
+                pilot,
+                lambda: app.view is not None and len(app.view.rows) >= 2,
+                timeout=90,
+                what="the first generation's proposals",
+            )
+            assert app._engine is not None and app._engine.paused
+            await pilot.pause(2.0)
+            assert _fitted(app) == 0, "fitting went on while paused"
+            assert app.query_one("#table", DataTable).row_count >= 2
+
+            await pilot.press("p")
+            assert app.state == "running" and not app._engine.paused
+            await wait_for(pilot, lambda: _fitted(app) >= 1, timeout=90, what="a fitted law")
+            app.selected_id = next(r.id for r in app.view.rows if r.status == "fitted")
+            # ask for a held-out score while the search runs: it must not change the search
+            await pilot.press("h")
+            await wait_for(
+                pilot, lambda: app.state == "finished", timeout=150, what="run end and report"
+            )
+            await wait_for(
+                pilot, lambda: not app._heldout_pending, timeout=60, what="the held-out score"
+            )
+            await wait_for(
+                pilot,
+                lambda: app.view is not None and any(h.kind == "chosen" for h in app.view.heldout),
+                timeout=10,
+                what="the reporting path's held-out rows",
+            )
+            view = app.view
+            chosen = view.row(view.chosen_id)
+            assert chosen is not None and math.isfinite(chosen.heldout_r2)
+
+            app.selected_id = view.chosen_id
+            await pilot.press("d")
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, LawDetailScreen), timeout=5, what="detail"
+            )
+            detail = app.screen.detail
+            assert detail.row.id == view.chosen_id
+            assert detail.heldout is not None and detail.search_parameters
+            await pilot.press("escape")
+            assert not isinstance(app.screen, LawDetailScreen)
+
+            await pilot.press("e")
+            await pilot.pause()
+            for name in ("best_law.tex", "best_law.py", "best_law.json"):
+                assert (app.run_dir / name).is_file()
+
+    asyncio.run(drive())
+    run_dir = app.run_dir
+    with RunStore.open(run_dir, readonly=True) as store:
+        with_tui = _sequence(store)
+        config = RunConfig.model_validate(store.config())
+    assert with_tui and any(row[4] == "fitted" for row in with_tui)
+
+    headless = RunStore.create(
+        tmp_path / "headless", task="parallel_scaling_law", seed=config.seed,
+        config=config.model_dump(mode="json"), versions={},
+    )  # fmt: skip
+    task = load_task("parallel_scaling_law")
+    engine = Engine(task=task, config=config, store=headless, proposer=OfflineProposer())
+    asyncio.run(engine.run())
+    assert _sequence(headless) == with_tui
+    headless.close()
+
+
+# -- attaching to a run written by another process ------------------------------------------
+
+
+def test_attach_watches_a_headless_run_written_by_another_process(tmp_path):
+    out = tmp_path / "runs"
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "sld.cli", "discover", "parallel_scaling_law",
+         "--generations", "3", "--islands", "2", "--per-island", "2", "--restarts", "4",
+         "--bootstrap", "0", "--quiet", "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not list(out.glob("*/run.sqlite")):
+            assert writer.poll() is None, writer.stderr.read().decode()
+            assert time.monotonic() < deadline, "the headless run never created its store"
+            time.sleep(0.2)
+        run_dir = next(out.glob("*/run.sqlite")).parent
+        app = SldApp(attach=run_dir, poll_seconds=0.2)
+
+        async def watch() -> None:
+            async with app.run_test(size=(80, 24)) as pilot:
+                await wait_for(pilot, lambda: _fitted(app) >= 1, timeout=120, what="rows")
+                assert app.state in ("watching", "finished")
+                assert app.query_one("#table", DataTable).row_count >= 1
+                await wait_for(pilot, lambda: app.state == "finished", timeout=120, what="end")
+                # the writer's finalize lands after 'stopped': held-out rows show up when it does
+                await wait_for(
+                    pilot,
+                    lambda: (
+                        writer.poll() is not None
+                        and app.view is not None
+                        and any(h.kind == "chosen" for h in app.view.heldout)
+                    ),
+                    timeout=120,
+                    what="the writer's held-out scores",
+                )
+
+        asyncio.run(watch())
+        assert writer.wait(timeout=60) == 0, writer.stderr.read().decode()
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait()
+
+
+# -- keys, mouse and errors on a fixed store ----------------------------------------------------
+
+
+def test_keys_sort_filter_copy_export_and_help(tmp_path):
+    run_dir = write_demo_run(tmp_path / "demo-run")
+    app = SldApp(attach=run_dir)
+
+    async def drive() -> None:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await wait_for(pilot, lambda: app.view is not None, timeout=30, what="the store")
+            table = app.query_one("#table", DataTable)
+            assert app.sort_column == "r2" and app.sort_reverse
+            await pilot.press("o")
+            assert app.sort_column == "heldout"
+            await pilot.press("O")
+            assert not app.sort_reverse
+
+            # clicking a header sorts by it; clicking again reverses
+            x = sum(c.get_render_width(table) for c in table.ordered_columns[:3]) + 1
+            await pilot.click("#table", offset=(x, 0))
+            await pilot.pause()
+            assert app.sort_column == "complexity"
+            first = str(table.coordinate_to_cell_key((0, 0)).row_key.value)
+            assert first == str(min(app.view.rows, key=lambda r: r.complexity).id)
+            await pilot.click("#table", offset=(x, 0))
+            await pilot.pause()
+            assert app.sort_reverse
+
+            await pilot.press("slash")
+            assert isinstance(app.focused, Input)
+            await pilot.press(*"P**")
+            assert app.filter_text == "P**"
+            await pilot.pause()
+            assert table.row_count == 2  # L = E + A/(N**a*P**b) and L = A/P**a
+            await pilot.press("enter")
+            assert app.focused is table
+
+            await pilot.press("c")
+            assert app.clipboard == app.view.row(app.selected_id).text
+
+            await pilot.press("e")
+            await pilot.pause()
+            record = json.loads((run_dir / "best_law.json").read_text())
+            assert record["candidate_id"] == 1 and record["heldout_after_selection"]["r2"] > 0.99
+            assert "def law(" in (run_dir / "best_law.py").read_text()
+
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            assert not isinstance(app.screen, HelpScreen)
+
+            await pilot.press("s")  # read-only: start is refused, nothing crashes
+            assert app.state == "finished"
+
+    asyncio.run(drive())
+
+
+def test_detail_shows_lineage_and_h_scores_a_law_on_request(demo_run):  # noqa: F811
+    app = SldApp(attach=demo_run)
+
+    async def drive() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.view is not None, timeout=30, what="the store")
+            app.selected_id = 6  # L = A/P**a, made from #3
+            await pilot.press("d")
+            assert isinstance(app.screen, LawDetailScreen)
+            assert [cid for _, cid, _, _ in app.screen.detail.lineage] == [6, 3]
+            assert app.screen.detail.heldout is None  # never scored: nothing held-out is shown
+            await pilot.press("h")  # from the detail screen: the reporting path for this law
+            await wait_for(
+                pilot, lambda: app.screen.detail.heldout is not None, timeout=60, what="held-out"
+            )
+            assert "this session" in app.screen.detail.heldout_source
+            await pilot.press("escape")
+            await wait_for(
+                pilot,
+                lambda: math.isfinite(app.view.row(6).heldout_r2),
+                timeout=10,
+                what="the table's held-out column",
+            )
+            plot = app.query_one("#extrapolation-main", ExtrapolationPlot)
+            await wait_for(
+                pilot,
+                lambda: any(p.split == HELDOUT_LABEL for p in plot.points),
+                timeout=10,
+                what="held-out points",
+            )
+
+    asyncio.run(drive())
+    with RunStore.open(demo_run, readonly=True) as store:
+        assert [h.kind for h in store.heldout()] == ["chosen", "human"]  # nothing written
+
+
+def test_bad_settings_and_bad_attach_become_notifications_not_crashes(tmp_path):
+    app = SldApp("parallel_scaling_law", out=tmp_path, settings={"seed": ""})
+
+    async def drive() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("s")
+            await pilot.pause()
+            assert app.state == "idle"
+            assert any(n.severity == "error" for n in app._notifications)
+
+    asyncio.run(drive())
+
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "run.sqlite").write_text("not a database")
+    broken = SldApp(attach=tmp_path / "broken")
+
+    async def attach() -> None:
+        async with broken.run_test(size=(80, 24)) as pilot:
+            await wait_for(
+                pilot,
+                lambda: any(n.severity == "error" for n in broken._notifications),
+                timeout=10,
+                what="an error notification",
+            )
+
+    asyncio.run(attach())
+
+
+def test_sld_tui_refuses_task_with_attach_and_a_missing_run(tmp_path, capsys):
+    assert main(["tui", "parallel_scaling_law", "--attach", str(tmp_path)]) == 2
+    assert "either a TASK or --attach" in capsys.readouterr().err
+    with pytest.raises(SldError, match="no run store"):
+        run_app(attach=tmp_path / "nothing-here")
+
+
+# -- pure pieces ------------------------------------------------------------------------------
+
+
+def _row(i: int, r2: float, text: str = "L = E + A/N**a") -> LawRow:
+    return LawRow(
+        id=i, text=text, status="fitted", complexity=9, n_params=3, r2=r2, error=1 - r2,
+        heldout_r2=math.nan, proposer="offline", operator="seed", island=i % 2, generation=0,
+        parents=(),
+    )  # fmt: skip
+
+
+def test_sort_rows_keeps_missing_scores_last_in_both_directions():
+    rows = [_row(1, 0.5), _row(2, math.nan), _row(3, 0.9)]
+    assert [r.id for r in sort_rows(rows, "r2")] == [1, 3, 2]
+    assert [r.id for r in sort_rows(rows, "r2", reverse=True)] == [3, 1, 2]
+
+
+def test_filter_rows_matches_every_word_in_law_proposer_island_and_generation():
+    rows = [_row(1, 0.5), _row(2, 0.6, "L = A/P**a")]
+    assert [r.id for r in filter_rows(rows, "p**a")] == [2]
+    assert [r.id for r in filter_rows(rows, "offline i1")] == [1]
+    assert [r.id for r in filter_rows(rows, "")] == [1, 2]
+
+
+def test_scatter_fills_exactly_the_requested_size_and_skips_bad_points():
+    text = scatter(
+        [Series("a", [(1, 1), (10, 100), (5, math.nan), (-1, 3)], "•")],
+        width=40,
+        height=12,
+        log_x=True,
+        log_y=True,
+        x_label="x",
+        y_label="y",
+    )
+    lines = text.plain.split("\n")
+    assert len(lines) == 12 and max(len(line) for line in lines) <= 40
+    assert text.plain.count("•") == 2
