@@ -224,6 +224,8 @@ class SldApp(App[int]):
         self._reading = False
         self._quitting = False
         self._pause_requested = False
+        self._follow_chosen = True  # the selection tracks the chosen law until a person picks one
+        self._auto_selecting = False
         self._rows_signature: tuple[Any, ...] = ()
         self._built_law_width = 0
         self._extrapolation_key: tuple[Any, ...] = ()
@@ -387,8 +389,17 @@ class SldApp(App[int]):
             return True if self.state in controls[action] else None
         return True
 
+    def _select_automatically(self, candidate_id: int | None) -> None:
+        self._auto_selecting = True
+        try:
+            self.selected_id = candidate_id
+        finally:
+            self._auto_selecting = False
+
     def watch_selected_id(self, candidate_id: int | None) -> None:
         """Highlight the law in the Pareto plots and redraw its extrapolation."""
+        if not self._auto_selecting and candidate_id is not None:
+            self._follow_chosen = False  # the person picked a law: stop tracking the chosen one
         for plot in self.query(ParetoPlot):
             plot.selected_id = candidate_id
         self._update_extrapolation()
@@ -409,8 +420,8 @@ class SldApp(App[int]):
         """Redraw every pane from a fresh read of the store."""
         if view is None:
             return
-        if self.selected_id is None and view.rows:
-            self.selected_id = view.chosen_id or view.rows[0].id
+        if view.rows and (self.selected_id is None or (self._follow_chosen and view.chosen_id)):
+            self._select_automatically(view.chosen_id or view.rows[0].id)
         self._fill_table()
         for plot in self.query(ParetoPlot):
             plot.view = view
@@ -440,6 +451,10 @@ class SldApp(App[int]):
         }
         label, style = marks.get(self.state, (self.state, ""))
         text = Text.assemble((label, style), no_wrap=True, overflow="ellipsis")
+        if self.state == "idle":
+            text.append(
+                "  pick a task, adjust the settings, press s to start; ? for keys", style="dim"
+            )
         if view is not None:
             s = view.summary
             counts = s.by_status
@@ -501,24 +516,28 @@ class SldApp(App[int]):
     def _law_width(self) -> int:
         table = self.query_one("#table", DataTable)
         available = table.size.width or self.size.width
-        fixed = (
-            sum(FIXED_WIDTHS.values()) + 1 + 2 * (len(COLUMNS) + 1) + 2
-        )  # mark, padding, scrollbar
-        return max(16, available - fixed)
+        others = sum(
+            max(FIXED_WIDTHS[key], len(self._header(key, label)))
+            for key, label in COLUMNS
+            if key != "law"
+        )
+        return max(16, available - others - 1 - 2 * (len(COLUMNS) + 1) - 2)  # mark, padding, bar
+
+    def _header(self, key: str, label: str) -> str:
+        """A column label, with an arrow on the sort column."""
+        if key != self.sort_column:
+            return label
+        return label + (" ▼" if self.sort_reverse else " ▲")
 
     def _build_columns(self) -> None:
         table = self.query_one("#table", DataTable)
-        self._built_law_width = self._law_width()
+        self._built_law_width = law_width = self._law_width()
         table.clear(columns=True)
         table.add_column(" ", key="mark", width=1)
         for key, label in COLUMNS:
-            shown = (
-                label + (" ▼" if self.sort_reverse else " ▲") if key == self.sort_column else label
-            )
-            width = FIXED_WIDTHS.get(key, self._law_width())
-            table.add_column(
-                shown, key=key, width=max(width, len(shown)) if key != "law" else width
-            )
+            shown = self._header(key, label)
+            width = law_width if key == "law" else max(FIXED_WIDTHS[key], len(shown))
+            table.add_column(shown, key=key, width=width)
 
     def _fill_table(self, *, force: bool = False) -> None:
         view = self.view
@@ -562,7 +581,7 @@ class SldApp(App[int]):
             if self.selected_id in ids:
                 table.move_cursor(row=ids.index(self.selected_id), scroll=True)
         if rows and self.selected_id not in [r.id for r in rows]:
-            self.selected_id = rows[0].id
+            self._select_automatically(rows[0].id)
 
     def on_resize(self) -> None:
         """Give the law column the width that is left."""
@@ -572,6 +591,7 @@ class SldApp(App[int]):
     def on_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """Follow the cursor: the highlighted law is the selected law."""
         if event.row_key.value is not None:
+            # rebuilding the table posts no highlights, so this one is the person's choice
             self.selected_id = int(event.row_key.value)
 
     @on(DataTable.RowSelected, "#table")
@@ -685,7 +705,8 @@ class SldApp(App[int]):
         self._reading = False
         self._rows_signature, self._extrapolation_key = (), ()
         self._session_heldout.clear()
-        self.selected_id = None
+        self._select_automatically(None)
+        self._follow_chosen = True
         self.query_one("#events", RichLog).clear()
         self.title = f"sld · {message.reader.task}"
         self.sub_title = f"{message.run_dir.name}" + (" (read-only)" if message.attached else "")

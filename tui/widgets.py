@@ -33,6 +33,10 @@ class ParetoPlot(Widget):
             return Text("no scored laws yet", style="dim")
         scored = [r for r in view.rows if math.isfinite(r.error) and r.complexity is not None]
         front = [r for r in scored if r.on_front]
+        # keep the front readable: laws far worse than its worst member are counted, not drawn
+        cap = 100 * max((r.error for r in front), default=math.inf)
+        off_scale = sum(r.error > cap for r in scored)
+        scored = [r for r in scored if r.error <= cap]
         chosen = [r for r in scored if r.chosen]
         selected = [r for r in scored if r.id == self.selected_id]
         series = [
@@ -50,6 +54,7 @@ class ParetoPlot(Widget):
             "chosen  ",
             ("◉ ", "bold magenta"),
             "selected",
+            (f"  ({off_scale} off-scale above)" if off_scale else "", "dim"),
             no_wrap=True,
             overflow="ellipsis",
         )
