@@ -71,7 +71,9 @@ def _check_shapes(p: np.ndarray, y: np.ndarray) -> None:
         raise ValueError("no rows to evaluate")
 
 
-def metrics_or_reason(predicted: np.ndarray, actual: np.ndarray) -> tuple[Metrics | None, str | None]:
+def metrics_or_reason(
+    predicted: np.ndarray, actual: np.ndarray
+) -> tuple[Metrics | None, str | None]:
     """All three metrics, or ``(None, reason)`` when they are undefined.
 
     Undefined when there are no rows, when a prediction is not finite, or when

@@ -166,5 +166,7 @@ def test_baseline_reaches_the_reference_held_out_scores(capsys):
     for task, floor in floors.items():
         assert got[task]["test_r2"] >= floor, (task, got[task]["test_r2"])
     easy = got["easy_question_scaling_law"]
-    assert easy["test_r2"] < 0 and easy["test_r2_clipped"] == -1.0  # the degree-5 polynomial extrapolates badly
+    assert (
+        easy["test_r2"] < 0 and easy["test_r2_clipped"] == -1.0
+    )  # the degree-5 polynomial extrapolates badly
     assert got["lr_bsz_scaling_law"]["reason"] == "no reference law"

@@ -170,5 +170,7 @@ def test_sigkilled_run_resumes_without_losing_or_repeating_fits(tmp_path):
         assert _scores(got) == _scores(ref)
         fitted_ids = [f.candidate.id for f in got.fitted()]
         assert len(fitted_ids) == len(set(fitted_ids))
-        assert not [c for c in got.candidates() if c.status == "proposed" and c.generation < GENERATIONS]
+        assert not [
+            c for c in got.candidates() if c.status == "proposed" and c.generation < GENERATIONS
+        ]
         assert chosen_candidate(got) == chosen_candidate(ref)

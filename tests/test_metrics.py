@@ -30,7 +30,9 @@ def prediction_pairs(draw):
 @given(prediction_pairs())
 def test_metrics_match_plain_numpy_formulas(pair):
     p, y = pair
-    per_output_nmse = [np.mean((p[:, j] - y[:, j]) ** 2) / np.var(y[:, j]) for j in range(y.shape[1])]
+    per_output_nmse = [
+        np.mean((p[:, j] - y[:, j]) ** 2) / np.var(y[:, j]) for j in range(y.shape[1])
+    ]
     per_output_nmae = [
         np.mean(np.abs(p[:, j] - y[:, j])) / np.mean(np.abs(y[:, j] - np.mean(y[:, j])))
         for j in range(y.shape[1])
