@@ -127,6 +127,16 @@ FLAGS = [
 ]
 
 
+def _fitted_count(run_dir: Path | None) -> int:
+    if run_dir is None:
+        return 0
+    try:
+        with RunStore.open(run_dir, readonly=True) as store:
+            return len(store.fitted())
+    except Exception:  # store mid-creation: nothing fitted yet
+        return 0
+
+
 @pytest.mark.slow
 def test_sigkilled_run_resumes_without_losing_or_repeating_fits(tmp_path):
     # Uninterrupted reference run.
@@ -145,8 +155,18 @@ def test_sigkilled_run_resumes_without_losing_or_repeating_fits(tmp_path):
             if run_dir
             else ["discover", "parallel_scaling_law", "--out", str(out)]
         )
+        before = _fitted_count(run_dir)
         proc = _sld(*(args + (FLAGS[8:] if run_dir else FLAGS)))
-        time.sleep(rng.uniform(3.0, 8.0))
+        # Kill after a random number of new fits (or, for the first start, a random
+        # moment), so the kills land mid-run however fast the machine is.
+        target = before + rng.randint(1, 10)
+        deadline = time.monotonic() + 300
+        while proc.poll() is None and time.monotonic() < deadline:
+            if run_dir is None and out.exists() and rng.random() < 0.3:
+                break  # first start: killed at a random early moment
+            if run_dir is not None and _fitted_count(run_dir) >= target:
+                break
+            time.sleep(rng.uniform(0.05, 0.4))
         if proc.poll() is not None:
             break  # finished before we could kill it
         proc.send_signal(signal.SIGKILL)

@@ -467,3 +467,17 @@ def test_normalized_text_reparses_to_the_same_law(text):
     except ParseError:
         return  # random trees may be constant, complex or out of bounds
     assert parse_law(law.text, **PARALLEL) == law
+
+
+def test_parsing_from_many_threads_at_once_is_safe():
+    """CPython 3.11's ast.parse breaks when threads parse concurrently; proposers parse in threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"E + A/N**a + B*log(N)**{k % 5 + 1} + ((((C*N))))" for k in range(400)]
+
+    def parse(text):
+        return parse_law(text, inputs=["N"], outputs=["L"]).key
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        keys = list(pool.map(parse, texts))
+    assert len(set(keys)) == 5

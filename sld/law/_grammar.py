@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -144,6 +145,12 @@ class Locator:
         )
 
 
+# CPython 3.11's ast.parse is not safe to run in several threads at once (its
+# recursion-depth bookkeeping raises "AST constructor recursion depth mismatch"),
+# and warnings.catch_warnings is process-global: parse one piece at a time.
+_PARSE_LOCK = threading.Lock()
+
+
 def parse_piece(piece: Piece) -> tuple[ast.expr, Locator]:
     """``ast.parse`` one piece in eval mode, turning every failure into ``ParseError``."""
     locator = Locator(piece)
@@ -154,7 +161,7 @@ def parse_piece(piece: Piece) -> tuple[ast.expr, Locator]:
             token=piece.left,
         )
     try:
-        with warnings.catch_warnings():
+        with _PARSE_LOCK, warnings.catch_warnings():
             # e.g. "invalid decimal literal" for '1if': junk the grammar rejects anyway
             warnings.simplefilter("ignore", SyntaxWarning)
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -170,7 +177,7 @@ def parse_piece(piece: Piece) -> tuple[ast.expr, Locator]:
             position=position,
             token=token,
         ) from None
-    except (RecursionError, MemoryError, ValueError, OverflowError):
+    except (RecursionError, MemoryError, ValueError, OverflowError, SystemError):
         raise ParseError(
             "law: expression is too deeply nested or too large to parse; simplify it",
             position=piece.position(0),
