@@ -151,6 +151,34 @@ def _resample(rows: Any, rng: np.random.Generator) -> Any:
     return dataclasses.replace(rows, X=tuple(X), y=tuple(y))
 
 
+def _report(
+    law: Law,
+    task: Task,
+    *,
+    split: Split,
+    fit: FitResult,
+    metrics: MetricsReport | None,
+    reason: str | None,
+    seconds: dict[str, float],
+    interval: BootstrapInterval | None = None,
+) -> ScoreReport:
+    return ScoreReport(
+        task=task.name,
+        law=law.text,
+        key=law.key,
+        split=split,
+        ok=metrics is not None,
+        reason=reason,
+        complexity=law.complexity,
+        n_parameters=len(law.parameters),
+        parameters=fit.parameters,
+        metrics=metrics,
+        fit=fit,
+        bootstrap=interval,
+        seconds=seconds,
+    )
+
+
 def _score(
     law: Law,
     task: Task,
@@ -186,19 +214,14 @@ def _score(
                 samples=len(values),
                 failed=failed,
             )
-    return ScoreReport(
-        task=task.name,
-        law=law.text,
-        key=law.key,
+    return _report(
+        law,
+        task,
         split=split,
-        ok=metrics is not None,
-        reason=reason,
-        complexity=law.complexity,
-        n_parameters=len(law.parameters),
-        parameters=fit.parameters,
-        metrics=metrics,
         fit=fit,
-        bootstrap=interval,
+        metrics=metrics,
+        reason=reason,
+        interval=interval,
         seconds={
             "fit": fitted - started,
             "evaluate": evaluated - fitted,
@@ -246,25 +269,21 @@ def validation_scores(
         t0 = time.perf_counter()
         metrics, reason = _evaluate(law, fit, eval_rows)
         evaluated = time.perf_counter() - t0
+        seconds = {
+            "fit": share,
+            "evaluate": evaluated,
+            "bootstrap": 0.0,
+            "total": share + evaluated,
+        }
         reports.append(
-            ScoreReport(
-                task=task.name,
-                law=law.text,
-                key=law.key,
+            _report(
+                law,
+                task,
                 split="validation",
-                ok=metrics is not None,
-                reason=reason,
-                complexity=law.complexity,
-                n_parameters=len(law.parameters),
-                parameters=fit.parameters,
-                metrics=metrics,
                 fit=fit,
-                seconds={
-                    "fit": share,
-                    "evaluate": evaluated,
-                    "bootstrap": 0.0,
-                    "total": share + evaluated,
-                },
+                metrics=metrics,
+                reason=reason,
+                seconds=seconds,
             )
         )
     return reports
