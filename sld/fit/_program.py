@@ -252,7 +252,7 @@ def compile_law(law: Any) -> CompiledLaw:
         for s in expr.free_symbols:
             if str(s) in slots:
                 rename[s] = canon[slots.index(str(s))]
-    exprs_c = tuple(sympy.sympify(e).xreplace(rename) for e in exprs)
+    exprs_c = tuple(e.xreplace(rename) for e in exprs)  # already SymPy trees from sld.law
     builder = _Builder(inputs, [str(c) for c in canon])
     outputs = tuple(builder.walk(e) for e in exprs_c)
     expo = _exponent_symbols(exprs_c)
