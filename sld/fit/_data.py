@@ -1,7 +1,8 @@
 """Grouped rows → padded device arrays, and starting points for the restarts.
 
-Row and group counts are padded up to a few fixed sizes (``BUCKETS``) so that
-tasks of similar size share compiled code. Padded rows repeat a real row and
+Group counts are padded up to a few fixed sizes (``BUCKETS``) and row counts to
+``row_bucket`` (finer, as rows cost work on every iteration) so that tasks of
+similar size share compiled code. Padded rows repeat a real row and
 are masked out; padded groups copy group 0 with every row masked.
 """
 
@@ -33,6 +34,20 @@ class GroupedRows(Protocol):
 
     @property
     def y(self) -> tuple[np.ndarray, ...]: ...
+
+
+def row_bucket(n: int) -> int:
+    """Padded row count: ``bucket(n)`` up to 64 rows, then a multiple of 2^(⌊log₂ n⌋ − 3).
+
+    Rows cost work on every LM iteration, so padding is kept under 12.5 % (1080 → 1152)
+    rather than the 50 % the coarse buckets allow; a task has one row count, so the finer
+    steps add no compiles within a run.
+    """
+    n = max(n, MIN_ROWS)
+    if n <= 64:
+        return bucket(n)
+    step = 2 ** (int(np.floor(np.log2(n))) - 3)
+    return int(-(-n // step) * step)
 
 
 def bucket(n: int, *, minimum: int = 1) -> int:
@@ -87,7 +102,7 @@ def prepare(
             reason = f"group {g!r} has non-finite inputs or targets"
         elif log_space and not np.all(y > 0):
             reason = f"log_space needs positive targets; group {g!r} has y <= 0"
-    G, N = bucket(len(groups)), bucket(max(x.shape[0] for x in xs), minimum=MIN_ROWS)
+    G, N = bucket(len(groups)), row_bucket(max(x.shape[0] for x in xs))
     K = n_outputs
     x_pad = np.empty((G, N, n_inputs))
     y_raw = np.empty((G, N, K))
