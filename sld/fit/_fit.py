@@ -29,7 +29,9 @@ JacobianMode = Literal["forward", "jacfwd"]
 
 _COMPILED: dict[tuple[Any, ...], Any] = {}
 _LAWS: dict[tuple[Any, ...], CompiledLaw] = {}
-REPROJECT = True
+REPROJECT: str | bool = (
+    "exact"  # lm_run's reproject: "exact", "affine" (one model call per iteration) or False
+)
 TIME_CHUNK = 20  # iterations between wall-clock checks when a time limit is set
 
 

@@ -127,14 +127,19 @@ def lm_run(
     *,
     loss: str,
     log_space: bool,
-    reproject: bool = True,
+    reproject: str | bool = "exact",
 ) -> dict[str, jax.Array]:
     """Run LM from ``carry`` until every restart stops or ``stop_at`` total iterations.
 
     carry: p (G,R,P), lam (G,R), nu (G,R), active (G,R), converged (G,R), good (G,R), it ().
     ``fresh`` (scalar bool): first call: project linear parameters and set λ₀.
     ``reproject``: after each trial step also try it followed by a Gauss–Newton step on the
-    linear parameters alone (exact variable projection for squared loss), keeping the better.
+    linear parameters alone, keeping the better. ``"exact"`` evaluates the model again at the
+    projected point (exact variable projection for squared loss); ``"affine"`` uses
+    f(p + δ_L) = f(p) + J_L δ_L, exact because f is affine in the linear parameters, and keeps
+    the other Jacobian columns from before the projection: one evaluation per iteration
+    instead of two, at some cost in convergence (see bench/fit_bench.py). ``False``: no
+    projection after the first call.
     Returns the carry plus F (G,R) and g = Jᵀr (G,R,P) at the final point.
     """
     p = carry["p"]
@@ -168,14 +173,29 @@ def lm_run(
         step = jnp.where(step_ok[..., None], step, 0.0)
         p_new = p + step
         lm_step = step
-        r_new, j_new, finite_new = residuals(*model(p_new), data, loss=loss, log_space=log_space)
+        f_new, jf_new = model(p_new)
+        r_new, j_new, finite_new = residuals(f_new, jf_new, data, loss=loss, log_space=log_space)
         F_new = 0.5 * jnp.sum(r_new * r_new, axis=-1)
         F_new = jnp.where(finite_new, F_new, jnp.inf)
-        if reproject:
+        if reproject == "exact":
             p_proj = p_new + _linear_step(j_new, r_new, lin)
             r_proj, j_proj, finite_proj = residuals(
                 *model(p_proj), data, loss=loss, log_space=log_space
             )
+        if reproject == "affine":
+            # f is affine in the linear parameters, so f(p_new + δ) = f(p_new) + J δ exactly
+            # for a δ on them alone; their Jacobian columns are unchanged, the others are
+            # left as at p_new (one model evaluation per iteration instead of two).
+            delta = _linear_step(j_new, r_new, lin)
+            delta = jnp.where(jnp.isfinite(delta), delta, 0.0)
+            p_proj = p_new + delta
+            f_proj = f_new + jnp.einsum(
+                "grnkp,grp->grnk", jnp.where(lin[:, :, None, None, :], jf_new, 0.0), delta
+            )
+            r_proj, j_proj, finite_proj = residuals(
+                f_proj, jf_new, data, loss=loss, log_space=log_space
+            )
+        if reproject:
             F_proj = jnp.where(finite_proj, 0.5 * jnp.sum(r_proj * r_proj, axis=-1), jnp.inf)
             better = F_proj < F_new
             p_new = jnp.where(better[..., None], p_proj, p_new)
