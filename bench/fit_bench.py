@@ -322,7 +322,7 @@ def main() -> None:
         "--max-iter", type=int, default=200, help="LM iterations per fit (scipy: 100·P evaluations)"
     )
     args = ap.parse_args()
-    _fit.REPROJECT = False if args.reproject == "none" else args.reproject
+    _fit.REPROJECT = args.reproject
     if args.mode == "single":
         run_single(args.restarts, args.seed)
     else:

@@ -50,9 +50,8 @@ def row_bucket(n: int) -> int:
     return int(-(-n // step) * step)
 
 
-def bucket(n: int, *, minimum: int = 1) -> int:
-    """Smallest bucket size ≥ max(n, minimum)."""
-    n = max(n, minimum)
+def bucket(n: int) -> int:
+    """Smallest bucket size ≥ n."""
     for b in BUCKETS:
         if b >= n:
             return b

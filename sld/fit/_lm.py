@@ -32,12 +32,13 @@ restart in the batch is active, or at ``stop_at`` iterations.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
 
 Model = Callable[[jax.Array], tuple[jax.Array, jax.Array]]
+Reproject = Literal["exact", "affine", "none"]
 
 TAU = 1e-3  # λ₀ = τ · max diag(JᵀJ)
 FTOL = 1e-12
@@ -127,7 +128,7 @@ def lm_run(
     *,
     loss: str,
     log_space: bool,
-    reproject: str | bool = "exact",
+    reproject: Reproject = "exact",
 ) -> dict[str, jax.Array]:
     """Run LM from ``carry`` until every restart stops or ``stop_at`` total iterations.
 
@@ -138,7 +139,7 @@ def lm_run(
     projected point (exact variable projection for squared loss); ``"affine"`` uses
     f(p + δ_L) = f(p) + J_L δ_L, exact because f is affine in the linear parameters, and keeps
     the other Jacobian columns from before the projection: one evaluation per iteration
-    instead of two, at some cost in convergence (see bench/fit_bench.py). ``False``: no
+    instead of two, at some cost in convergence (see bench/fit_bench.py). ``"none"``: no
     projection after the first call.
     Returns the carry plus F (G,R) and g = Jᵀr (G,R,P) at the final point.
     """
@@ -182,7 +183,7 @@ def lm_run(
             r_proj, j_proj, finite_proj = residuals(
                 *model(p_proj), data, loss=loss, log_space=log_space
             )
-        if reproject == "affine":
+        elif reproject == "affine":
             # f is affine in the linear parameters, so f(p_new + δ) = f(p_new) + J δ exactly
             # for a δ on them alone; their Jacobian columns are unchanged, the others are
             # left as at p_new (one model evaluation per iteration instead of two).
@@ -195,7 +196,9 @@ def lm_run(
             r_proj, j_proj, finite_proj = residuals(
                 f_proj, jf_new, data, loss=loss, log_space=log_space
             )
-        if reproject:
+        elif reproject != "none":
+            raise ValueError(f"reproject must be 'exact', 'affine' or 'none', got {reproject!r}")
+        if reproject != "none":
             F_proj = jnp.where(finite_proj, 0.5 * jnp.sum(r_proj * r_proj, axis=-1), jnp.inf)
             better = F_proj < F_new
             p_new = jnp.where(better[..., None], p_proj, p_new)
