@@ -292,31 +292,20 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- sld discover / report
 
 
-_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
-
-
 def parse_duration(text: str) -> float:
-    """'90', '90s', '10m', '1.5h' -> seconds."""
-    t = text.strip().lower()
-    unit = _DURATION_UNITS.get(t[-1:]) if t else None
-    number = t[:-1] if unit is not None else t
+    """'90', '90s', '10m', '1.5h' -> seconds (argparse type)."""
+    from sld.config import parse_duration as seconds
+
     try:
-        value = float(number) * (unit or 1.0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a duration like 90s, 10m or 1h, got {text!r}"
-        ) from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"duration must be positive, got {text!r}")
-    return value
+        return seconds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _run_config(args: argparse.Namespace) -> Any:
-    from pydantic import ValidationError
-
+    from sld.config import RunConfig, llm_config, validated
     from sld.errors import ConfigError
-    from sld.evolve.config import RunConfig, TaskSpec
-    from sld.llm import llm_config, replay_config
+    from sld.llm import replay_config
 
     if args.replay is not None:
         if args.task is not None:
@@ -334,9 +323,10 @@ def _run_config(args: argparse.Namespace) -> Any:
         raise ConfigError(
             "--inputs/--output/--group/--test apply to a CSV task only; give a path to a .csv file"
         )
-    try:
-        return RunConfig(
-            task=TaskSpec(
+    return validated(
+        RunConfig,
+        dict(
+            task=dict(
                 source=args.task,
                 inputs=args.inputs.split(",") if args.inputs else None,
                 outputs=args.output.split(",") if args.output else None,
@@ -361,11 +351,8 @@ def _run_config(args: argparse.Namespace) -> Any:
                 budget_tokens=args.budget_tokens,
                 mixed_ratio=args.llm_ratio,
             ),
-        )
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        raise ConfigError(f"invalid setting {where}: {first.get('msg')}") from None
+        ),
+    )
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
@@ -387,7 +374,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     if args.resume is not None and any(
         v is not None for v in (args.time, args.generations, args.candidates)
     ):
-        from sld.evolve.config import RunConfig, TaskSpec
+        from sld.config import RunConfig, TaskSpec
 
         resume_budget = RunConfig(
             task=TaskSpec(source="-"),
@@ -489,9 +476,9 @@ def render_report(report: dict[str, Any]) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from sld.config import RunConfig
     from sld.discover import load_run_task
     from sld.errors import StoreError
-    from sld.evolve.config import RunConfig
     from sld.report import PLOT_PNG, build_report
     from sld.store import RunStore
 

@@ -17,11 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sld.config import RunConfig
 from sld.corpus import Task, load_task
 from sld.errors import ConfigError, StoreError
-from sld.evolve.config import RunConfig
 from sld.evolve.engine import Engine, Progress
-from sld.evolve.proposer import Proposer
+from sld.proposer import Proposer
 from sld.store import RunStore
 
 

@@ -6,6 +6,11 @@ how to fix it. The CLI prints it as ``error: <message>`` and exits with code 2.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pydantic import ValidationError
+
 
 class SldError(Exception):
     """Root of every error sld raises on purpose."""
@@ -41,3 +46,21 @@ class ConfigError(SldError):
 
 class StoreError(SldError):
     """A run store is missing, locked, corrupted or from another task."""
+
+
+def validation_message(
+    error: ValidationError, *, what: str = "setting", where: str = "", fix: str = ""
+) -> str:
+    """The first problem pydantic found, as one line a user can act on.
+
+    ``"{where}: invalid {what} '{field}': {message}; {fix}"``, where ``field`` is
+    the dotted location of the bad value (left out when the whole model is at
+    fault) and pydantic's ``"Value error, "`` prefix is dropped.
+    """
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first.get("loc", ()))
+    message = str(first.get("msg", "")).removeprefix("Value error, ")
+    text = f"invalid {what} {field!r}: {message}" if field else f"invalid {what}: {message}"
+    if where:
+        text = f"{where}: {text}"
+    return f"{text}; {fix}" if fix else text

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sld.cli import main, parse_duration
+from sld.cli import main
+from sld.config import parse_duration
 
 EXPECTED = {
     "data_constrained_scaling_law": (161, 21, 1),

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sld.config import RunConfig, TaskSpec
 from sld.corpus import load_task
-from sld.evolve.config import RunConfig, TaskSpec
 from sld.evolve.engine import Engine
 from sld.evolve.offline import OfflineProposer
 from sld.report import chosen_candidate

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from sld.config import LlmConfig, RunConfig, TaskSpec
 from sld.discover import discover
-from sld.evolve.config import RunConfig, TaskSpec
-from sld.llm import LlmConfig, local_available
+from sld.llm import local_available
 from sld.store import RunStore
 
 pytestmark = [

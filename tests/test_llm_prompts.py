@@ -6,12 +6,11 @@ import re
 
 import pytest
 
+from sld.config import LlmConfig, Price, llm_config
 from sld.corpus import list_tasks, load_task
 from sld.errors import ConfigError
-from sld.evolve.engine import task_brief
-from sld.evolve.proposer import Parent, ProposalRequest
 from sld.law import parse_law
-from sld.llm import LlmConfig, Price, extract_laws, law_grammar, llm_config, price_for
+from sld.llm import extract_laws, law_grammar, price_for
 from sld.llm._client import Quirks, learn_quirk, quirks_for, request_params
 from sld.llm._ledger import Ledger, call_cost
 from sld.llm._prompts import (
@@ -23,6 +22,7 @@ from sld.llm._prompts import (
     render,
     template,
 )
+from sld.proposer import Parent, ProposalRequest, task_brief
 
 TASKS = list_tasks()
 _UNFILLED = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from sld.config import LlmConfig
 from sld.corpus import load_task
-from sld.evolve.engine import task_brief
 from sld.evolve.offline import OfflineProposer
-from sld.evolve.proposer import Parent, ProposalRequest
-from sld.llm import LlmConfig, LlmProposer, MixedProposer, OpenAIChat
+from sld.llm import LlmProposer, MixedProposer, OpenAIChat
+from sld.proposer import Parent, ProposalRequest, task_brief
 from sld.store import RunStore
 from tests.llm_server import FakeOpenAI, Reply, closed_port_url, laws_json
 

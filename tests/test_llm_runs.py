@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from sld.cli import main
+from sld.config import LlmConfig, RunConfig, TaskSpec
 from sld.discover import discover, make_proposer
-from sld.evolve.config import RunConfig, TaskSpec
 from sld.evolve.offline import OfflineProposer
-from sld.llm import LlmConfig, LlmProposer, MixedProposer, replay_config
+from sld.llm import LlmProposer, MixedProposer, replay_config
 from sld.store import RunStore
 from tests.llm_server import FakeOpenAI, Reply, closed_port_url, laws_json
 

@@ -11,8 +11,8 @@ import sympy
 from sld.evolve.families import features, param_budget, seeds
 from sld.evolve.mutate import MUTATIONS
 from sld.evolve.offline import OfflineProposer, law_text, offline_proposals
-from sld.evolve.proposer import Parent, ProposalRequest, Proposer, TaskBrief
 from sld.law import input_symbol, parameter_symbol, parse_law
+from sld.proposer import Parent, ProposalRequest, Proposer, TaskBrief
 
 
 def _brief(inputs, aliases, outputs, log_scale, max_params, ranges=None) -> TaskBrief:

@@ -19,9 +19,9 @@ from test_tui_snapshots import demo_run, write_demo_run  # noqa: F401  (fixture)
 from textual.widgets import DataTable, Input
 
 from sld.cli import main
+from sld.config import RunConfig
 from sld.corpus import load_task
 from sld.errors import SldError
-from sld.evolve.config import RunConfig
 from sld.evolve.engine import Engine
 from sld.evolve.offline import OfflineProposer
 from sld.store import RunStore

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from sld.config import RunConfig, TaskSpec
 from sld.corpus import load_task
-from sld.evolve.config import RunConfig, TaskSpec
 from sld.evolve.population import Member, Population
 from sld.fit import FitResult
 from sld.scoring import BootstrapInterval, MetricsReport, ScoreReport, parse_for_task

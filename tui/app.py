@@ -678,8 +678,8 @@ class SldApp(App[int]):
     @work(thread=True, group="open", exit_on_error=False)
     def attach_run(self, run_dir: Path) -> None:
         """Open a run directory read-only and load its task."""
+        from sld.config import RunConfig
         from sld.discover import load_run_task
-        from sld.evolve.config import RunConfig
 
         try:
             store = RunStore.open(run_dir, readonly=True)
@@ -754,10 +754,8 @@ class SldApp(App[int]):
 
     def _config(self) -> Any:
         """The run config from the settings form; raises ConfigError with a one-line message."""
-        from pydantic import ValidationError
-
+        from sld.config import RunConfig, TaskSpec, validated
         from sld.errors import ConfigError
-        from sld.evolve.config import RunConfig, TaskSpec
 
         def text(widget_id: str) -> str:
             return self.query_one(f"#{widget_id}", Input).value.strip()
@@ -773,16 +771,6 @@ class SldApp(App[int]):
                     f"{widget_id.replace('_', ' ')} must be a whole number, got {value!r}"
                 ) from None
 
-        time_limit = None
-        if text("time"):
-            import argparse
-
-            from sld.cli import parse_duration
-
-            try:
-                time_limit = parse_duration(text("time"))
-            except argparse.ArgumentTypeError as exc:
-                raise ConfigError(f"time budget: {exc}") from None
         tasks = self.query_one("#tasks", OptionList)
         option = (
             tasks.get_option_at_index(tasks.highlighted) if tasks.highlighted is not None else None
@@ -797,7 +785,7 @@ class SldApp(App[int]):
             task=TaskSpec(source=option.id),
             seed=integer("seed"),
             generations=integer("generations", optional=True),
-            time_limit=time_limit,
+            time_limit=text("time") or None,  # a Duration: '90s', '10m', '1h'
             proposer="llm" if proposer == "local" else proposer,
             islands=integer("islands"),
             proposals_per_island=integer("per_island"),
@@ -806,12 +794,7 @@ class SldApp(App[int]):
             llm=llm,
         )
         values.update(self.config_overrides)
-        try:
-            return RunConfig(**values)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first.get("loc", ()))
-            raise ConfigError(f"invalid setting {where}: {first.get('msg')}") from None
+        return validated(RunConfig, values)
 
     def action_start(self) -> None:
         """Start a discovery run with the settings on the Setup tab."""

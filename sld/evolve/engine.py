@@ -32,12 +32,12 @@ from typing import Any
 
 import numpy as np
 
+from sld.config import RunConfig
 from sld.corpus import Task
 from sld.errors import ParseError, SldError
-from sld.evolve.config import RunConfig
 from sld.evolve.population import Member, Population
-from sld.evolve.proposer import Parent, Proposal, ProposalRequest, Proposer, TaskBrief
 from sld.law import Law
+from sld.proposer import Parent, Proposal, ProposalRequest, Proposer, task_brief
 from sld.scoring import ScoreReport, parse_for_task, validation_scores
 from sld.store import CandidateRow, RunStore
 
@@ -69,29 +69,6 @@ class _Batch:
     generation: int
     to_fit: list[tuple[CandidateRow, Law]] = field(default_factory=list)
     done: list[Member] = field(default_factory=list)
-
-
-def task_brief(task: Task) -> TaskBrief:
-    """What a proposer may know about ``task``: names, units, training ranges; never held-out rows."""
-    train = task.train()
-    ranges: dict[str, tuple[float, float]] = {}
-    for j, name in enumerate(task.inputs):
-        columns = [x[:, j] for x in train.X if len(x)]
-        if columns:
-            values = np.concatenate(columns)
-            ranges[name] = (float(values.min()), float(values.max()))
-    card = task.card
-    return TaskBrief(
-        name=task.name,
-        inputs=tuple(task.inputs),
-        aliases=dict(task.aliases),
-        outputs=tuple(task.outputs),
-        log_scale=dict(task.log_scale),
-        max_params=task.max_params,
-        description=card.description,
-        units={v.name: v.unit for v in card.inputs},
-        ranges=ranges,
-    )
 
 
 def _member(row: CandidateRow, *, r2: float, error: float) -> Member:

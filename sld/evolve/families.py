@@ -29,7 +29,7 @@ from fractions import Fraction
 import numpy as np
 import sympy
 
-from sld.evolve.proposer import TaskBrief
+from sld.proposer import TaskBrief
 
 PLACEHOLDER = "_q"
 DEFAULT_PARAMS_PER_OUTPUT = 10

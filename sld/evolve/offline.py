@@ -36,8 +36,8 @@ from sld.evolve.families import (
     seeds,
 )
 from sld.evolve.mutate import MUTATIONS, crossover, tidy
-from sld.evolve.proposer import Parent, Proposal, ProposalRequest, TaskBrief
 from sld.law import FUNCTIONS, Law, input_symbol, parameter_symbol, parse_law
+from sld.proposer import Parent, Proposal, ProposalRequest, TaskBrief
 
 NAME = "offline"
 # Readable parameter names: coefficients upper case, exponents and shapes lower case.

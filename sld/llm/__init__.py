@@ -1,7 +1,9 @@
 """LLM proposals: OpenAI-compatible endpoints, a local model, replay, cost ledger, prompts.
 
-Public names are re-exported lazily: the run config imports :class:`LlmConfig`, and
-that must not pull in the ``openai`` client, SymPy or llama.cpp.
+Public names are re-exported lazily, so importing the package does not pull in the
+``openai`` client, SymPy or llama.cpp. The LLM settings (:class:`~sld.config.LlmConfig`,
+prices, the ``--llm-config`` file) live in :mod:`sld.config` with the rest of a run's
+configuration.
 """
 
 from __future__ import annotations
@@ -10,9 +12,6 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "LlmConfig": "sld.llm._settings",
-    "Price": "sld.llm._settings",
-    "llm_config": "sld.llm._settings",
     "Ledger": "sld.llm._ledger",
     "PRICES": "sld.llm._ledger",
     "price_for": "sld.llm._ledger",

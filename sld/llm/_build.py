@@ -7,12 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sld.config import LlmConfig, RunConfig
 from sld.errors import ConfigError
-from sld.evolve.config import RunConfig
-from sld.evolve.proposer import Proposer
 from sld.llm._client import ChatTransport, OpenAIChat
 from sld.llm._proposer import LlmProposer, MixedProposer
-from sld.llm._settings import LlmConfig
+from sld.proposer import Proposer
 from sld.store import RunStore
 
 NO_KEY = "sk-no-key-needed"  # sent to endpoints given by URL alone (local servers ignore it)

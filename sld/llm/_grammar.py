@@ -10,8 +10,8 @@ construction; :func:`sld.law.parse_law` still checks every law.
 
 from __future__ import annotations
 
-from sld.evolve.proposer import TaskBrief
 from sld.llm._prompts import free_names
+from sld.proposer import TaskBrief
 
 # In order of use: a task allowing p parameters gets the first p names, so no law the
 # grammar admits can exceed the limit (names may repeat; a repeat is the same parameter).

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sld.llm._settings import Price
+from sld.config import Price
 
 # $/1M tokens (input, output). A dated model name matches its longest listed prefix.
 PRICES: dict[str, Price] = {

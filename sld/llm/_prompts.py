@@ -17,8 +17,8 @@ from functools import cache
 from typing import Any
 
 from sld.errors import ConfigError
-from sld.evolve.proposer import Parent, ProposalRequest, TaskBrief
 from sld.law import FUNCTIONS
+from sld.proposer import Parent, ProposalRequest, TaskBrief
 from sld.resources import prompts_dir
 
 TEMPLATES = ("system", "propose", "repair")

@@ -1,6 +1,6 @@
 """The LLM proposer: prompt → chat transport → laws → parse_law, with one repair turn.
 
-Per :class:`~sld.evolve.proposer.ProposalRequest`: render the propose prompt, send it
+Per :class:`~sld.proposer.ProposalRequest`: render the propose prompt, send it
 (bounded concurrency; retries with exponential backoff on 429/5xx/timeouts/connection
 errors; no retry on 401/403), read laws out of the reply, check each with
 :func:`sld.law.parse_law` against the task, and send the rejected ones back with
@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from sld.config import LlmConfig
 from sld.errors import ParseError, SldError
-from sld.evolve.proposer import Proposal, ProposalRequest, Proposer
 from sld.law import parse_law
 from sld.llm._answer import extract_laws
 from sld.llm._client import (
@@ -40,7 +40,7 @@ from sld.llm._client import (
 from sld.llm._grammar import law_grammar
 from sld.llm._ledger import Ledger, call_cost, price_for
 from sld.llm._prompts import propose_messages, repair_message
-from sld.llm._settings import LlmConfig
+from sld.proposer import Proposal, ProposalRequest, Proposer
 from sld.store import RunStore
 
 NAME = "llm"

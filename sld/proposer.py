@@ -1,4 +1,4 @@
-"""The proposer interface shared by the offline (symbolic) and LLM proposers.
+"""The proposer protocol shared by the offline (symbolic) and LLM proposers.
 
 A proposer turns a :class:`ProposalRequest` (what the task looks like, the parents
 chosen by selection, how many laws are wanted) into law *texts*. It never sees
@@ -13,9 +13,12 @@ Proposals are untrusted text: the engine parses each one with
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sld.corpus import Task
 
 
 @dataclass(frozen=True)
@@ -104,3 +107,26 @@ class Proposer(Protocol):
     name: str
 
     async def propose(self, request: ProposalRequest) -> list[Proposal]: ...
+
+
+def task_brief(task: Task) -> TaskBrief:
+    """What a proposer may know about ``task``: names, units, training ranges; never held-out rows."""
+    train = task.train()
+    ranges: dict[str, tuple[float, float]] = {}
+    for j, name in enumerate(task.inputs):
+        columns = [x[:, j] for x in train.X if len(x)]
+        if columns:
+            values = np.concatenate(columns)
+            ranges[name] = (float(values.min()), float(values.max()))
+    card = task.card
+    return TaskBrief(
+        name=task.name,
+        inputs=tuple(task.inputs),
+        aliases=dict(task.aliases),
+        outputs=tuple(task.outputs),
+        log_scale=dict(task.log_scale),
+        max_params=task.max_params,
+        description=card.description,
+        units={v.name: v.unit for v in card.inputs},
+        ranges=ranges,
+    )
