@@ -83,15 +83,17 @@ class BuildSpec(_Model):
 
     ``reader`` picks the code that reads ``files`` (paths under the raw folder); ``columns``
     maps task column -> raw column; ``keep`` is a rule (:mod:`sld.corpus.rules`) over task
-    columns and identifier-named raw columns selecting the rows kept; rows without a group
-    column go to ``single_group``; ``params`` holds reader-specific settings; ``filters``
-    says in words what the reader drops.
+    columns and identifier-named raw columns selecting the rows kept; ``test`` is such a rule
+    marking the held-out rows, for a split on a raw column the task does not keep (the card's
+    split is then ``split.source``); rows without a group column go to ``single_group``;
+    ``params`` holds reader-specific settings; ``filters`` says in words what the reader drops.
     """
 
     reader: str
     files: list[str] = Field(min_length=1)
     columns: dict[str, str] = Field(default_factory=dict)
     keep: str | None = None
+    test: str | None = None
     single_group: str = "all_data"
     params: dict[str, Any] = Field(default_factory=dict)
     filters: list[str] = Field(default_factory=list)

@@ -2,7 +2,8 @@
 
 Each reader takes the raw folder and the card, and returns a DataFrame with columns
 ``group``, the card's inputs and outputs, and ``split`` only when the source itself splits
-(domain_mixture). Rows keep the order of the source files. What each reader drops is stated
+(domain_mixture) or the card's ``build.test`` rule does. Rows keep the order of the source
+files. What each reader drops is stated
 in the card's ``[build]`` section; the code below is where it happens.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
@@ -41,14 +42,20 @@ def _floats(column: pd.Series) -> np.ndarray:
     return np.array([float(c) if c.strip() else math.nan for c in column], dtype=np.float64)
 
 
+def _select(frame: pd.DataFrame, rule_text: str, *, where: str) -> np.ndarray:
+    """Bool (rows,) of the rows a rule over the identifier-named columns of ``frame`` selects."""
+    names = [str(c) for c in frame.columns if str(c).isidentifier()]
+    rule = parse_rule(rule_text, names=names, where=where)
+    columns = {name: _floats(frame[name]) for name in rule.names}
+    return rule.evaluate(columns, n_rows=len(frame))
+
+
 def _keep(frame: pd.DataFrame, rule_text: str | None, *, where: str) -> pd.DataFrame:
     """Rows of ``frame`` the ``keep`` rule selects (rule names: identifier-named columns)."""
     if rule_text is None:
         return frame
-    names = [str(c) for c in frame.columns if str(c).isidentifier()]
-    rule = parse_rule(rule_text, names=names, where=f"{where}: build.keep")
-    columns = {name: _floats(frame[name]) for name in rule.names}
-    return frame[rule.evaluate(columns, n_rows=len(frame))].reset_index(drop=True)
+    kept = _select(frame, rule_text, where=f"{where}: build.keep")
+    return frame[kept].reset_index(drop=True)
 
 
 def _columns(card: TaskCard) -> list[str]:
@@ -56,8 +63,14 @@ def _columns(card: TaskCard) -> list[str]:
 
 
 def read_table_file(raw: Path, card: TaskCard) -> pd.DataFrame:
-    """One CSV; ``build.columns`` renames raw -> task columns; ``build.keep`` filters rows."""
+    """One CSV; ``build.columns`` renames raw -> task columns; ``build.keep`` filters rows;
+    ``build.test`` (with ``split.source`` on the card) marks the test rows."""
     spec = _spec(card)
+    if spec.test is not None and card.split.test is not None:
+        raise TaskError(
+            f"card {card.name!r}: both split.test and build.test are set; keep split.test and "
+            "drop build.test, or replace split.test by split.source"
+        )
     path = raw / spec.files[0]
     frame = _read_csv(path)
     missing = [src for src in spec.columns.values() if src not in frame.columns]
@@ -69,6 +82,9 @@ def read_table_file(raw: Path, card: TaskCard) -> pd.DataFrame:
     out = pd.DataFrame({"group": list(groups)})
     for column in _columns(card):
         out[column] = _floats(renamed[column])
+    if spec.test is not None:
+        is_test = _select(renamed, spec.test, where=f"{path}: build.test")
+        out["split"] = np.where(is_test, "test", "train")
     return out
 
 
@@ -154,11 +170,97 @@ def read_wide_sizes(raw: Path, card: TaskCard) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=["group", x_name, y_name])
 
 
+def _read_json(path: Path) -> object:
+    """A raw JSON file; TaskError when it is missing or not valid JSON."""
+    if not path.is_file():
+        raise TaskError(f"{path}: raw file not found; check --raw")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TaskError(f"{path}: not valid JSON ({exc}); check the raw file") from None
+
+
+def _json_field(record: object, dotted: str, *, where: str) -> object:
+    """``record["a"]["b"]`` for ``dotted == "a.b"``; TaskError when a key is missing."""
+    value = record
+    for key in dotted.split("."):
+        if not isinstance(value, dict) or key not in value:
+            raise TaskError(f"{where}: field {dotted!r} not found; check build.columns")
+        value = value[key]
+    return value
+
+
+def _number(value: object, *, where: str) -> float:
+    """A JSON number as float64 (integers below 2**53 exactly); TaskError for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TaskError(f"{where}: expected a number, found {value!r}; check build.columns")
+    return float(value)
+
+
+def _eval_set(result: dict[str, object]) -> str:
+    """Name of the evaluation set of one ``results`` entry: the folder of its first shard."""
+    shards = result.get("val_data")
+    if not isinstance(shards, list) or not shards:
+        return ""
+    return PurePosixPath(str(shards[0])).parent.name
+
+
+def read_model_records(raw: Path, card: TaskCard) -> pd.DataFrame:
+    """One JSON record per trained model (open_lm runs of mlfoundations/scaling) -> one row each.
+
+    ``build.files``: folders whose ``*.json`` files are read in name order. ``build.columns``
+    maps ``group`` and each input to a dotted field path (``hyperparameters.params``).
+    ``build.params.eval_sets`` maps each output to an evaluation set; the output is the
+    ``loss`` of the one ``results`` entry on that set (named by the folder of its first
+    ``val_data`` shard). A record without exactly one such entry is an error.
+    """
+    spec = _spec(card)
+    eval_sets: dict[str, str] = spec.params.get("eval_sets", {})
+    missing = [name for name in card.output_names if name not in eval_sets]
+    if missing:
+        raise TaskError(
+            f"card {card.name!r}: output {missing[0]!r} has no entry in build.params.eval_sets"
+        )
+    fields = [name for name in ("group", *card.input_names) if name in spec.columns]
+    unmapped = [name for name in card.input_names if name not in spec.columns]
+    if unmapped:
+        raise TaskError(f"card {card.name!r}: input {unmapped[0]!r} is not in build.columns")
+    records = []
+    for folder in spec.files:
+        paths = sorted((raw / folder).glob("*.json"))
+        if not paths:
+            raise TaskError(f"{raw / folder}: no *.json model records found; check --raw")
+        for path in paths:
+            record = _read_json(path)
+            row: dict[str, object] = {"group": spec.single_group}
+            for name in fields:
+                value = _json_field(record, spec.columns[name], where=str(path))
+                row[name] = str(value) if name == "group" else _number(value, where=str(path))
+            results = _json_field(record, "results", where=str(path))
+            if not isinstance(results, list):
+                raise TaskError(f"{path}: field 'results' is not a list; check the raw file")
+            for name in card.output_names:
+                losses = [
+                    _number(result.get("loss"), where=str(path))
+                    for result in results
+                    if isinstance(result, dict) and _eval_set(result) == eval_sets[name]
+                ]
+                if len(losses) != 1:
+                    raise TaskError(
+                        f"{path}: {len(losses)} results on evaluation set {eval_sets[name]!r}, "
+                        "expected exactly one; check build.params.eval_sets"
+                    )
+                row[name] = losses[0]
+            records.append(row)
+    return pd.DataFrame.from_records(records, columns=["group", *_columns(card)])
+
+
 READERS: dict[str, Reader] = {
     "table": read_table_file,
     "mixture_json": read_mixture_json,
     "emergence": read_emergence_files,
     "wide_sizes": read_wide_sizes,
+    "model_records": read_model_records,
 }
 
 
