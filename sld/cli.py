@@ -480,14 +480,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     from sld.discover import load_run_task
     from sld.errors import StoreError
     from sld.report import PLOT_PNG, build_report
-    from sld.store import RunStore
+    from sld.store import RunReader
 
     run_dir = Path(args.run_dir)
-    if not RunStore.exists(run_dir):
+    if not RunReader.exists(run_dir):
         raise StoreError(f"no run store in {run_dir}; pass a directory made by 'sld discover'")
-    with RunStore.open(run_dir, readonly=True) as store:
-        config = RunConfig.model_validate(store.config())
-        report = build_report(store, load_run_task(config))
+    with RunReader.open(run_dir) as reader:
+        config = RunConfig.model_validate(reader.config())
+        report = build_report(reader, load_run_task(config))
     report["run_dir"] = str(run_dir)
     if (run_dir / PLOT_PNG).exists():
         report["plot"] = str(run_dir / PLOT_PNG)

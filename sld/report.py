@@ -18,7 +18,7 @@ import numpy as np
 from sld.corpus import Task
 from sld.evolve.population import Population
 from sld.scoring import ScoreReport, heldout_score, parse_for_task, predict_rows
-from sld.store import RunStore
+from sld.store import RunReader, RunStore
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
@@ -29,7 +29,7 @@ def _finite(x: float | None) -> float | None:
     return x if x is not None and math.isfinite(x) else None
 
 
-def chosen_candidate(store: RunStore) -> dict[str, Any] | None:
+def chosen_candidate(store: RunReader) -> dict[str, Any] | None:
     """The selected law: the population's best by penalised validation error (no test data involved)."""
     snapshot = store.get_state("population")
     if snapshot is None:
@@ -47,7 +47,7 @@ def chosen_candidate(store: RunStore) -> dict[str, Any] | None:
     }
 
 
-def pareto_front(store: RunStore) -> list[dict[str, Any]]:
+def pareto_front(store: RunReader) -> list[dict[str, Any]]:
     """Non-dominated laws over (validation error, complexity), by complexity."""
     snapshot = store.get_state("population")
     if snapshot is None:
@@ -123,7 +123,7 @@ def finalize(
     return report
 
 
-def build_report(store: RunStore, task: Task | None = None) -> dict[str, Any]:
+def build_report(store: RunReader, task: Task | None = None) -> dict[str, Any]:
     """The report as plain data, from the store alone (held-out rows come from its heldout table)."""
     summary = store.summary()
     chosen = chosen_candidate(store)

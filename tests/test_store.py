@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sld.errors import StoreError
-from sld.store import SCHEMA_VERSION, RunStore, store_path
+from sld.store import SCHEMA_VERSION, RunReader, RunStore, store_path
 
 REPO = Path(__file__).resolve().parents[1]
 VERSIONS = {"python": "3.11", "sld": "0.1.0", "numpy": "2", "jax": "0.4", "sympy": "1.13"}
@@ -364,8 +364,6 @@ def test_llm_calls_are_recorded_with_totals_and_replayable(store):
     calls = store.llm_calls()
     assert [c.outcome for c in calls] == ["invalid", "ok"]
     assert calls[1].request == request and calls[1].usage["completion_tokens"] == 5
-    assert store.llm_reply_for(request) == "a*N**b"
-    assert store.llm_reply_for({"model": "other"}) is None
     events = store.events(kind="llm_call")
     assert [e.payload["call_id"] for e in events] == [c.id for c in calls]
     summary = store.summary()
@@ -373,9 +371,9 @@ def test_llm_calls_are_recorded_with_totals_and_replayable(store):
     assert summary.usd == pytest.approx(0.03)
 
 
-def test_summary_counts_statuses_and_finds_best_r2(store):
+def test_summary_counts_statuses_and_the_generation(store):
     empty = store.summary()
-    assert empty.candidates == 0 and empty.best_candidate_id is None and math.isnan(empty.best_r2)
+    assert empty.candidates == 0 and empty.generation is None
     a = store.add_candidate(text="a", generation=0, island=0, key="k1")
     b = store.add_candidate(text="b", generation=1, island=0, key="k2")
     store.add_candidate(text="c", generation=1, island=0, status="rejected", reason="x")
@@ -384,7 +382,6 @@ def test_summary_counts_statuses_and_finds_best_r2(store):
     s = store.summary()
     assert s.candidates == 3
     assert s.by_status == {"proposed": 0, "rejected": 1, "duplicate": 0, "fitted": 2, "failed": 0}
-    assert (s.best_candidate_id, s.best_r2, s.best_error) == (b, pytest.approx(0.95), 0.05)
     assert s.generation == 1
     store.set_state("generation", 5)
     assert store.summary().generation == 5
@@ -409,7 +406,40 @@ def test_heldout_is_not_part_of_fitted_rows(store):
     _fit_and_score(store, c)
     store.record_heldout(kind="chosen", text="a*N", r2=-5.0, report={}, candidate_id=c)
     assert store.fitted()[0].r2 == pytest.approx(0.9)
-    assert store.summary().best_r2 == pytest.approx(0.9)
+    assert [f.candidate.id for f in store.fitted()] == [c]
+
+
+def test_snapshot_reads_the_whole_run_and_knows_when_it_ended(store, tmp_path):
+    c = store.add_candidate(text="a*N", generation=0, island=0, key="k")
+    _fit_and_score(store, c)
+    store.set_state("elapsed", 12.5)
+    with RunReader.open(tmp_path / "run") as reader:
+        running = reader.snapshot(rows=True)
+        assert not running.finished and running.stopped_by == ""
+        assert [f.candidate.id for f in running.fitted] == [c] and len(running.candidates) == 1
+        assert running.state == {"elapsed": 12.5} and running.config == {"islands": 4}
+        assert reader.snapshot().candidates == ()  # rows only when asked for
+        store.add_event("stopped", payload={"reason": "generation budget (3)"})
+        ended = reader.snapshot()
+        assert ended.finished and ended.stopped_by == "generation budget (3)"
+        assert ended.last_event > running.last_event
+        assert reader.change_mark() != (running.last_event, 0, 0.0)
+        store.add_event("resumed")
+        assert not reader.snapshot().finished
+
+
+def test_schema_1_store_is_readable_but_not_resumable(tmp_path):
+    _create(tmp_path / "run").close()
+    conn = sqlite3.connect(store_path(tmp_path / "run"))
+    conn.execute("ALTER TABLE llm_calls ADD COLUMN request_key TEXT NOT NULL DEFAULT ''")
+    conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    with RunReader.open(tmp_path / "run") as reader:
+        assert reader.task == "toy" and reader.llm_calls() == []
+    with pytest.raises(StoreError, match="older sld.*not resumed.*--out") as info:
+        RunStore.open(tmp_path / "run")
+    assert "\n" not in str(info.value)
 
 
 def test_transaction_rolls_back_everything_on_error(store):

@@ -45,10 +45,10 @@ from textual.widgets.option_list import Option
 from textual.widgets.tabbed_content import ContentTabs
 
 from sld.errors import SldError
-from sld.store import EventRow, RunStore
+from sld.store import EventRow, RunReader, RunStore
 from tui.extrapolation import HELDOUT_LABEL, Points
 from tui.screens import HelpScreen, LawDetail, LawDetailScreen
-from tui.view import RunReader, RunView, filter_rows, number, sort_rows
+from tui.view import RunView, ViewPoller, filter_rows, number, sort_rows
 from tui.widgets import ExtrapolationPlot, LedgerView, ParetoPlot, TaskCard
 
 POLL_SECONDS = 0.5
@@ -107,7 +107,7 @@ class Notice(Message):
 class RunOpened(Message):
     """A run store is ready to be read (a new in-app run, or an attached one)."""
 
-    def __init__(self, run_dir: Path, reader: RunReader, task: Any, *, attached: bool) -> None:
+    def __init__(self, run_dir: Path, reader: ViewPoller, task: Any, *, attached: bool) -> None:
         super().__init__()
         self.run_dir, self.reader, self.task, self.attached = run_dir, reader, task, attached
 
@@ -139,7 +139,7 @@ class Reported(Message):
 class StoreRead(Message):
     """A poll of the store finished (``view`` is None when nothing changed)."""
 
-    def __init__(self, reader: RunReader, view: RunView | None, *, error: str = "") -> None:
+    def __init__(self, reader: ViewPoller, view: RunView | None, *, error: str = "") -> None:
         super().__init__()
         self.reader, self.view, self.error = reader, view, error
 
@@ -220,7 +220,7 @@ class SldApp(App[int]):
         self.run_task: Any = None
         self.progress: Any = None
         self._engine: Any = None
-        self._reader: RunReader | None = None
+        self._reader: ViewPoller | None = None
         self._reading = False
         self._quitting = False
         self._pause_requested = False
@@ -649,7 +649,7 @@ class SldApp(App[int]):
             self.read_store(self._reader)
 
     @work(thread=True, group="read", exit_on_error=False)
-    def read_store(self, reader: RunReader) -> None:
+    def read_store(self, reader: ViewPoller) -> None:
         """Read the store off the UI thread."""
         extra = {
             cid: float(r.get("metrics", {}).get("r2", math.nan))
@@ -682,8 +682,7 @@ class SldApp(App[int]):
         from sld.discover import load_run_task
 
         try:
-            store = RunStore.open(run_dir, readonly=True)
-            reader = RunReader(store)
+            reader = ViewPoller(RunReader.open(run_dir))
             task = load_run_task(RunConfig.model_validate(reader.config))
         except SldError as exc:
             self.post_message(Notice(str(exc), "error"))
@@ -844,9 +843,7 @@ class SldApp(App[int]):
             if self._pause_requested:
                 engine.pause()
             self.post_message(
-                RunOpened(
-                    run_dir, RunReader(RunStore.open(run_dir, readonly=True)), task, attached=False
-                )
+                RunOpened(run_dir, ViewPoller(RunReader.open(run_dir)), task, attached=False)
             )
             progress = asyncio.run(engine.run())
             self._engine = None

@@ -1,7 +1,7 @@
 """What the app shows, read from a run store: law rows, the Pareto front, held-out scores, events.
 
 The app never reads the engine's memory: every pane is drawn from a
-:class:`RunView`, which :class:`RunReader` builds from a read-only connection to
+:class:`RunView`, which :class:`ViewPoller` builds from a read-only connection to
 the run store (the engine writes through its own connection, so reading never
 blocks it). Held-out scores come only from the store's ``heldout`` table (written
 by the reporting path after selection) or from an explicit request in the app;
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sld.evolve.population import Population
-from sld.store import EventRow, FittedRow, HeldoutRow, LlmCallRow, RunStore, RunSummary
+from sld.store import EventRow, FittedRow, HeldoutRow, LlmCallRow, RunReader, RunSummary
 
 SHOWN_STATUSES = ("proposed", "fitted", "failed")  # rejected and duplicate laws go to the event log
 
@@ -117,10 +117,10 @@ def _ledger(calls: Sequence[LlmCallRow], summary: RunSummary) -> Ledger:
     )
 
 
-class RunReader:
+class ViewPoller:
     """Reads a run store into :class:`RunView`s, returning None when nothing changed since last time."""
 
-    def __init__(self, store: RunStore) -> None:
+    def __init__(self, store: RunReader) -> None:
         self.store = store
         self.task = store.task
         self.seed = store.seed

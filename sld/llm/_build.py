@@ -12,7 +12,7 @@ from sld.errors import ConfigError
 from sld.llm._client import ChatTransport, OpenAIChat
 from sld.llm._proposer import LlmProposer, MixedProposer
 from sld.proposer import Proposer
-from sld.store import RunStore
+from sld.store import RunReader, RunStore
 
 NO_KEY = "sk-no-key-needed"  # sent to endpoints given by URL alone (local servers ignore it)
 
@@ -92,15 +92,12 @@ def build_proposer(
 
 def replay_config(run_dir: str | Path, **budgets: Any) -> RunConfig:
     """The config of the run in ``run_dir`` with ``replay_from`` set (and budgets overridden)."""
-    if not RunStore.exists(run_dir):
+    if not RunReader.exists(run_dir):
         raise ConfigError(
             f"no run store in {run_dir}; pass a directory made by 'sld discover' to --replay"
         )
-    store = RunStore.open(run_dir, readonly=True)
-    try:
-        stored = store.config()
-    finally:
-        store.close()
+    with RunReader.open(run_dir) as reader:
+        stored = reader.config()
     config = RunConfig.model_validate(stored)
     update: dict[str, Any] = {"replay_from": str(Path(run_dir))}
     update.update({k: v for k, v in budgets.items() if v is not None})

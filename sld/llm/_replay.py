@@ -18,7 +18,7 @@ from typing import Any
 
 from sld.errors import StoreError
 from sld.llm._client import ChatReply, LlmCallError
-from sld.store import RunStore
+from sld.store import RunReader
 
 
 def _key(request: Mapping[str, Any]) -> str:
@@ -37,15 +37,12 @@ class ReplayChat:
     def __init__(self, run_dir: str | Path) -> None:
         self.name = "replay"
         self.source = str(run_dir)
-        if not RunStore.exists(run_dir):
+        if not RunReader.exists(run_dir):
             raise StoreError(
                 f"no run store in {run_dir}; pass a directory made by 'sld discover' to --replay"
             )
-        store = RunStore.open(run_dir, readonly=True)
-        try:
-            calls = store.llm_calls()
-        finally:
-            store.close()
+        with RunReader.open(run_dir) as reader:
+            calls = reader.llm_calls()
         self._recorded: dict[str, deque[tuple[str, str | None, dict[str, Any], str | None]]] = {}
         for call in calls:
             self._recorded.setdefault(_key(call.request), deque()).append(
