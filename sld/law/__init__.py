@@ -36,5 +36,6 @@ from sld.law._build import parameter_symbol as parameter_symbol
 from sld.law._grammar import FUNCTIONS as FUNCTIONS
 from sld.law._law import Law as Law
 from sld.law._law import parse_law as parse_law
+from sld.law._print_sympy import LawPrinter as LawPrinter
 
-__all__ = ["FUNCTIONS", "Law", "input_symbol", "parameter_symbol", "parse_law"]
+__all__ = ["FUNCTIONS", "Law", "LawPrinter", "input_symbol", "parameter_symbol", "parse_law"]
