@@ -22,6 +22,8 @@ EXPECTED = {
     "easy_question_scaling_law": (389, 127, 9),
     "lr_bsz_scaling_law": (1730, 117, 1),
     "moe_scaling_law": (193, 28, 1),
+    "overtraining_scaling_law": (95, 9, 3),
+    "compute_optimal_scaling_law": (1577, 168, 15),
     "parallel_scaling_law": (36, 12, 2),
     "sft_scaling_law": (504, 42, 42),
     "vocab_scaling_law": (1080, 120, 1),
@@ -33,7 +35,7 @@ def _data(name: str) -> pd.DataFrame:
     return pd.read_csv(datasets_dir() / name / "data.csv", dtype={"group": str, "split": str})
 
 
-def test_list_tasks_names_the_eight_curated_tasks_sorted():
+def test_list_tasks_names_the_ten_curated_tasks_sorted():
     assert list_tasks() == TASKS
 
 
@@ -261,3 +263,23 @@ def test_reference_law_parses_with_the_law_grammar(name):
         max_params=card.max_params,
     )
     assert len(parsed.parameters) == card.max_params
+
+
+def test_compute_optimal_test_rows_are_the_two_largest_budgets():
+    # the budget is not a column: C = 6·N·D, exact up to rounding of D = C/(6N)
+    frame = _data("compute_optimal_scaling_law")
+    budget = 6 * frame["params"] * frame["tokens"]
+    is_test = (frame["split"] == "test").to_numpy()
+    assert np.allclose(budget, np.round(budget / 1.25e16) * 1.25e16, rtol=1e-12)
+    budgets = sorted({float(f"{c:.3g}") for c in budget})
+    assert budgets == [1.25e16 * 2**k for k in range(12)]
+    assert (is_test == (budget >= 1.28e19 * (1 - 1e-9)).to_numpy()).all()
+
+
+def test_overtraining_groups_are_the_three_corpora_each_with_three_large_models():
+    task = load_task("overtraining_scaling_law")
+    assert task.groups == ("c4_original", "rpj", "rw_original")
+    assert task.heldout().rows_per_group == (3, 3, 3)
+    params = task.inputs.index("params")
+    for train, test in zip(task.train().X, task.heldout().X, strict=True):
+        assert train[:, params].max() < 1e9 < test[:, params].min()
