@@ -7,7 +7,6 @@ Every user mistake (bad flag, unknown task, bad law, bad file) ends as one line
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -33,7 +32,10 @@ def _console() -> Console:
 
 
 def _print_json(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, allow_nan=True, default=str) + "\n")
+    """Strict JSON on stdout: non-finite numbers are null, listed under "non_finite"."""
+    from sld.strict_json import dumps
+
+    sys.stdout.write(dumps(payload) + "\n")
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -303,19 +305,17 @@ def parse_duration(text: str) -> float:
 
 
 def _run_config(args: argparse.Namespace) -> Any:
-    from sld.config import RunConfig, llm_config, validated
+    from sld.config import Budgets, RunConfig, llm_config, validated
     from sld.errors import ConfigError
-    from sld.llm import replay_config
+    from sld.run import replay_config
 
     if args.replay is not None:
         if args.task is not None:
             raise ConfigError("give either a TASK or --replay RUN_DIR, not both")
-        return replay_config(
-            args.replay,
-            time_limit=args.time,
-            generations=args.generations,
-            max_candidates=args.candidates,
+        budgets = dict(
+            time_limit=args.time, generations=args.generations, max_candidates=args.candidates
         )
+        return replay_config(args.replay, validated(Budgets, budgets))
     is_file = args.task is not None and (args.task.endswith((".csv", ".toml")) or "/" in args.task)
     if not is_file and any(
         v is not None for v in (args.inputs, args.output, args.group, args.test)
@@ -356,12 +356,11 @@ def _run_config(args: argparse.Namespace) -> Any:
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from sld.discover import open_run, run_opened
+    from sld.config import Budgets, validated
     from sld.errors import ConfigError
+    from sld.run import Run, RunEvent
 
     if args.resume is None and args.task is None and args.replay is None:
         raise ConfigError(
@@ -369,26 +368,26 @@ def cmd_discover(args: argparse.Namespace) -> int:
         )
     if args.resume is not None and args.task is not None:
         raise ConfigError("give either a TASK or --resume RUN_DIR, not both")
-    config = _run_config(args) if args.task is not None or args.replay is not None else None
-    resume_budget = None
-    if args.resume is not None and any(
-        v is not None for v in (args.time, args.generations, args.candidates)
-    ):
-        from sld.config import RunConfig, TaskSpec
-
-        resume_budget = RunConfig(
-            task=TaskSpec(source="-"),
-            time_limit=args.time,
-            generations=args.generations,
-            max_candidates=args.candidates,
-        )
     err = Console(stderr=True, highlight=False)
-    run_dir, store, config, task = open_run(
-        config if config is not None else resume_budget,
-        out=Path(args.out),
-        resume=Path(args.resume) if args.resume is not None else None,
-    )
-    total = config.time_limit
+    show_progress: list[Callable[[Any], None]] = []
+
+    def on_event(event: RunEvent) -> None:
+        if event.kind == "notice":
+            err.print(f"note: {event.message}")
+        elif event.kind == "progress" and show_progress:
+            show_progress[0](event.progress)
+
+    if args.resume is not None:
+        budgets = validated(
+            Budgets,
+            dict(
+                time_limit=args.time, generations=args.generations, max_candidates=args.candidates
+            ),
+        )
+        run = Run.open(args.resume, budgets=budgets, listener=on_event)
+    else:
+        run = Run.create(_run_config(args), out=args.out, listener=on_event)
+    total = run.config.time_limit
     with Progress(
         TextColumn("[bold]gen {task.fields[generation]}[/bold]"),
         BarColumn(bar_width=20),
@@ -411,15 +410,9 @@ def cmd_discover(args: argparse.Namespace) -> int:
                 rate=f"{p.rate:.1f}",
             )
 
-        report = run_opened(
-            run_dir,
-            store,
-            config,
-            task,
-            on_progress=on_progress,
-            notice=lambda message: err.print(f"note: {message}"),
-        )
-    report["run_dir"] = str(run_dir)
+        show_progress.append(on_progress)
+        report = run.execute(handle_signals=True)
+    report["run_dir"] = str(run.run_dir)
     if args.json:
         _print_json(report)
     else:
@@ -477,17 +470,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from sld.config import RunConfig
-    from sld.discover import load_run_task
     from sld.errors import StoreError
-    from sld.report import PLOT_PNG, build_report
+    from sld.report import PLOT_PNG, build_report, read_run
     from sld.store import RunReader
 
     run_dir = Path(args.run_dir)
     if not RunReader.exists(run_dir):
         raise StoreError(f"no run store in {run_dir}; pass a directory made by 'sld discover'")
     with RunReader.open(run_dir) as reader:
-        config = RunConfig.model_validate(reader.config())
-        report = build_report(reader, load_run_task(config))
+        record = read_run(reader)
+    report = build_report(record, RunConfig.model_validate(record.snapshot.config).task.load())
     report["run_dir"] = str(run_dir)
     if (run_dir / PLOT_PNG).exists():
         report["plot"] = str(run_dir / PLOT_PNG)

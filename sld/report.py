@@ -4,65 +4,79 @@ This is the only place a run's held-out (test) rows are used, and only after
 selection is over: the chosen law is the population's best by *validation*
 error (penalised by complexity), read from the store. Held-out scores are
 written to the store's ``heldout`` table, which no engine path reads.
+
+A report is built from one read of the run (:func:`read_run`: one store
+snapshot, the population restored once); :func:`finalize` writes ``report.json``
+(strict JSON), ``report.md`` and the plot once each.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sld.corpus import Task
-from sld.evolve.population import Population
+from sld.evolve.population import Member, Population
 from sld.scoring import ScoreReport, heldout_score, parse_for_task, predict_rows
-from sld.store import RunReader, RunStore
+from sld.store import RunReader, RunSnapshot, RunStore
+from sld.strict_json import dumps
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 PLOT_PNG = "extrapolation.png"
 
 
-def _finite(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None
+@dataclasses.dataclass(frozen=True)
+class RunRecord:
+    """A run as one read of its store sees it; the population restored from its checkpoint once.
+
+    ``chosen`` is the population's best by penalised validation error (no test
+    data involved); ``front`` the Pareto front over (validation error, complexity).
+    """
+
+    snapshot: RunSnapshot
+    population: Population | None
+
+    @property
+    def chosen(self) -> Member | None:
+        return self.population.best() if self.population is not None else None
+
+    @property
+    def front(self) -> list[Member]:
+        return self.population.pareto_front() if self.population is not None else []
 
 
-def chosen_candidate(store: RunReader) -> dict[str, Any] | None:
-    """The selected law: the population's best by penalised validation error (no test data involved)."""
-    snapshot = store.get_state("population")
-    if snapshot is None:
-        return None
-    best = Population.restore(snapshot).best()
-    if best is None:
-        return None
+def read_run(reader: RunReader, *, rows: bool = False) -> RunRecord:
+    """One consistent read of a run (``rows`` adds every candidate and fit, for viewers)."""
+    snapshot = reader.snapshot(rows=rows)
+    stored = snapshot.state.get("population")
+    return RunRecord(snapshot, Population.restore(stored) if stored is not None else None)
+
+
+def _candidate_entry(m: Member) -> dict[str, Any]:
     return {
-        "id": best.id,
-        "text": best.text,
-        "validation_r2": best.r2,
-        "validation_nmse": best.error,
-        "complexity": best.complexity,
-        "n_params": best.n_params,
+        "id": m.id,
+        "text": m.text,
+        "complexity": m.complexity,
+        "n_params": m.n_params,
+        "validation_r2": m.r2,
+        "validation_nmse": m.error,
     }
 
 
-def pareto_front(store: RunReader) -> list[dict[str, Any]]:
-    """Non-dominated laws over (validation error, complexity), by complexity."""
-    snapshot = store.get_state("population")
-    if snapshot is None:
-        return []
-    return [
-        {
-            "id": m.id,
-            "text": m.text,
-            "complexity": m.complexity,
-            "n_params": m.n_params,
-            "validation_r2": m.r2,
-            "validation_nmse": m.error,
-        }
-        for m in Population.restore(snapshot).pareto_front()
-    ]
+def chosen_candidate(reader: RunReader) -> dict[str, Any] | None:
+    """The selected law of the run in ``reader`` (see :class:`RunRecord`), or None before any score."""
+    best = read_run(reader).chosen
+    return _candidate_entry(best) if best is not None else None
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
 
 
 def _heldout_entry(report: ScoreReport) -> dict[str, Any]:
@@ -89,12 +103,15 @@ def finalize(
     bootstrap: int,
     out_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Score the chosen law and the human law on held-out rows, write report files, return the report."""
-    chosen = chosen_candidate(store)
-    heldout: dict[str, Any] = {}
+    """Score the chosen law and the human law on held-out rows, write the report files once.
+
+    Returns the report (what ``report.json`` holds, with ``plot`` when drawn).
+    """
+    record = read_run(store)
+    chosen = record.chosen
     reports: dict[str, ScoreReport] = {}
     if chosen is not None:
-        law = parse_for_task(chosen["text"], task)
+        law = parse_for_task(chosen.text, task)
         reports["chosen"] = heldout_score(
             law, task, seed=seed, restarts=restarts, bootstrap=bootstrap
         )
@@ -104,56 +121,61 @@ def finalize(
             human, task, seed=seed, restarts=restarts, bootstrap=bootstrap
         )
     for kind, report in reports.items():
-        entry = _heldout_entry(report)
-        heldout[kind] = entry
         store.record_heldout(
             kind=kind,
             text=report.law,
             r2=report.metrics.r2 if report.metrics else float("nan"),
             report=report.model_dump(mode="json"),
-            candidate_id=chosen["id"] if kind == "chosen" and chosen else None,
+            candidate_id=chosen.id if kind == "chosen" and chosen else None,
         )
-    report = build_report(store, task)
+    report = build_report(record, task, heldout=reports)
     out = Path(out_dir) if out_dir is not None else store.path.parent
-    write_report(report, out)
     if reports:
         plot_extrapolation(task, reports, out / PLOT_PNG)
         report["plot"] = str(out / PLOT_PNG)
-        (out / REPORT_JSON).write_text(json.dumps(report, indent=2, allow_nan=True, default=str))
+    write_report(report, out)
     return report
 
 
-def build_report(store: RunReader, task: Task | None = None) -> dict[str, Any]:
-    """The report as plain data, from the store alone (held-out rows come from its heldout table)."""
-    summary = store.summary()
-    chosen = chosen_candidate(store)
-    heldout = {row.kind: row for row in store.heldout()}
+def build_report(
+    record: RunRecord,
+    task: Task | None = None,
+    *,
+    heldout: Mapping[str, ScoreReport] | None = None,
+) -> dict[str, Any]:
+    """The report as plain data, from one read of the run.
+
+    Held-out entries come from ``heldout`` when given (just computed), else from
+    the store's held-out table as read in ``record``. LaTeX/Python exports of
+    the chosen law need ``task``.
+    """
+    snap = record.snapshot
+    summary = snap.summary
+    chosen = record.chosen
     law_exports: dict[str, str] = {}
     if chosen is not None and task is not None:
-        law = parse_for_task(chosen["text"], task)
+        law = parse_for_task(chosen.text, task)
         law_exports = {"latex": law.latex(), "python": law.python()}
-    progress = store.get_state("progress") or {}
-
-    def entry(kind: str) -> dict[str, Any] | None:
-        row = heldout.get(kind)
-        if row is None:
-            return None
-        return _heldout_entry(ScoreReport.model_validate(row.report))
-
+    if heldout is None:
+        heldout = {row.kind: ScoreReport.model_validate(row.report) for row in snap.heldout}
     return {
         "task": summary.task,
         "seed": summary.seed,
         "candidates": summary.candidates,
         "by_status": summary.by_status,
         "generations": (summary.generation or 0) + 1 if summary.generation is not None else 0,
-        "elapsed_seconds": store.get_state("elapsed", 0.0),
-        "progress": progress,
-        "chosen": chosen,
+        "elapsed_seconds": snap.state.get("elapsed", 0.0),
+        "stopped_by": snap.stopped_by,
+        "progress": snap.state.get("progress") or {},
+        "chosen": _candidate_entry(chosen) if chosen is not None else None,
         "chosen_exports": law_exports,
-        "pareto_front": pareto_front(store),
-        "heldout": {"chosen": entry("chosen"), "human": entry("human")},
-        "config": store.config(),
-        "versions": store.versions(),
+        "pareto_front": [_candidate_entry(m) for m in record.front],
+        "heldout": {
+            kind: _heldout_entry(heldout[kind]) if kind in heldout else None
+            for kind in ("chosen", "human")
+        },
+        "config": snap.config,
+        "versions": snap.versions,
         "llm": {
             "calls": summary.llm_calls,
             "prompt_tokens": summary.prompt_tokens,
@@ -163,10 +185,11 @@ def build_report(store: RunReader, task: Task | None = None) -> dict[str, Any]:
     }
 
 
-def write_report(report: dict[str, Any], out_dir: Path) -> None:
-    """report.json and report.md in ``out_dir``."""
+def write_report(report: Mapping[str, Any], out_dir: Path) -> None:
+    """``report.json`` (strict JSON: non-finite numbers are null, listed under ``non_finite``)
+    and ``report.md`` in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / REPORT_JSON).write_text(json.dumps(report, indent=2, allow_nan=True, default=str))
+    (out_dir / REPORT_JSON).write_text(dumps(report) + "\n")
     (out_dir / REPORT_MD).write_text(render_markdown(report))
 
 
@@ -174,7 +197,7 @@ def _num(x: float | None, digits: int = 4) -> str:
     return "—" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
 
-def render_markdown(report: dict[str, Any]) -> str:
+def render_markdown(report: Mapping[str, Any]) -> str:
     """A human-readable report (Markdown)."""
     lines = [f"# sld discovery: {report['task']}", ""]
     lines.append(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sld.config import LlmConfig, RunConfig, TaskSpec
-from sld.discover import discover
 from sld.llm import local_available
+from sld.run import Run
 from sld.store import RunStore
 
 pytestmark = [
@@ -27,8 +27,9 @@ def test_short_discovery_with_the_local_model(tmp_path):
         final_restarts=4,
         bootstrap=0,
     )
-    run_dir, report = discover(config, out=tmp_path, report=False)
-    with RunStore.open(run_dir, readonly=True) as store:
+    run = Run.create(config, out=tmp_path)
+    run.execute(report=False)
+    with RunStore.open(run.run_dir, readonly=True) as store:
         calls = store.llm_calls()
         assert calls and all(c.outcome in ("ok", "invalid", "malformed") for c in calls)
         assert sum(c.completion_tokens for c in calls) > 0

@@ -10,9 +10,10 @@ import pytest
 
 from sld.cli import main
 from sld.config import LlmConfig, RunConfig, TaskSpec
-from sld.discover import discover, make_proposer
+from sld.corpus import load_task
 from sld.evolve.offline import OfflineProposer
-from sld.llm import LlmProposer, MixedProposer, replay_config
+from sld.llm import LlmProposer, MixedProposer
+from sld.run import Run, make_proposer, replay_config
 from sld.store import RunStore
 from tests.llm_server import FakeOpenAI, Reply, closed_port_url, laws_json
 
@@ -54,9 +55,10 @@ def _pick(body: dict, k: int = 2) -> list[str]:
     return [POOL[i] for i in rng.choice(len(POOL), size=k, replace=False)]
 
 
-def _run(config: RunConfig, tmp_path: Path, **kw):
-    run_dir, report = discover(config, out=tmp_path / "runs", report=kw.pop("report", False), **kw)
-    return run_dir, report, RunStore.open(run_dir, readonly=True)
+def _run(config: RunConfig, tmp_path: Path, *, report: bool = False):
+    run = Run.create(config, out=tmp_path / "runs")
+    final = run.execute(report=report)
+    return run.run_dir, final, RunStore.open(run.run_dir, readonly=True)
 
 
 def _stopped_by(store: RunStore) -> str:
@@ -224,7 +226,8 @@ def test_llm_without_endpoint_falls_back_to_offline_with_one_notice(monkeypatch,
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     notes: list[str] = []
     config = RunConfig(task=TaskSpec(source="parallel_scaling_law"), proposer="llm")
-    proposer = make_proposer(config, store=None, notice=notes.append)  # type: ignore[arg-type]
+    task = load_task("parallel_scaling_law")
+    proposer = make_proposer(config, task=task, store=None, notice=notes.append)
     assert isinstance(proposer, OfflineProposer) and len(notes) == 1
     assert "falls back" in notes[0]
 
@@ -232,9 +235,10 @@ def test_llm_without_endpoint_falls_back_to_offline_with_one_notice(monkeypatch,
 def test_endpoint_from_the_environment_builds_the_llm_proposer(monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", closed_port_url())
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    task = load_task("parallel_scaling_law")
     for kind, cls in (("llm", LlmProposer), ("mixed", MixedProposer)):
         config = RunConfig(task=TaskSpec(source="parallel_scaling_law"), proposer=kind)
-        assert isinstance(make_proposer(config, store=None, notice=print), cls)  # type: ignore[arg-type]
+        assert isinstance(make_proposer(config, task=task, store=None, notice=print), cls)
 
 
 def test_cli_flags_reach_the_run_config(tmp_path, monkeypatch):

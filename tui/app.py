@@ -1,24 +1,24 @@
 """``sld tui``: run a discovery and watch it live, or attach read-only to a headless run.
 
-Threads. The engine runs in a thread worker (``asyncio.run(engine.run())``);
-its own fitting thread reports progress through ``post_message``, which is
-thread-safe, so fitting never blocks the interface. Every pane is drawn from the
-run store through a separate read-only connection, polled every half second in
-another thread worker; the same path watches a run written by another process.
+Threads. The app drives the same run object as ``sld discover``
+(:class:`sld.run.Run`) in a thread worker; the run's events (state, progress,
+notices) arrive through ``post_message``, which is thread-safe, so fitting never
+blocks the interface. Every pane is drawn from the run store through a separate
+read-only connection, polled every half second in another thread worker; the
+same path watches a run written by another process.
 
-Protocol. Held-out scores come from the reporting path: ``sld.report.finalize``
-after the run, or :func:`sld.scoring.heldout_score` for one law when asked (``h``).
+Protocol. Held-out scores come from the reporting path: the run's ``finalize``
+after the search, or :func:`sld.scoring.heldout_score` for one law when asked (``h``).
 They are displayed and exported, never written where the engine reads.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from rich.text import Text
 from textual import on, work
@@ -45,11 +45,19 @@ from textual.widgets.option_list import Option
 from textual.widgets.tabbed_content import ContentTabs
 
 from sld.errors import SldError
+from sld.run import Run, RunEvent, RunState
 from sld.store import EventRow, RunReader, RunStore
 from tui.extrapolation import HELDOUT_LABEL, Points
 from tui.screens import HelpScreen, LawDetail, LawDetailScreen
 from tui.view import RunView, ViewPoller, filter_rows, number, sort_rows
 from tui.widgets import ExtrapolationPlot, LedgerView, ParetoPlot, TaskCard
+
+AppState = Literal[RunState, "starting", "watching"]
+"""The app's state: its own run's :data:`~sld.run.RunState`, ``starting`` before that run
+searches, ``watching`` while attached read-only to a run another process writes."""
+APP_STATES: tuple[AppState, ...] = get_args(AppState)
+STARTABLE: tuple[AppState, ...] = ("idle", "finished", "failed")
+PAUSABLE: tuple[AppState, ...] = ("starting", "running", "paused")
 
 POLL_SECONDS = 0.5
 PROPOSERS = ("offline", "llm", "mixed", "local")
@@ -112,28 +120,28 @@ class RunOpened(Message):
         self.run_dir, self.reader, self.task, self.attached = run_dir, reader, task, attached
 
 
-class RunProgress(Message):
-    """The engine finished one more fit."""
+class RunUpdate(Message):
+    """The run object reported something (a new state, progress, a notice)."""
 
-    def __init__(self, progress: Any) -> None:
+    def __init__(self, event: RunEvent) -> None:
         super().__init__()
-        self.progress = progress
+        self.event = event
 
 
-class RunEnded(Message):
-    """The engine returned (budget, stop, or error); held-out scoring may follow."""
+class RunFailed(Message):
+    """The run could not be opened, or an error ended it (during the search or the scoring)."""
 
-    def __init__(self, stopped_by: str, *, error: str = "") -> None:
+    def __init__(self, error: str, *, scoring: bool = False) -> None:
         super().__init__()
-        self.stopped_by, self.error = stopped_by, error
+        self.error, self.scoring = error, scoring
 
 
 class Reported(Message):
-    """``sld.report.finalize`` wrote the held-out scores of the chosen and the human law."""
+    """The run's finalize wrote the held-out scores of the chosen and the human law."""
 
-    def __init__(self, report: Mapping[str, Any] | None, *, error: str = "") -> None:
+    def __init__(self, report: Mapping[str, Any]) -> None:
         super().__init__()
-        self.report, self.error = report, error
+        self.report = report
 
 
 class StoreRead(Message):
@@ -191,7 +199,7 @@ class SldApp(App[int]):
         ("q", "quit", "Quit"),
     ]
 
-    state: reactive[str] = reactive("idle")
+    state: reactive[AppState] = reactive("idle")
     selected_id: reactive[int | None] = reactive(None)
     sort_column: reactive[str] = reactive("r2")
     sort_reverse: reactive[bool] = reactive(True)
@@ -219,7 +227,7 @@ class SldApp(App[int]):
         self.run_dir: Path | None = None
         self.run_task: Any = None
         self.progress: Any = None
-        self._engine: Any = None
+        self._run: Run | None = None
         self._reader: ViewPoller | None = None
         self._reading = False
         self._quitting = False
@@ -359,10 +367,10 @@ class SldApp(App[int]):
 
     # -- reactive state -----------------------------------------------------------------------
 
-    def watch_state(self, state: str) -> None:
+    def watch_state(self, state: AppState) -> None:
         """Enable the controls that make sense now and redraw the status line."""
         attached = self.attach_dir is not None
-        can_start = not attached and state in ("idle", "finished", "failed")
+        can_start = not attached and state in STARTABLE
         enabled = {
             "start": can_start,
             "pause": state in ("running", "starting"),
@@ -378,11 +386,7 @@ class SldApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide run controls when attached read-only; dim the ones that do nothing right now."""
-        controls = {
-            "start": ("idle", "finished", "failed"),
-            "toggle_pause": ("running", "paused", "starting"),
-            "stop": ("running", "paused", "starting"),
-        }
+        controls = {"start": STARTABLE, "toggle_pause": PAUSABLE, "stop": PAUSABLE}
         if action in controls:
             if self.attach_dir is not None:
                 return False
@@ -679,11 +683,10 @@ class SldApp(App[int]):
     def attach_run(self, run_dir: Path) -> None:
         """Open a run directory read-only and load its task."""
         from sld.config import RunConfig
-        from sld.discover import load_run_task
 
         try:
             reader = ViewPoller(RunReader.open(run_dir))
-            task = load_run_task(RunConfig.model_validate(reader.config))
+            task = RunConfig.model_validate(reader.config).task.load()
         except SldError as exc:
             self.post_message(Notice(str(exc), "error"))
             return
@@ -713,8 +716,6 @@ class SldApp(App[int]):
             plot.groups = tuple(message.task.groups)
         if message.attached:
             self._show_config(message.reader.task, message.reader.config)
-        elif self.state == "starting":
-            self.state = "running"
         self.poll_store()
 
     def _show_config(self, task_name: str, config: Mapping[str, Any]) -> None:
@@ -800,7 +801,7 @@ class SldApp(App[int]):
         if self.attach_dir is not None:
             self.notify("attached read-only: start runs with 'sld tui TASK'", severity="warning")
             return
-        if self.state not in ("idle", "finished", "failed"):
+        if self.state not in STARTABLE:
             return
         try:
             config = self._config()
@@ -815,137 +816,97 @@ class SldApp(App[int]):
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def run_discovery(self, config: Any, out: Path) -> None:
-        """Create the run like ``sld discover`` does, evolve to the budget, then score held-out rows."""
-        from sld.discover import make_proposer, open_run
-        from sld.evolve.engine import Engine
-        from sld.evolve.offline import OfflineProposer
-
-        store = None
+        """Open a run like ``sld discover`` does, evolve to the budget, then score held-out rows."""
         try:
-            run_dir, store, config, task = open_run(config, out=out)
-
-            def notice(text: str) -> None:
-                self.post_message(Notice(text, "warning"))
-
-            try:
-                proposer = make_proposer(config, store=store, notice=notice)
-            except SldError as exc:  # e.g. no local model: the search still runs, offline
-                notice(f"{exc}; falling back to the offline proposer")
-                proposer = OfflineProposer()
-            engine = Engine(
-                task=task,
-                config=config,
-                store=store,
-                proposer=proposer,
-                on_progress=lambda p: self.post_message(RunProgress(dataclasses.replace(p))),
-            )
-            self._engine = engine
+            run = Run.create(config, out=out, listener=lambda e: self.post_message(RunUpdate(e)))
+        except Exception as exc:  # a bad task or folder must not take the app down
+            self.post_message(RunFailed(_describe(exc)))
+            return
+        self._run = run
+        searched = False
+        try:
+            # flag first, run second: action_toggle_pause sets the flag before it reads the run
             if self._pause_requested:
-                engine.pause()
-            self.post_message(
-                RunOpened(run_dir, ViewPoller(RunReader.open(run_dir)), task, attached=False)
-            )
-            progress = asyncio.run(engine.run())
-            self._engine = None
-            self.post_message(RunEnded(progress.stopped_by))
-        except SldError as exc:
-            self.post_message(RunEnded("", error=str(exc)))
-            if store is not None:
-                store.close()
-            return
+                run.pause()
+            reader = ViewPoller(RunReader.open(run.run_dir))
+            self.post_message(RunOpened(run.run_dir, reader, run.task, attached=False))
+            run.search()
+            searched = True
+            if not self._quitting:
+                self.post_message(Reported(run.finalize()))
         except Exception as exc:  # the engine failing must not take the app down
-            self.post_message(RunEnded("", error=f"{type(exc).__name__}: {exc}"))
-            if store is not None:
-                store.close()
-            return
+            self.post_message(RunFailed(_describe(exc), scoring=searched))
         finally:
-            self._engine = None
-        if self._quitting:
-            store.close()
+            self._run = None
+            run.close()
+
+    def on_run_update(self, message: RunUpdate) -> None:
+        """Mirror the run's state, show its progress and notices, and read the store now."""
+        event = message.event
+        if event.kind == "notice":
+            self.notify(event.message, severity="warning", timeout=8)
             return
-        self.finalize_run(store, task, config)
-
-    def finalize_run(self, store: RunStore, task: Any, config: Any) -> None:
-        """Held-out scores of the chosen and the human law, via the reporting path (same thread)."""
-        from sld.report import finalize
-
-        try:
-            report = finalize(
-                store,
-                task,
-                seed=config.seed,
-                restarts=config.final_restarts,
-                bootstrap=config.bootstrap,
-            )
-            self.post_message(Reported(report))
-        except Exception as exc:
-            self.post_message(Reported(None, error=str(exc)))
-        finally:
-            store.close()
-
-    def on_run_progress(self, message: RunProgress) -> None:
-        """Show the engine's counters and read the store now rather than at the next tick."""
-        self.progress = message.progress
-        if self.state == "starting":
-            self.state = "running"
+        if event.kind == "progress":
+            self.progress = event.progress
+        else:
+            # a run not yet searching is still starting, as far as the controls go
+            self.state = "starting" if event.state == "idle" else event.state
+            if event.state == "stopped" and not self._quitting:
+                self.notify(
+                    f"search ended ({event.progress.stopped_by}); "
+                    "scoring held-out rows of the chosen law"
+                )
         self._show_status()
         self.poll_store()
 
-    def on_run_ended(self, message: RunEnded) -> None:
-        """The search is over: report why, then wait for held-out scoring."""
-        if message.error:
-            self.state = "failed"
-            self.notify(f"run failed: {message.error}", severity="error", timeout=10)
-            return
-        self.state = "scoring"
-        self.notify(f"search ended ({message.stopped_by}); scoring held-out rows of the chosen law")
+    def on_run_failed(self, message: RunFailed) -> None:
+        """Say why the run ended."""
+        self.state = "failed"
+        what = "held-out scoring" if message.scoring else "run"
+        self.notify(f"{what} failed: {message.error}", severity="error", timeout=10)
         self.poll_store()
 
     def on_reported(self, message: Reported) -> None:
         """Held-out scores are in the store; show them."""
-        self.state = "finished"
-        if message.error:
-            self.notify(f"held-out scoring failed: {message.error}", severity="error", timeout=10)
-        elif message.report is not None:
-            held = message.report.get("heldout") or {}
-            chosen, human = held.get("chosen") or {}, held.get("human") or {}
-            self.notify(
-                f"held-out R² (after selection): chosen {number(chosen.get('test_r2'))}, "
-                f"human {number(human.get('test_r2'))}",
-                timeout=10,
-            )
+        held = message.report.get("heldout") or {}
+        chosen, human = held.get("chosen") or {}, held.get("human") or {}
+        self.notify(
+            f"held-out R² (after selection): chosen {number(chosen.get('test_r2'))}, "
+            f"human {number(human.get('test_r2'))}",
+            timeout=10,
+        )
         self.poll_store()
 
     def action_toggle_pause(self) -> None:
         """Pause fitting before the next law (also right at the start), or resume it."""
-        if self.state not in ("running", "paused", "starting"):
+        if self.state not in PAUSABLE:
             return
-        # flag first, engine second: the worker checks the flag after publishing the engine
+        # flag first, run second: the worker reads the flag after publishing the run
         self._pause_requested = self.state != "paused"
-        engine = self._engine
-        if engine is not None and self._pause_requested:
-            engine.pause()
-        elif engine is not None:
-            engine.resume()
-        self.state = "paused" if self._pause_requested else "running"
+        run = self._run
+        if run is not None and self._pause_requested:
+            run.pause()
+        elif run is not None:
+            run.resume()
+        self.state = "paused" if self._pause_requested else "running" if run else "starting"
 
     def action_stop(self) -> None:
         """End the run after the current fit; held-out scoring follows."""
-        if self._engine is not None and self.state in ("running", "paused", "starting"):
-            self._engine.stop()
+        if self._run is not None and self.state in PAUSABLE:
+            self._run.stop()
             self.state = "stopping"
 
     def on_unmount(self) -> None:
-        """However the app ends, let a running engine finish its current fit and stop."""
+        """However the app ends, let a running search finish its current fit and stop."""
         self._quitting = True
-        if self._engine is not None:
-            self._engine.stop()
+        if self._run is not None:
+            self._run.stop()
 
     async def action_quit(self) -> None:
         """Stop any run and leave."""
         self._quitting = True
-        if self._engine is not None:
-            self._engine.stop()
+        if self._run is not None:
+            self._run.stop()
         self.exit(0)
 
     # -- the selected law -----------------------------------------------------------------------
@@ -1223,3 +1184,8 @@ def run_app(
         )
     result = SldApp(task, attach=attach, out=out, seed=seed).run()
     return int(result or 0)
+
+
+def _describe(exc: Exception) -> str:
+    """One line for a notification: an SldError's own message, else the exception's type too."""
+    return str(exc) if isinstance(exc, SldError) else f"{type(exc).__name__}: {exc}"

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sld.evolve.population import Population
+from sld.report import read_run
 from sld.store import EventRow, FittedRow, HeldoutRow, LlmCallRow, RunReader, RunSummary
 
 SHOWN_STATUSES = ("proposed", "fitted", "failed")  # rejected and duplicate laws go to the event log
@@ -118,7 +118,11 @@ def _ledger(calls: Sequence[LlmCallRow], summary: RunSummary) -> Ledger:
 
 
 class ViewPoller:
-    """Reads a run store into :class:`RunView`s, returning None when nothing changed since last time."""
+    """Reads a run store into :class:`RunView`s, returning None when nothing changed since last time.
+
+    Each read is one :func:`sld.report.read_run` (one store snapshot, the
+    population restored once) plus the events and LLM calls new since the last.
+    """
 
     def __init__(self, store: RunReader) -> None:
         self.store = store
@@ -126,44 +130,42 @@ class ViewPoller:
         self.seed = store.seed
         self.config = store.config()
         self._last_event = 0
-        self._signature: tuple[Any, ...] = ()
+        self._mark: tuple[Any, ...] = ()
         self._llm_calls: list[LlmCallRow] = []
 
     def invalidate(self) -> None:
         """Make the next :meth:`read` return a view even if the store did not change."""
-        self._signature = ()
+        self._mark = ()
 
     def read(self, *, extra_heldout: Mapping[int, float] | None = None) -> RunView | None:
         """A fresh view, or None when no event, held-out score or LLM call arrived since the last read."""
         store = self.store
-        summary = store.summary()
-        heldout = tuple(store.heldout())
-        signature = (summary.events, summary.llm_calls, tuple((h.id, h.created) for h in heldout))
-        if signature == self._signature:
+        mark = store.change_mark()
+        if mark == self._mark:
             return None
-        self._signature = signature
-        events = tuple(store.events(after_id=self._last_event))
+        record = read_run(store, rows=True)
+        snap = record.snapshot
+        self._mark = (snap.last_event, *mark[1:])
+        events = tuple(store.events(after_id=self._last_event)) if snap.last_event else ()
+        events = tuple(e for e in events if e.id <= snap.last_event)
         if events:
             self._last_event = events[-1].id
-        if summary.llm_calls != len(self._llm_calls):
+        if snap.summary.llm_calls != len(self._llm_calls):
             self._llm_calls = store.llm_calls()
-        stops = store.events(kind="stopped")
-        resumes = store.events(kind="resumed")
-        finished = bool(stops) and (not resumes or stops[-1].id > resumes[-1].id)
-        snapshot = store.get_state("population")
-        population = Population.restore(snapshot) if snapshot is not None else None
-        best = population.best() if population is not None else None
+        best = record.chosen
         best_id = best.id if best is not None else None
-        reported = [h.candidate_id for h in heldout if h.kind == "chosen" and h.candidate_id]
-        if finished and reported:
+        reported = [h.candidate_id for h in snap.heldout if h.kind == "chosen" and h.candidate_id]
+        if snap.finished and reported:
             best_id = reported[-1]  # the law the reporting path scored when the run ended
-        front = tuple(m.id for m in population.pareto_front()) if population is not None else ()
-        members = {m.id for m in population.members()} if population is not None else set()
-        fits = {f.candidate.id: f for f in store.fitted()}
-        heldout_r2 = {h.candidate_id: h.r2 for h in heldout if h.candidate_id is not None}
+        front = tuple(m.id for m in record.front)
+        members = (
+            {m.id for m in record.population.members()} if record.population is not None else set()
+        )
+        fits = {f.candidate.id: f for f in snap.fitted}
+        heldout_r2 = {h.candidate_id: h.r2 for h in snap.heldout if h.candidate_id is not None}
         heldout_r2.update(extra_heldout or {})
         rows = []
-        for c in store.candidates():
+        for c in snap.candidates:
             if c.status not in SHOWN_STATUSES:
                 continue
             fit = fits.get(c.id)
@@ -191,17 +193,17 @@ class ViewPoller:
             task=self.task,
             seed=self.seed,
             config=self.config,
-            summary=summary,
+            summary=snap.summary,
             rows=tuple(rows),
             fits=fits,
-            heldout=heldout,
+            heldout=snap.heldout,
             chosen_id=best_id,
             front_ids=front,
             events=events,
-            ledger=_ledger(self._llm_calls, summary),
-            finished=finished,
-            stopped_by=str(stops[-1].payload.get("reason", "")) if finished else "",
-            elapsed=float(store.get_state("elapsed", 0.0) or 0.0),
+            ledger=_ledger(self._llm_calls, snap.summary),
+            finished=snap.finished,
+            stopped_by=snap.stopped_by,
+            elapsed=float(snap.state.get("elapsed", 0.0) or 0.0),
         )
 
     def lineage(self, candidate_id: int, *, depth: int = 6) -> list[tuple[int, int, str, str]]:

@@ -36,9 +36,9 @@ _EXPORTS = {
     "repair_message": "sld.llm._prompts",
     "LlmProposer": "sld.llm._proposer",
     "MixedProposer": "sld.llm._proposer",
-    "build_proposer": "sld.llm._build",
-    "llm_configured": "sld.llm._build",
-    "replay_config": "sld.llm._build",
+    "endpoint": "sld.llm._transport",
+    "llm_configured": "sld.llm._transport",
+    "transport_for": "sld.llm._transport",
 }
 
 __all__ = [*_EXPORTS]

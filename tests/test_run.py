@@ -1,0 +1,142 @@
+"""The run object: states, control from another thread, resume with budgets, one report written
+once in strict JSON, and the same run driven from both front ends (CLI and TUI)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from sld.cli import main
+from sld.config import Budgets, RunConfig, TaskSpec
+from sld.errors import StoreError
+from sld.report import REPORT_JSON
+from sld.run import RUN_STATES, Run, RunEvent
+from sld.store import RunReader, RunStore
+from sld.strict_json import dumps
+from tui.app import SldApp
+
+TINY = dict(islands=2, proposals_per_island=2, restarts=4, final_restarts=4, bootstrap=0, seed=3)
+
+
+def _config(**overrides) -> RunConfig:
+    return RunConfig(
+        task=TaskSpec(source="parallel_scaling_law"), **{"generations": 2, **TINY, **overrides}
+    )
+
+
+def _wait(condition, *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def _strict(path: Path) -> dict:
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{path.name} holds {constant}, which is not JSON")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def _sequence(run_dir: Path) -> list[tuple]:
+    with RunReader.open(run_dir) as reader:
+        fitted = {f.candidate.id: f for f in reader.fitted()}
+        return [
+            (
+                c.seq,
+                c.generation,
+                c.island,
+                c.text,
+                c.status,
+                c.key,
+                round(fitted[c.id].r2, 9)
+                if c.id in fitted and math.isfinite(fitted[c.id].r2)
+                else None,
+            )
+            for c in reader.candidates()
+        ]
+
+
+def test_a_run_paused_before_its_search_fits_nothing_until_resumed_then_reports_once(tmp_path):
+    events: list[RunEvent] = []
+    run = Run.create(_config(), run_dir=tmp_path / "exact", listener=events.append)
+    assert run.run_dir == tmp_path / "exact" and run.state == "idle"
+    run.pause()
+    assert run.state == "paused"
+    searching = threading.Thread(target=run.search)
+    searching.start()
+    with RunReader.open(run.run_dir) as reader:
+        _wait(lambda: len(reader.candidates()) >= 2, timeout=120, what="the first proposals")
+        assert reader.fitted() == [] and run.state == "paused"
+        run.resume()
+        searching.join(timeout=300)
+        assert not searching.is_alive()
+        assert run.state == "stopped" and "generation budget" in run.stopped_by
+        report = run.finalize()
+        assert run.state == "finished"
+        assert [h.kind for h in reader.heldout()] == ["chosen", "human"]
+    run.close()
+    states = [e.state for e in events if e.kind == "state"]
+    assert states == ["paused", "running", "stopped", "scoring", "finished"]
+    assert set(states) <= set(RUN_STATES)
+    progress = [e.progress.fitted for e in events if e.kind == "progress"]
+    assert progress and progress == sorted(progress)
+    written = _strict(run.run_dir / REPORT_JSON)
+    assert written == json.loads(dumps(report))
+    assert written["stopped_by"] == run.stopped_by and written["chosen"] is not None
+
+
+def test_a_run_stopped_before_its_search_ends_at_once_and_resumes_with_a_larger_budget(tmp_path):
+    run = Run.create(_config(generations=1), out=tmp_path)
+    run.stop()
+    assert run.state == "stopping"
+    assert run.search().stopped_by == "stop requested" and run.state == "stopped"
+    run.close()
+    with pytest.raises(StoreError, match="already exists"):
+        Run.create(_config(), run_dir=run.run_dir)
+
+    resumed = Run.open(run.run_dir, budgets=Budgets(generations=2))
+    assert resumed.config.generations == 2
+    report = resumed.execute(report=False)
+    assert resumed.state == "stopped" and "generation budget (2)" in report["stopped_by"]
+    with RunStore.open(run.run_dir, readonly=True) as store:
+        fitted = [f.candidate.id for f in store.fitted()]
+        assert fitted and len(fitted) == len(set(fitted))
+        assert [e.kind for e in store.events(kind="resumed")] == ["resumed"]
+    assert not (run.run_dir / REPORT_JSON).exists()  # report=False writes no files
+
+
+def test_cli_discover_and_the_tui_drive_the_same_run(tmp_path, capsys):
+    flags = ["--generations", "2", "--islands", "2", "--per-island", "2", "--restarts", "4"]
+    flags += ["--bootstrap", "0", "--seed", "3", "--quiet", "--json"]
+    assert main(["discover", "parallel_scaling_law", *flags, "--out", str(tmp_path / "cli")]) == 0
+    cli_report = json.loads(capsys.readouterr().out)
+    cli_dir = Path(cli_report["run_dir"])
+
+    settings = dict(time="", generations=2, islands=2, per_island=2, restarts=4, bootstrap=0)
+    app = SldApp("parallel_scaling_law", out=tmp_path / "tui", seed=3, settings=settings)
+
+    async def drive() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("s")
+            deadline = time.monotonic() + 400
+            while app.state != "finished":
+                assert app.state != "failed" and time.monotonic() < deadline, app.state
+                await pilot.pause(0.1)
+
+    asyncio.run(drive())
+    tui_dir = app.run_dir
+    assert tui_dir is not None and tui_dir.parent == tmp_path / "tui"
+    with RunReader.open(cli_dir) as a, RunReader.open(tui_dir) as b:
+        assert RunConfig.model_validate(a.config()) == RunConfig.model_validate(b.config())
+    assert _sequence(cli_dir) == _sequence(tui_dir) and _sequence(cli_dir)
+    cli_json, tui_json = _strict(cli_dir / REPORT_JSON), _strict(tui_dir / REPORT_JSON)
+    for key in ("chosen", "pareto_front", "heldout", "stopped_by", "by_status"):
+        assert cli_json[key] == tui_json[key], key
+    assert cli_json["chosen"] == cli_report["chosen"]
