@@ -241,8 +241,9 @@ def test_endpoint_from_the_environment_builds_the_llm_proposer(monkeypatch):
         assert isinstance(make_proposer(config, task=task, store=None, notice=print), cls)
 
 
-def test_cli_flags_reach_the_run_config(tmp_path, monkeypatch):
-    from sld.cli import _run_config, build_parser
+def test_cli_flags_reach_therun_config(tmp_path, monkeypatch):
+    from sld.cli import build_parser
+    from sld.cli.discover import run_config
 
     path = tmp_path / "llm.toml"
     path.write_text('model = "from-file"\nconcurrency = 3\n')
@@ -266,11 +267,11 @@ def test_cli_flags_reach_the_run_config(tmp_path, monkeypatch):
             "0.25",
         ]
     )
-    config = _run_config(args)
+    config = run_config(args)
     assert config.proposer == "mixed" and config.llm.model == "m" and config.llm.concurrency == 3
     assert config.llm.budget_usd == 0.5 and config.llm.budget_tokens == 1000
     assert config.llm.mixed_ratio == 0.25 and config.llm.base_url == "http://127.0.0.1:1/v1"
-    local = _run_config(
+    local = run_config(
         build_parser().parse_args(["discover", "sft_scaling_law", "--provider", "local"])
     )
     assert local.proposer == "llm" and local.llm.provider == "local"

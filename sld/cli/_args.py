@@ -1,0 +1,181 @@
+"""The ``sld`` command line: one sub-parser per command, each handled by its own module."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+from sld.cli import baseline, discover, report, score, tasks, tui
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"error: {self.prog}: {message} (see '{self.prog} --help')\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and flag; each sub-parser's ``handler`` is its module's ``run``."""
+    parser = _Parser(prog="sld", description="Agentic scaling-law discovery.")
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    listing = sub.add_parser("tasks", help="list the curated tasks, or show one")
+    listing.add_argument(
+        "action", nargs="?", choices=["show"], help="'show' to print one task's card"
+    )
+    listing.add_argument("name", nargs="?", help="task name (with 'show')")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(handler=tasks.run)
+
+    sc = sub.add_parser("score", help="fit a law on a task and score it")
+    sc.add_argument("task", help="curated task name or path to a CSV / card")
+    sc.add_argument("law", help='law string, e.g. "L = E + A/N**alpha"')
+    sc.add_argument("--split", choices=["validation", "test"], default="validation")
+    sc.add_argument("--bootstrap", type=_non_negative_int, default=0, metavar="B")
+    sc.add_argument("--restarts", type=_positive_int, default=16)
+    sc.add_argument("--seed", type=int, default=0)
+    sc.add_argument("--json", action="store_true")
+    sc.set_defaults(handler=score.run)
+
+    base = sub.add_parser("baseline", help="held-out scores of each task's reference human law")
+    base.add_argument("task", nargs="?", help="one task (default: all)")
+    base.add_argument(
+        "--restarts",
+        type=_positive_int,
+        default=64,
+        help="multistart restarts (default 64: human laws with min() kinks need many)",
+    )
+    base.add_argument("--seed", type=int, default=0)
+    base.add_argument("--json", action="store_true")
+    base.set_defaults(handler=baseline.run)
+
+    disc = sub.add_parser("discover", help="evolve laws for a task (headless), then report")
+    disc.add_argument("task", nargs="?", help="curated task name or path to a CSV / card")
+    disc.add_argument("--time", type=duration, default=None, help="wall-time budget, e.g. 90s, 10m")
+    disc.add_argument("--generations", type=_positive_int, default=None)
+    disc.add_argument("--candidates", type=_positive_int, default=None, help="proposal budget")
+    disc.add_argument("--seed", type=int, default=0)
+    disc.add_argument(
+        "--out", default="runs", help="parent folder for the run directory (default: runs/)"
+    )
+    disc.add_argument(
+        "--resume", metavar="RUN_DIR", default=None, help="continue a killed or finished run"
+    )
+    disc.add_argument(
+        "--proposer",
+        choices=["offline", "llm", "mixed"],
+        default=None,
+        help="default: offline, or llm with --provider local",
+    )
+    disc.add_argument(
+        "--provider",
+        choices=["openai", "local"],
+        default=None,
+        help="LLM: an OpenAI-compatible endpoint (default) or the in-process local model",
+    )
+    disc.add_argument("--model", default=None, help="LLM model name (default gpt-4o-mini)")
+    disc.add_argument(
+        "--base-url", default=None, help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL)"
+    )
+    disc.add_argument(
+        "--llm-config",
+        metavar="PATH",
+        default=None,
+        help="TOML file of LLM settings (model, base_url, api_key_env, prices, ...)",
+    )
+    disc.add_argument(
+        "--budget-usd", type=float, default=None, help="stop once LLM calls cost this"
+    )
+    disc.add_argument(
+        "--budget-tokens",
+        type=_positive_int,
+        default=None,
+        help="stop once LLM calls used this many tokens",
+    )
+    disc.add_argument(
+        "--llm-ratio",
+        type=float,
+        default=None,
+        help="--proposer mixed: share of island-generations asking the LLM (default 0.5)",
+    )
+    disc.add_argument(
+        "--replay",
+        metavar="RUN_DIR",
+        default=None,
+        help="re-run RUN_DIR as a new run, answering LLM requests from its records (no network)",
+    )
+    disc.add_argument("--islands", type=_positive_int, default=4)
+    disc.add_argument(
+        "--per-island", type=_positive_int, default=6, help="proposals per island per generation"
+    )
+    disc.add_argument("--restarts", type=_positive_int, default=8)
+    disc.add_argument("--bootstrap", type=_non_negative_int, default=30)
+    disc.add_argument("--inputs", help="CSV task: comma-separated input columns")
+    disc.add_argument("--output", help="CSV task: output column(s), comma-separated")
+    disc.add_argument("--group", help="CSV task: group column")
+    disc.add_argument("--test", help='CSV task: rule selecting held-out rows, e.g. "N >= 1e9"')
+    disc.add_argument("--json", action="store_true")
+    disc.add_argument("--quiet", action="store_true", help="no progress display")
+    disc.set_defaults(handler=discover.run)
+
+    rep = sub.add_parser("report", help="re-render a run's report from its store")
+    rep.add_argument("run_dir")
+    rep.add_argument("--json", action="store_true")
+    rep.set_defaults(handler=report.run)
+
+    session = sub.add_parser(
+        "tui", help="interactive terminal session: run a discovery or watch one"
+    )
+    session.add_argument("task", nargs="?", help="curated task name or path to a CSV with a card")
+    session.add_argument(
+        "--attach", metavar="RUN_DIR", default=None, help="watch a run directory read-only"
+    )
+    session.add_argument(
+        "--out", default="runs", help="parent folder for new run directories (default: runs/)"
+    )
+    session.add_argument("--seed", type=int, default=0)
+    session.set_defaults(handler=tui.run)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def duration(text: str) -> float:
+    """'90', '90s', '10m', '1.5h' -> seconds: :func:`sld.config.parse_duration` as an argparse type."""
+    from sld.config import parse_duration as seconds
+
+    try:
+        return seconds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _version() -> str:
+    from sld import __version__
+
+    return f"sld {__version__}"
