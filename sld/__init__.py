@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sld.resources import map_checkout_tui
+
 __version__ = "0.1.0"
+
+map_checkout_tui()  # a source checkout keeps the TUI at its root; import it as sld.tui
 
 _EXPORTS = {
     "SldError": "sld.errors",

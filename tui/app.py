@@ -21,6 +21,10 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from rich.text import Text
+from sld.tui.extrapolation import HELDOUT_LABEL, Points
+from sld.tui.screens import HelpScreen, LawDetail, LawDetailScreen
+from sld.tui.view import RunView, ViewPoller, filter_rows, number, sort_rows
+from sld.tui.widgets import ExtrapolationPlot, LedgerView, ParetoPlot, TaskCard
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -47,10 +51,6 @@ from textual.widgets.tabbed_content import ContentTabs
 from sld.errors import SldError
 from sld.run import Run, RunEvent, RunState
 from sld.store import EventRow, RunReader, RunStore
-from tui.extrapolation import HELDOUT_LABEL, Points
-from tui.screens import HelpScreen, LawDetail, LawDetailScreen
-from tui.view import RunView, ViewPoller, filter_rows, number, sort_rows
-from tui.widgets import ExtrapolationPlot, LedgerView, ParetoPlot, TaskCard
 
 AppState = Literal[RunState, "starting", "watching"]
 """The app's state: its own run's :data:`~sld.run.RunState`, ``starting`` before that run
@@ -959,8 +959,9 @@ class SldApp(App[int]):
         heldout: Mapping[str, Any] | None,
     ) -> None:
         """Predict every split's rows for one law off the UI thread."""
+        from sld.tui.extrapolation import extrapolation_points
+
         from sld.scoring import parse_for_task
-        from tui.extrapolation import extrapolation_points
 
         try:
             law = parse_for_task(text, self.run_task)
@@ -1099,8 +1100,9 @@ class SldApp(App[int]):
 
     def action_export_best(self) -> None:
         """Write best_law.tex, best_law.py and best_law.json for the chosen law next to the run."""
+        from sld.tui.export import export_law
+
         from sld.scoring import parse_for_task
-        from tui.export import export_law
 
         view = self.view
         if view is None or view.chosen_id is None or self.run_dir is None or self.run_task is None:
