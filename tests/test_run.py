@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from sld.tui.app import SldApp
 
 from sld.cli import main
 from sld.config import Budgets, RunConfig, TaskSpec
@@ -20,6 +19,7 @@ from sld.report import REPORT_JSON
 from sld.run import RUN_STATES, Run, RunEvent
 from sld.store import RunReader, RunStore
 from sld.strict_json import dumps
+from sld.tui.app import SldApp
 
 TINY = dict(islands=2, proposals_per_island=2, restarts=4, final_restarts=4, bootstrap=0, seed=3)
 

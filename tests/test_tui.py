@@ -15,12 +15,6 @@ import sys
 import time
 
 import pytest
-from sld.tui.app import APP_STATES, AppState, SldApp, run_app
-from sld.tui.extrapolation import HELDOUT_LABEL
-from sld.tui.plot import Series, scatter
-from sld.tui.screens import HelpScreen, LawDetailScreen
-from sld.tui.view import LawRow, filter_rows, sort_rows
-from sld.tui.widgets import ExtrapolationPlot
 from test_tui_snapshots import demo_run, write_demo_run  # noqa: F401  (fixture)
 from textual.widgets import DataTable, Input
 
@@ -31,6 +25,12 @@ from sld.errors import SldError
 from sld.evolve.engine import Engine
 from sld.evolve.offline import OfflineProposer
 from sld.store import RunStore
+from sld.tui.app import APP_STATES, AppState, SldApp, run_app
+from sld.tui.extrapolation import HELDOUT_LABEL
+from sld.tui.plot import Series, scatter
+from sld.tui.screens import HelpScreen, LawDetailScreen
+from sld.tui.view import LawRow, filter_rows, sort_rows
+from sld.tui.widgets import ExtrapolationPlot
 
 TINY_SETTINGS = dict(
     time="", generations=2, islands=2, per_island=2, restarts=4, bootstrap=0, seed=3

@@ -13,8 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-from sld.tui.app import SldApp
-from sld.tui.widgets import ExtrapolationPlot
 
 from sld.config import RunConfig, TaskSpec
 from sld.corpus import load_task
@@ -22,6 +20,8 @@ from sld.evolve.population import Member, Population
 from sld.fit import FitResult
 from sld.scoring import BootstrapInterval, MetricsReport, ScoreReport, parse_for_task
 from sld.store import RunStore
+from sld.tui.app import SldApp
+from sld.tui.widgets import ExtrapolationPlot
 
 TASK = "parallel_scaling_law"
 GROUPS = ("pile", "stack")

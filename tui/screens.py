@@ -10,8 +10,6 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
-from sld.tui.extrapolation import HELDOUT_LABEL
-from sld.tui.view import LawRow, number
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -19,6 +17,8 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
 from sld.law import Law
+from sld.tui.extrapolation import HELDOUT_LABEL
+from sld.tui.view import LawRow, number
 
 MOUSE_HELP = (
     ("click a column header", "sort by it (click again to reverse)"),

@@ -7,14 +7,14 @@ import math
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from sld.tui.extrapolation import HELDOUT_LABEL, SPLIT_MARKERS, Points, group_style
-from sld.tui.plot import Series, scatter
-from sld.tui.view import Ledger, RunView, number
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
 
 from sld.corpus import Task
+from sld.tui.extrapolation import HELDOUT_LABEL, SPLIT_MARKERS, Points, group_style
+from sld.tui.plot import Series, scatter
+from sld.tui.view import Ledger, RunView, number
 
 
 class ParetoPlot(Widget):
