@@ -5,9 +5,11 @@ passed to the method, and every list is kept in a fixed order, so one seed
 replays a run exactly; :meth:`Population.snapshot` / :meth:`Population.restore`
 carry the state across a resume.
 
-Fitness is penalised validation error, lower is better::
+Fitness is penalised validation error in log space, lower is better::
 
-    fitness = error + complexity_weight * complexity      (error = validation NMSE)
+    fitness = log10(max(error, 1e-12)) + complexity_weight * complexity   (error = validation NMSE)
+
+so each extra node must buy a fixed *relative* error reduction (see :meth:`Population.fitness`).
 
 Members are ranked by ``(fitness, complexity, id)``: ties go to the simpler,
 then the older law.
@@ -181,13 +183,6 @@ class Population:
     def knows(self, key: str) -> bool:
         """Whether a member with this canonical key was ever added (kept, evicted or failed)."""
         return key in self._keys
-
-    def island_of(self, member_id: int) -> int:
-        """The island a member was added to (its home, whatever copies migration made).
-
-        Raises KeyError for an id never added.
-        """
-        return self._home[member_id]
 
     def island_members(self, island: int) -> list[Member]:
         """The members on ``island``, best first (migrant copies carry this island)."""
