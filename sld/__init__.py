@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sld._version import __version__ as __version__
 from sld.resources import map_checkout_tui
-
-__version__ = "0.1.0"
 
 map_checkout_tui()  # a source checkout keeps the TUI at its root; import it as sld.tui
 
@@ -30,11 +29,14 @@ _EXPORTS = {
     "FitResult": "sld.fit",
     "score": "sld.scoring",
     "ScoreReport": "sld.scoring",
+    "RunConfig": "sld.config",
+    "Run": "sld.run",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from sld.config import RunConfig as RunConfig
     from sld.corpus import Task as Task
     from sld.corpus import list_tasks as list_tasks
     from sld.corpus import load_task as load_task
@@ -48,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from sld.fit import fit_law as fit_law
     from sld.law import Law as Law
     from sld.law import parse_law as parse_law
+    from sld.run import Run as Run
     from sld.scoring import ScoreReport as ScoreReport
     from sld.scoring import score as score
 

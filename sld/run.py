@@ -89,7 +89,7 @@ def versions() -> dict[str, str]:
     import numpy
     import sympy
 
-    from sld import __version__
+    from sld._version import __version__
 
     return {
         "sld": __version__,
