@@ -102,9 +102,13 @@ class Proposal:
 
 @runtime_checkable
 class Proposer(Protocol):
-    """Anything that turns a request into law texts (possibly fewer than ``count``)."""
+    """Anything that turns a request into law texts (possibly fewer than ``count``).
 
-    name: str
+    ``name`` (read-only: a frozen dataclass's field will do) is recorded with each proposal.
+    """
+
+    @property
+    def name(self) -> str: ...
 
     async def propose(self, request: ProposalRequest) -> list[Proposal]: ...
 

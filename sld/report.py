@@ -120,12 +120,12 @@ def finalize(
         reports["human"] = heldout_score(
             human, task, seed=seed, restarts=restarts, bootstrap=bootstrap
         )
-    for kind, report in reports.items():
+    for kind, scored in reports.items():
         store.record_heldout(
             kind=kind,
-            text=report.law,
-            r2=report.metrics.r2 if report.metrics else float("nan"),
-            report=report.model_dump(mode="json"),
+            text=scored.law,
+            r2=scored.metrics.r2 if scored.metrics else float("nan"),
+            report=scored.model_dump(mode="json"),
             candidate_id=chosen.id if kind == "chosen" and chosen else None,
         )
     report = build_report(record, task, heldout=reports)

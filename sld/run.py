@@ -168,7 +168,7 @@ def _proposer(
         notice=notice,
     )
     if config.proposer == "mixed":
-        return MixedProposer(llm, OfflineProposer(), ratio=config.llm.mixed_ratio)  # type: ignore[arg-type]
+        return MixedProposer(llm, OfflineProposer(), ratio=config.llm.mixed_ratio)
     return llm
 
 

@@ -14,7 +14,7 @@ therefore resumes from the checkpoint: proposals of g+1 come back from the
 store, fits already written are reused, and only candidates still 'proposed'
 are fitted. No fit is lost or repeated.
 
-Protocol integrity. The engine only ever calls :func:`sld.score.validation_score`
+Protocol integrity. The engine only ever calls :func:`sld.scoring.validation_scores`
 (fit on ``search_train()``, score on ``validation()``); it never touches
 ``task.heldout()``. Held-out scores are the reporting path's business
 (:mod:`sld.report`), after selection.
@@ -207,7 +207,7 @@ class Engine:
             ):
                 break
             self.progress.proposed += 1
-            common = dict(
+            common: dict[str, Any] = dict(
                 text=proposal.text,
                 generation=generation,
                 island=island,
@@ -223,7 +223,9 @@ class Engine:
                 self._failures.append((proposal.text, str(exc)))
                 self.progress.rejected += 1
                 continue
-            shape = dict(key=law.key, complexity=law.complexity, n_params=len(law.parameters))
+            shape: dict[str, Any] = dict(
+                key=law.key, complexity=law.complexity, n_params=len(law.parameters)
+            )
             earlier = self._keys_in_flight.get(law.key)
             if earlier is not None or population.knows(law.key):
                 reason = (
