@@ -4,14 +4,6 @@
 cannot behave differently. A run directory holds ``run.sqlite`` (the store),
 ``report.json``, ``report.md`` and ``extrapolation.png``.
 
-Life of a run (:data:`RunState`)::
-
-    idle ──search()──► running ◄──resume()── paused      (pause() from idle or running)
-                          │ budget spent, or stop() ► stopping
-                          ▼
-                       stopped ──finalize()──► scoring ──► finished
-    any step that raises ──► failed
-
 Everything a user can get wrong (unknown task, bad CSV, unwritable folder,
 missing model, corrupted store) raises a one-line SldError from :meth:`Run.create`
 or :meth:`Run.open`, before the search starts.
@@ -50,13 +42,12 @@ from sld.store import RunReader, RunStore
 RunState = Literal[
     "idle", "running", "paused", "stopping", "stopped", "scoring", "finished", "failed"
 ]
-"""Where a run stands.
+"""Where a run stands (``paused`` also before the search, ``stopped``: no held-out scores yet)::
 
-``idle``: open, search not started. ``running``: fitting. ``paused``: held before
-the next fit (also when asked before the search started). ``stopping``: a stop
-was asked; the current fit finishes. ``stopped``: the search ended (budget or
-stop); no held-out scores yet. ``scoring``: held-out scoring and report writing.
-``finished``: the report is written. ``failed``: an error ended the run.
+    idle ──search()──► running ◄──resume()── paused      (pause() from idle or running)
+      └──stop()──► stopping ◄──stop()──┘  (the current fit finishes)
+    budget spent, or stopping ──► stopped ──finalize()──► scoring ──► finished
+    any step that raises ──► failed
 """
 RUN_STATES: tuple[RunState, ...] = get_args(RunState)
 
