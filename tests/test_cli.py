@@ -23,6 +23,8 @@ EXPECTED = {
     "parallel_scaling_law": (36, 12, 2),
     "sft_scaling_law": (504, 42, 42),
     "vocab_scaling_law": (1080, 120, 1),
+    "overtraining_scaling_law": (95, 9, 3),
+    "compute_optimal_scaling_law": (1577, 168, 15),
 }
 
 
@@ -36,7 +38,7 @@ def _one_line_error(capsys, argv: list[str]) -> str:
     return lines[0]
 
 
-def test_tasks_json_lists_the_eight_tasks_with_their_counts(capsys):
+def test_tasks_json_lists_the_ten_tasks_with_their_counts(capsys):
     assert main(["tasks", "--json"]) == 0
     tasks = {t["name"]: t for t in json.loads(capsys.readouterr().out)["tasks"]}
     assert {n: (t["train_rows"], t["test_rows"], t["groups"]) for n, t in tasks.items()} == EXPECTED
@@ -145,7 +147,7 @@ def test_installed_console_script_runs_from_another_directory(tmp_path):
         [sld, "tasks", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert len(json.loads(done.stdout)["tasks"]) == 8
+    assert len(json.loads(done.stdout)["tasks"]) == len(EXPECTED)
     bad = subprocess.run(
         [sld, "tasks", "show", "nope"], cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
