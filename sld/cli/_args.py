@@ -57,9 +57,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     disc = sub.add_parser("discover", help="evolve laws for a task (headless), then report")
     disc.add_argument("task", nargs="?", help="curated task name or path to a CSV / card")
-    disc.add_argument("--time", type=duration, default=None, help="wall-time budget, e.g. 90s, 10m")
-    disc.add_argument("--generations", type=_positive_int, default=None)
-    disc.add_argument("--candidates", type=_positive_int, default=None, help="proposal budget")
     disc.add_argument("--seed", type=int, default=0)
     disc.add_argument(
         "--out", default="runs", help="parent folder for the run directory (default: runs/)"
@@ -68,58 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", metavar="RUN_DIR", default=None, help="continue a killed or finished run"
     )
     disc.add_argument(
-        "--proposer",
-        choices=["offline", "llm", "mixed"],
-        default=None,
-        help="default: offline, or llm with --provider local",
-    )
-    disc.add_argument(
-        "--provider",
-        choices=["openai", "local"],
-        default=None,
-        help="LLM: an OpenAI-compatible endpoint (default) or the in-process local model",
-    )
-    disc.add_argument("--model", default=None, help="LLM model name (default gpt-4o-mini)")
-    disc.add_argument(
-        "--base-url", default=None, help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL)"
-    )
-    disc.add_argument(
-        "--llm-config",
-        metavar="PATH",
-        default=None,
-        help="TOML file of LLM settings (model, base_url, api_key_env, prices, ...)",
-    )
-    disc.add_argument(
-        "--budget-usd", type=float, default=None, help="stop once LLM calls cost this"
-    )
-    disc.add_argument(
-        "--budget-tokens",
-        type=_positive_int,
-        default=None,
-        help="stop once LLM calls used this many tokens",
-    )
-    disc.add_argument(
-        "--llm-ratio",
-        type=float,
-        default=None,
-        help="--proposer mixed: share of island-generations asking the LLM (default 0.5)",
-    )
-    disc.add_argument(
         "--replay",
         metavar="RUN_DIR",
         default=None,
         help="re-run RUN_DIR as a new run, answering LLM requests from its records (no network)",
     )
-    disc.add_argument("--islands", type=_positive_int, default=4)
-    disc.add_argument(
-        "--per-island", type=_positive_int, default=6, help="proposals per island per generation"
-    )
-    disc.add_argument("--restarts", type=_positive_int, default=8)
-    disc.add_argument("--bootstrap", type=_non_negative_int, default=30)
-    disc.add_argument("--inputs", help="CSV task: comma-separated input columns")
-    disc.add_argument("--output", help="CSV task: output column(s), comma-separated")
-    disc.add_argument("--group", help="CSV task: group column")
-    disc.add_argument("--test", help='CSV task: rule selecting held-out rows, e.g. "N >= 1e9"')
+    add_search_flags(disc)
+    add_data_flags(disc)
     disc.add_argument("--json", action="store_true")
     disc.add_argument("--quiet", action="store_true", help="no progress display")
     disc.set_defaults(handler=discover.run)
@@ -142,6 +94,68 @@ def build_parser() -> argparse.ArgumentParser:
     session.add_argument("--seed", type=int, default=0)
     session.set_defaults(handler=tui.run)
     return parser
+
+
+def add_search_flags(parser: argparse.ArgumentParser) -> None:
+    """Budgets, proposer and search settings of a discovery run (``discover`` and ``bench``)."""
+    search = parser.add_argument_group("search")
+    search.add_argument(
+        "--time", type=duration, default=None, help="wall-time budget per run, e.g. 90s, 10m"
+    )
+    search.add_argument("--generations", type=_positive_int, default=None)
+    search.add_argument("--candidates", type=_positive_int, default=None, help="proposal budget")
+    search.add_argument(
+        "--proposer",
+        choices=["offline", "llm", "mixed"],
+        default=None,
+        help="default: offline, or llm with --provider local",
+    )
+    search.add_argument(
+        "--provider",
+        choices=["openai", "local"],
+        default=None,
+        help="LLM: an OpenAI-compatible endpoint (default) or the in-process local model",
+    )
+    search.add_argument("--model", default=None, help="LLM model name (default gpt-4o-mini)")
+    search.add_argument(
+        "--base-url", default=None, help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL)"
+    )
+    search.add_argument(
+        "--llm-config",
+        metavar="PATH",
+        default=None,
+        help="TOML file of LLM settings (model, base_url, api_key_env, prices, ...)",
+    )
+    search.add_argument(
+        "--budget-usd", type=float, default=None, help="stop once LLM calls cost this"
+    )
+    search.add_argument(
+        "--budget-tokens",
+        type=_positive_int,
+        default=None,
+        help="stop once LLM calls used this many tokens",
+    )
+    search.add_argument(
+        "--llm-ratio",
+        type=float,
+        default=None,
+        help="--proposer mixed: share of island-generations asking the LLM (default 0.5)",
+    )
+    search.add_argument("--islands", type=_positive_int, default=4)
+    search.add_argument(
+        "--per-island", type=_positive_int, default=6, help="proposals per island per generation"
+    )
+    search.add_argument("--restarts", type=_positive_int, default=8)
+    search.add_argument("--bootstrap", type=_non_negative_int, default=30)
+
+
+def add_data_flags(parser: argparse.ArgumentParser) -> None:
+    """How to read a CSV task (a card beside the CSV says the same); every command taking data."""
+    data = parser.add_argument_group("your own data (a CSV task)")
+    data.add_argument("--inputs", help="CSV task: comma-separated input columns")
+    data.add_argument("--output", help="CSV task: output column(s), comma-separated")
+    data.add_argument("--group", help="CSV task: group column")
+    data.add_argument("--test", help='CSV task: rule selecting held-out rows, e.g. "N >= 1e9"')
 
 
 def _positive_int(text: str) -> int:

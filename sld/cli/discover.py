@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
 
 def run_config(args: argparse.Namespace) -> RunConfig:
     """The run config the flags describe (a new run on TASK, or a replay of --replay RUN_DIR)."""
-    from sld.config import Budgets, RunConfig, llm_config, validated
+    from sld.config import Budgets, RunConfig, validated
     from sld.errors import ConfigError
     from sld.run import replay_config
 
@@ -93,40 +93,57 @@ def run_config(args: argparse.Namespace) -> RunConfig:
             time_limit=args.time, generations=args.generations, max_candidates=args.candidates
         )
         return replay_config(args.replay, validated(Budgets, budgets))
-    is_file = args.task is not None and (args.task.endswith((".csv", ".toml")) or "/" in args.task)
-    if not is_file and any(
+    return validated(
+        RunConfig,
+        dict(task=task_spec(args, args.task), seed=args.seed, **search_settings(args)),
+    )
+
+
+def is_file_task(source: str | None) -> bool:
+    """Whether ``source`` names a file (a CSV or a card) rather than a curated task."""
+    return source is not None and (source.endswith((".csv", ".toml")) or "/" in source)
+
+
+def task_spec(args: argparse.Namespace, source: str | None) -> dict[str, Any]:
+    """The task spec of ``source`` with the data flags (:func:`sld.cli._args.add_data_flags`)."""
+    from sld.errors import ConfigError
+
+    if not is_file_task(source) and any(
         v is not None for v in (args.inputs, args.output, args.group, args.test)
     ):
         raise ConfigError(
             "--inputs/--output/--group/--test apply to a CSV task only; give a path to a .csv file"
         )
-    return validated(
-        RunConfig,
-        dict(
-            task=dict(
-                source=args.task,
-                inputs=args.inputs.split(",") if args.inputs else None,
-                outputs=args.output.split(",") if args.output else None,
-                group=args.group,
-                test=args.test,
-            ),
-            seed=args.seed,
-            generations=args.generations,
-            max_candidates=args.candidates,
-            time_limit=args.time,
-            proposer=args.proposer or ("llm" if args.provider == "local" else "offline"),
-            islands=args.islands,
-            proposals_per_island=args.per_island,
-            restarts=args.restarts,
-            bootstrap=args.bootstrap,
-            llm=llm_config(
-                config_file=args.llm_config,
-                provider=args.provider,
-                model=args.model,
-                base_url=args.base_url,
-                budget_usd=args.budget_usd,
-                budget_tokens=args.budget_tokens,
-                mixed_ratio=args.llm_ratio,
-            ),
+    return dict(
+        source=source,
+        inputs=args.inputs.split(",") if args.inputs else None,
+        outputs=args.output.split(",") if args.output else None,
+        group=args.group,
+        test=args.test,
+    )
+
+
+def search_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Every run setting but the task and seed, from the search flags
+    (:func:`sld.cli._args.add_search_flags`)."""
+    from sld.config import llm_config
+
+    return dict(
+        generations=args.generations,
+        max_candidates=args.candidates,
+        time_limit=args.time,
+        proposer=args.proposer or ("llm" if args.provider == "local" else "offline"),
+        islands=args.islands,
+        proposals_per_island=args.per_island,
+        restarts=args.restarts,
+        bootstrap=args.bootstrap,
+        llm=llm_config(
+            config_file=args.llm_config,
+            provider=args.provider,
+            model=args.model,
+            base_url=args.base_url,
+            budget_usd=args.budget_usd,
+            budget_tokens=args.budget_tokens,
+            mixed_ratio=args.llm_ratio,
         ),
     )
