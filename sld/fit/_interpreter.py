@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _numerics as numerics
 from ._program import (
     ABS,
     ADD,
@@ -35,6 +36,7 @@ from ._program import (
     MAX,
     MIN,
     MUL,
+    N_OPCODES,
     PARAM,
     POW,
     POWC,
@@ -43,6 +45,10 @@ from ._program import (
 )
 
 SIZE_BUCKETS = (4, 8, 16, 32, 64, 128, 256, 512, 1024)
+# interpreter-only opcodes: POWC with the exponents −1 and 2, which need no exp or log
+RECIP, SQUARE = N_OPCODES, N_OPCODES + 1
+N_INTERPRETER_OPCODES = N_OPCODES + 2
+_SPECIAL_POWC = {-1.0: RECIP, 2.0: SQUARE}
 
 
 def size_bucket(n: int) -> int:
@@ -132,6 +138,8 @@ def lower(
         else:
             reg[i] = n_regs
             n_regs += 1
+        if op == POWC:
+            op = _SPECIAL_POWC.get(c, op)
         row = dict(
             opcode=op, const=c, dst=int(reg[i]), ka=ka, ia=ia, ca=ca, kb=kb, ib=ib, cb=cb,
             dep_a=depends[a], dep_b=binary and depends[b],
@@ -198,14 +206,20 @@ def interpret(
         return va * vb, vb, va
 
     def op_powc(va, vb, c):  # noqa: ANN001, ANN202
-        return jnp.power(va, c), c * jnp.power(va, c - 1.0), zero
+        return *numerics.power_const_parts(va, c), zero
+
+    def op_recip(va, vb, c):  # noqa: ANN001, ANN202
+        return *numerics.reciprocal_parts(va), zero
+
+    def op_square(va, vb, c):  # noqa: ANN001, ANN202
+        return *numerics.square_parts(va), zero
 
     def op_pow(va, vb, c):  # noqa: ANN001, ANN202
-        v = jnp.power(va, vb)
-        return v, vb * jnp.power(va, vb - 1.0), v * jnp.log(va)
+        v, la = numerics.power_parts(va, vb)
+        return v, *numerics.power_grad(va, vb, v, la)
 
     def op_log(va, vb, c):  # noqa: ANN001, ANN202
-        return jnp.log(va), 1.0 / va, zero
+        return numerics.log(va), 1.0 / va, zero
 
     def op_exp(va, vb, c):  # noqa: ANN001, ANN202
         v = jnp.exp(va)
@@ -229,10 +243,11 @@ def interpret(
     def op_none(va, vb, c):  # noqa: ANN001, ANN202
         return zero, zero, zero
 
-    branches = [op_none] * 13
+    branches = [op_none] * N_INTERPRETER_OPCODES
     for code_, fn in (
         (ADD, op_add), (MUL, op_mul), (POWC, op_powc), (POW, op_pow), (LOG, op_log),
         (EXP, op_exp), (TANH, op_tanh), (ABS, op_abs), (MIN, op_min), (MAX, op_max),
+        (RECIP, op_recip), (SQUARE, op_square),
     ):  # fmt: skip
         branches[code_] = fn
 

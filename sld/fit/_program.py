@@ -32,6 +32,8 @@ import sympy
 
 from sld.errors import FitError
 
+from . import _numerics as numerics
+
 CONST, INPUT, PARAM, ADD, MUL, POWC, POW, LOG, EXP, TANH, ABS, MIN, MAX = range(13)
 OPCODE_NAMES = (
     "const",
@@ -273,7 +275,8 @@ def evaluate(
     """Values and forward-mode Jacobian of every output at one parameter vector.
 
     params: (P,), x: (rows, inputs) → values (rows, K), jacobian (rows, K, P) (None if not ``tangents``).
-    ``xp`` is ``numpy`` or ``jax.numpy``; the same walk gives the straight-line JAX code.
+    ``xp`` is ``numpy`` or ``jax.numpy``; the same walk gives the straight-line JAX code,
+    with log and powers from ``_numerics`` (as the interpreter computes them).
     """
     rows = x.shape[0]
     P = program.n_params
@@ -297,17 +300,27 @@ def evaluate(
             v = vals[a] * vals[b]
             t = _add(_scale(tans[a], vals[b]), _scale(tans[b], vals[a]))
         elif op == POWC:
-            v = xp.power(vals[a], c)
-            t = _scale(tans[a], c * xp.power(vals[a], c - 1.0))
+            if xp is np:
+                v = xp.power(vals[a], c)
+                t = _scale(tans[a], c * xp.power(vals[a], c - 1.0))
+            else:
+                v, da = powc_parts(vals[a], c)
+                t = _scale(tans[a], da)
         elif op == POW:
-            v = xp.power(vals[a], vals[b])
-            if tans[a] is not None or tans[b] is not None:
-                t = _add(
-                    _scale(tans[b], v * xp.log(vals[a])),
-                    _scale(tans[a], vals[b] * xp.power(vals[a], vals[b] - 1.0)),
-                )
+            if xp is np:
+                v = xp.power(vals[a], vals[b])
+                if tans[a] is not None or tans[b] is not None:
+                    t = _add(
+                        _scale(tans[b], v * xp.log(vals[a])),
+                        _scale(tans[a], vals[b] * xp.power(vals[a], vals[b] - 1.0)),
+                    )
+            else:
+                v, la = numerics.power_parts(vals[a], vals[b])
+                if tans[a] is not None or tans[b] is not None:
+                    da, db = numerics.power_grad(vals[a], vals[b], v, la)
+                    t = _add(_scale(tans[b], db), _scale(tans[a], da))
         elif op == LOG:
-            v = xp.log(vals[a])
+            v = xp.log(vals[a]) if xp is np else numerics.log(vals[a])
             t = _scale(tans[a], 1.0 / vals[a])
         elif op == EXP:
             v = xp.exp(vals[a])
@@ -335,6 +348,15 @@ def evaluate(
     zero = xp.zeros((rows, P), dtype=xp.float64)
     jac = xp.stack([tans[o] if tans[o] is not None else zero for o in program.outputs], axis=1)
     return values, jac
+
+
+def powc_parts(a: Any, c: float) -> tuple[Any, Any]:
+    """JAX ``(a^c, ∂(a^c)/∂a)`` for a constant exponent, special-casing c = −1 and c = 2."""
+    if c == -1.0:
+        return numerics.reciprocal_parts(a)
+    if c == 2.0:
+        return numerics.square_parts(a)
+    return numerics.power_const_parts(a, c)
 
 
 def _add(ta: Any, tb: Any) -> Any:
