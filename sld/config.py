@@ -25,6 +25,7 @@ from sld.errors import ConfigError, validation_message
 
 if TYPE_CHECKING:  # pragma: no cover
     from sld.corpus import Task
+    from sld.corpus.options import Naming
 
 ProposerKind = Literal["offline", "llm", "mixed"]
 Provider = Literal["openai", "local"]
@@ -181,7 +182,9 @@ def llm_config(*, config_file: str | Path | None = None, **flags: Any) -> LlmCon
 
 
 class TaskSpec(BaseModel):
-    """How to load the task again on resume: a curated name, or a user CSV with its options."""
+    """How to load the task again on resume: a curated name, or a user's data file with every
+    option that describes it (what the data flags gave, recorded verbatim; see
+    :func:`sld.corpus.load_task` for each option)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -190,14 +193,24 @@ class TaskSpec(BaseModel):
     outputs: list[str] | None = None
     group: str | None = None
     test: str | None = None
+    validation_scale: str | None = None
+    log_scale: bool | dict[str, bool] | None = None
+    aliases: dict[str, str] | None = None
+    max_params: int | None = None
+    monotone: dict[str, str] | None = None
 
-    def load(self) -> Task:
-        """The task this spec names; one-line TaskError when it cannot be loaded."""
+    def options(self) -> dict[str, Any]:
+        """The data options that were given (``load_task`` keywords)."""
+        return {k: v for k, v in self.model_dump(exclude={"source"}).items() if v is not None}
+
+    def load(self, *, named_as: Naming = "keywords") -> Task:
+        """The task this spec names; one-line TaskError when it cannot be loaded.
+
+        ``named_as="flags"``: messages name the command-line flags the options came from.
+        """
         from sld.corpus import load_task
 
-        return load_task(
-            self.source, inputs=self.inputs, outputs=self.outputs, group=self.group, test=self.test
-        )
+        return load_task(self.source, named_as=named_as, **self.options())
 
 
 class Budgets(BaseModel):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sld.corpus import load_task
@@ -255,7 +257,7 @@ def test_no_inputs_given(tmp_path):
 
 
 def test_no_outputs_given(tmp_path):
-    _fails(_write(tmp_path, GOOD), "the outputs list is empty", **dict(SWEEP, outputs=[]))
+    _fails(_write(tmp_path, GOOD), "outputs is empty", **dict(SWEEP, outputs=[]))
 
 
 def test_group_with_fewer_than_two_training_rows(tmp_path):
@@ -304,7 +306,7 @@ def test_alias_that_is_not_an_identifier(tmp_path):
 def test_alias_pointing_to_a_non_input(tmp_path):
     _fails(
         _write(tmp_path, GOOD),
-        "alias 'L' points to 'loss', which is not an input",
+        "aliases gives alias 'L' to 'loss', which is not an input",
         **SWEEP,
         aliases={"L": "loss"},
     )
@@ -329,3 +331,95 @@ def test_validation_scale_with_all_rows_tied(tmp_path):
         test="N > 3",
         validation_scale="D",
     )
+
+
+# ---- Parquet files and DataFrames: the same checks, rows named by position ----
+
+
+def _frame() -> pd.DataFrame:
+    return pd.read_csv(io.StringIO(GOOD))
+
+
+def test_parquet_missing_value_names_the_row(tmp_path):
+    frame = _frame()
+    frame.loc[2, "loss"] = np.nan
+    frame.to_parquet(tmp_path / "sweep.parquet")
+    _fails(
+        tmp_path / "sweep.parquet", r"sweep.parquet row 2, column 'loss': missing value", **SWEEP
+    )
+
+
+def test_unreadable_parquet(tmp_path):
+    (tmp_path / "sweep.parquet").write_bytes(b"not parquet at all")
+    _fails(tmp_path / "sweep.parquet", "sweep.parquet: not a readable Parquet file", **SWEEP)
+
+
+def test_card_beside_a_parquet_file(tmp_path):
+    _frame().to_parquet(tmp_path / "sweep.parquet")
+    (tmp_path / "sweep.toml").write_text(
+        'group_column = "model"\n[[inputs]]\nname = "N"\n[[outputs]]\nname = "loss"\n'
+        '[split]\ntest = "N >= 1e9"\n'
+    )
+    for path in (tmp_path / "sweep.parquet", tmp_path / "sweep.toml"):
+        task = load_task(path)
+        assert task.name == "sweep" and task.heldout().n_rows == 2
+
+
+def test_dataframe_bad_cell_names_the_row(tmp_path):
+    frame = _frame().astype({"D": object})
+    frame.loc[3, "D"] = "lots"
+    with pytest.raises(TaskError, match=r"DataFrame row 3, column 'D': 'lots' is not a number"):
+        load_task(frame, **SWEEP)
+
+
+def test_dataframe_duplicate_rows_name_positions():
+    frame = pd.concat([_frame(), _frame().iloc[[1]]], ignore_index=True)
+    with pytest.raises(TaskError, match="DataFrame rows 1 and 7: same group and inputs twice"):
+        load_task(frame, **SWEEP)
+
+
+def test_dataframe_with_a_split_column_and_numeric_group_names():
+    frame = _frame().assign(split=lambda f: np.where(f["N"] >= 1e9, "test", "train"))
+    frame["model"] = frame["model"].map({"a": 1, "b": 2})
+    task = load_task(frame, inputs=["N"], outputs=["loss"], group="model", name="mine")
+    assert task.name == "mine" and task.groups == ("1", "2")
+    assert task.heldout().rows_per_group == (1, 1)
+
+
+# ---- monotone directions: card key and keyword, by name or alias ----
+
+
+def test_monotone_keyword_takes_names_aliases_and_shorthands(tmp_path):
+    task = load_task(
+        _write(tmp_path, GOOD), **SWEEP, aliases={"P": "N"}, monotone={"P": "dec", "D": -1}
+    )
+    assert task.monotone == {"N": -1, "D": -1}
+    assert task.card.monotone == {"P": "decreasing", "D": "decreasing"}
+
+
+def test_monotone_card_key(tmp_path):
+    _write(tmp_path, GOOD)
+    (tmp_path / "sweep.toml").write_text(
+        'group_column = "model"\n[[inputs]]\nname = "N"\nalias = "Np"\n[[outputs]]\nname = "loss"\n'
+        '[split]\ntest = "Np >= 1e9"\n[monotone]\nNp = "increasing"\n'
+    )
+    assert load_task(tmp_path / "sweep.csv").monotone == {"N": 1}
+
+
+def test_monotone_bad_direction_and_twice_named_input(tmp_path):
+    path = _write(tmp_path, GOOD)
+    _fails(path, "monotone for 'N': 'up' is not a direction", **SWEEP, monotone={"N": "up"})
+    _fails(
+        path,
+        "monotone names input 'N' twice",
+        **SWEEP,
+        aliases={"P": "N"},
+        monotone={"P": "dec", "N": "dec"},
+    )
+
+
+def test_guessed_validation_scale_is_noted_with_the_keyword(tmp_path):
+    task = load_task(_write(tmp_path, GOOD), **SWEEP)
+    assert len(task.notes) == 1 and "'N' is a guess" in task.notes[0]
+    assert "validation_scale=INPUT" in task.notes[0]
+    assert load_task(_write(tmp_path, GOOD), **SWEEP, validation_scale="N").notes == ()

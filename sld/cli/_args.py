@@ -7,6 +7,7 @@ import sys
 from typing import NoReturn
 
 from sld.cli import baseline, discover, report, score, tasks, tui
+from sld.cli._data import add_data_flags
 
 EXIT_USAGE = 2
 
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--restarts", type=_positive_int, default=16)
     sc.add_argument("--seed", type=int, default=0)
     sc.add_argument("--json", action="store_true")
+    add_data_flags(sc)
     sc.set_defaults(handler=score.run)
 
     base = sub.add_parser("baseline", help="held-out scores of each task's reference human law")
@@ -147,15 +149,6 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
     )
     search.add_argument("--restarts", type=_positive_int, default=8)
     search.add_argument("--bootstrap", type=_non_negative_int, default=30)
-
-
-def add_data_flags(parser: argparse.ArgumentParser) -> None:
-    """How to read a CSV task (a card beside the CSV says the same); every command taking data."""
-    data = parser.add_argument_group("your own data (a CSV task)")
-    data.add_argument("--inputs", help="CSV task: comma-separated input columns")
-    data.add_argument("--output", help="CSV task: output column(s), comma-separated")
-    data.add_argument("--group", help="CSV task: group column")
-    data.add_argument("--test", help='CSV task: rule selecting held-out rows, e.g. "N >= 1e9"')
 
 
 def _positive_int(text: str) -> int:

@@ -99,28 +99,23 @@ def run_config(args: argparse.Namespace) -> RunConfig:
     )
 
 
-def is_file_task(source: str | None) -> bool:
-    """Whether ``source`` names a file (a CSV or a card) rather than a curated task."""
-    return source is not None and (source.endswith((".csv", ".toml")) or "/" in source)
-
-
 def task_spec(args: argparse.Namespace, source: str | None) -> dict[str, Any]:
-    """The task spec of ``source`` with the data flags (:func:`sld.cli._args.add_data_flags`)."""
+    """The task spec of ``source`` with the data flags (:func:`sld.cli._data.add_data_flags`).
+
+    A data file is loaded once here, so a bad flag or file fails before any run is created
+    (naming the flag), and guesses the loader makes are printed as notes.
+    """
+    from sld.cli._data import task_spec as spec_of
+    from sld.cli.score import print_notes
+    from sld.corpus import is_curated
     from sld.errors import ConfigError
 
-    if not is_file_task(source) and any(
-        v is not None for v in (args.inputs, args.output, args.group, args.test)
-    ):
-        raise ConfigError(
-            "--inputs/--output/--group/--test apply to a CSV task only; give a path to a .csv file"
-        )
-    return dict(
-        source=source,
-        inputs=args.inputs.split(",") if args.inputs else None,
-        outputs=args.output.split(",") if args.output else None,
-        group=args.group,
-        test=args.test,
-    )
+    if source is None:
+        raise ConfigError("no TASK given; run 'sld tasks' to list tasks or pass a data file")
+    spec = spec_of(source, args)
+    if not is_curated(source):
+        print_notes(spec.load(named_as="flags").notes)
+    return spec.model_dump(exclude_none=True)
 
 
 def search_settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from sld.cli._render import print_json, score_lines
 
 
 def run(args: argparse.Namespace) -> int:
-    """Fit, score, print (the metrics, or the ScoreReport as JSON)."""
+    """Load the task (a curated name, or a data file with the data flags), fit, score, print
+    (the metrics, or the ScoreReport as JSON); notes on guesses go to stderr."""
+    from sld.cli._data import task_spec
     from sld.scoring import score
 
+    task = task_spec(args.task, args).load(named_as="flags")
+    print_notes(task.notes)
     report = score(
         args.law,
-        args.task,
+        task,
         split=args.split,
         seed=args.seed,
         bootstrap=args.bootstrap,
@@ -24,3 +29,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         score_lines(report)
     return 0
+
+
+def print_notes(notes: tuple[str, ...]) -> None:
+    """One ``note: …`` line on stderr per guess the task loader made."""
+    for note in notes:
+        sys.stderr.write(f"note: {note}\n")

@@ -24,17 +24,24 @@ from sld.corpus.card import (
 from sld.corpus.card import (
     Variable as Variable,
 )
+from sld.corpus.load import is_curated as is_curated
 from sld.corpus.load import list_tasks as list_tasks
 from sld.corpus.load import load_card as load_card
 from sld.corpus.load import load_task as load_task
+from sld.corpus.options import DATA_OPTIONS as DATA_OPTIONS
+from sld.corpus.options import DataOption as DataOption
+from sld.corpus.options import Naming as Naming
 from sld.corpus.rules import Rule as Rule
 from sld.corpus.rules import parse_rule as parse_rule
 from sld.corpus.task import Split as Split
 from sld.corpus.task import Task as Task
 
 __all__ = [
+    "DATA_OPTIONS",
     "BuildSpec",
     "Counts",
+    "DataOption",
+    "Naming",
     "Rule",
     "Source",
     "Split",
@@ -43,6 +50,7 @@ __all__ = [
     "TaskCard",
     "ValidationRule",
     "Variable",
+    "is_curated",
     "list_tasks",
     "load_card",
     "load_task",

@@ -9,16 +9,26 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sld.errors import TaskError
+from sld.errors import TaskError, validation_message
 
 # Names a law's grammar gives a meaning of its own; an alias must not shadow them.
 RESERVED_NAMES = frozenset(
     {"log", "exp", "sqrt", "abs", "tanh", "min", "max", "sin", "cos", "pow", "pi", "e", "group"}
 )
+
+
+Direction = Literal["increasing", "decreasing"]
+DIRECTION_WORDS: dict[str, Direction] = {
+    "increasing": "increasing",
+    "inc": "increasing",
+    "decreasing": "decreasing",
+    "dec": "decreasing",
+}
+"""Every word a card, a flag or a keyword may use for a monotone direction."""
 
 
 class _Model(BaseModel):
@@ -101,7 +111,11 @@ class BuildSpec(_Model):
 
 
 class TaskCard(_Model):
-    """A task's contract: columns, split, validation rule, limits, provenance."""
+    """A task's contract: columns, split, validation rule, limits, provenance.
+
+    ``monotone`` maps an input (name or alias) to the direction every output moves as that
+    input grows (``[monotone]`` with e.g. ``N = "decreasing"``); extrapolation checks read it.
+    """
 
     name: str = Field(min_length=1)
     title: str = ""
@@ -115,6 +129,7 @@ class TaskCard(_Model):
     validation: ValidationRule = ValidationRule()
     max_params: int | None = Field(default=None, ge=1)
     allow_duplicate_inputs: bool = False
+    monotone: dict[str, Direction] = Field(default_factory=dict)
     reference_law: str | None = None
     reference_law_note: str = ""
     sources: list[Source] = Field(default_factory=list)
@@ -150,12 +165,19 @@ class TaskCard(_Model):
                 raise ValueError(f"alias {var.alias!r} of {var.name!r} clashes with a column name")
             aliases.append(var.alias)
         _no_duplicates(aliases, "alias")
-        if self.validation.scale is not None:
-            known = {*input_names, *(v.alias for v in self.inputs)}
-            if self.validation.scale not in known:
-                raise ValueError(
-                    f"validation.scale {self.validation.scale!r} is not an input name or alias"
-                )
+        known = {*input_names, *(v.alias for v in self.inputs)}
+        if self.validation.scale is not None and self.validation.scale not in known:
+            raise ValueError(
+                f"validation.scale {self.validation.scale!r} is not an input name or alias"
+            )
+        named: set[str] = set()
+        for key in self.monotone:
+            target = self.aliases.get(key, key)
+            if key not in known:
+                raise ValueError(f"monotone key {key!r} is not an input name or alias")
+            if target in named:
+                raise ValueError(f"monotone names input {target!r} twice; keep one entry")
+            named.add(target)
         return self
 
     @property
@@ -172,6 +194,14 @@ class TaskCard(_Model):
         return {v.alias: v.name for v in self.inputs if v.alias is not None}
 
     @property
+    def monotone_signs(self) -> dict[str, int]:
+        """Input name -> +1 (output increases with it) or -1 (decreases), aliases resolved."""
+        return {
+            self.aliases.get(key, key): 1 if direction == "increasing" else -1
+            for key, direction in self.monotone.items()
+        }
+
+    @property
     def validation_scale(self) -> str | None:
         """The input *name* the validation slice is ordered by (aliases resolved)."""
         scale = self.validation.scale
@@ -186,21 +216,45 @@ def _no_duplicates(names: list[str], kind: str) -> None:
         seen.add(name)
 
 
-def card_from_dict(raw: dict[str, Any], *, where: str) -> TaskCard:
-    """Validate a parsed card; one-line TaskError naming ``where`` and the first bad field."""
+def default_aliases(inputs: list[dict[str, Any]], outputs: list[dict[str, Any]]) -> None:
+    """Give each input without an alias its own name, or x1, x2, ... when that cannot serve."""
+    taken = {v.get("alias") for v in [*inputs, *outputs]} | {v["name"] for v in [*inputs, *outputs]}
+    for position, var in enumerate(inputs, start=1):
+        if var.get("alias"):
+            continue
+        if var["name"].isidentifier() and var["name"] not in RESERVED_NAMES:
+            var["alias"] = var["name"]
+            continue
+        candidate = f"x{position}"
+        while candidate in taken:
+            candidate += "_"
+        var["alias"] = candidate
+        taken.add(candidate)
+
+
+def _named(variable: object) -> bool:
+    return isinstance(variable, dict) and isinstance(variable.get("name"), str)
+
+
+def card_from_dict(raw: dict[str, Any], *, where: str, what: str = "card field") -> TaskCard:
+    """Validate a parsed card; one-line TaskError naming ``where`` and the first bad field.
+
+    ``what`` names the field's kind: ``card field`` for a card file, ``setting`` for options
+    given without one.
+    """
     try:
         return TaskCard.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "card"
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise TaskError(f"{where}: invalid card field {field!r}: {message}; fix the card") from None
+        fix = "fix the card" if what == "card field" else "fix the option"
+        raise TaskError(validation_message(exc, what=what, where=where, fix=fix)) from None
 
 
 def read_card(path: Path, *, curated: bool = False) -> TaskCard:
     """Read and validate a card file.
 
-    ``curated=True`` also requires ``counts``, ``sources``, ``license`` and ``[build]``.
+    ``curated=True`` also requires ``counts``, ``sources``, ``license`` and ``[build]``;
+    otherwise ``name`` defaults to the file's stem and each input's alias to its name
+    (:func:`default_aliases`).
     """
     try:
         text = path.read_text(encoding="utf-8")
@@ -212,6 +266,13 @@ def read_card(path: Path, *, curated: bool = False) -> TaskCard:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TaskError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+    if not curated:  # a user's card may leave the name to its file and aliases to the names
+        raw.setdefault("name", path.stem)
+        if isinstance(raw.get("inputs"), list) and isinstance(raw.get("outputs", []), list):
+            inputs = [v for v in raw["inputs"] if _named(v)]
+            outputs = [v for v in raw.get("outputs", []) if _named(v)]
+            if len(inputs) == len(raw["inputs"]) and len(outputs) == len(raw.get("outputs", [])):
+                default_aliases(inputs, outputs)
     card = card_from_dict(raw, where=str(path))
     if curated:
         missing = [

@@ -117,7 +117,10 @@ class Task:
 
     ``inputs``/``outputs``: column names in card order; ``aliases``: alias -> input name;
     ``groups``: sorted group names (every split's arrays follow this order);
-    ``log_scale``: input name -> whether it is positive and best seen on a log axis.
+    ``log_scale``: input name -> whether it is positive and best seen on a log axis;
+    ``monotone``: input name -> +1 (every output increases with it) or -1 (decreases), from
+    the card's ``monotone`` key; ``notes``: one line per guess made while loading (such as a
+    validation scale nobody chose), for front ends to show.
     """
 
     card: TaskCard
@@ -130,6 +133,8 @@ class Task:
     reference_law: str | None
     log_scale: dict[str, bool]
     validation_scale: str | None
+    monotone: dict[str, int]
+    notes: tuple[str, ...]
     _train: Split = field(repr=False)
     _validation: tuple[np.ndarray, ...] = field(repr=False)
     _heldout: Split = field(repr=False)
@@ -170,11 +175,13 @@ def make_task(
     is_test: np.ndarray,
     log_scale: dict[str, bool],
     where: str,
+    scale_fix: str = "choose another validation scale",
+    notes: Sequence[str] = (),
 ) -> Task:
     """Assemble a Task from row arrays. ``X``: (rows, n_inputs); ``y``: (rows, n_outputs).
 
     Raises TaskError when a group has fewer than 2 training rows or when the validation
-    slice would leave no rows to fit on.
+    slice would leave no rows to fit on (``scale_fix`` says how to choose another scale).
     """
     names = tuple(sorted(set(groups.tolist())))
     scale_name = card.validation_scale
@@ -201,7 +208,7 @@ def make_task(
         if mask.all():
             raise TaskError(
                 f"{where}: in group {group!r} every training row has the largest {scale_name!r}, "
-                "so nothing is left to fit on; choose another validation scale"
+                f"so nothing is left to fit on; {scale_fix}"
             )
         mask.setflags(write=False)
         train_x.append(_frozen(gx))
@@ -221,6 +228,8 @@ def make_task(
         reference_law=card.reference_law,
         log_scale=dict(log_scale),
         validation_scale=scale_name,
+        monotone=card.monotone_signs,
+        notes=tuple(notes),
         _train=Split(names, inputs, outputs, tuple(train_x), tuple(train_y)),
         _validation=tuple(masks),
         _heldout=Split(names, inputs, outputs, tuple(test_x), tuple(test_y)),
