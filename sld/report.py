@@ -18,11 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from sld.corpus import Task
 from sld.evolve.population import Member, Population
-from sld.scoring import ScoreReport, heldout_score, parse_for_task, predict_rows
+from sld.plots import write_extrapolation
+from sld.scoring import ScoreReport, heldout_score, parse_for_task
 from sld.store import RunReader, RunSnapshot, RunStore
 from sld.strict_json import dumps
 
@@ -131,7 +130,7 @@ def finalize(
     report = build_report(record, task, heldout=reports)
     out = Path(out_dir) if out_dir is not None else store.path.parent
     if reports:
-        plot_extrapolation(task, reports, out / PLOT_PNG)
+        write_extrapolation(task, reports, out / PLOT_PNG)
         report["plot"] = str(out / PLOT_PNG)
     write_report(report, out)
     return report
@@ -259,46 +258,3 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             f"| {m['complexity']} | {m['n_params']} | {_num(m['validation_r2'])} | `{m['text']}` |"
         )
     return "\n".join(lines) + "\n"
-
-
-def plot_extrapolation(task: Task, reports: dict[str, ScoreReport], path: Path) -> None:
-    """Predicted vs actual on training and held-out rows, one panel per law, coloured by split."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from sld.fit import FitResult
-
-    fig, axes = plt.subplots(1, len(reports), figsize=(5.5 * len(reports), 5), squeeze=False)
-    for ax, (kind, report) in zip(axes[0], reports.items(), strict=True):
-        law = parse_for_task(report.law, task)
-        fit = FitResult.model_validate(report.fit.model_dump())
-        for rows, label, style in (
-            (task.train(), "train", dict(c="0.6", s=12)),
-            (task.heldout(), "held-out", dict(c="tab:red", s=22, marker="D")),
-        ):
-            if not fit.ok:
-                continue
-            with np.errstate(all="ignore"):
-                predicted, actual = predict_rows(law, fit, rows)
-            ax.scatter(actual.ravel(), predicted.ravel(), label=label, alpha=0.8, **style)
-        lo_hi = [
-            v
-            for coll in ax.collections
-            for v in np.asarray(coll.get_offsets()).ravel()
-            if np.isfinite(v)
-        ]
-        if lo_hi:
-            lo, hi = min(lo_hi), max(lo_hi)
-            ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-        r2 = report.metrics.r2 if report.metrics else float("nan")
-        ax.set_title(f"{kind}: held-out R² {_num(r2, 3)}", fontsize=10)
-        ax.set_xlabel(f"actual {', '.join(task.outputs)}")
-        ax.set_ylabel("predicted")
-        ax.legend(fontsize=8)
-    fig.suptitle(f"{task.name} ({len(task.groups)} group{'s' if len(task.groups) != 1 else ''})")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)

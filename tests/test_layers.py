@@ -37,6 +37,7 @@ ROOMS = {
     "sld.llm": 6,
     "sld.run": 7,
     "sld.report": 7,
+    "sld.plots": 7,
     "sld.bench": 7,
     "sld.cli": 8,
     "sld.tui": 8,
