@@ -70,7 +70,11 @@ def _panels(picture: ScalePicture) -> tuple[list[tuple[str, tuple[str, ...]]], i
 
 
 def _draw_scale_panel(
-    ax: Any, picture: ScalePicture, output: str, groups: tuple[str, ...], colours: dict[str, Any]
+    ax: Any,
+    picture: ScalePicture,
+    output: str,
+    groups: tuple[str, ...],
+    colours: Mapping[str, Any],
 ) -> None:
     wanted = set(groups)
     points = [p for p in picture.points if p.output == output and p.group in wanted]
@@ -122,7 +126,9 @@ def _short(name: str) -> str:
     return f"{name[:half]}…{name[-half:]}"
 
 
-def _draw_predicted_panel(ax: Any, kind: str, report: ScoreReport, task: Task, colours) -> None:
+def _draw_predicted_panel(
+    ax: Any, kind: str, report: ScoreReport, task: Task, colours: Mapping[str, Any]
+) -> None:
     ax.set_gid(f"predicted-vs-actual:{kind}")
     r2 = report.metrics.r2 if report.metrics is not None else float("nan")
     ax.set_title(f"{kind} law: held-out R² {r2:.3f}" if math.isfinite(r2) else f"{kind} law")
@@ -131,18 +137,20 @@ def _draw_predicted_panel(ax: Any, kind: str, report: ScoreReport, task: Task, c
     if not (report.fit.ok and report.parameters):
         ax.text(0.5, 0.5, report.reason or "the fit failed", ha="center", transform=ax.transAxes)
         return
+    from sld.fit import predict
+
     law = parse_for_task(report.law, task)
     with np.errstate(all="ignore"):
         predicted, actual = predict_rows(law, report.fit, task.train())
         ax.scatter(actual.ravel(), predicted.ravel(), s=10, color="0.65", gid="points:train")
         heldout = task.heldout()
+        seen = [actual.ravel(), predicted.ravel()]
         for group, x, y in zip(heldout.groups, heldout.X, heldout.y, strict=True):
             params = report.parameters.get(group)
             if len(x) == 0 or params is None:
                 continue
-            from sld.fit import predict
-
             guess = np.asarray(predict(law, params, x), dtype=np.float64).reshape(y.shape)
+            seen += [y.ravel(), guess.ravel()]
             ax.scatter(
                 y.ravel(),
                 guess.ravel(),
@@ -150,7 +158,7 @@ def _draw_predicted_panel(ax: Any, kind: str, report: ScoreReport, task: Task, c
                 gid="points:heldout",
                 **SPLIT_STYLES[HELDOUT],
             )
-    values = np.concatenate([actual.ravel(), predicted.ravel()])
+    values = np.concatenate(seen)
     values = values[np.isfinite(values)]
     if len(values):
         lo, hi = float(values.min()), float(values.max())
@@ -158,7 +166,9 @@ def _draw_predicted_panel(ax: Any, kind: str, report: ScoreReport, task: Task, c
     ax.grid(True, alpha=0.25)
 
 
-def _key(picture: ScalePicture, kinds: Sequence[str], colours, panel_groups: int) -> list[Any]:
+def _key(
+    picture: ScalePicture, kinds: Sequence[str], colours: Mapping[str, Any], panel_groups: int
+) -> list[Any]:
     """Legend handles: the splits, the laws drawn, the training edge and (few groups) the groups."""
     from matplotlib.lines import Line2D
 
@@ -202,7 +212,10 @@ def extrapolation_figure(task: Task, reports: Mapping[str, ScoreReport]) -> Any:
     width = max(ncols * panel_w, 5.0 * max(1, len(reports)), 9.0)
     caption_h = 0.6
     fig = Figure(figsize=(width, nrows * panel_h + 1.0 + 3.4 + caption_h), layout="constrained")
-    top, bottom, foot = fig.subfigures(3, 1, height_ratios=[nrows * panel_h + 1.0, 3.4, caption_h])
+    rows = fig.subfigures(
+        3, 1, height_ratios=[nrows * panel_h + 1.0, 3.4, caption_h], squeeze=False
+    )
+    top, bottom, foot = rows.ravel()
     axes = top.subplots(nrows, ncols, squeeze=False)
     for ax, (output, groups) in zip(axes.ravel(), panels, strict=False):
         _draw_scale_panel(ax, picture, output, groups, colours)

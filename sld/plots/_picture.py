@@ -153,13 +153,16 @@ def scale_picture(
     *,
     heldout: bool,
     one_panel: bool = False,
+    curve_budget: int = CURVE_BUDGET,
 ) -> ScalePicture:
     """Points and curves of ``laws`` (kind -> (law, per-group parameters)) against the scale input.
 
     ``heldout``: show the held-out rows and anchor curves on them (only after
     selection); otherwise curves are anchored on the validation slice. With more
     than :data:`SMALL_MULTIPLES_ABOVE` groups (and not ``one_panel``) each group
-    gets its own panel, so each panel's curve budget is spent on one group.
+    gets its own panel, so each panel's ``curve_budget`` (curves of one law) is spent
+    on one group; when any group has more combinations than its share, every group
+    gets one curve at the median.
     """
     from sld.fit import predict
 
@@ -185,7 +188,7 @@ def scale_picture(
         for k, output in enumerate(task.outputs)
     ]
     anchor_rows = _anchor_rows(task, heldout=heldout)
-    per_group = max(1, CURVE_BUDGET // (1 if small_multiples else len(task.groups)))
+    per_group = max(1, curve_budget // (1 if small_multiples else len(task.groups)))
     most = max(len(_anchors(task, x, others, median=False)) for x in anchor_rows.X)
     median = bool(others) and most > per_group
     curves_at = "single input" if not others else "median" if median else "combinations"
