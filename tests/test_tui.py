@@ -24,10 +24,11 @@ from sld.corpus import load_task
 from sld.errors import SldError
 from sld.evolve.engine import Engine
 from sld.evolve.offline import OfflineProposer
+from sld.scoring import parse_for_task
 from sld.store import RunStore
 from sld.tui.app import APP_STATES, AppState, SldApp, run_app
-from sld.tui.extrapolation import HELDOUT_LABEL
-from sld.tui.plot import Series, scatter
+from sld.tui.extrapolation import law_picture, panel_series, panels
+from sld.tui.plot import Y_MARGIN, Series, scatter
 from sld.tui.screens import HelpScreen, LawDetailScreen
 from sld.tui.view import LawRow, filter_rows, sort_rows
 from sld.tui.widgets import ExtrapolationPlot
@@ -295,7 +296,7 @@ def test_detail_shows_lineage_and_h_scores_a_law_on_request(demo_run):  # noqa: 
             plot = app.query_one("#extrapolation-main", ExtrapolationPlot)
             await wait_for(
                 pilot,
-                lambda: any(p.split == HELDOUT_LABEL for p in plot.points),
+                lambda: plot.picture is not None and plot.picture.heldout,
                 timeout=10,
                 what="held-out points",
             )
@@ -377,3 +378,57 @@ def test_scatter_fills_exactly_the_requested_size_and_skips_bad_points():
     lines = text.plain.split("\n")
     assert len(lines) == 12 and max(len(line) for line in lines) <= 40
     assert text.plain.count("•") == 2
+
+
+def test_lines_draw_braille_under_markers_and_leave_the_y_range_to_the_markers():
+    markers = Series("points", [(1, 1.0), (10, 2.0)], "◆")
+    runaway = [(x, 1.0 + x / 20) for x in range(1, 101)]  # runs far above the markers
+    solid = scatter([Series("curve", runaway, line=True), markers], width=50, height=14, log_x=True)
+    alone = scatter([markers], width=50, height=14, log_x=True)
+    y_ticks = [line[: Y_MARGIN - 1] for line in solid.plain.split("\n")]
+    assert y_ticks == [line[: Y_MARGIN - 1] for line in alone.plain.split("\n")]
+    assert solid.plain.count("◆") == 2
+    braille = [c for c in solid.plain if 0x2800 < ord(c) <= 0x28FF]
+    assert braille  # the part of the curve inside the y range is drawn
+    dashed = scatter(
+        [Series("curve", runaway, line=True, dashed=True), markers], width=50, height=14, log_x=True
+    )
+    dots = sum(bin(ord(c) - 0x2800).count("1") for c in braille)
+    dashed_dots = sum(
+        bin(ord(c) - 0x2800).count("1") for c in dashed.plain if 0x2800 < ord(c) <= 0x28FF
+    )
+    assert 0 < dashed_dots < dots
+
+
+def test_a_log_x_axis_marks_round_values_and_keeps_its_caption():
+    text = scatter([Series("a", [(1, 1), (1000, 2)])], width=60, height=10, log_x=True,
+                   x_label="tokens", y_label="loss")  # fmt: skip
+    *_, axis, labels = text.plain.split("\n")
+    assert axis.count("┬") == 4
+    assert labels.split() == ["1", "10", "tokens", "(log)", "100", "1000"]
+    narrow = scatter([Series("a", [(1, 1), (1000, 2)])], width=24, height=10, log_x=True,
+                     x_label="a long input name", y_label="loss")  # fmt: skip
+    first, *_ = narrow.plain.split("\n")
+    assert first.startswith("loss") and "a long input name" not in narrow.plain.split("\n")[-1]
+
+
+def test_the_pane_shows_heldout_rows_and_the_human_law_only_after_selection():
+    task = load_task("parallel_scaling_law")
+    law = parse_for_task("L = E + A/N**a", task)
+    human = parse_for_task(task.reference_law, task)
+    params = {g: {"E": 1.4, "A": 100.0, "a": 0.26} for g in task.groups}
+    human_params = {g: {"E": 1.3, "A": 0.15, "k": 0.35, "alpha": 0.21} for g in task.groups}
+    before = law_picture(law, task, search_parameters=params, human=(human, human_params))
+    assert {p.split for p in before.points} == {"train", "validation"}
+    assert {c.law for c in before.curves} == {"selected"}
+    after = law_picture(
+        law, task, search_parameters=params, heldout_parameters=params, human=(human, human_params)
+    )
+    assert {p.split for p in after.points} == {"train", "validation", "heldout"}
+    assert {c.law for c in after.curves} == {"selected", "human"}
+    # two groups share the pane: six num_params values each exceed its curve budget
+    assert after.curves_at == "median" and len(after.curves) == 2 * len(task.groups)
+    assert [p.title(after) for p in panels(after)] == ["all 2 groups", "group pile", "group stack"]
+    series = panel_series(after, panels(after)[1])
+    assert {s.label.split()[-1] for s in series} == {"pile"}
+    assert [s.dashed for s in series if s.line] == [False, True]

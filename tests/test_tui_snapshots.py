@@ -1,4 +1,4 @@
-"""Snapshots of the TUI (main, law detail, help) at 80x24 and 160x48, from a fixed run store.
+"""Snapshots of the TUI (main, law detail, help, extrapolation) at 80x24 and 160x48, from a fixed run store.
 
 The store is written row by row (no fitting, no clock in what is drawn), so the
 pictures depend only on this file: the app attaches read-only, waits until the
@@ -229,7 +229,7 @@ async def _loaded(pilot, *, timeout: float = 30.0) -> None:
     while not (
         app.view is not None
         and app.selected_id is not None
-        and all(plot.points for plot in app.query(ExtrapolationPlot))
+        and all(plot.picture is not None for plot in app.query(ExtrapolationPlot))
     ):
         assert time.monotonic() < deadline, "the demo run never finished loading"
         await pilot.pause(0.05)
@@ -272,3 +272,27 @@ def test_pareto_tab_at_80x24(snap_compare, demo_run):
         await pilot.pause()
 
     assert snap_compare(_app(demo_run), terminal_size=(80, 24), run_before=open_pareto)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_extrapolation_tab(snap_compare, demo_run, size):
+    """The chosen law and the human law against parallel_size on a log axis, held-out rows marked."""
+
+    async def open_extrapolation(pilot) -> None:
+        await _loaded(pilot)
+        await pilot.press("4")
+        await pilot.pause()
+
+    assert snap_compare(_app(demo_run), terminal_size=size, run_before=open_extrapolation)
+
+
+def test_extrapolation_tab_one_group_at_a_time(snap_compare, demo_run):
+    """``g`` steps from all groups to the first group alone."""
+
+    async def next_panel(pilot) -> None:
+        await _loaded(pilot)
+        await pilot.press("4")
+        await pilot.press("g")
+        await pilot.pause()
+
+    assert snap_compare(_app(demo_run), terminal_size=(120, 36), run_before=next_panel)

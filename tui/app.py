@@ -73,6 +73,7 @@ class SldApp(RunControl, LawActions, App[int]):
         ("h", "heldout", "Held-out"),
         Binding("c", "copy_law", "Copy law", show=False),
         ("e", "export_best", "Export best"),
+        Binding("g", "next_panel", "Next extrapolation panel", show=False),
         Binding("1", "show_tab('setup')", "Setup tab", show=False),
         Binding("2", "show_tab('laws')", "Laws tab", show=False),
         Binding("3", "show_tab('pareto')", "Pareto tab", show=False),
@@ -155,7 +156,7 @@ class SldApp(RunControl, LawActions, App[int]):
         self.query_one("#pareto-side").border_title = "Pareto front"
         self.query_one("#pareto-main").border_title = "Pareto front: complexity vs validation error"
         self.query_one("#extrapolation-side").border_title = "extrapolation"
-        self.query_one("#extrapolation-main").border_title = "extrapolation: predicted vs actual"
+        self.query_one("#extrapolation-main").border_title = "extrapolation: output against scale"
         self.query_one("#events").border_title = "events"
         self.query_one("#ledger").border_title = "LLM ledger"
         self.query_one(LawTable).build_columns()
@@ -378,7 +379,7 @@ class SldApp(RunControl, LawActions, App[int]):
         self.title = f"sld · {message.reader.task}"
         self.sub_title = f"{message.run_dir.name}" + (" (read-only)" if message.attached else "")
         for plot in self.query(ExtrapolationPlot):
-            plot.groups = tuple(message.task.groups)
+            plot.picture = None
         if message.attached:
             self.query_one(SetupPane).show_config(message.reader.task, message.reader.config)
         self.poll_store()

@@ -13,7 +13,6 @@ from typing import Any
 from textual import work
 
 from sld.errors import SldError
-from sld.tui.extrapolation import HELDOUT_LABEL
 from sld.tui.messages import ExtrapolationReady, HeldoutReady
 from sld.tui.screens import LawDetail, LawDetailScreen
 from sld.tui.view import number
@@ -53,13 +52,18 @@ class LawActions:
             plot.caption = caption
         if fit is None or not fit.ok:
             for plot in self.query(ExtrapolationPlot):
-                plot.points, plot.note = (
-                    (),
+                plot.picture, plot.note = (
+                    None,
                     "not fitted yet" if fit is None else (fit.report.get("reason") or "fit failed"),
                 )
             return
+        human = next((h for h in view.heldout if h.kind == "human"), None)
         self.compute_extrapolation(
-            cid, row.text, fit.fit.get("parameters") or {}, (heldout or {}).get("parameters")
+            cid,
+            row.text,
+            fit.fit.get("parameters") or {},
+            (heldout or {}).get("parameters"),
+            (human.text, human.report.get("parameters") or {}) if human is not None else None,
         )
 
     @work(thread=True, exclusive=True, group="extrapolation", exit_on_error=False)
@@ -69,32 +73,41 @@ class LawActions:
         text: str,
         search: Mapping[str, Any],
         heldout: Mapping[str, Any] | None,
+        human: tuple[str, Mapping[str, Any]] | None,
     ) -> None:
-        """Predict every split's rows for one law off the UI thread."""
+        """Compute one law's picture against the scale input off the UI thread."""
         from sld.scoring import parse_for_task
-        from sld.tui.extrapolation import extrapolation_points
+        from sld.tui.extrapolation import law_picture, short_note
 
         try:
-            law = parse_for_task(text, self.run_task)
-            points = extrapolation_points(
-                law, self.run_task, search_parameters=search, heldout_parameters=heldout
+            task = self.run_task
+            law = parse_for_task(text, task)
+            reference = (parse_for_task(human[0], task), human[1]) if human and human[1] else None
+            picture = law_picture(
+                law,
+                task,
+                search_parameters=search,
+                heldout_parameters=heldout,
+                human=reference,
             )
         except Exception as exc:
-            self.post_message(ExtrapolationReady(candidate_id, (), f"cannot draw this law: {exc}"))
+            self.post_message(
+                ExtrapolationReady(candidate_id, None, f"cannot draw this law: {exc}")
+            )
             return
-        note = (
-            f"◆ {HELDOUT_LABEL}: refit on all training rows, scored after selection"
-            if heldout
-            else "held-out points appear after the run's held-out scoring, or press h"
-        )
-        self.post_message(ExtrapolationReady(candidate_id, tuple(points), note))
+        self.post_message(ExtrapolationReady(candidate_id, picture, short_note(picture)))
 
     def on_extrapolation_ready(self, message: ExtrapolationReady) -> None:
-        """Draw the points if the law is still the selected one."""
+        """Draw the picture if the law is still the selected one."""
         if message.candidate_id != self.selected_id:
             return
         for plot in self.query(ExtrapolationPlot):
-            plot.points, plot.note = message.points, message.note
+            plot.picture, plot.note = message.picture, message.note
+
+    def action_next_panel(self) -> None:
+        """Show the extrapolation's next output or group."""
+        for plot in self.query(ExtrapolationPlot):
+            plot.next_panel()
 
     def _detail(self, candidate_id: int) -> LawDetail | None:
         from sld.scoring import parse_for_task

@@ -8,8 +8,8 @@ from typing import Any
 
 from textual.message import Message
 
+from sld.plots import ScalePicture
 from sld.run import RunEvent
-from sld.tui.extrapolation import Points
 from sld.tui.view import RunView, ViewPoller
 
 
@@ -62,11 +62,11 @@ class StoreRead(Message):
 
 
 class ExtrapolationReady(Message):
-    """Predicted-vs-actual points of one law are computed."""
+    """One law's picture against the scale input is computed (None when it cannot be drawn)."""
 
-    def __init__(self, candidate_id: int, points: tuple[Points, ...], note: str) -> None:
+    def __init__(self, candidate_id: int, picture: ScalePicture | None, note: str) -> None:
         super().__init__()
-        self.candidate_id, self.points, self.note = candidate_id, points, note
+        self.candidate_id, self.picture, self.note = candidate_id, picture, note
 
 
 class HeldoutReady(Message):

@@ -12,7 +12,15 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from sld.corpus import Task
-from sld.tui.extrapolation import HELDOUT_LABEL, SPLIT_MARKERS, Points, group_style
+from sld.plots import ScalePicture
+from sld.tui.extrapolation import (
+    HUMAN,
+    SPLIT_LABELS,
+    SPLIT_MARKERS,
+    group_style,
+    panel_series,
+    panels,
+)
 from sld.tui.plot import Series, scatter
 from sld.tui.view import Ledger, RunView, number
 
@@ -70,46 +78,57 @@ class ParetoPlot(Widget):
 
 
 class ExtrapolationPlot(Widget):
-    """Predicted vs actual for the selected law, per group, training vs held-out points."""
+    """The selected law against the scale input on a log axis, per group (``g``: next panel)."""
 
     can_focus = True
 
-    points: reactive[tuple[Points, ...]] = reactive((), always_update=True)
+    picture: reactive[ScalePicture | None] = reactive(None, always_update=True)
+    panel: reactive[int] = reactive(0)
     caption: reactive[str] = reactive("select a law to see its extrapolation")
     note: reactive[str] = reactive("")
-    groups: reactive[tuple[str, ...]] = reactive(())
+
+    def watch_picture(self, old: ScalePicture | None, new: ScalePicture | None) -> None:
+        """A new law keeps the panel only when the panels mean the same thing."""
+        if old is None or new is None or panels(old) != panels(new):
+            self.panel = 0
+
+    def next_panel(self) -> None:
+        """Show the next output or group (all groups first, then one at a time)."""
+        if self.picture is not None:
+            self.panel = (self.panel + 1) % len(panels(self.picture))
 
     def render(self) -> RenderableType:
-        """Draw predicted vs actual with the y = x line."""
+        """Draw points and curves of the current panel."""
         width, height = self.content_size.width, self.content_size.height
         head = Text(self.caption, style="bold", no_wrap=True, overflow="ellipsis")
         foot = Text(self.note, style="italic dim", no_wrap=True, overflow="ellipsis")
-        if not self.points:
+        picture = self.picture
+        if picture is None:
             return Group(head, foot)
-        series = [
-            Series(
-                f"{p.split} {p.group}",
-                p.pairs(),
-                SPLIT_MARKERS.get(p.split, "•"),
-                group_style(self.groups, p.group) + (" bold" if p.split == HELDOUT_LABEL else ""),
-            )
-            for p in self.points
-        ]
-        splits = list(dict.fromkeys(p.split for p in self.points))
-        groups = list(dict.fromkeys(p.group for p in self.points))
+        choices = panels(picture)
+        panel = choices[self.panel % len(choices)]
+        series = panel_series(picture, panel)
         legend = Text(no_wrap=True, overflow="ellipsis")
-        for split in splits:
-            legend.append(f"{SPLIT_MARKERS.get(split, '•')} {split}  ")
-        for group in groups:
-            legend.append("■ ", style=group_style(self.groups, group))
-            legend.append(f"{group}  ")
+        legend.append(f"{panel.title(picture)}", style="bold")
+        if len(choices) > 1:
+            legend.append(" (g: next)", style="dim")
+        legend.append("  ")
+        for split in dict.fromkeys(p.split for p in picture.points):
+            legend.append(f"{SPLIT_MARKERS[split]} {SPLIT_LABELS[split].split(' (')[0]}  ")
+        for law in dict.fromkeys(c.law for c in picture.curves):
+            legend.append("╌ " if law == HUMAN else "─ ", style="grey70" if law == HUMAN else "")
+            legend.append(f"{law} law  ")
+        if len(panel.groups) > 1:
+            for group in panel.groups:
+                legend.append("■ ", style=group_style(picture.groups, group))
+                legend.append(f"{group}  ")
         plot = scatter(
             series,
             width=width,
             height=max(height - 3, 6),
-            diagonal=True,
-            x_label="actual",
-            y_label="predicted",
+            log_x=picture.log_x,
+            x_label=picture.x_label,
+            y_label=panel.output,
         )
         return Group(head, plot, legend, foot)
 
