@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from sld.corpus import Task
 from sld.evolve.population import Member, Population
 from sld.plots import write_extrapolation
@@ -49,10 +51,28 @@ class RunRecord:
     def front(self) -> list[Member]:
         return self.population.pareto_front() if self.population is not None else []
 
+    def to_frame(self) -> pd.DataFrame:
+        """The population, best first: one row per member (its fields: ``id``, ``text``,
+        ``complexity``, ``n_params``, ``error`` = validation NMSE, ``r2`` = validation R²,
+        ``island``, ...), plus ``on_front`` (on the Pareto front) and ``chosen`` (the pick)."""
+        members = self.population.members() if self.population is not None else []
+        front = {m.id for m in self.front}
+        chosen = self.chosen.id if self.chosen is not None else None
+        rows = [
+            {**dataclasses.asdict(m), "on_front": m.id in front, "chosen": m.id == chosen}
+            for m in members
+        ]
+        columns = [f.name for f in dataclasses.fields(Member)] + ["on_front", "chosen"]
+        return pd.DataFrame(rows, columns=columns)
 
-def read_run(reader: RunReader, *, rows: bool = False) -> RunRecord:
-    """One consistent read of a run (``rows`` adds every candidate and fit, for viewers)."""
-    snapshot = reader.snapshot(rows=rows)
+
+def read_run(source: RunReader | str | Path, *, rows: bool = False) -> RunRecord:
+    """One consistent read of a run, from an open reader or a run directory (opened read-only
+    and closed again); ``rows`` adds every candidate and fit, for viewers."""
+    if not isinstance(source, RunReader):
+        with RunReader.open(source) as reader:
+            return read_run(reader, rows=rows)
+    snapshot = source.snapshot(rows=rows)
     stored = snapshot.state.get("population")
     return RunRecord(snapshot, Population.restore(stored) if stored is not None else None)
 

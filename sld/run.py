@@ -29,6 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+import pandas as pd
+
 from sld.config import Budgets, RunConfig
 from sld.corpus import Task
 from sld.errors import ConfigError, StoreError
@@ -304,6 +306,11 @@ class Run:
     def progress(self) -> Progress:
         """A copy of the search's counters (generation, fitted, best validation R², ...)."""
         return dataclasses.replace(self._progress)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The population as it stands, one row per member (see :meth:`RunRecord.to_frame`);
+        only while the run is open."""
+        return read_run(self._store).to_frame()
 
     @property
     def stopped_by(self) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from sld.corpus import Task, load_task
@@ -75,6 +76,61 @@ class ScoreReport(BaseModel):
     def r2(self) -> float:
         """R² on the evaluated rows, NaN when the law could not be scored."""
         return self.metrics.r2 if self.metrics is not None else float("nan")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The scores as one row: task, law, split, ok, the metrics (NaN when not scored),
+        bootstrap interval, complexity, parameter count, converged, train loss."""
+        m, b = self.metrics, self.bootstrap
+        nan = float("nan")
+        row = {
+            "task": self.task,
+            "law": self.law,
+            "split": self.split,
+            "ok": self.ok,
+            "r2": m.r2 if m else nan,
+            "r2_clipped": m.r2_clipped if m else nan,
+            "nmse": m.nmse if m else nan,
+            "nmae": m.nmae if m else nan,
+            "rows": m.rows if m else 0,
+            "r2_low": b.low if b else nan,
+            "r2_high": b.high if b else nan,
+            "complexity": self.complexity,
+            "n_parameters": self.n_parameters,
+            "converged": self.fit.converged,
+            "train_loss": self.fit.train_loss,
+        }
+        return pd.DataFrame([row])
+
+    def parameters_frame(self) -> pd.DataFrame:
+        """Per-group parameters (see :meth:`sld.fit.FitResult.to_frame`)."""
+        return self.fit.to_frame()
+
+    def predictions(self, task: Task) -> pd.DataFrame:
+        """Every row of ``task`` with this fit's prediction, for plots and residuals.
+
+        Columns: ``group``, ``split`` (``train``, ``validation`` or ``test``: the row's role in
+        the task), ``fitted`` (the fit saw the row: training rows, plus the validation slice
+        for a ``test`` score), the inputs, then per output its value and ``<output>_predicted``
+        (NaN in a group without parameters).
+        """
+        law = parse_for_task(self.law, task, max_params=max(self.n_parameters, 1))
+        parts = []
+        for role, rows in (
+            ("train", task.search_train()),
+            ("validation", task.validation()),
+            ("test", task.heldout()),
+        ):
+            frame = rows.frame()
+            with np.errstate(all="ignore"):
+                predicted, _ = predict_rows(law, self.fit, rows)
+            frame.insert(1, "split", role)
+            frame.insert(
+                2, "fitted", role == "train" or (role == "validation" and self.split == "test")
+            )
+            for j, name in enumerate(task.outputs):
+                frame[f"{name}_predicted"] = predicted[:, j]
+            parts.append(frame)
+        return pd.concat(parts, ignore_index=True)
 
 
 def resolve_task(task: str | Path | Task) -> Task:

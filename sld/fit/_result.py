@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel
 
 from ._program import CompiledLaw
@@ -34,6 +35,16 @@ class FitResult(BaseModel):
     iterations: int
     seconds: float
     compile_seconds: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """Per-group parameters: one row per group (index ``group``, in ``groups`` order),
+        one column per parameter (``parameter_names`` order); NaN where a group has none."""
+        rows = [
+            [self.parameters.get(g, {}).get(p, np.nan) for p in self.parameter_names]
+            for g in self.groups
+        ]
+        index = pd.Index(self.groups, name="group", dtype=object)
+        return pd.DataFrame(rows, index=index, columns=list(self.parameter_names), dtype=float)
 
 
 def failed(
