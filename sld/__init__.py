@@ -29,6 +29,8 @@ _EXPORTS = {
     "FitResult": "sld.fit",
     "score": "sld.scoring",
     "ScoreReport": "sld.scoring",
+    "LawModel": "sld.estimator",
+    "read_run": "sld.report",
     "RunConfig": "sld.config",
     "Run": "sld.run",
 }
@@ -46,10 +48,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from sld.errors import SldError as SldError
     from sld.errors import StoreError as StoreError
     from sld.errors import TaskError as TaskError
+    from sld.estimator import LawModel as LawModel
     from sld.fit import FitResult as FitResult
     from sld.fit import fit_law as fit_law
     from sld.law import Law as Law
     from sld.law import parse_law as parse_law
+    from sld.report import read_run as read_run
     from sld.run import Run as Run
     from sld.scoring import ScoreReport as ScoreReport
     from sld.scoring import score as score

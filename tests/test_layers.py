@@ -30,6 +30,7 @@ ROOMS = {
     "sld.corpus": 1,
     "sld.fit": 2,
     "sld.scoring": 3,
+    "sld.estimator": 3,
     "sld.store": 4,
     "sld.config": 5,
     "sld.proposer": 5,
