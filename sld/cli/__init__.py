@@ -3,7 +3,7 @@
 Every user mistake (bad flag, unknown task, bad law, bad file) ends as one line
 ``error: …`` on stderr and exit code 2; never a traceback. Each command lives in
 its own module (:mod:`sld.cli.tasks`, ``score``, ``baseline``, ``discover``,
-``report``, ``tui``); :mod:`sld.cli._render` draws their results.
+``report``, ``export``, ``tui``); :mod:`sld.cli._render` draws their results.
 """
 
 from __future__ import annotations

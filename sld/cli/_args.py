@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import NoReturn
 
-from sld.cli import baseline, discover, report, score, tasks, tui
+from sld.cli import baseline, discover, export, report, score, tasks, tui
 from sld.cli._data import add_data_flags
 
 EXIT_USAGE = 2
@@ -82,6 +82,22 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("run_dir")
     rep.add_argument("--json", action="store_true")
     rep.set_defaults(handler=report.run)
+
+    exp = sub.add_parser(
+        "export", help="print one law of a run as LaTeX, Python, SymPy, JSON or CSV"
+    )
+    exp.add_argument("run_dir", metavar="RUN_DIR")
+    exp.add_argument(
+        "--law", type=_positive_int, metavar="ID", help="candidate id (default: the chosen law)"
+    )
+    exp.add_argument(
+        "--format",
+        required=True,
+        choices=["latex", "python", "sympy", "json", "csv"],
+        help="csv: the per-group parameters",
+    )
+    exp.add_argument("--out", metavar="PATH", help="write to PATH instead of stdout")
+    exp.set_defaults(handler=export.run)
 
     session = sub.add_parser(
         "tui", help="interactive terminal session: run a discovery or watch one"

@@ -33,9 +33,24 @@ message, the 0-based ``position`` in the text and the offending ``token``.
 
 from sld.law._build import input_symbol as input_symbol
 from sld.law._build import parameter_symbol as parameter_symbol
+from sld.law._document import EXPORT_FORMATS as EXPORT_FORMATS
+from sld.law._document import ExportFormat as ExportFormat
+from sld.law._document import law_export as law_export
+from sld.law._export import parameters_csv as parameters_csv
 from sld.law._grammar import FUNCTIONS as FUNCTIONS
 from sld.law._law import Law as Law
 from sld.law._law import parse_law as parse_law
 from sld.law._print_sympy import LawPrinter as LawPrinter
 
-__all__ = ["FUNCTIONS", "Law", "LawPrinter", "input_symbol", "parameter_symbol", "parse_law"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "FUNCTIONS",
+    "ExportFormat",
+    "Law",
+    "LawPrinter",
+    "input_symbol",
+    "law_export",
+    "parameter_symbol",
+    "parameters_csv",
+    "parse_law",
+]

@@ -1,14 +1,18 @@
-"""Printing a law: LaTeX lines and the source of a NumPy function.
+"""Printing a law for use elsewhere: LaTeX, the source of a NumPy function, SymPy source, and
+its fitted parameters as CSV.
 
 Printing walks the SymPy tree; nothing is evaluated.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import csv
+import io
+from collections.abc import Mapping, Sequence
 
 import sympy
 from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.str import StrPrinter
 
 
 def _latex_name(name: str) -> str:
@@ -71,3 +75,77 @@ def law_python(
         f'    """{text.replace(chr(92), chr(92) * 2)}\n\n    Returns {returns}.\n    """\n'
         f"    return {body}\n"
     )
+
+
+class _SympySource(StrPrinter):
+    """SymPy's string printer with every function written ``sympy.<name>(...)``, so the text
+    runs after ``import sympy`` whatever the law's own names are."""
+
+    def _print_Function(self, expr: sympy.Expr) -> str:
+        return f"sympy.{expr.func.__name__}({self.stringify(expr.args, ', ')})"
+
+    _print_Abs = _print_Min = _print_Max = _print_log = _print_exp = _print_Function
+
+    def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
+        if expr.exp == sympy.S.Half:
+            return f"sympy.sqrt({self._print(expr.base)})"
+        if expr.exp == -sympy.S.Half:
+            return f"1/sympy.sqrt({self._print(expr.base)})"
+        return super()._print_Pow(expr, rational)
+
+
+def law_sympy(
+    *,
+    text: str,
+    inputs: Sequence[str],
+    parameters: Sequence[str],
+    outputs: Sequence[str],
+    expressions: Sequence[sympy.Expr],
+) -> str:
+    """Source that rebuilds the law's SymPy expressions: inputs as positive symbols, parameters
+    as real ones, one assignment per output (``parse_law``'s own symbols, equal expressions)."""
+    used = set().union(*(e.free_symbols for e in expressions))
+    names = {s.name for s in used}
+    lines = [f"# {text}", "import sympy", ""]
+    kept_inputs = [n for n in inputs if n in names]
+    if kept_inputs:
+        lines.append(
+            f"{', '.join(kept_inputs)}{',' if len(kept_inputs) == 1 else ''} = "
+            f"sympy.symbols({' '.join(kept_inputs)!r}, positive=True)"
+        )
+    if parameters:
+        lines.append(
+            f"{', '.join(parameters)}{',' if len(parameters) == 1 else ''} = "
+            f"sympy.symbols({' '.join(parameters)!r}, real=True)"
+        )
+    printer = _SympySource()
+    lines += [
+        f"{out} = {printer.doprint(expr)}" for out, expr in zip(outputs, expressions, strict=True)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def latex_equation(
+    outputs: Sequence[str], expressions: Sequence[sympy.Expr], *, comments: Sequence[str] = ()
+) -> str:
+    """A LaTeX block: ``%`` comment lines, then ``equation`` (one output) or ``gather`` (several)."""
+    lines = law_latex(outputs, expressions).split("\n")
+    environment = "equation" if len(lines) == 1 else "gather"
+    head = [f"% {c}" for c in comments]
+    return (
+        "\n".join(
+            [*head, f"\\begin{{{environment}}}", " \\\\\n".join(lines), f"\\end{{{environment}}}"]
+        )
+        + "\n"
+    )
+
+
+def parameters_csv(parameters: Mapping[str, Mapping[str, float]], names: Sequence[str]) -> str:
+    """CSV text: a ``group`` column and one column per parameter (``names`` order), one row per
+    group in ``parameters`` order; numbers written with ``repr`` so they read back exactly."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["group", *names])
+    for group, values in parameters.items():
+        writer.writerow([group, *(repr(float(values[n])) if n in values else "" for n in names)])
+    return buffer.getvalue()

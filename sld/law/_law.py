@@ -19,7 +19,7 @@ from sld.law._build import (
     parameter_symbol,
 )
 from sld.law._canonical import canonicalize, complexity
-from sld.law._export import law_latex, law_python
+from sld.law._export import latex_equation, law_latex, law_python, law_sympy
 from sld.law._grammar import (
     MAX_MAGNITUDE,
     MIN_MAGNITUDE,
@@ -78,6 +78,21 @@ class Law:
             outputs=self.outputs,
             expressions=self.expressions,
         )
+
+    def sympy_source(self) -> str:
+        """Source that rebuilds :attr:`expressions` after ``import sympy`` (symbols, then one
+        ``output = ...`` line per output)."""
+        return law_sympy(
+            text=self.text,
+            inputs=self.inputs,
+            parameters=self.parameters,
+            outputs=self.outputs,
+            expressions=self.expressions,
+        )
+
+    def latex_block(self, *, comments: Sequence[str] = ()) -> str:
+        """A LaTeX ``equation`` (``gather`` for several outputs), after ``%`` comment lines."""
+        return latex_equation(self.outputs, self.expressions, comments=comments)
 
 
 def parse_law(
