@@ -201,6 +201,7 @@ def _key(
 def extrapolation_figure(task: Task, reports: Mapping[str, ScoreReport]) -> Any:
     """The figure ``extrapolation.png`` shows, from held-out reports (kind -> ScoreReport)."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import NullLocator
 
     picture = scale_picture(task, _fits(task, reports), heldout=True)
     panels, left_out = _panels(picture)
@@ -216,16 +217,21 @@ def extrapolation_figure(task: Task, reports: Mapping[str, ScoreReport]) -> Any:
         3, 1, height_ratios=[nrows * panel_h + 1.0, 3.4, caption_h], squeeze=False
     )
     top, bottom, foot = rows.ravel()
-    axes = top.subplots(nrows, ncols, squeeze=False)
+    # small multiples share x: groups are read side by side, and 42 log axes tick once
+    axes = top.subplots(nrows, ncols, squeeze=False, sharex=small)
     for ax, (output, groups) in zip(axes.ravel(), panels, strict=False):
         _draw_scale_panel(ax, picture, output, groups, colours)
         if small:
             ax.set_title(_short(groups[0]), fontsize=7)
             ax.tick_params(which="both", labelsize=7)
+            ax.xaxis.set_minor_locator(NullLocator())  # halves drawing 42 log axes
         else:
             ax.set_ylabel(output)
     for ax in axes.ravel()[len(panels) :]:
         ax.set_visible(False)
+    if small and nrows > 1:  # a panel above an empty slot labels its own x axis
+        for ax in axes[-2, len(panels) - (nrows - 1) * ncols :]:
+            ax.xaxis.set_tick_params(which="both", labelbottom=True)
     top.supxlabel(f"{picture.x_label}{' (log scale)' if picture.log_x else ''}")
     if small:
         top.supylabel(", ".join(picture.outputs))
