@@ -123,7 +123,7 @@ class LawModel:
                 raise ConfigError("LawModel.fit: a Task carries its outputs; pass no y")
             law = parse_for_task(self.law, X, max_params=self.max_params)
             rows = X.train()
-            group = "group"  # the column a task's frames name each row's group in
+            group: str | None = "group"  # the column a task's frames name each row's group in
         else:
             frame = _with_targets(X, y, self.output)
             outputs = self._outputs(frame, y)

@@ -191,7 +191,7 @@ def _aliases(text: str) -> dict[str, str]:
 def _monotone(text: str) -> dict[str, str]:
     from sld.corpus.options import direction
 
-    out = {}
+    out: dict[str, str] = {}
     for key, word in _pairs(text, ":", "INPUT:inc or INPUT:dec pairs such as N:dec,D:dec"):
         try:
             out[key] = direction(word)
