@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -206,10 +207,21 @@ def build_report(
 
 def write_report(report: Mapping[str, Any], out_dir: Path) -> None:
     """``report.json`` (strict JSON: non-finite numbers are null, listed under ``non_finite``)
-    and ``report.md`` in ``out_dir``."""
+    and then ``report.md`` in ``out_dir``, each whole or not at all.
+
+    A killed process leaves no half-written file, so ``report.md`` present means
+    the report is complete (``sld bench`` relies on it to skip a finished run).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / REPORT_JSON).write_text(dumps(report) + "\n")
-    (out_dir / REPORT_MD).write_text(render_markdown(report))
+    write_atomically(out_dir / REPORT_JSON, dumps(report) + "\n")
+    write_atomically(out_dir / REPORT_MD, render_markdown(report))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename (all or nothing)."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
 
 
 def _num(x: float | None, digits: int = 4) -> str:

@@ -6,10 +6,11 @@ import argparse
 import sys
 from typing import NoReturn
 
-from sld.cli import baseline, discover, export, report, score, tasks, tui
+from sld.cli import baseline, bench, discover, export, report, score, tasks, tui
 from sld.cli._data import add_data_flags
 
 EXIT_USAGE = 2
+RAY_LOCAL = "local"  # bare --ray: start a Ray instance here (sld.bench uses the same word)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,6 +78,43 @@ def build_parser() -> argparse.ArgumentParser:
     disc.add_argument("--json", action="store_true")
     disc.add_argument("--quiet", action="store_true", help="no progress display")
     disc.set_defaults(handler=discover.run)
+
+    many = sub.add_parser(
+        "bench",
+        help="many discovery runs (tasks × seeds) in parallel, locally or on Ray; one table",
+        description="Each (task, seed) is one discovery run in OUT/runs/<task>-s<seed>. Running "
+        "the same command again skips finished runs and resumes the others.",
+    )
+    many.add_argument(
+        "tasks",
+        nargs="*",
+        metavar="TASK_OR_CSV",
+        help="curated task names or CSV paths (default: every curated task)",
+    )
+    many.add_argument(
+        "--seeds", type=_positive_int, default=3, help="runs per task, seeds 0..N-1 (default 3)"
+    )
+    many.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=None,
+        help="runs at a time (default: the cores available; with --ray: as the cluster schedules)",
+    )
+    many.add_argument("--out", default="sld-bench", help="bench directory (default: sld-bench/)")
+    many.add_argument(
+        "--ray",
+        nargs="?",
+        const=RAY_LOCAL,
+        default=None,
+        metavar="ADDRESS",
+        help="run each (task, seed) as a Ray task: bare --ray starts a local Ray instance, "
+        "'auto' or HOST:PORT joins a running cluster (needs pip install 'sld[ray]')",
+    )
+    add_search_flags(many)
+    add_data_flags(many)
+    many.add_argument("--json", action="store_true")
+    many.add_argument("--quiet", action="store_true", help="no progress display")
+    many.set_defaults(handler=bench.run)
 
     rep = sub.add_parser("report", help="re-render a run's report from its store")
     rep.add_argument("run_dir")

@@ -195,3 +195,39 @@ def render_report(report: Mapping[str, Any]) -> None:
     out.print(front)
     if report.get("plot"):
         out.print(f"plot: {report['plot']}")
+
+
+def bench_summary(table: Any, outputs: Mapping[str, str]) -> None:
+    """``sld bench``: the per-task table, then where the outputs are."""
+    from sld.bench import r2_text
+
+    out = console()
+    grid = Table(title=f"sld bench: {len(table.tasks)} tasks × {table.config.seeds} seeds")
+    grid.add_column("task", no_wrap=True)
+    grid.add_column("seeds", justify="right", no_wrap=True)
+    grid.add_column("human test R²", justify="right", no_wrap=True)
+    grid.add_column("chosen test R² median [min, max]", justify="right", no_wrap=True)
+    grid.add_column("chosen law (median seed)", overflow="fold")
+    grid.add_column("fitted", justify="right", no_wrap=True)
+    for t in table.tasks:
+        spread = "—"
+        if t.median_seed is not None:
+            spread = r2_text(t.test_r2_median)
+            if t.finished > 1:
+                spread += f" [{r2_text(t.test_r2_min)}, {r2_text(t.test_r2_max)}]"
+        grid.add_row(
+            t.task,
+            f"{t.finished}/{t.seeds}",
+            r2_text(t.human_test_r2),
+            spread,
+            t.chosen_law or "—",
+            str(t.fitted),
+        )
+    out.print(grid)
+    counts = table.counts()
+    if not table.complete:
+        out.print(
+            f"{counts['finished']} of {len(table.runs)} runs finished; "
+            "run the same command again to finish the others"
+        )
+    out.print(f"table: {outputs['markdown']}  data: {outputs['json']}  plot: {outputs['plot']}")
