@@ -79,6 +79,7 @@ class SldApp(RunControl, LawActions, App[int]):
         Binding("3", "show_tab('pareto')", "Pareto tab", show=False),
         Binding("4", "show_tab('extrapolation')", "Extrapolation tab", show=False),
         Binding("5", "show_tab('log')", "Log tab", show=False),
+        ("b", "show_bench", "Bench"),
         ("q", "quit", "Quit"),
     ]
 
@@ -94,6 +95,7 @@ class SldApp(RunControl, LawActions, App[int]):
         task: str | None = None,
         *,
         attach: str | Path | None = None,
+        bench: str | Path | None = None,
         out: str | Path = "runs",
         seed: int = 0,
         settings: Mapping[str, Any] | None = None,
@@ -103,6 +105,7 @@ class SldApp(RunControl, LawActions, App[int]):
         super().__init__()
         self.task_source = task
         self.attach_dir = Path(attach) if attach is not None else None
+        self.bench_dir = Path(bench) if bench is not None else None
         self.out = Path(out)
         self.settings = {**DEFAULT_SETTINGS, "seed": seed, **(settings or {})}
         self.config_overrides = dict(config_overrides or {})
@@ -127,7 +130,7 @@ class SldApp(RunControl, LawActions, App[int]):
         """Header, status line, the tabbed panes and the footer."""
         yield Header()
         yield Static(id="status")
-        with TabbedContent(initial="laws" if self.attach_dir else "setup", id="tabs"):
+        with TabbedContent(initial="laws" if self.read_only else "setup", id="tabs"):
             with TabPane("Setup", id="setup"):
                 yield SetupPane(task=self.task_source, settings=self.settings, id="setup-row")
             with TabPane("Laws", id="laws"):
@@ -165,13 +168,20 @@ class SldApp(RunControl, LawActions, App[int]):
             self.sub_title = f"attaching to {self.attach_dir.name}"
             self.attach_run(self.attach_dir)
         self.watch_state(self.state)
-        self._focus_in("laws" if self.attach_dir else "setup")
+        self._focus_in("laws" if self.read_only else "setup")
+        if self.bench_dir is not None and self.attach_dir is None:
+            self.action_show_bench()
+
+    @property
+    def read_only(self) -> bool:
+        """Watching runs written elsewhere (``--attach`` or a bench), not running one."""
+        return self.attach_dir is not None or self.bench_dir is not None
 
     # -- reactive state -----------------------------------------------------------------------
 
     def watch_state(self, state: AppState) -> None:
         """Enable the controls that make sense now and redraw the status line."""
-        can_start = self.attach_dir is None and state in STARTABLE
+        can_start = not self.read_only and state in STARTABLE
         buttons = {
             "start": can_start,
             "pause": state in ("running", "starting"),
@@ -185,8 +195,10 @@ class SldApp(RunControl, LawActions, App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide run controls when attached read-only; dim the ones that do nothing right now."""
         controls = {"start": STARTABLE, "toggle_pause": PAUSABLE, "stop": PAUSABLE}
+        if action == "show_bench":
+            return self.bench_dir is not None
         if action in controls:
-            if self.attach_dir is not None:
+            if self.read_only:
                 return False
             return True if self.state in controls[action] else None
         return True
@@ -231,7 +243,7 @@ class SldApp(RunControl, LawActions, App[int]):
         for event in view.events:
             log.write(event_line(event))
         self.query_one("#ledger", LedgerView).show_ledger(view.ledger)
-        if self.attach_dir is not None:
+        if self.read_only:
             self.state = "finished" if view.finished else "watching"
         self._update_extrapolation()
         self._show_status()
@@ -363,12 +375,8 @@ class SldApp(RunControl, LawActions, App[int]):
 
     def on_run_opened(self, message: RunOpened) -> None:
         """Point every pane at the new run store."""
-        if (
-            self._reader is not None
-            and self._reader is not message.reader
-            and self.attach_dir is None
-        ):
-            self._reader.store.close()
+        if self._reader is not None and self._reader is not message.reader:
+            self._reader.store.close()  # a read still under way on it is dropped (on_store_read)
         self._reader, self.run_dir, self.run_task = message.reader, message.run_dir, message.task
         self._reading = False
         self._extrapolation_key = ()
@@ -389,6 +397,21 @@ class SldApp(RunControl, LawActions, App[int]):
         self.notify(message.text, severity=message.severity, timeout=8)  # type: ignore[arg-type]
 
     # -- navigation -----------------------------------------------------------------------------
+
+    def action_show_bench(self) -> None:
+        """Show the bench's table; choosing a run there attaches to it."""
+        from sld.tui.bench import BenchScreen
+
+        if self.bench_dir is not None:
+            self.push_screen(BenchScreen(self.bench_dir), callback=self._attach_from_bench)
+
+    def _attach_from_bench(self, run_dir: Path | None) -> None:
+        if run_dir is None or run_dir == self.run_dir:
+            return
+        self.attach_dir = run_dir
+        self.sub_title = f"attaching to {run_dir.name}"
+        self.action_show_tab("laws")
+        self.attach_run(run_dir)
 
     def action_help(self) -> None:
         """Show every key binding."""
@@ -433,15 +456,26 @@ def run_app(
     task: str | None = None,
     *,
     attach: str | Path | None = None,
+    bench: str | Path | None = None,
     out: str | Path = "runs",
     seed: int = 0,
 ) -> int:
-    """Run the app in the terminal; returns the exit code."""
-    if task is not None and attach is not None:
-        raise SldError("give either a TASK or --attach RUN_DIR, not both")
+    """Run the app in the terminal; returns the exit code.
+
+    ``attach`` may also be a bench directory (made by ``sld bench``): it then opens as ``bench``.
+    """
+    from sld.bench import is_bench_dir
+
+    if attach is not None and bench is None and is_bench_dir(attach):
+        attach, bench = None, attach
+    if sum(x is not None for x in (task, attach, bench)) > 1:
+        raise SldError("give one of TASK, --attach RUN_DIR or --bench DIR")
     if attach is not None and not RunReader.exists(attach):
         raise SldError(
-            f"no run store in {attach}; pass a directory made by 'sld discover' to --attach"
+            f"no run store in {attach}; pass a directory made by 'sld discover' "
+            "(or a bench directory made by 'sld bench') to --attach"
         )
-    result = SldApp(task, attach=attach, out=out, seed=seed).run()
+    if bench is not None and not is_bench_dir(bench):
+        raise SldError(f"no bench in {bench}; pass a directory made by 'sld bench' to --bench")
+    result = SldApp(task, attach=attach, bench=bench, out=out, seed=seed).run()
     return int(result or 0)

@@ -26,6 +26,7 @@ from sld.bench._output import BENCH_MD as BENCH_MD
 from sld.bench._output import BENCH_PNG as BENCH_PNG
 from sld.bench._output import output_paths as output_paths
 from sld.bench._output import r2_text as r2_text
+from sld.bench._output import spread_text as spread_text
 from sld.bench._output import write_outputs as write_outputs
 from sld.bench._plan import CONFIG_FILE as CONFIG_FILE
 from sld.bench._plan import BenchConfig as BenchConfig
@@ -73,5 +74,6 @@ __all__ = [
     "run_bench",
     "run_job",
     "run_stage",
+    "spread_text",
     "write_outputs",
 ]

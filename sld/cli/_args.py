@@ -142,7 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     session.add_argument("task", nargs="?", help="curated task name or path to a CSV with a card")
     session.add_argument(
-        "--attach", metavar="RUN_DIR", default=None, help="watch a run directory read-only"
+        "--attach",
+        metavar="RUN_DIR",
+        default=None,
+        help="watch a run directory read-only (a bench directory opens its table)",
+    )
+    session.add_argument(
+        "--bench",
+        metavar="DIR",
+        default=None,
+        help="a bench directory made by 'sld bench': its table, and attach to any of its runs",
     )
     session.add_argument(
         "--out", default="runs", help="parent folder for new run directories (default: runs/)"

@@ -199,7 +199,7 @@ def render_report(report: Mapping[str, Any]) -> None:
 
 def bench_summary(table: Any, outputs: Mapping[str, str]) -> None:
     """``sld bench``: the per-task table, then where the outputs are."""
-    from sld.bench import r2_text
+    from sld.bench import r2_text, spread_text
 
     out = console()
     grid = Table(title=f"sld bench: {len(table.tasks)} tasks × {table.config.seeds} seeds")
@@ -210,16 +210,11 @@ def bench_summary(table: Any, outputs: Mapping[str, str]) -> None:
     grid.add_column("chosen law (median seed)", overflow="fold")
     grid.add_column("fitted", justify="right", no_wrap=True)
     for t in table.tasks:
-        spread = "—"
-        if t.median_seed is not None:
-            spread = r2_text(t.test_r2_median)
-            if t.finished > 1:
-                spread += f" [{r2_text(t.test_r2_min)}, {r2_text(t.test_r2_max)}]"
         grid.add_row(
             t.task,
             f"{t.finished}/{t.seeds}",
             r2_text(t.human_test_r2),
-            spread,
+            spread_text(t),
             t.chosen_law or "—",
             str(t.fitted),
         )

@@ -6,8 +6,9 @@ import argparse
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start the Textual app: a new run on TASK, or attached read-only to --attach RUN_DIR."""
+    """Start the Textual app: a new run on TASK, attached read-only to --attach RUN_DIR,
+    or the table of --bench DIR (from which any of its runs can be watched)."""
     # the one step from the CLI to its sibling front end: the app's entry point, lazily
     from sld.tui import run_app
 
-    return run_app(args.task, attach=args.attach, out=args.out, seed=args.seed)
+    return run_app(args.task, attach=args.attach, bench=args.bench, out=args.out, seed=args.seed)
