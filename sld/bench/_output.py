@@ -157,9 +157,12 @@ def _axis_floor(values: list[float]) -> float:
     return low - 0.08 * (1.0 - low)
 
 
-def plot_bench(table: BenchTable, path: Path) -> None:
+def plot_bench(table: BenchTable, path: Path) -> list[tuple[str, int, float]]:
     """Test R² per task: one dot per seed, the human law as a red bar; values below
-    :data:`CLIP` sit on the clip line as a left-pointing triangle with their value."""
+    :data:`CLIP` sit on the clip line as a left-pointing triangle with their value.
+
+    Returns the clipped seeds as (task, seed, test R²).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -172,11 +175,14 @@ def plot_bench(table: BenchTable, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(8.5, 0.55 * len(tasks) + 1.8))
     seeds = max(table.config.seeds, 1)
     labels = _Legend()
+    clipped: list[tuple[str, int, float]] = []
     for row, task in enumerate(tasks):
         y = len(tasks) - 1 - row
         for run in (r for r in finished if r.task == task.task):
             offset = (run.seed - (seeds - 1) / 2) * min(0.5 / seeds, 0.12)
             _dot(ax, run.test_r2, y + offset, labels=labels)
+            if run.test_r2 < CLIP:
+                clipped.append((run.task, run.seed, run.test_r2))
         if math.isfinite(task.human_test_r2):
             x = max(task.human_test_r2, CLIP)
             ax.plot(
@@ -220,6 +226,7 @@ def plot_bench(table: BenchTable, path: Path) -> None:
     fig.savefig(partial, dpi=110)
     plt.close(fig)
     partial.replace(path)
+    return clipped
 
 
 def _dot(ax: Any, value: float, y: float, *, labels: _Legend) -> None:

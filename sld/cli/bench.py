@@ -22,39 +22,10 @@ from sld.cli._render import bench_summary, print_json
 
 def run(args: argparse.Namespace) -> int:
     """Plan the bench, run what is not done yet with live progress, print the table."""
-    from sld.bench import (
-        LocalExecutor,
-        RayExecutor,
-        bench_config,
-        default_jobs,
-        output_paths,
-        require_ray,
-        run_bench,
-    )
-    from sld.cli._args import RAY_LOCAL
-    from sld.cli.discover import is_file_task, search_settings, task_spec
-    from sld.corpus import list_tasks
-    from sld.errors import ConfigError
+    from sld.bench import output_paths, run_bench
 
-    tasks = list(args.tasks)
-    if args.ray is not None and (args.ray in list_tasks() or args.ray.endswith((".csv", ".toml"))):
-        # '--ray TASK ...': argparse gave the first task to --ray as its address
-        tasks.insert(0, args.ray)
-        args.ray = RAY_LOCAL
-    executor: Any
-    if args.ray is not None:
-        require_ray()
-        executor = RayExecutor(args.ray, jobs=args.jobs)
-    else:
-        executor = LocalExecutor(args.jobs or default_jobs())
-    sources = tasks or list_tasks()
-    data_flags = any(v is not None for v in (args.inputs, args.output, args.group, args.test))
-    if data_flags and not any(is_file_task(s) for s in sources):
-        raise ConfigError(
-            "--inputs/--output/--group/--test apply to CSV tasks only; give a path to a .csv file"
-        )
-    specs = [task_spec(args, s) if is_file_task(s) else {"source": s} for s in sources]
-    config, _ = bench_config(specs, seeds=args.seeds, run=search_settings(args))
+    executor = executor_from(args)
+    config = config_from(args)
     err = Console(stderr=True, highlight=False)
     display = BenchDisplay(config, executor.describe(), root=Path(args.out))
     live = Live(get_renderable=display.render, console=err, refresh_per_second=4)
@@ -173,3 +144,40 @@ class BenchDisplay:
                 Text(best[1] if best else "", overflow="ellipsis"),
             )
         return Group(head, table)
+
+
+def executor_from(args: argparse.Namespace) -> Any:
+    """Local worker processes, or Ray with ``--ray`` (a one-line error when Ray is missing).
+
+    ``--ray TASK ...`` (argparse hands the first task to ``--ray``) means a local Ray
+    instance and TASK: the task goes back to the front of ``args.tasks``.
+    """
+    from sld.bench import LocalExecutor, RayExecutor, default_jobs, require_ray
+    from sld.cli._args import RAY_LOCAL
+    from sld.corpus import list_tasks
+
+    if args.ray is not None and (args.ray in list_tasks() or args.ray.endswith((".csv", ".toml"))):
+        args.tasks = [args.ray, *args.tasks]
+        args.ray = RAY_LOCAL
+    if args.ray is not None:
+        require_ray()
+        return RayExecutor(args.ray, jobs=args.jobs)
+    return LocalExecutor(args.jobs or default_jobs())
+
+
+def config_from(args: argparse.Namespace) -> Any:
+    """The bench the flags describe (every task loaded once, so a bad one fails here)."""
+    from sld.bench import bench_config
+    from sld.cli.discover import is_file_task, search_settings, task_spec
+    from sld.corpus import list_tasks
+    from sld.errors import ConfigError
+
+    sources = args.tasks or list_tasks()
+    data_flags = any(v is not None for v in (args.inputs, args.output, args.group, args.test))
+    if data_flags and not any(is_file_task(s) for s in sources):
+        raise ConfigError(
+            "--inputs/--output/--group/--test apply to CSV tasks only; give a path to a .csv file"
+        )
+    specs = [task_spec(args, s) if is_file_task(s) else {"source": s} for s in sources]
+    config, _ = bench_config(specs, seeds=args.seeds, run=search_settings(args))
+    return config
