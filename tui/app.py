@@ -40,6 +40,7 @@ from textual.widgets.tabbed_content import ContentTabs
 from sld.errors import SldError
 from sld.run import Run
 from sld.store import RunReader
+from sld.tui.bench import BenchScreen
 from sld.tui.law_actions import LawActions
 from sld.tui.laws import COLUMNS, LawTable
 from sld.tui.messages import Notice, RunOpened, StoreRead
@@ -53,6 +54,7 @@ from sld.tui.widgets import ExtrapolationPlot, LedgerView, ParetoPlot
 __all__ = ["APP_STATES", "AppState", "SldApp", "run_app"]
 
 POLL_SECONDS = 0.5
+BENCH_BINDING = ("b", "show_bench", "Bench")
 
 
 class SldApp(RunControl, LawActions, App[int]):
@@ -79,7 +81,7 @@ class SldApp(RunControl, LawActions, App[int]):
         Binding("3", "show_tab('pareto')", "Pareto tab", show=False),
         Binding("4", "show_tab('extrapolation')", "Extrapolation tab", show=False),
         Binding("5", "show_tab('log')", "Log tab", show=False),
-        ("b", "show_bench", "Bench"),
+        BENCH_BINDING,
         ("q", "quit", "Quit"),
     ]
 
@@ -196,7 +198,9 @@ class SldApp(RunControl, LawActions, App[int]):
         """Hide run controls when attached read-only; dim the ones that do nothing right now."""
         controls = {"start": STARTABLE, "toggle_pause": PAUSABLE, "stop": PAUSABLE}
         if action == "show_bench":
-            return self.bench_dir is not None
+            return self.bench_dir is not None and not isinstance(self.screen, BenchScreen)
+        if isinstance(self.screen, BenchScreen) and action not in ("quit", "help"):
+            return False  # the run view's keys wait until a run is chosen
         if action in controls:
             if self.read_only:
                 return False
@@ -400,8 +404,6 @@ class SldApp(RunControl, LawActions, App[int]):
 
     def action_show_bench(self) -> None:
         """Show the bench's table; choosing a run there attaches to it."""
-        from sld.tui.bench import BenchScreen
-
         if self.bench_dir is not None:
             self.push_screen(BenchScreen(self.bench_dir), callback=self._attach_from_bench)
 
@@ -414,10 +416,12 @@ class SldApp(RunControl, LawActions, App[int]):
         self.attach_run(run_dir)
 
     def action_help(self) -> None:
-        """Show every key binding."""
-        self.push_screen(
-            HelpScreen([("main view", self.BINDINGS), ("law detail", LawDetailScreen.BINDINGS)])
-        )
+        """Show every key binding (the bench keys only when a bench is open)."""
+        main = [b for b in self.BINDINGS if self.bench_dir is not None or b != BENCH_BINDING]
+        sections = [("main view", main), ("law detail", LawDetailScreen.BINDINGS)]
+        if self.bench_dir is not None:
+            sections.append(("bench", BenchScreen.BINDINGS))
+        self.push_screen(HelpScreen(sections))
 
     def action_focus_filter(self) -> None:
         """Jump to the filter box on the Laws tab."""
@@ -468,8 +472,10 @@ def run_app(
 
     if attach is not None and bench is None and is_bench_dir(attach):
         attach, bench = None, attach
-    if sum(x is not None for x in (task, attach, bench)) > 1:
-        raise SldError("give one of TASK, --attach RUN_DIR or --bench DIR")
+    if task is not None and attach is not None:
+        raise SldError("give either a TASK or --attach RUN_DIR, not both")
+    if bench is not None and (task is not None or attach is not None):
+        raise SldError("give a bench directory alone, without a TASK or --attach RUN_DIR")
     if attach is not None and not RunReader.exists(attach):
         raise SldError(
             f"no run store in {attach}; pass a directory made by 'sld discover' "

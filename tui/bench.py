@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
@@ -74,13 +75,13 @@ class BenchScreen(Screen[Path | None]):
     def on_mount(self) -> None:
         """Set up the tables and start polling the bench directory."""
         tasks = self.query_one("#bench-tasks", DataTable)
-        tasks.border_title = f"bench {self.root} · per task"
+        tasks.border_title = f"{self.root.name}: per task"
         for key, label in TASK_COLUMNS:
-            tasks.add_column(label, key=key)
+            tasks.add_column(Text(label), key=key)  # not markup: [min, max] is text
         runs = self.query_one("#bench-runs", DataTable)
-        runs.border_title = "runs · enter attaches"
+        runs.border_title = "runs: enter watches one"
         for key, label in RUN_COLUMNS:
-            runs.add_column(label, key=key)
+            runs.add_column(Text(label), key=key)
         self.query_one("#bench-head", Static).update(f"reading {self.root} …")
         runs.focus()
         self.set_interval(self.poll_seconds, self.poll)

@@ -34,6 +34,7 @@ from sld.bench._plan import Job as Job
 from sld.bench._plan import bench_config as bench_config
 from sld.bench._plan import is_bench_dir as is_bench_dir
 from sld.bench._plan import jobs as jobs
+from sld.bench._ray import LOCAL as RAY_LOCAL
 from sld.bench._ray import RayExecutor as RayExecutor
 from sld.bench._ray import require_ray as require_ray
 from sld.bench._table import BenchTable as BenchTable
@@ -47,6 +48,7 @@ __all__ = [
     "BENCH_MD",
     "BENCH_PNG",
     "CONFIG_FILE",
+    "RAY_LOCAL",
     "BenchConfig",
     "BenchTable",
     "Executor",

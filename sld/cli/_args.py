@@ -10,7 +10,6 @@ from sld.cli import baseline, bench, discover, export, report, score, tasks, tui
 from sld.cli._data import add_data_flags
 
 EXIT_USAGE = 2
-RAY_LOCAL = "local"  # bare --ray: start a Ray instance here (sld.bench uses the same word)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -104,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     many.add_argument(
         "--ray",
         nargs="?",
-        const=RAY_LOCAL,
+        const="local",  # sld.bench.RAY_LOCAL: start a Ray instance on this machine
         default=None,
         metavar="ADDRESS",
         help="run each (task, seed) as a Ray task: bare --ray starts a local Ray instance, "

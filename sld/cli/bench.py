@@ -152,8 +152,7 @@ def executor_from(args: argparse.Namespace) -> Any:
     ``--ray TASK ...`` (argparse hands the first task to ``--ray``) means a local Ray
     instance and TASK: the task goes back to the front of ``args.tasks``.
     """
-    from sld.bench import LocalExecutor, RayExecutor, default_jobs, require_ray
-    from sld.cli._args import RAY_LOCAL
+    from sld.bench import RAY_LOCAL, LocalExecutor, RayExecutor, default_jobs, require_ray
     from sld.corpus import list_tasks
 
     if args.ray is not None and (args.ray in list_tasks() or args.ray.endswith((".csv", ".toml"))):
