@@ -11,6 +11,7 @@ import collections
 import math
 import os
 import signal
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,9 +201,46 @@ def kill_after_fits(root: Path, key: str, fits: int) -> None:
     raise SystemExit("the run ended before it was killed")
 
 
-def child_env() -> dict[str, str]:
-    """The environment of a child process that imports this checkout's sld."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
+def kill_after_fits_in_child(root: Path, key: str, fits: int) -> int:
+    """Run :func:`kill_after_fits` in a child process (this checkout's sld); its exit code."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
+    child = subprocess.run(
+        [sys.executable, str(Path(__file__)), "kill", str(root), key, str(fits)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert child.returncode < 0, child.stderr  # killed by a signal, not an error
+    return child.returncode
+
+
+# -- tiny real benches ---------------------------------------------------------------------------
+
+TINY_TASK = "parallel_scaling_law"
+
+
+def tiny_args(out: Path, *extra: str) -> list[str]:
+    """``sld bench`` on one task × 2 seeds with :data:`TINY` budgets, into ``out``."""
+    return ["bench", TINY_TASK, "--seeds", "2", *TINY, "--out", str(out), "--quiet", *extra]
+
+
+def tiny_bench(out: Path, *extra: str) -> int:
+    """Run the tiny bench (two local workers unless ``extra`` says otherwise); its exit code."""
+    from sld.cli import main
+
+    jobs = [] if "--jobs" in extra or "--ray" in extra else ["--jobs", "2"]
+    return main(tiny_args(out, *jobs, *extra))
+
+
+def claim_tiny(out: Path) -> None:
+    """Record the tiny bench in ``out`` exactly as :func:`tiny_bench` would, running nothing."""
+    from sld.cli._args import build_parser
+    from sld.cli.bench import config_from
+
+    out.mkdir(parents=True)
+    claim(out, config_from(build_parser().parse_args(tiny_args(out))))
 
 
 if __name__ == "__main__":

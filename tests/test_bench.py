@@ -11,18 +11,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from bench_stores import (
-    REPO,
-    TINY,
     FixedRun,
-    child_env,
+    claim_tiny,
     event_kinds,
     fit_counts,
+    kill_after_fits_in_child,
+    tiny_bench,
     trace,
     write_fixed_bench,
 )
@@ -173,52 +172,26 @@ def test_jobs_have_stable_run_directories():
 # -- real tiny benches: resume and a dying worker -------------------------------------------------
 
 
-def _bench(out: Path, *extra: str, tasks: tuple[str, ...] = (PARALLEL,)) -> int:
-    return main(
-        [
-            "bench",
-            *tasks,
-            "--seeds",
-            "2",
-            *TINY,
-            "--jobs",
-            "2",
-            "--out",
-            str(out),
-            "--quiet",
-            *extra,
-        ]
-    )
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
     """An uninterrupted tiny bench: what every interrupted one must end up as."""
     out = tmp_path_factory.mktemp("bench") / "reference"
-    assert _bench(out) == 0
+    assert tiny_bench(out) == 0
     return out
 
 
 @pytest.mark.slow
 def test_killed_run_resumes_and_ends_as_the_uninterrupted_bench(reference, tmp_path, capsys):
     out = tmp_path / "killed"
-    _claim_like_cli(out)
+    claim_tiny(out)
     key = f"{PARALLEL}-s0"
-    killed = subprocess.run(  # seed 0 dies by SIGKILL right after its 3rd fit is recorded
-        [sys.executable, str(REPO / "tests" / "bench_stores.py"), "kill", str(out), key, "3"],
-        cwd=REPO,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert killed.returncode == -9, killed.stderr
+    assert kill_after_fits_in_child(out, key, 3) == -9  # SIGKILL right after its 3rd fit
     run_dir = out / "runs" / key
     assert run_stage(run_dir) == "resume"
     before = trace(run_dir)
     assert sum(status == "fitted" for _, _, status in before) >= 3
     capsys.readouterr()
-    assert _bench(out, "--json") == 0
+    assert tiny_bench(out, "--json") == 0
     data = json.loads(capsys.readouterr().out)
     assert data["complete"] and data["errors"] == {}
     for seed in (0, 1):
@@ -234,21 +207,9 @@ def test_killed_run_resumes_and_ends_as_the_uninterrupted_bench(reference, tmp_p
     assert [r["chosen_law"] for r in data["runs"]] == [r["chosen_law"] for r in reference_runs]
     assert [r["test_r2"] for r in data["runs"]] == [r["test_r2"] for r in reference_runs]
     # once more: nothing left to run, nothing fitted again
-    assert _bench(out) == 0
+    assert tiny_bench(out) == 0
     assert fit_counts(run_dir) == fit_counts(out / "runs" / key)
     assert event_kinds(run_dir).count("resumed") == 1
-
-
-def _claim_like_cli(out: Path) -> None:
-    """Record the bench exactly as ``_bench(out)`` would, without running it."""
-    from sld.cli._args import build_parser
-    from sld.cli.bench import config_from
-
-    args = build_parser().parse_args(
-        ["bench", PARALLEL, "--seeds", "2", *TINY, "--jobs", "2", "--out", str(out)]
-    )
-    out.mkdir(parents=True)
-    claim(out, config_from(args))
 
 
 @pytest.mark.slow

@@ -75,7 +75,8 @@ def connect(address: str, *, num_cpus: int | None = None) -> None:
             ray.init(address=address, **options)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = "a local Ray instance" if address == LOCAL else f"the Ray cluster at {address}"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = str(exc).strip().splitlines()[0].rstrip(". ") if str(exc).strip() else ""
+        first = first or type(exc).__name__
         raise ConfigError(
             f"cannot start or join {where}: {first}; check --ray ADDRESS (or 'ray status')"
         ) from None
@@ -87,6 +88,10 @@ class RayExecutor:
     def __init__(self, address: str = LOCAL, *, jobs: int | None = None) -> None:
         self.address = address
         self.jobs = jobs
+
+    def connect(self) -> None:
+        """Start or join Ray now (a one-line ConfigError when that fails), before anything runs."""
+        connect(self.address, num_cpus=self.jobs)
 
     def describe(self) -> str:
         """How the jobs run, for the progress line."""

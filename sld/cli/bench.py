@@ -26,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
 
     executor = executor_from(args)
     config = config_from(args)
+    if hasattr(executor, "connect"):  # Ray: start or join it before claiming the directory
+        executor.connect()
     err = Console(stderr=True, highlight=False)
     display = BenchDisplay(config, executor.describe(), root=Path(args.out))
     live = Live(get_renderable=display.render, console=err, refresh_per_second=4)
