@@ -243,7 +243,7 @@ def test_bad_input_is_one_line(tmp_path, capsys, monkeypatch):
     rows = "N,loss\n" + "".join(f"{n},{1 + 1 / n}\n" for n in range(1, 13))
     good = tmp_path / "good.csv"
     good.write_text(rows)
-    data = ["--inputs", "N", "--output", "loss", "--test", "N >= 10"]
+    data = ["--inputs", "N", "--output", "loss", "--test", "N >= 10", "--validation-scale", "N"]
     bad = tmp_path / "bad.csv"
     bad.write_text("just one column\n1\n")
     out = str(tmp_path / "out")
@@ -254,7 +254,7 @@ def test_bad_input_is_one_line(tmp_path, capsys, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("")
     assert "--out" in _one_line_error(capsys, ["bench", PARALLEL, "--out", str(blocker / "x")])
-    assert "CSV" in _one_line_error(capsys, ["bench", PARALLEL, "--inputs", "N", "--out", out])
+    assert "curated" in _one_line_error(capsys, ["bench", PARALLEL, "--inputs", "N", "--out", out])
     twin = tmp_path / "twin"
     twin.mkdir()
     (twin / "good.csv").write_text(rows)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -64,19 +64,24 @@ class Job:
 
 
 def bench_config(
-    tasks: list[dict[str, Any]], *, seeds: int, run: dict[str, Any]
+    tasks: list[dict[str, Any]],
+    *,
+    seeds: int,
+    run: dict[str, Any],
+    named_as: Literal["keywords", "flags"] = "keywords",
 ) -> tuple[BenchConfig, list[Any]]:
     """The bench over ``tasks`` (task-spec dicts), validated; also the loaded tasks.
 
     Every task is loaded now, so a bad one fails before anything runs, with a
-    one-line error naming it. Two tasks with the same name (two ``loss.csv`` in
+    one-line error naming it (and, with ``named_as="flags"``, the command-line flag at
+    fault rather than the keyword). Two tasks with the same name (two ``loss.csv`` in
     different folders) are refused: their run directories would collide.
     """
     specs, loaded = [], []
     for values in tasks:
         spec = TaskSpec.model_validate(values)
         try:
-            task = spec.load()
+            task = spec.load(named_as=named_as)
         except SldError as exc:
             message = str(exc)
             if spec.source not in message:

@@ -155,9 +155,10 @@ def executor_from(args: argparse.Namespace) -> Any:
     instance and TASK: the task goes back to the front of ``args.tasks``.
     """
     from sld.bench import RAY_LOCAL, LocalExecutor, RayExecutor, default_jobs, require_ray
-    from sld.corpus import list_tasks
+    from sld.corpus import is_curated
 
-    if args.ray is not None and (args.ray in list_tasks() or args.ray.endswith((".csv", ".toml"))):
+    data_file = (".csv", ".parquet", ".pq", ".toml")
+    if args.ray is not None and (is_curated(args.ray) or args.ray.endswith(data_file)):
         args.tasks = [args.ray, *args.tasks]
         args.ray = RAY_LOCAL
     if args.ray is not None:
@@ -167,18 +168,28 @@ def executor_from(args: argparse.Namespace) -> Any:
 
 
 def config_from(args: argparse.Namespace) -> Any:
-    """The bench the flags describe (every task loaded once, so a bad one fails here)."""
+    """The bench the flags describe (every task loaded once, so a bad one fails here).
+
+    The data flags describe every data file given; curated tasks ignore them, and data
+    flags with no data file at all are refused.
+    """
     from sld.bench import bench_config
-    from sld.cli.discover import is_file_task, search_settings, task_spec
-    from sld.corpus import list_tasks
+    from sld.cli._data import DATA_FLAGS, data_options
+    from sld.cli.discover import search_settings, task_spec
+    from sld.corpus import is_curated, list_tasks
     from sld.errors import ConfigError
 
     sources = args.tasks or list_tasks()
-    data_flags = any(v is not None for v in (args.inputs, args.output, args.group, args.test))
-    if data_flags and not any(is_file_task(s) for s in sources):
+    given = data_options(args)
+    if given and all(is_curated(s) for s in sources):
+        flags = ", ".join(DATA_FLAGS[field] for field in given)
         raise ConfigError(
-            "--inputs/--output/--group/--test apply to CSV tasks only; give a path to a .csv file"
+            f"{flags} describe your own data file, but every task given is curated (its card "
+            "says all of it); drop the flag(s) or pass a path to a CSV or Parquet file"
         )
-    specs = [task_spec(args, s) if is_file_task(s) else {"source": s} for s in sources]
-    config, _ = bench_config(specs, seeds=args.seeds, run=search_settings(args))
+    # a data file by its absolute path: workers (Ray's too) and later re-runs may start elsewhere
+    specs = [
+        {"source": s} if is_curated(s) else task_spec(args, str(Path(s).resolve())) for s in sources
+    ]
+    config, _ = bench_config(specs, seeds=args.seeds, run=search_settings(args), named_as="flags")
     return config
