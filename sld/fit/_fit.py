@@ -18,7 +18,7 @@ import numpy as np
 
 from sld.errors import FitError
 
-from ._data import GroupedRows, Prepared, bucket, initial_points, prepare
+from ._data import GroupedRows, Prepared, initial_points, prepare
 from ._interpreter import interpreter_model, lower
 from ._lm import Reproject, initial_carry, lm_run
 from ._program import CompiledLaw, Program, compile_law, evaluate, parameter_vector
@@ -342,11 +342,7 @@ def fit_many(
                 failed(names, list(prepared.groups), reason=prepared.reason, restarts=restarts)
             )
             continue
-        code = lower(
-            program,
-            n_params=bucket(max(program.n_params, 1)),
-            length=bucket(len(program.nodes)),
-        )
+        code = lower(program)
         P = code.n_params
         p0 = np.zeros((G, restarts, P))
         p0[:, :, : program.n_params] = starting_points(

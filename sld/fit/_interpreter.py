@@ -1,23 +1,41 @@
 """A compile-once interpreter: many laws, one XLA executable.
 
 Each law's ``Program`` is lowered on the host (microseconds) to fixed-length
-instruction arrays over a small register file::
+instruction arrays; one jitted interpreter runs any of them. Instruction ``i``
+(static single assignment: it writes slot ``i``) reads two operands, each
+``(kind, index, const)`` with kind one of
 
-    opcode (S,), a (S,), b (S,), const (S,), dst (S,), outputs (K,), n ()
+    REG (an earlier slot) · FROM_INPUT (a column of x) · FROM_PARAM (a slot of p)
+    FROM_CONST (const) · FROM_HOISTED (a slot of the hoisted values)
 
-Instruction i reads registers ``a[i]``, ``b[i]`` (for INPUT/PARAM, ``a`` is the
-column / slot), computes value and forward-mode tangent with the rules in
-``_program`` (one ``lax.switch`` branch per opcode, so only that op runs), and
-writes register ``dst[i]``. Registers are reused once their value is dead
-(linear scan), so the file holds the live values, not every node.
+and computes its value v and the partials da = ∂v/∂a, db = ∂v/∂b (one
+``lax.switch`` branch per opcode, rules as in ``_program``).
 
-Sizes are padded to buckets (instructions, registers, parameter slots), so laws
-of similar size share the executable; padded parameter slots never appear in the
-program, get zero Jacobian columns and so a zero LM step.
+**Hoisting.** Instructions that depend on no parameter (``log(x)``, ``x**2``) are
+lowered into ``h_*`` arrays, computed once per LM run over the rows alone, and
+read back as FROM_HOISTED operands, so the per-iteration program keeps only
+work that depends on p.
+
+**Reverse mode.** The Jacobian comes from one backward sweep per output instead
+of forward tangents: the adjoint of slot i is
+
+    A[i] = seed_k[i] + Σ_{(u, s) ∈ uses(i)} A[u] · D[u, s]
+
+(D[u, s] the partial of instruction u w.r.t. its operand s), pulled from its at
+most two users, and ∂f_k/∂p_j = Σ over the at most two uses (u, s) of p_j of
+A[u]·D[u, s]. Every array the loops touch is value-sized (G, R, N), where forward
+tangents were P times larger and XLA copied two operand tangents out of the
+register file at every instruction. Nodes or parameters used more than twice
+get copies (``x + 0``) so two use slots always suffice.
+
+Sizes are padded to buckets (instructions, hoisted instructions, parameter
+slots), so laws of similar size share the executable; padded parameter slots
+never appear in the program, get zero Jacobian columns and so a zero LM step.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +67,7 @@ SIZE_BUCKETS = (4, 8, 16, 32, 64, 128, 256, 512, 1024)
 RECIP, SQUARE = N_OPCODES, N_OPCODES + 1
 N_INTERPRETER_OPCODES = N_OPCODES + 2
 _SPECIAL_POWC = {-1.0: RECIP, 2.0: SQUARE}
+USES = 2  # use slots per instruction and per parameter
 
 
 def size_bucket(n: int) -> int:
@@ -60,7 +79,11 @@ def size_bucket(n: int) -> int:
 
 @dataclass(frozen=True)
 class Instructions:
-    """Host arrays of one lowered program (see module docstring) and its padded sizes."""
+    """Host arrays of one lowered program (see module docstring) and its padded sizes.
+
+    ``n_registers`` is the padded instruction count S (one slot per instruction,
+    plus a zero slot at S that padded use entries point to).
+    """
 
     arrays: dict[str, np.ndarray]
     n_instructions: int
@@ -68,9 +91,72 @@ class Instructions:
     n_params: int
 
 
-REG, FROM_INPUT, FROM_PARAM, FROM_CONST = range(4)  # operand kinds
+REG, FROM_INPUT, FROM_PARAM, FROM_CONST, FROM_HOISTED = range(5)  # operand kinds
 _LEAF_KIND = {INPUT: FROM_INPUT, PARAM: FROM_PARAM, CONST: FROM_CONST}
 _BINARY = (ADD, MUL, POW, MIN, MAX)
+_OPERAND_FIELDS = ("opcode", "const", "ka", "ia", "ca", "kb", "ib", "cb")
+_FLOAT_FIELDS = ("const", "ca", "cb")
+
+Node = tuple[int, int, int, float]
+
+
+def _operands(node: Node) -> tuple[int, ...]:
+    op, a, b, _c = node
+    if op in _LEAF_KIND:
+        return ()
+    return (a, b) if op in _BINARY else (a,)
+
+
+def _split_fan_out(nodes: list[Node], outputs: list[int]) -> tuple[list[Node], list[int]]:
+    """Rewrite so that every parameter-dependent value has at most ``USES`` dependent uses.
+
+    A node (or parameter) with more gets a chain of copies ``x + 0`` placed right
+    after it: x feeds its first user and a copy, the copy the next user and a
+    further copy, and so on. Parameters with more uses first get one copy that
+    takes all of them. Outputs are not uses (their adjoint is seeded).
+    """
+    depends = [False] * len(nodes)
+    uses: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for i, node in enumerate(nodes):
+        if node[0] == PARAM:
+            depends[i] = True
+        for s, j in enumerate(_operands(node)):
+            depends[i] = depends[i] or depends[j]
+            if depends[j]:
+                uses[j].append((i, s))
+    if all(len(u) <= USES for u in uses.values()):
+        return nodes, outputs
+    out: list[Node] = [(CONST, -1, -1, 0.0)]
+    zero = 0
+    new_index: dict[int, int] = {}
+    redirect: dict[tuple[int, int], int] = {}
+
+    def emit(node: Node) -> int:
+        out.append(node)
+        return len(out) - 1
+
+    def chain(x: int, users: list[tuple[int, int]]) -> None:
+        while len(users) > USES:
+            redirect[users[0]] = x
+            x = emit((ADD, x, zero, 0.0))
+            users = users[1:]
+        for use in users:
+            redirect[use] = x
+
+    for i, node in enumerate(nodes):
+        op, a, b, c = node
+        ops = _operands(node)
+        if ops:
+            mapped = [redirect.get((i, s), new_index[j]) for s, j in enumerate(ops)]
+            a = mapped[0]
+            b = mapped[1] if len(mapped) > 1 else b
+        x = new_index[i] = emit((op, a, b, c))
+        users = uses.get(i, [])
+        if len(users) > USES:
+            if op == PARAM:
+                x = emit((ADD, x, zero, 0.0))
+            chain(x, users)
+    return out, [new_index[o] for o in outputs]
 
 
 def lower(
@@ -80,39 +166,32 @@ def lower(
     length: int | None = None,
     registers: int | None = None,
 ) -> Instructions:
-    """Register-allocate a program into padded instruction arrays.
+    """Lower a program into padded instruction, hoisting and use arrays.
 
     Leaves (inputs, parameters, constants) are not instructions: each operand is
     (kind, index, constant), fetched directly. An output that is itself a leaf gets
-    a copy instruction ``leaf + 0``. ``n_params``, ``length`` and ``registers``
-    override the bucketed sizes.
+    a copy instruction ``leaf + 0``. ``n_params`` and ``length`` (or ``registers``,
+    the same thing: slots are instructions) override the bucketed sizes.
     """
     nodes = list(program.nodes)
     outputs = list(program.outputs)
     for k, o in enumerate(outputs):
         if nodes[o][0] in _LEAF_KIND:
-            zero = len(nodes)
             nodes.append((CONST, -1, -1, 0.0))
-            nodes.append((ADD, o, zero, 0.0))
+            nodes.append((ADD, o, len(nodes) - 1, 0.0))
             outputs[k] = len(nodes) - 1
+    nodes, outputs = _split_fan_out(nodes, outputs)
     n = len(nodes)
     is_leaf = [op in _LEAF_KIND for op, *_ in nodes]
-    last_use = np.full(n, -1)
-    for i, (op, a, b, _c) in enumerate(nodes):
-        if not is_leaf[i]:
-            last_use[a] = i
-            if op in _BINARY:
-                last_use[b] = i
-    for o in outputs:
-        last_use[o] = n  # outputs live to the end
     depends = [op == PARAM for op, *_ in nodes]
-    fields: dict[str, list[Any]] = {
-        k: []
-        for k in ("opcode", "const", "dst", "ka", "ia", "ca", "kb", "ib", "cb", "dep_a", "dep_b")
-    }
-    reg = np.full(n, -1, dtype=np.int32)
-    free: list[int] = []
-    n_regs = 0
+    for i, node in enumerate(nodes):
+        depends[i] = depends[i] or any(depends[j] for j in _operands(node))
+    hoisted = [not is_leaf[i] and not depends[i] and i not in outputs for i in range(n)]
+    slot = np.full(n, -1, dtype=np.int64)
+    main: dict[str, list[Any]] = {k: [] for k in _OPERAND_FIELDS}
+    pre: dict[str, list[Any]] = {k: [] for k in _OPERAND_FIELDS}
+    user_of: dict[int, list[tuple[int, int]]] = defaultdict(list)  # slot → (user slot, operand)
+    param_uses: dict[int, list[tuple[int, int]]] = defaultdict(list)  # p index → (slot, operand)
 
     def operand(j: int) -> tuple[int, int, float]:
         op, a, _b, c = nodes[j]
@@ -120,117 +199,106 @@ def lower(
             return _LEAF_KIND[op], a, 0.0
         if op == CONST:
             return FROM_CONST, 0, c
-        return REG, int(reg[j]), 0.0
+        return (FROM_HOISTED if hoisted[j] else REG), int(slot[j]), 0.0
 
-    for i, (op, a, b, c) in enumerate(nodes):
+    for i, node in enumerate(nodes):
         if is_leaf[i]:
             continue
-        binary = op in _BINARY
-        ka, ia, ca = operand(a)
-        kb, ib, cb = operand(b) if binary else (FROM_CONST, 0, 0.0)
-        depends[i] = depends[a] or (binary and depends[b])
-        for j in {a, b} if binary else {a}:
-            if not is_leaf[j] and last_use[j] == i:
-                free.append(int(reg[j]))
-        if free:
-            free.sort()
-            reg[i] = free.pop(0)
-        else:
-            reg[i] = n_regs
-            n_regs += 1
+        op, _a, _b, c = node
+        ops = _operands(node)
+        (ka, ia, ca), (kb, ib, cb) = (
+            operand(ops[0]),
+            (operand(ops[1]) if len(ops) > 1 else (FROM_CONST, 0, 0.0)),
+        )
+        target = pre if hoisted[i] else main
+        slot[i] = len(target["opcode"])
+        if not hoisted[i]:
+            for s, j in enumerate(ops):
+                if nodes[j][0] == PARAM:
+                    param_uses[nodes[j][1]].append((int(slot[i]), s))
+                elif depends[j]:
+                    user_of[int(slot[j])].append((int(slot[i]), s))
         if op == POWC:
             op = _SPECIAL_POWC.get(c, op)
-        row = dict(
-            opcode=op, const=c, dst=int(reg[i]), ka=ka, ia=ia, ca=ca, kb=kb, ib=ib, cb=cb,
-            dep_a=depends[a], dep_b=binary and depends[b],
-        )  # fmt: skip
+        row = dict(opcode=op, const=c, ka=ka, ia=ia, ca=ca, kb=kb, ib=ib, cb=cb)
         for k, v in row.items():
-            fields[k].append(v)
-    count = len(fields["opcode"])
-    S = length or size_bucket(count)
-    R = registers or size_bucket(max(n_regs, 1))
+            target[k].append(v)
+    count, n_pre = len(main["opcode"]), len(pre["opcode"])
+    S = max(length or 0, registers or 0) or size_bucket(count)
     P = n_params or size_bucket(max(program.n_params, 1))
-    if S < count or R < n_regs or P < program.n_params:
+    H = size_bucket(max(n_pre, 1))
+    if S < count or P < program.n_params:
         raise ValueError("bucket sizes smaller than the program")
-    dtypes = dict(const=np.float64, ca=np.float64, cb=np.float64, dep_a=bool, dep_b=bool)
-    arrays = {}
-    for k, v in fields.items():
-        arr = np.zeros(S, dtype=dtypes.get(k, np.int32))
-        arr[:count] = v
-        arrays[k] = arr
+    if any(len(u) > USES for u in [*user_of.values(), *param_uses.values()]):
+        raise AssertionError("fan-out splitting left a value with more than two uses")
+    arrays: dict[str, np.ndarray] = {}
+    for prefix, fields, size in (("", main, S), ("h_", pre, H)):
+        for k, v in fields.items():
+            arr = np.zeros(size, dtype=np.float64 if k in _FLOAT_FIELDS else np.int32)
+            arr[: len(v)] = v
+            arrays[prefix + k] = arr
+    # use tables: A index (slot S is the zero slot) and D index 2·slot + operand
+    use_a = np.full((S, USES), S, dtype=np.int32)
+    use_d = np.full((S, USES), 2 * S, dtype=np.int32)
+    for i, users in user_of.items():
+        for k, (u, s) in enumerate(users):
+            use_a[i, k], use_d[i, k] = u, 2 * u + s
+    par_a = np.full((P, USES), S, dtype=np.int32)
+    par_d = np.full((P, USES), 2 * S, dtype=np.int32)
+    for j, users in param_uses.items():
+        for k, (u, s) in enumerate(users):
+            par_a[j, k], par_d[j, k] = u, 2 * u + s
     linear = np.zeros(P, dtype=bool)
     linear[: program.n_params] = program.linear
     arrays.update(
-        outputs=np.array([reg[o] for o in outputs], dtype=np.int32),
+        use_a=use_a,
+        use_d=use_d,
+        par_a=par_a,
+        par_d=par_d,
+        outputs=np.array([slot[o] for o in outputs], dtype=np.int32),
         n=np.asarray(count, dtype=np.int32),
+        h_n=np.asarray(n_pre, dtype=np.int32),
         linear=linear,
     )
-    return Instructions(arrays=arrays, n_instructions=count, n_registers=R, n_params=P)
+    return Instructions(arrays=arrays, n_instructions=count, n_registers=S, n_params=P)
 
 
-def interpret(
-    code: dict[str, jax.Array], p: jax.Array, x: jax.Array, *, registers: int
-) -> tuple[jax.Array, jax.Array]:
-    """Run lowered instructions: p (G, R, P), x (G, N, I) → f (G, R, N, K), ∂f/∂p (G, R, N, K, P).
-
-    The ``lax.switch`` computes only the value v and the partials da = ∂v/∂a, db = ∂v/∂b
-    (value-sized); the tangent update t = da·t_a + db·t_b is one uniform op outside it,
-    where a parameter operand's tangent is its unit vector and an input or constant's is 0.
-    da (db) is zeroed where operand a (b) does not depend on the parameters, so an
-    infinite partial times a zero tangent never makes a NaN.
-    """
-    G, R, P = p.shape
-    N = x.shape[1]
-    dtype = p.dtype
-    eye = jnp.eye(P, dtype=dtype)
-    zero = jnp.zeros((G, R, N), dtype=dtype)
-    one = jnp.ones((G, R, N), dtype=dtype)
-
-    def fetch(V: jax.Array, kind: jax.Array, idx: jax.Array, c: jax.Array) -> jax.Array:
-        in_reg = jax.lax.dynamic_index_in_dim(
-            V, jnp.where(kind == REG, idx, 0), axis=0, keepdims=False
-        )
-        col = jax.lax.dynamic_index_in_dim(
-            x, jnp.where(kind == FROM_INPUT, idx, 0), axis=2, keepdims=False
-        )
-        par = jax.lax.dynamic_index_in_dim(
-            p, jnp.where(kind == FROM_PARAM, idx, 0), axis=2, keepdims=True
-        )
-        leaf = jnp.where(kind == FROM_INPUT, col[:, None, :], jnp.where(kind == FROM_PARAM, par, c))
-        return jnp.where(kind == REG, in_reg, leaf)
+def _branches() -> list[Any]:
+    """Per-opcode ``(va, vb, c) → (v, ∂v/∂a, ∂v/∂b)``, shape-agnostic."""
 
     def op_add(va, vb, c):  # noqa: ANN001, ANN202
+        one = jnp.ones_like(va)
         return va + vb, one, one
 
     def op_mul(va, vb, c):  # noqa: ANN001, ANN202
         return va * vb, vb, va
 
     def op_powc(va, vb, c):  # noqa: ANN001, ANN202
-        return *numerics.power_const_parts(va, c), zero
+        return *numerics.power_const_parts(va, c), jnp.zeros_like(va)
 
     def op_recip(va, vb, c):  # noqa: ANN001, ANN202
-        return *numerics.reciprocal_parts(va), zero
+        return *numerics.reciprocal_parts(va), jnp.zeros_like(va)
 
     def op_square(va, vb, c):  # noqa: ANN001, ANN202
-        return *numerics.square_parts(va), zero
+        return *numerics.square_parts(va), jnp.zeros_like(va)
 
     def op_pow(va, vb, c):  # noqa: ANN001, ANN202
         v, la = numerics.power_parts(va, vb)
         return v, *numerics.power_grad(va, vb, v, la)
 
     def op_log(va, vb, c):  # noqa: ANN001, ANN202
-        return numerics.log(va), 1.0 / va, zero
+        return numerics.log(va), 1.0 / va, jnp.zeros_like(va)
 
     def op_exp(va, vb, c):  # noqa: ANN001, ANN202
         v = jnp.exp(va)
-        return v, v, zero
+        return v, v, jnp.zeros_like(va)
 
     def op_tanh(va, vb, c):  # noqa: ANN001, ANN202
         v = jnp.tanh(va)
-        return v, 1.0 - v * v, zero
+        return v, 1.0 - v * v, jnp.zeros_like(va)
 
     def op_abs(va, vb, c):  # noqa: ANN001, ANN202
-        return jnp.abs(va), jnp.sign(va), zero
+        return jnp.abs(va), jnp.sign(va), jnp.zeros_like(va)
 
     def op_min(va, vb, c):  # noqa: ANN001, ANN202
         pick = va <= vb
@@ -241,6 +309,7 @@ def interpret(
         return jnp.where(pick, va, vb), jnp.where(pick, 1.0, 0.0), jnp.where(pick, 0.0, 1.0)
 
     def op_none(va, vb, c):  # noqa: ANN001, ANN202
+        zero = jnp.zeros_like(va)
         return zero, zero, zero
 
     branches = [op_none] * N_INTERPRETER_OPCODES
@@ -250,41 +319,108 @@ def interpret(
         (RECIP, op_recip), (SQUARE, op_square),
     ):  # fmt: skip
         branches[code_] = fn
+    return branches
 
-    def tangent(T: jax.Array, kind: jax.Array, idx: jax.Array, d: jax.Array) -> jax.Array:
-        t = jax.lax.dynamic_index_in_dim(T, jnp.where(kind == REG, idx, 0), axis=0, keepdims=False)
-        unit = jax.lax.dynamic_index_in_dim(
-            eye, jnp.where(kind == FROM_PARAM, idx, 0), axis=0, keepdims=True
-        )
-        seed = jnp.where(kind == FROM_PARAM, unit, 0.0)[None, None]
-        return jnp.where(kind == REG, t, seed) * d[..., None]
 
-    def step(i: jax.Array, regs: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
-        V, T = regs
-        ka, kb = code["ka"][i], code["kb"][i]
-        va = fetch(V, ka, code["ia"][i], code["ca"][i])
-        vb = fetch(V, kb, code["ib"][i], code["cb"][i])
+def _index(array: jax.Array, i: jax.Array, axis: int = 0) -> jax.Array:
+    return jax.lax.dynamic_index_in_dim(array, i, axis=axis, keepdims=False)
+
+
+def hoisted_values(code: dict[str, jax.Array], x: jax.Array) -> jax.Array:
+    """Values of the hoisted (parameter-free) instructions: x (G, N, I) → (H, G, N)."""
+    G, N, _ = x.shape
+    H = code["h_opcode"].shape[0]
+    branches = _branches()
+
+    def fetch(Hv: jax.Array, kind: jax.Array, idx: jax.Array, c: jax.Array) -> jax.Array:
+        col = _index(x, jnp.where(kind == FROM_INPUT, idx, 0), axis=2)
+        reg = _index(Hv, jnp.where(kind == FROM_HOISTED, idx, 0))
+        return jnp.where(kind == FROM_INPUT, col, jnp.where(kind == FROM_HOISTED, reg, c))
+
+    def step(i: jax.Array, Hv: jax.Array) -> jax.Array:
+        va = fetch(Hv, code["h_ka"][i], code["h_ia"][i], code["h_ca"][i])
+        vb = fetch(Hv, code["h_kb"][i], code["h_ib"][i], code["h_cb"][i])
+        v = jax.lax.switch(code["h_opcode"][i], branches, va, vb, code["h_const"][i])[0]
+        return jax.lax.dynamic_update_index_in_dim(Hv, v, i, axis=0)
+
+    return jax.lax.fori_loop(0, code["h_n"], step, jnp.zeros((H, G, N), dtype=x.dtype))
+
+
+def interpret(
+    code: dict[str, jax.Array],
+    p: jax.Array,
+    x: jax.Array,
+    *,
+    registers: int,
+    hoisted: jax.Array | None = None,
+) -> tuple[jax.Array, jax.Array]:
+    """Run lowered instructions: p (G, R, P), x (G, N, I) → f (G, R, N, K), ∂f/∂p (G, R, N, K, P).
+
+    ``hoisted``: ``hoisted_values(code, x)``, computed here when not given.
+    Forward sweep: slot values V and partials D (D[2i] = ∂v_i/∂a, D[2i+1] = ∂v_i/∂b);
+    backward sweep: adjoints A (one column per output), pulled from the use tables.
+    """
+    G, R, P = p.shape
+    N = x.shape[1]
+    K = code["outputs"].shape[0]
+    S = registers
+    dtype = p.dtype
+    Hv = hoisted_values(code, x) if hoisted is None else hoisted
+    branches = _branches()
+
+    def fetch(V: jax.Array, kind: jax.Array, idx: jax.Array, c: jax.Array) -> jax.Array:
+        reg = _index(V, jnp.where(kind == REG, idx, 0))
+        col = _index(x, jnp.where(kind == FROM_INPUT, idx, 0), axis=2)
+        hoist = _index(Hv, jnp.where(kind == FROM_HOISTED, idx, 0))
+        row = jnp.where(kind == FROM_INPUT, col, hoist)[:, None, :]
+        par = jax.lax.dynamic_index_in_dim(p, jnp.where(kind == FROM_PARAM, idx, 0), axis=2)
+        leaf = jnp.where(kind == FROM_PARAM, par, jnp.where(kind == FROM_CONST, c, row))
+        return jnp.where(kind == REG, reg, leaf)
+
+    def forward(i: jax.Array, state: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+        V, D = state
+        va = fetch(V, code["ka"][i], code["ia"][i], code["ca"][i])
+        vb = fetch(V, code["kb"][i], code["ib"][i], code["cb"][i])
         v, da, db = jax.lax.switch(code["opcode"][i], branches, va, vb, code["const"][i])
-        da = jnp.where(code["dep_a"][i], da, 0.0)
-        db = jnp.where(code["dep_b"][i], db, 0.0)
-        t = tangent(T, ka, code["ia"][i], da) + tangent(T, kb, code["ib"][i], db)
-        d = code["dst"][i]
-        V = jax.lax.dynamic_update_index_in_dim(V, v, d, axis=0)
-        T = jax.lax.dynamic_update_index_in_dim(T, t, d, axis=0)
-        return V, T
+        V = jax.lax.dynamic_update_index_in_dim(V, v, i, axis=0)
+        D = jax.lax.dynamic_update_slice_in_dim(D, jnp.stack([da, db]), 2 * i, axis=0)
+        return V, D
 
-    V0 = jnp.zeros((registers, G, R, N), dtype=dtype)
-    T0 = jnp.zeros((registers, G, R, N, P), dtype=dtype)
-    V, T = jax.lax.fori_loop(0, code["n"], step, (V0, T0))
+    V0 = jnp.zeros((S + 1, G, R, N), dtype=dtype)
+    D0 = jnp.zeros((2 * S + 2, G, R, N), dtype=dtype)
+    V, D = jax.lax.fori_loop(0, code["n"], forward, (V0, D0))
+    seeds = (jnp.arange(S + 1, dtype=jnp.int32)[:, None] == code["outputs"][None, :]).astype(dtype)
+    n = code["n"]
+
+    def backward(k: jax.Array, A: jax.Array) -> jax.Array:
+        i = n - 1 - k
+        a = jnp.broadcast_to(seeds[i][:, None, None, None], (K, G, R, N))
+        for u in range(2):
+            a = a + _index(A, code["use_a"][i, u]) * _index(D, code["use_d"][i, u])[None]
+        return jax.lax.dynamic_update_index_in_dim(A, a, i, axis=0)
+
+    A = jax.lax.fori_loop(0, n, backward, jnp.zeros((S + 1, K, G, R, N), dtype=dtype))
+
+    def column(j: jax.Array) -> jax.Array:
+        # ∂f_k/∂p_j = Σ_u A[par_a[j, u], k] · D[par_d[j, u]] (slices, not an XLA gather: far faster)
+        total = jnp.zeros((K, G, R, N), dtype=dtype)
+        for u in range(USES):
+            total = total + _index(A, code["par_a"][j, u]) * _index(D, code["par_d"][j, u])[None]
+        return total
+
+    jac = jax.lax.map(column, jnp.arange(P, dtype=jnp.int32))  # (P, K, G, R, N)
     f = jnp.moveaxis(V[code["outputs"]], 0, -1)
-    jf = jnp.moveaxis(T[code["outputs"]], 0, -2)
-    return f, jf
+    return f, jnp.moveaxis(jac, (0, 1), (-1, -2))
 
 
 def interpreter_model(code: dict[str, Any], x: jax.Array, *, registers: int) -> Any:
-    """``p ↦ (f, ∂f/∂p)`` for the LM loop, closing over one law's instructions and the rows."""
+    """``p ↦ (f, ∂f/∂p)`` for the LM loop: one law's instructions over fixed rows.
+
+    The hoisted values are computed here, once per LM run, not per evaluation.
+    """
+    hoisted = hoisted_values(code, x)
 
     def model(p: jax.Array) -> tuple[jax.Array, jax.Array]:
-        return interpret(code, p, x, registers=registers)
+        return interpret(code, p, x, registers=registers, hoisted=hoisted)
 
     return model
