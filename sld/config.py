@@ -248,10 +248,22 @@ class RunConfig(BaseModel):
     migration_interval: int = Field(default=4, ge=1)
     migrants: int = Field(default=2, ge=0)
     complexity_weight: float = Field(default=0.01, ge=0, description="log10-error penalty per node")
+    param_weight: float = Field(
+        default=0.02, ge=0, description="log10-error penalty per free parameter"
+    )
     restarts: int = Field(default=8, ge=1, le=1024)
     fit_chunk: int = Field(default=8, ge=1, le=1024, description="laws per batched fit call")
     final_restarts: int = Field(default=32, ge=1, le=4096)
     bootstrap: int = Field(default=30, ge=0, le=10_000)
+    pick_candidates: int = Field(
+        default=10, ge=1, le=256, description="laws the final pick re-fits and bootstraps"
+    )
+    pick_bootstrap: int = Field(
+        default=8, ge=0, le=256, description="resamples of every fold per law in the final pick"
+    )
+    pick_quantile: float = Field(
+        default=0.8, ge=0.5, le=1.0, description="pessimistic quantile of the resampled errors"
+    )
     max_params: int | None = Field(default=None, ge=1)
     llm: LlmConfig = Field(default_factory=LlmConfig)
     replay_from: str | None = Field(

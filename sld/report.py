@@ -22,9 +22,10 @@ from typing import Any
 import pandas as pd
 
 from sld.corpus import Task
+from sld.evolve.pick import PICK_STATE, PickSettings, pick_law
 from sld.evolve.population import Member, Population
 from sld.plots import write_extrapolation
-from sld.scoring import ScoreReport, heldout_score, parse_for_task
+from sld.scoring import PickReport, ScoreReport, heldout_score, parse_for_task
 from sld.store import RunReader, RunSnapshot, RunStore
 from sld.strict_json import dumps
 
@@ -37,16 +38,29 @@ PLOT_PNG = "extrapolation.png"
 class RunRecord:
     """A run as one read of its store sees it; the population restored from its checkpoint once.
 
-    ``chosen`` is the population's best by penalised validation error (no test
-    data involved); ``front`` the Pareto front over (validation error, complexity).
+    ``chosen`` is the final pick's law when the run has one (:mod:`sld.evolve.pick`), else
+    the population's best by penalised selection error (no test data involved either
+    way); ``front`` the Pareto front over (selection error, complexity).
     """
 
     snapshot: RunSnapshot
     population: Population | None
 
     @property
+    def pick(self) -> PickReport | None:
+        stored = self.snapshot.state.get(PICK_STATE)
+        return PickReport.model_validate(stored) if stored else None
+
+    @property
     def chosen(self) -> Member | None:
-        return self.population.best() if self.population is not None else None
+        if self.population is None:
+            return None
+        pick = self.pick
+        if pick is not None and pick.chosen is not None:
+            for member in self.population.members():
+                if member.id == pick.chosen:
+                    return member
+        return self.population.best()
 
     @property
     def front(self) -> list[Member]:
@@ -54,7 +68,7 @@ class RunRecord:
 
     def to_frame(self) -> pd.DataFrame:
         """The population, best first: one row per member (its fields: ``id``, ``text``,
-        ``complexity``, ``n_params``, ``error`` = validation NMSE, ``r2`` = validation R²,
+        ``complexity``, ``n_params``, ``error`` = selection error, ``r2`` = validation R²,
         ``island``, ...), plus ``on_front`` (on the Pareto front) and ``chosen`` (the pick)."""
         members = self.population.members() if self.population is not None else []
         front = {m.id for m in self.front}
@@ -85,7 +99,42 @@ def _candidate_entry(m: Member) -> dict[str, Any]:
         "complexity": m.complexity,
         "n_params": m.n_params,
         "validation_r2": m.r2,
-        "validation_nmse": m.error,
+        "selection_error": m.error,
+        "demoted": m.demoted,
+    }
+
+
+def _pick_entry(pick: PickReport | None) -> dict[str, Any] | None:
+    """Why the winner won: every law the final pick re-fitted, ranked, with fold scores and checks."""
+    if pick is None:
+        return None
+    return {
+        "chosen": pick.chosen,
+        "reason": pick.reason,
+        "settings": {
+            "restarts": pick.restarts,
+            "bootstrap": pick.bootstrap,
+            "quantile": pick.quantile,
+            "node_weight": pick.node_weight,
+            "param_weight": pick.param_weight,
+        },
+        "ranked": [
+            {
+                "rank": e.rank,
+                "id": e.id,
+                "law": e.law,
+                "complexity": e.complexity,
+                "n_params": e.n_params,
+                "fold_nmse": [f.nmse for f in e.folds],
+                "selection_error": e.error,
+                "pessimistic_error": e.bound,
+                "failed_resamples": e.failed,
+                "checks_passed": e.checks.passed if e.checks is not None else None,
+                "check_reasons": e.checks.reasons if e.checks is not None else [],
+                "fitness": e.fitness,
+            }
+            for e in pick.entries
+        ],
     }
 
 
@@ -122,12 +171,19 @@ def finalize(
     restarts: int,
     bootstrap: int,
     out_dir: Path | None = None,
+    pick: PickSettings | None = None,
 ) -> dict[str, Any]:
-    """Score the chosen law and the human law on held-out rows, write the report files once.
+    """Run the final pick (training rows only), then score the picked law and the human law on
+    held-out rows, and write the report files once.
 
+    ``pick`` None skips the final pick: the population's best is the chosen law.
     Returns the report (what ``report.json`` holds, with ``plot`` when drawn).
     """
     record = read_run(store)
+    if pick is not None and record.population is not None:
+        picked = pick_law(record.population, task, pick)
+        store.set_state(PICK_STATE, picked.model_dump(mode="json"))
+        record = read_run(store)
     chosen = record.chosen
     reports: dict[str, ScoreReport] = {}
     if chosen is not None:
@@ -189,6 +245,7 @@ def build_report(
         "progress": snap.state.get("progress") or {},
         "chosen": _candidate_entry(chosen) if chosen is not None else None,
         "chosen_exports": law_exports,
+        "pick": _pick_entry(record.pick),
         "pareto_front": [_candidate_entry(m) for m in record.front],
         "heldout": {
             kind: _heldout_entry(heldout[kind]) if kind in heldout else None
@@ -228,6 +285,29 @@ def _num(x: float | None, digits: int = 4) -> str:
     return "—" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
 
+def _why_lines(pick: Mapping[str, Any] | None) -> list[str]:
+    """The final pick as a Markdown table: why the winner won."""
+    if not pick:
+        return []
+    lines = [
+        "",
+        "## Why this law (final pick, training rows only)",
+        "",
+        f"{pick['reason']}.",
+        "",
+        "| rank | law | params | fold NMSE (fold 0 first) | pessimistic error | checks |",
+        "|---|---|---|---|---|---|",
+    ]
+    for e in pick["ranked"]:
+        folds = ", ".join(_num(v, 3) for v in e["fold_nmse"])
+        checks = "passed" if e["checks_passed"] else "; ".join(e["check_reasons"]) or "not run"
+        lines.append(
+            f"| {e['rank']} | `{e['law']}` | {e['n_params']} | {folds} | "
+            f"{_num(e['pessimistic_error'], 4)} | {checks} |"
+        )
+    return lines
+
+
 def render_markdown(report: Mapping[str, Any]) -> str:
     """A human-readable report (Markdown)."""
     lines = [f"# sld discovery: {report['task']}", ""]
@@ -261,6 +341,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
                 exports["python"],
                 "```",
             ]
+    lines += _why_lines(report.get("pick"))
     lines += [
         "",
         "## Held-out extrapolation (computed after selection)",

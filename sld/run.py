@@ -36,6 +36,7 @@ from sld.corpus import Task
 from sld.errors import ConfigError, StoreError
 from sld.evolve.engine import Engine, Progress
 from sld.evolve.offline import OfflineProposer
+from sld.evolve.pick import PickSettings
 from sld.llm import ChatTransport, LlmProposer, MixedProposer, transport_for
 from sld.proposer import Proposer
 from sld.report import build_report, finalize, read_run
@@ -422,6 +423,7 @@ class Run:
                 seed=self.config.seed,
                 restarts=self.config.final_restarts,
                 bootstrap=self.config.bootstrap,
+                pick=PickSettings.from_config(self.config),
             )
         except BaseException:
             self._move("failed")

@@ -142,6 +142,7 @@ class LawActions:
             heldout=heldout,
             heldout_source=source,
             lineage=lineage,
+            pick=view.pick if view is not None else None,
         )
 
     def action_detail(self) -> None:

@@ -17,6 +17,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
 from sld.law import Law
+from sld.scoring import PickReport
 from sld.tui.extrapolation import HELDOUT_LABEL
 from sld.tui.view import LawRow, number
 
@@ -104,6 +105,7 @@ class LawDetail:
     heldout: Mapping[str, Any] | None  # held-out ScoreReport (model_dump), after selection only
     heldout_source: str  # 'reporting path (after selection)' or 'requested in this session'
     lineage: Sequence[tuple[int, int, str, str]]  # (level, id, operator, text)
+    pick: PickReport | None = None  # the run's final pick, if it has one
 
 
 def pretty_law(law: Law, aliases: Mapping[str, str]) -> str:
@@ -156,6 +158,34 @@ def lineage_tree(lineage: Sequence[tuple[int, int, str, str]]) -> Tree | Text:
     if len(lineage) == 1:
         root.add(Text("no parents: a fresh proposal", style="dim"))
     return root
+
+
+def _selection_notes(detail: LawDetail) -> list[RenderableType]:
+    """Selection error, extrapolation checks and the law's place in the final pick, as lines."""
+    report = detail.validation or {}
+    notes: list[RenderableType] = []
+    error = report.get("selection_error")
+    if error is not None:
+        notes.append(Text(f"selection error (geometric mean of fold NMSEs): {number(error, 5)}"))
+    checks = report.get("checks")
+    if checks is not None:
+        if checks.get("passed"):
+            notes.append(Text(f"extrapolation checks: passed ({checks.get('probes', 0)} probes)"))
+        else:
+            reasons = "; ".join(checks.get("reasons") or []) or "failed"
+            notes.append(Text(f"extrapolation checks: demoted: {reasons}", style="yellow"))
+    pick = detail.pick
+    entry = next((e for e in pick.entries if e.id == detail.row.id), None) if pick else None
+    if pick is not None and entry is not None:
+        verdict = "★ picked" if pick.chosen == entry.id else f"ranked {entry.rank}"
+        notes.append(
+            Text(
+                f"final pick: {verdict} of {len(pick.entries)}; pessimistic error "
+                f"{number(entry.bound, 5)} over {entry.samples} resamples"
+                + (f"; {pick.reason}" if pick.chosen == entry.id else "")
+            )
+        )
+    return notes
 
 
 def _metric_cells(report: Mapping[str, Any] | None) -> tuple[str, str, str, str]:
@@ -230,7 +260,16 @@ class LawDetailScreen(Screen[None]):
         for column in ("", "R²", "NMSE", "NMAE", "rows"):
             scores.add_column(column, justify="left" if not column else "right", no_wrap=True)
         scores.add_row("validation (selection)", *_metric_cells(detail.validation))
-        notes: list[RenderableType] = []
+        for fold in (detail.validation or {}).get("folds") or []:
+            scores.add_row(
+                f"  fold {fold['index']} ({fold['fit_rows']} → {fold['rows']} rows)",
+                number(fold.get("r2")),
+                number(fold.get("nmse"), 5),
+                "—",
+                str(fold["rows"]),
+                style="dim",
+            )
+        notes: list[RenderableType] = _selection_notes(detail)
         if detail.heldout is not None:
             scores.add_row(HELDOUT_LABEL, *_metric_cells(detail.heldout), style="italic")
             notes.append(Text(f"held-out: {detail.heldout_source}", style="dim"))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sld.report import read_run
+from sld.scoring import PickReport
 from sld.store import EventRow, FittedRow, HeldoutRow, LlmCallRow, RunReader, RunSummary
 
 SHOWN_STATUSES = ("proposed", "fitted", "failed")  # rejected and duplicate laws go to the event log
@@ -90,6 +91,7 @@ class RunView:
     finished: bool
     stopped_by: str
     elapsed: float
+    pick: PickReport | None = None  # the final pick (training rows only), once the run has one
 
     def row(self, candidate_id: int | None) -> LawRow | None:
         """The row of ``candidate_id``, or None."""
@@ -204,6 +206,7 @@ class ViewPoller:
             finished=snap.finished,
             stopped_by=snap.stopped_by,
             elapsed=float(snap.state.get("elapsed", 0.0) or 0.0),
+            pick=record.pick,
         )
 
     def lineage(self, candidate_id: int, *, depth: int = 6) -> list[tuple[int, int, str, str]]:

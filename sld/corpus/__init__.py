@@ -33,6 +33,7 @@ from sld.corpus.options import DataOption as DataOption
 from sld.corpus.options import Naming as Naming
 from sld.corpus.rules import Rule as Rule
 from sld.corpus.rules import parse_rule as parse_rule
+from sld.corpus.task import Fold as Fold
 from sld.corpus.task import Split as Split
 from sld.corpus.task import Task as Task
 
@@ -42,6 +43,7 @@ __all__ = [
     "Counts",
     "DataOption",
     "Naming",
+    "Fold",
     "Rule",
     "Source",
     "Split",

@@ -71,11 +71,19 @@ class Counts(_Model):
 
 
 class ValidationRule(_Model):
-    """How the validation slice is cut from the training rows (see :mod:`sld.corpus.task`)."""
+    """How selection folds are cut from the training rows (see :mod:`sld.corpus.folds`).
+
+    ``scale``: the input the task extrapolates in (None: random folds); ``fraction``: the
+    share of a group's rows in each fold's scored band; ``folds``: how many nested cutoffs
+    (fold 0 is the validation slice); ``probe``: how far beyond its training maximum each
+    log-scale input is probed by the extrapolation checks (a factor).
+    """
 
     scale: str | None = None
     fraction: float = Field(default=0.15, gt=0.0, lt=1.0)
     seed: int = 0
+    folds: int = Field(default=3, ge=1, le=10)
+    probe: float = Field(default=10.0, gt=1.0, le=1e6)
 
 
 class Source(_Model):

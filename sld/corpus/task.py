@@ -7,8 +7,6 @@ report calls :meth:`Task.heldout`, the single way to reach the test rows.
 
 from __future__ import annotations
 
-import math
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -16,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from sld.corpus.card import TaskCard
+from sld.corpus.folds import FoldKind, FoldMasks, group_folds
+from sld.corpus.folds import validation_mask as validation_mask
 from sld.errors import TaskError
 
 
@@ -84,31 +84,18 @@ class Split:
         return frame
 
 
-def validation_mask(
-    scale: np.ndarray | None, *, n_rows: int, fraction: float, seed: int, group: str
-) -> np.ndarray:
-    """Which of a group's training rows form its validation slice; bool (n_rows,).
+@dataclass(frozen=True, eq=False)
+class Fold:
+    """One selection fold (see :mod:`sld.corpus.folds`): fit on ``fit``, score on ``score``.
 
-    With ``scale`` (the group's values of the validation input): rows at the largest distinct
-    values, largest first, while the slice holds at most ``fraction * n_rows`` rows, but always
-    every row at the single largest value. Without: ``ceil(fraction * n_rows)`` rows drawn by a
-    numpy Generator seeded from ``seed`` and the group name (at most ``n_rows - 1``).
+    ``index`` 0 is the validation slice; ``kind`` says whether the fold cuts along the
+    validation scale or is a random draw. Groups that cannot take part hold no rows.
     """
-    if scale is None:
-        count = min(math.ceil(fraction * n_rows), n_rows - 1)
-        rng = np.random.default_rng([seed, zlib.crc32(group.encode("utf-8"))])
-        mask = np.zeros(n_rows, dtype=bool)
-        mask[rng.choice(n_rows, size=count, replace=False)] = True
-        return mask
-    limit = fraction * n_rows
-    distinct = np.unique(scale)[::-1]
-    mask = scale == distinct[0]
-    for value in distinct[1:]:
-        at_value = scale == value
-        if mask.sum() + at_value.sum() > limit:
-            break
-        mask |= at_value
-    return mask
+
+    index: int
+    kind: FoldKind
+    fit: Split
+    score: Split
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,6 +125,7 @@ class Task:
     _train: Split = field(repr=False)
     _validation: tuple[np.ndarray, ...] = field(repr=False)
     _heldout: Split = field(repr=False)
+    _folds: tuple[tuple[FoldMasks | None, ...], ...] = field(repr=False, default=())
 
     def train(self) -> Split:
         """Every training row (validation slice included)."""
@@ -150,6 +138,31 @@ class Task:
     def search_train(self) -> Split:
         """Training rows minus the validation slice: what candidate laws are fitted on in search."""
         return self._train.subset([~m for m in self._validation])
+
+    def folds(self) -> tuple[Fold, ...]:
+        """The selection folds (fold 0 = ``search_train()`` → ``validation()``), in order.
+
+        A fold no group takes part in is left out, so there may be fewer than the card asks.
+        """
+        kind: FoldKind = "scale" if self.validation_scale is not None else "random"
+        out = []
+        count = max((len(g) for g in self._folds), default=0)
+        for k in range(count):
+            masks = [g[k] if k < len(g) else None for g in self._folds]
+            if not any(m is not None for m in masks):
+                continue
+            none = [np.zeros(len(x), dtype=bool) for x in self._train.X]
+            fit = [m.fit if m is not None else z for m, z in zip(masks, none, strict=True)]
+            score = [m.score if m is not None else z for m, z in zip(masks, none, strict=True)]
+            out.append(
+                Fold(
+                    index=k,
+                    kind=kind,
+                    fit=self._train.subset(fit),
+                    score=self._train.subset(score),
+                )
+            )
+        return tuple(out)
 
     def heldout(self) -> Split:
         """The test rows. Only for the final report: never feed them into selection."""
@@ -186,7 +199,7 @@ def make_task(
     names = tuple(sorted(set(groups.tolist())))
     scale_name = card.validation_scale
     scale_index = card.input_names.index(scale_name) if scale_name is not None else None
-    train_x, train_y, test_x, test_y, masks = [], [], [], [], []
+    train_x, train_y, test_x, test_y, masks, folds = [], [], [], [], [], []
     for group in names:
         in_group = groups == group
         train_rows = in_group & ~is_test
@@ -211,6 +224,18 @@ def make_task(
                 f"so nothing is left to fit on; {scale_fix}"
             )
         mask.setflags(write=False)
+        folds.append(
+            tuple(
+                group_folds(
+                    gx[:, scale_index] if scale_index is not None else None,
+                    n_rows=n_train,
+                    folds=card.validation.folds,
+                    fraction=card.validation.fraction,
+                    seed=card.validation.seed,
+                    group=group,
+                )
+            )
+        )
         train_x.append(_frozen(gx))
         train_y.append(_frozen(y[train_rows]))
         test_x.append(_frozen(X[test_rows]))
@@ -233,4 +258,5 @@ def make_task(
         _train=Split(names, inputs, outputs, tuple(train_x), tuple(train_y)),
         _validation=tuple(masks),
         _heldout=Split(names, inputs, outputs, tuple(test_x), tuple(test_y)),
+        _folds=tuple(folds),
     )

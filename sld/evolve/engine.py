@@ -14,8 +14,9 @@ therefore resumes from the checkpoint: proposals of g+1 come back from the
 store, fits already written are reused, and only candidates still 'proposed'
 are fitted. No fit is lost or repeated.
 
-Protocol integrity. The engine only ever calls :func:`sld.scoring.validation_scores`
-(fit on ``search_train()``, score on ``validation()``); it never touches
+Protocol integrity. The engine only ever calls :func:`sld.scoring.selection_scores`
+(each selection fold: fit below a cutoff of the training rows, score the band above;
+checks on training inputs); it never touches
 ``task.heldout()``. Held-out scores are the reporting path's business
 (:mod:`sld.report`), after selection.
 """
@@ -38,7 +39,7 @@ from sld.errors import ParseError, SldError
 from sld.evolve.population import Member, Population
 from sld.law import Law
 from sld.proposer import Parent, Proposal, ProposalRequest, Proposer, task_brief
-from sld.scoring import ScoreReport, parse_for_task, validation_scores
+from sld.scoring import ScoreReport, parse_for_task, selection_scores
 from sld.store import CandidateRow, RunStore
 
 
@@ -71,7 +72,7 @@ class _Batch:
     done: list[Member] = field(default_factory=list)
 
 
-def _member(row: CandidateRow, *, r2: float, error: float) -> Member:
+def _member(row: CandidateRow, *, r2: float, error: float, demoted: bool = False) -> Member:
     return Member(
         id=row.id,
         key=row.key or "",
@@ -84,15 +85,26 @@ def _member(row: CandidateRow, *, r2: float, error: float) -> Member:
         generation=row.generation,
         parents=row.parents,
         proposer=row.proposer,
+        demoted=demoted,
     )
 
 
 def _validation_error(report: ScoreReport) -> tuple[float, float, float, float]:
-    """(error, r2, nmse, nmae) for selection; error = validation NMSE, inf when unscored."""
-    if report.metrics is None or not math.isfinite(report.metrics.nmse):
+    """(error, r2, nmse, nmae) for selection: the selection error over every fold, and fold 0's
+    validation R², NMSE, NMAE; inf/NaN when unscored."""
+    error = report.error
+    if report.metrics is None or not math.isfinite(error):
         return math.inf, math.nan, math.nan, math.nan
     m = report.metrics
-    return m.nmse, m.r2, m.nmse, m.nmae
+    return error, m.r2, m.nmse, m.nmae
+
+
+def _demoted(report: dict[str, Any] | ScoreReport) -> bool:
+    """Whether a (stored) score report failed an extrapolation check."""
+    checks = report.get("checks") if isinstance(report, dict) else report.checks
+    if checks is None:
+        return False
+    return not (checks.get("passed", True) if isinstance(checks, dict) else checks.passed)
 
 
 class Engine:
@@ -259,13 +271,13 @@ class Engine:
             error=error,
             report=report.model_dump(mode="json", exclude={"fit"}),
         )
-        return _member(row, r2=r2, error=error)
+        return _member(row, r2=r2, error=error, demoted=_demoted(report))
 
     def _fit_chunk(self, chunk: Sequence[tuple[CandidateRow, Law]]) -> list[Member]:
-        """Fit a few candidates in one batched call: train minus validation, scored on validation."""
+        """Fit a few candidates in one batched call: every selection fold, plus the checks."""
         laws = [law for _, law in chunk]
         try:
-            reports = validation_scores(
+            reports = selection_scores(
                 laws, self.task, seed=self.config.seed, restarts=self.config.restarts
             )
         except SldError as exc:  # a batch the fitter refuses outright: every law in it failed
@@ -343,6 +355,7 @@ class Engine:
                 migration_interval=c.migration_interval,
                 migrants=c.migrants,
                 complexity_weight=c.complexity_weight,
+                param_weight=c.param_weight,
             )
         )
         done = int(self.store.get_state("generation", -1))
@@ -364,7 +377,7 @@ class Engine:
                 self._keys_in_flight[row.key] = row.id
             if row.id in fitted:
                 f = fitted[row.id]
-                batch.done.append(_member(row, r2=f.r2, error=f.error))
+                batch.done.append(_member(row, r2=f.r2, error=f.error, demoted=_demoted(f.report)))
             elif row.status == "failed":
                 batch.done.append(_member(row, r2=math.nan, error=math.inf))
             elif row.status == "proposed":

@@ -5,11 +5,13 @@ passed to the method, and every list is kept in a fixed order, so one seed
 replays a run exactly; :meth:`Population.snapshot` / :meth:`Population.restore`
 carry the state across a resume.
 
-Fitness is penalised validation error in log space, lower is better::
+Fitness is :func:`sld.scoring.fitness`, penalised selection error in log space, lower is better::
 
-    fitness = log10(max(error, 1e-12)) + complexity_weight * complexity   (error = validation NMSE)
+    fitness = log10(max(error, 1e-12)) + complexity_weight * nodes + param_weight * parameters
+              + DEMOTION * (failed an extrapolation check)
 
-so each extra node must buy a fixed *relative* error reduction (see :meth:`Population.fitness`).
+where ``error`` is the selection error (geometric mean of the fold NMSEs), so each
+extra node or parameter must buy a fixed *relative* error reduction on every fold.
 
 Members are ranked by ``(fitness, complexity, id)``: ties go to the simpler,
 then the older law.
@@ -18,7 +20,7 @@ Islands evolve apart: a member enters only the island it names, and crosses to
 another only by :meth:`Population.migrate` on a migration generation (a ring:
 island i sends copies of its best members to island i + 1). Children should be
 added with their parent's island. The Pareto archive sees every finite member
-ever added, on any island, even one its island evicted.
+that passed the extrapolation checks, on any island, even one its island evicted.
 """
 
 from __future__ import annotations
@@ -33,13 +35,20 @@ from typing import Any
 import numpy as np
 
 from sld.errors import ConfigError, StoreError
+from sld.scoring import fitness
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 had no param_weight and no demoted flag
 
 
 @dataclass(frozen=True)
 class Member:
-    """A scored candidate law; ``error`` is validation NMSE (inf when the law failed)."""
+    """A scored candidate law.
+
+    ``error`` is the selection error (geometric mean of fold NMSEs; inf when the law
+    failed); ``r2`` fold 0's validation R²; ``demoted`` whether the law failed an
+    extrapolation check (it stays, ranked below every law that passed).
+    """
 
     id: int
     key: str
@@ -52,6 +61,7 @@ class Member:
     generation: int
     parents: tuple[int, ...] = ()
     proposer: str = ""
+    demoted: bool = False
 
     @property
     def failed(self) -> bool:
@@ -97,6 +107,7 @@ class Population:
         migration_interval: int = 4,
         migrants: int = 2,
         complexity_weight: float = 0.01,
+        param_weight: float = 0.0,
         exploration: float = 0.2,
         tournament_size: int = 3,
     ) -> None:
@@ -112,6 +123,10 @@ class Population:
                 math.isfinite(complexity_weight) and complexity_weight >= 0,
                 f"complexity_weight must be a finite number >= 0, got {complexity_weight}",
             ),
+            (
+                math.isfinite(param_weight) and param_weight >= 0,
+                f"param_weight must be a finite number >= 0, got {param_weight}",
+            ),
             (0.0 <= exploration <= 1.0, f"exploration must be in [0, 1], got {exploration}"),
             (tournament_size >= 1, f"tournament_size must be at least 1, got {tournament_size}"),
         ]
@@ -123,6 +138,7 @@ class Population:
         self.migration_interval = migration_interval
         self.migrants = migrants
         self.complexity_weight = complexity_weight
+        self.param_weight = param_weight
         self.exploration = exploration
         self.tournament_size = tournament_size
         self._islands: list[list[Member]] = [[] for _ in range(islands)]  # each best first
@@ -133,16 +149,22 @@ class Population:
     # -- ranking -----------------------------------------------------------------
 
     def fitness(self, member: Member) -> float:
-        """Penalised error: ``log10(max(error, 1e-12)) + complexity_weight * complexity``.
+        """:func:`sld.scoring.fitness` with this population's weights; inf for failed members.
 
-        Scale-free: validation NMSEs span 1e-5 to 1 across tasks, so an additive
+        Scale-free: selection errors span 1e-5 to 1 across tasks, so an additive
         penalty would swamp small errors. In log space each extra node must buy a
-        fixed *relative* error reduction (weight 0.01: about 2.3 % per node).
-        Failed members (infinite error) rank last.
+        fixed *relative* error reduction (weight 0.01: about 2.3 % per node), each
+        extra parameter likewise (``param_weight``); a demoted law ranks below all
+        laws within ``DEMOTION`` decades of it.
         """
-        if not math.isfinite(member.error):
-            return math.inf
-        return math.log10(max(member.error, 1e-12)) + self.complexity_weight * member.complexity
+        return fitness(
+            member.error,
+            complexity=member.complexity,
+            n_params=member.n_params,
+            node_weight=self.complexity_weight,
+            param_weight=self.param_weight,
+            demoted=member.demoted,
+        )
 
     def _rank(self, member: Member) -> tuple[float, int, int]:
         return (self.fitness(member), member.complexity, member.id)
@@ -164,7 +186,8 @@ class Population:
         self._home[member.id] = member.island
         if member.failed:
             return False
-        self._archive_add(member)
+        if not member.demoted:  # the front holds laws that passed the extrapolation checks
+            self._archive_add(member)
         return self._insert(member)
 
     def _insert(self, member: Member) -> bool:
@@ -283,6 +306,7 @@ class Population:
                 "migration_interval": self.migration_interval,
                 "migrants": self.migrants,
                 "complexity_weight": self.complexity_weight,
+                "param_weight": self.param_weight,
                 "exploration": self.exploration,
                 "tournament_size": self.tournament_size,
             },
@@ -296,9 +320,10 @@ class Population:
     def restore(cls, data: Mapping[str, Any]) -> Population:
         """Rebuild a population from :meth:`snapshot`; StoreError if the data is not one."""
         try:
-            if data["version"] != SNAPSHOT_VERSION:
+            if data["version"] not in READABLE_VERSIONS:
                 raise StoreError(
-                    f"population snapshot version {data['version']} is not {SNAPSHOT_VERSION}; "
+                    f"population snapshot version {data['version']} is not one of "
+                    f"{READABLE_VERSIONS}; "
                     "start a new run with --out <new dir>"
                 )
             population = cls(**data["options"])
@@ -336,4 +361,5 @@ def _member(data: Mapping[str, Any]) -> Member:
         generation=int(data["generation"]),
         parents=tuple(int(p) for p in data.get("parents", ())),
         proposer=str(data.get("proposer", "")),
+        demoted=bool(data.get("demoted", False)),
     )

@@ -1,0 +1,197 @@
+"""How should search rank laws? Sweep the selection rule over pools of real candidates.
+
+For every run directory given (a finished discovery run: its fitted candidates are the
+pool), every pool law is scored two ways with sld's own selection path:
+
+* **nested** (training rows only): the task's validation slice plays the test split.
+  The law is scored on folds carved from the remaining rows, and its "pseudo-test" R² is
+  a fit on those rows scored on the slice. Choosing weights on this criterion uses no
+  test label at all.
+* **real**: folds from all training rows, and the held-out test R² (reported only, to
+  confirm what the nested criterion chose).
+
+Each rule (how many folds, how they are aggregated, weight per node, weight per
+parameter, whether failed extrapolation checks demote) then picks one law per pool,
+and the rule is scored by the mean over pools of the pick's R² clipped to [-1, 1].
+
+    python bench/selection_sweep.py runs/*/ --laws 60 --out sweep.json
+    python bench/selection_sweep.py --table sweep.json          # rules table only
+
+No timing here; the machine's load does not change the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sld.corpus import Task, load_task
+from sld.corpus.task import make_task
+from sld.scoring import heldout_score, parse_for_task, selection_scores
+
+MAX_FOLDS = 4
+
+
+def _with_folds(task: Task, *, train_only: bool) -> Task:
+    """The task rebuilt with MAX_FOLDS folds; ``train_only`` makes its validation slice the test."""
+    frame = task.frame()
+    card = task.card.model_copy(
+        update={"validation": task.card.validation.model_copy(update={"folds": MAX_FOLDS})}
+    )
+    if train_only:
+        is_test = frame["validation"].to_numpy(dtype=bool)
+    else:
+        test = task.heldout_frame().assign(validation=False, _test=True)
+        frame = pd.concat([frame.assign(_test=False), test], ignore_index=True)
+        is_test = frame["_test"].to_numpy(dtype=bool)
+    return make_task(
+        card,
+        groups=frame["group"].astype(str).to_numpy(),
+        X=frame[list(task.inputs)].to_numpy(dtype=np.float64),
+        y=frame[list(task.outputs)].to_numpy(dtype=np.float64),
+        is_test=is_test,
+        log_scale=task.log_scale,
+        where=task.name,
+    )
+
+
+def _pool(run_dir: Path, *, laws: int) -> tuple[str, list[str]]:
+    """The task name and up to ``laws`` distinct fitted laws of a run, best validation first."""
+    con = sqlite3.connect(f"file:{run_dir / 'run.sqlite'}?mode=ro", uri=True)
+    task = json.loads(con.execute("select value from meta where key='task'").fetchone()[0])
+    rows = con.execute(
+        "select c.text from candidates c join scores s on s.candidate_id = c.id "
+        "where s.error is not null order by s.error, c.id"
+    ).fetchall()
+    con.close()
+    return task, [r[0] for r in rows][:laws]
+
+
+def _features(task: Task, texts: list[str], *, seed: int) -> list[dict[str, Any]]:
+    parsed = []
+    for text in texts:
+        try:
+            parsed.append(parse_for_task(text, task))
+        except Exception:  # noqa: BLE001 - a pool law the task no longer accepts is skipped
+            continue
+    out = []
+    for setting, train_only in (("real", False), ("nested", True)):
+        variant = _with_folds(task, train_only=train_only)
+        reports = selection_scores(parsed, variant, seed=seed, restarts=8)
+        for i, (law, report) in enumerate(zip(parsed, reports, strict=True)):
+            held = heldout_score(law, variant, seed=seed, restarts=16)
+            if setting == "real":
+                out.append(
+                    {"law": law.text, "nodes": law.complexity, "params": len(law.parameters)}
+                )
+            out[i][setting] = {
+                "folds": [f.nmse for f in report.folds],
+                "checks": report.checks.passed if report.checks else None,
+                "r2": held.metrics.r2 if held.metrics is not None else None,
+            }
+    return out
+
+
+def _error(folds: list[float | None], k: int, agg: str) -> float:
+    use = folds[:k]
+    if not use or any(v is None or not math.isfinite(v) for v in use):
+        return math.inf
+    logs = [math.log10(max(v, 1e-12)) for v in use]
+    return {"mean": float(np.mean(logs)), "max": max(logs), "first": logs[0]}[agg]
+
+
+def _pick(pool: list[dict], setting: str, rule: tuple) -> dict | None:
+    k, agg, node_w, param_w, demote = rule
+    best, best_f = None, math.inf
+    for c in pool:
+        f = _error(c[setting]["folds"], k, agg)
+        if not math.isfinite(f):
+            continue
+        f += node_w * c["nodes"] + param_w * c["params"]
+        if demote and c[setting]["checks"] is False:
+            f += 3.0
+        if f < best_f:
+            best, best_f = c, f
+    return best
+
+
+def _clip(r2: float | None) -> float:
+    return -1.0 if r2 is None or not math.isfinite(r2) else max(-1.0, min(1.0, r2))
+
+
+RULES = [
+    (k, agg, node_w, param_w, demote)
+    for k, agg in [(1, "first")] + [(k, a) for k in (2, 3, 4) for a in ("mean", "max")]
+    for node_w, param_w in itertools.product((0.0, 0.005, 0.01, 0.02), (0.0, 0.02, 0.05, 0.1))
+    for demote in (False, True)
+]
+
+
+def table(pools: dict[str, list[dict]], *, top: int = 12) -> str:
+    """The rules, best first by the nested criterion, with the real test R² beside it."""
+    rows = []
+    for rule in RULES:
+        nested = [
+            _clip((_pick(p, "nested", rule) or {}).get("nested", {}).get("r2"))
+            for p in pools.values()
+        ]
+        real = [
+            _clip((_pick(p, "real", rule) or {}).get("real", {}).get("r2")) for p in pools.values()
+        ]
+        rows.append((float(np.mean(nested)), float(np.mean(real)), rule, nested, real))
+    rows.sort(key=lambda r: (-r[0], -r[1]))
+    names = list(pools)
+    head = "| folds | agg | w/node | w/param | demote | nested mean | real mean | " + " | ".join(
+        n.replace("_scaling_law", "") for n in names
+    )
+    lines = [head + " |", "|" + "---|" * (7 + len(names))]
+    baseline = (1, "first", 0.01, 0.0, False)
+    chosen = [r for r in rows[:top]] + [r for r in rows if r[2] == baseline]
+    for mean_n, mean_r, rule, nested, real in chosen:
+        k, agg, nw, pw, dm = rule
+        cells = " | ".join(f"{a:.2f}/{b:.2f}" for a, b in zip(nested, real, strict=True))
+        tag = " (old rule)" if rule == baseline else ""
+        lines.append(
+            f"| {k} | {agg}{tag} | {nw} | {pw} | {dm} | {mean_n:.3f} | {mean_r:.3f} | {cells} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="*", type=Path, help="finished run directories (the pools)")
+    parser.add_argument("--laws", type=int, default=60, help="pool laws per run (best first)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("sweep.json"))
+    parser.add_argument("--table", type=Path, help="print the rules table of a saved sweep")
+    args = parser.parse_args(argv)
+    if args.table:
+        pools = json.loads(args.table.read_text())
+        print(table(pools))
+        return 0
+    pools: dict[str, list[dict]] = {}
+    if args.out.exists():
+        pools = json.loads(args.out.read_text())
+    for run_dir in args.runs:
+        label = run_dir.name
+        if label in pools:
+            continue
+        name, texts = _pool(run_dir, laws=args.laws)
+        print(f"{label}: {len(texts)} laws", file=sys.stderr, flush=True)
+        pools[label] = _features(load_task(name), texts, seed=args.seed)
+        args.out.write_text(json.dumps(pools))
+    print(table(pools))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,152 @@
+"""Selection folds: rolling-origin cutoffs along the validation scale, carved from training rows.
+
+Search ranks a law by how it extrapolates, so each fold fits on the rows *below* a cutoff
+and scores the band of rows just above it. Per group, with ``scale`` the group's values
+of the validation input::
+
+    band 0 = the rows at the largest distinct scale values (the validation slice)
+    band k = the rows at the largest values left once bands 0..k-1 are removed
+    fold k:  fit on every row below band k, score on band k
+
+Each band takes whole distinct values, largest first, while it holds at most
+``fraction * rows`` rows (always at least one value). Fold 0 is the validation slice
+that :meth:`Task.validation` returns; later folds cut lower and extrapolate from less.
+
+Where the test rows are not a larger scale (no validation input), folds are a seeded
+random K-fold instead: band k is a random draw of ``ceil(fraction * rows)`` rows not in an
+earlier band, and fold k fits on every training row outside band k.
+
+A group takes part in fold k only when its fit rows hold at least ``MIN_FIT_ROWS`` rows
+and, for scale folds, at least two distinct scale values (a trend needs two points); a
+fold no group can take part in is dropped, so a task may have fewer folds than asked.
+Fold 0 is exempt: it is the validation slice, which :func:`sld.corpus.task.make_task`
+checks itself (it refuses a group whose every row is in the slice).
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+MIN_FIT_ROWS = 2
+
+FoldKind = Literal["scale", "random"]
+
+
+@dataclass(frozen=True)
+class FoldMasks:
+    """One fold's rows in one group: bool masks over the group's training rows (rows_g,)."""
+
+    fit: np.ndarray
+    score: np.ndarray
+
+
+def scale_bands(scale: np.ndarray, *, bands: int, fraction: float) -> list[np.ndarray]:
+    """Up to ``bands`` disjoint bool masks over ``scale`` (rows,), largest values first.
+
+    Band k holds the largest distinct values not in an earlier band, added while the band
+    stays within ``fraction * rows`` rows; it always holds at least one value.
+    """
+    n = len(scale)
+    remaining = np.ones(n, dtype=bool)
+    out: list[np.ndarray] = []
+    for _ in range(bands):
+        values = np.unique(scale[remaining])[::-1]
+        if len(values) == 0:
+            break
+        band = remaining & (scale == values[0])
+        for value in values[1:]:
+            at_value = remaining & (scale == value)
+            if band.sum() + at_value.sum() > fraction * n:
+                break
+            band |= at_value
+        out.append(band)
+        remaining &= ~band
+    return out
+
+
+def validation_mask(
+    scale: np.ndarray | None, *, n_rows: int, fraction: float, seed: int, group: str
+) -> np.ndarray:
+    """Which of a group's training rows form its validation slice (band 0); bool (n_rows,).
+
+    With ``scale``: :func:`scale_bands`' first band. Without: ``ceil(fraction * n_rows)``
+    rows (at most ``n_rows - 1``) drawn by a numpy Generator seeded from ``seed`` and the
+    group name.
+    """
+    if scale is not None:
+        return scale_bands(scale, bands=1, fraction=fraction)[0]
+    count = min(math.ceil(fraction * n_rows), n_rows - 1)
+    rng = np.random.default_rng([seed, zlib.crc32(group.encode("utf-8"))])
+    mask = np.zeros(n_rows, dtype=bool)
+    mask[rng.choice(n_rows, size=count, replace=False)] = True
+    return mask
+
+
+def random_bands(
+    n_rows: int, *, bands: int, fraction: float, seed: int, group: str
+) -> list[np.ndarray]:
+    """Up to ``bands`` disjoint random bool masks of ``ceil(fraction * n_rows)`` rows each.
+
+    Band 0 is :func:`validation_mask`'s draw; band k > 0 is drawn from the rows no earlier
+    band holds, by a Generator seeded from ``seed``, the group name and ``k``.
+    """
+    first = validation_mask(None, n_rows=n_rows, fraction=fraction, seed=seed, group=group)
+    size = int(first.sum())
+    out = [first]
+    taken = first.copy()
+    for k in range(1, bands):
+        free = np.flatnonzero(~taken)
+        if len(free) < size or size == 0:
+            break
+        rng = np.random.default_rng([seed, zlib.crc32(group.encode("utf-8")), k])
+        mask = np.zeros(n_rows, dtype=bool)
+        mask[rng.choice(free, size=size, replace=False)] = True
+        out.append(mask)
+        taken |= mask
+    return out
+
+
+def group_folds(
+    scale: np.ndarray | None,
+    *,
+    n_rows: int,
+    folds: int,
+    fraction: float,
+    seed: int,
+    group: str,
+) -> list[FoldMasks | None]:
+    """The ``folds`` folds of one group (None where the group cannot take part).
+
+    ``scale``: the group's values of the validation input (rows,), or None for random folds.
+    """
+    if scale is None:
+        bands = random_bands(n_rows, bands=folds, fraction=fraction, seed=seed, group=group)
+    else:
+        bands = scale_bands(scale, bands=folds, fraction=fraction)
+    out: list[FoldMasks | None] = []
+    above = np.zeros(n_rows, dtype=bool)
+    for k in range(folds):
+        if k >= len(bands):
+            out.append(None)
+            continue
+        band = bands[k]
+        above |= band
+        fit = ~above if scale is not None else ~band
+        usable = int(fit.sum()) >= 1
+        if k > 0:  # fold 0 is the validation slice, which make_task has already checked
+            usable = int(fit.sum()) >= MIN_FIT_ROWS
+            if scale is not None:
+                usable = usable and len(np.unique(scale[fit])) >= 2
+        if not usable:
+            out.append(None)
+            continue
+        fit.setflags(write=False)
+        band = band.copy()
+        band.setflags(write=False)
+        out.append(FoldMasks(fit=fit, score=band))
+    return out

@@ -1,0 +1,63 @@
+"""The evaluation protocol: selection on training rows only, held-out scores for reports only.
+
+Two separate paths, on purpose:
+
+* the selection path (:func:`selection_scores`, :func:`validation_score`,
+  :func:`extrapolation_checks`, :func:`final_pick`) reads only training rows: the
+  task's selection folds (:meth:`sld.corpus.Task.folds`) and, for the checks, the
+  training inputs. It is all that search and the final pick may use.
+* :func:`heldout_score` fits on all of ``task.train()`` and scores on
+  ``task.heldout()``. It is called for reporting, after selection.
+
+:func:`score` is the public entry point that dispatches on ``split``.
+"""
+
+from ._checks import MONOTONE_TOLERANCE as MONOTONE_TOLERANCE
+from ._checks import extrapolation_checks as extrapolation_checks
+from ._pick import PickEntry as PickEntry
+from ._pick import PickReport as PickReport
+from ._pick import final_pick as final_pick
+from ._reports import BootstrapInterval as BootstrapInterval
+from ._reports import CheckReport as CheckReport
+from ._reports import FoldScore as FoldScore
+from ._reports import MetricsReport as MetricsReport
+from ._reports import ScoreReport as ScoreReport
+from ._reports import Split as Split
+from ._rows import evaluate as evaluate
+from ._rows import parse_for_task as parse_for_task
+from ._rows import predict_rows as predict_rows
+from ._rows import resolve_task as resolve_task
+from ._score import heldout_score as heldout_score
+from ._score import score as score
+from ._score import validation_score as validation_score
+from ._selection import DEMOTION as DEMOTION
+from ._selection import fitness as fitness
+from ._selection import fold_rows as fold_rows
+from ._selection import selection_error as selection_error
+from ._selection import selection_scores as selection_scores
+
+__all__ = [
+    "DEMOTION",
+    "MONOTONE_TOLERANCE",
+    "BootstrapInterval",
+    "CheckReport",
+    "FoldScore",
+    "MetricsReport",
+    "PickEntry",
+    "PickReport",
+    "ScoreReport",
+    "Split",
+    "evaluate",
+    "extrapolation_checks",
+    "final_pick",
+    "fitness",
+    "fold_rows",
+    "heldout_score",
+    "parse_for_task",
+    "predict_rows",
+    "resolve_task",
+    "score",
+    "selection_error",
+    "selection_scores",
+    "validation_score",
+]

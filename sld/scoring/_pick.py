@@ -1,0 +1,202 @@
+"""The final pick: re-fit the best few laws carefully and choose the one most likely to hold.
+
+Search ranks thousands of laws on cheap fits; the pick looks again at the top few
+(``candidates``, best first by search fitness) with training rows only:
+
+1. every fold re-fitted with ``restarts`` restarts (one batched call): fold scores,
+   selection error, extrapolation checks;
+2. ``bootstrap`` resamples: each fold's fit rows drawn with replacement within each group,
+   all resamples of all folds as groups of one batched call; each resample gives a
+   selection error (the fold bands are scored as they are);
+3. each law's pessimistic error is the ``quantile`` of its bootstrap selection errors (a
+   resample that cannot be fitted counts as infinite), so a law that only fits this one
+   draw of the rows loses to one that fits every draw;
+4. the pick minimises :func:`sld.scoring.fitness` of that pessimistic error, among laws
+   that pass the checks (among all, if none does). Ties go to the earlier candidate.
+
+Deterministic for a seed: resamples draw from ``numpy.random.default_rng([seed, b])``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from pydantic import BaseModel
+
+from sld.corpus import Fold, Split, Task
+from sld.fit import fit_many
+from sld.law import Law
+
+from ._reports import CheckReport, FoldScore
+from ._rows import evaluate
+from ._selection import FOLD_SEP, fitness, selection_error, selection_scores
+
+BOOT_SEP = "\x1e"  # joins resample index and (fold, group) name
+
+
+class PickEntry(BaseModel):
+    """One law the pick looked at, and how it fared."""
+
+    id: int
+    law: str
+    complexity: int
+    n_params: int
+    folds: list[FoldScore]
+    error: float
+    bound: float
+    samples: int
+    failed: int
+    checks: CheckReport | None
+    fitness: float
+    rank: int
+
+
+class PickReport(BaseModel):
+    """The final pick: every entry (ranked) and the chosen candidate id (None if nothing scored)."""
+
+    chosen: int | None
+    entries: list[PickEntry]
+    restarts: int
+    bootstrap: int
+    quantile: float
+    node_weight: float
+    param_weight: float
+    reason: str
+
+
+def _boot_group(sample: int, fold: int, group: str) -> str:
+    return f"{sample}{BOOT_SEP}{fold}{FOLD_SEP}{group}"
+
+
+def _resampled_folds(folds: Sequence[Fold], *, samples: int, seed: int) -> Split:
+    """All resamples of every fold's fit rows as groups of one Split (named by :func:`_boot_group`)."""
+    groups, X, y = [], [], []
+    first = folds[0].fit
+    for b in range(samples):
+        rng = np.random.default_rng([seed, b])
+        for fold in folds:
+            for group, x_g, y_g in zip(fold.fit.groups, fold.fit.X, fold.fit.y, strict=True):
+                if len(x_g) == 0:
+                    continue
+                idx = rng.integers(0, len(x_g), size=len(x_g))
+                groups.append(_boot_group(b, fold.index, group))
+                X.append(x_g[idx])
+                y.append(y_g[idx])
+    return Split(tuple(groups), first.inputs, first.outputs, tuple(X), tuple(y))
+
+
+def _bootstrap_errors(
+    laws: Sequence[Law], folds: Sequence[Fold], *, samples: int, restarts: int, seed: int
+) -> list[list[float]]:
+    """Per law, the selection error of each resample (inf where it could not be fitted)."""
+    if samples <= 0:
+        return [[] for _ in laws]
+    rows = _resampled_folds(folds, samples=samples, seed=seed)
+    fits = fit_many(laws, rows, restarts=restarts, seed=seed + 1)
+    out = []
+    for law, fit in zip(laws, fits, strict=True):
+        # a group without parameters predicts NaN, so its fold scores None: no need for fit.ok
+        usable = fit.model_copy(update={"ok": True})
+        errors = []
+        for b in range(samples):
+            scores = []
+            for fold in folds:
+                names = [_boot_group(b, fold.index, g) for g in fold.score.groups]
+                metrics, _ = evaluate(law, usable, fold.score, names=names)
+                scores.append(
+                    FoldScore(
+                        index=fold.index,
+                        fit_rows=fold.fit.n_rows,
+                        rows=fold.score.n_rows,
+                        nmse=metrics.nmse if metrics else None,
+                        r2=metrics.r2 if metrics else None,
+                    )
+                )
+            errors.append(selection_error(scores))
+        out.append(errors)
+    return out
+
+
+def final_pick(
+    candidates: Sequence[tuple[int, Law]],
+    task: Task,
+    *,
+    seed: int = 0,
+    restarts: int = 32,
+    bootstrap: int = 8,
+    bootstrap_restarts: int = 8,
+    quantile: float = 0.8,
+    node_weight: float = 0.01,
+    param_weight: float = 0.0,
+    monotone: Mapping[str, int] | None = None,
+) -> PickReport:
+    """Re-fit ``candidates`` (id, law) on every fold, bootstrap them, and pick one (see module)."""
+    settings = dict(
+        restarts=restarts,
+        bootstrap=bootstrap,
+        quantile=quantile,
+        node_weight=node_weight,
+        param_weight=param_weight,
+    )
+    if not candidates:
+        return PickReport(chosen=None, entries=[], reason="no law was scored", **settings)
+    laws = [law for _, law in candidates]
+    reports = selection_scores(laws, task, seed=seed, restarts=restarts, monotone=monotone)
+    folds = task.folds()
+    boot = _bootstrap_errors(laws, folds, samples=bootstrap, restarts=bootstrap_restarts, seed=seed)
+    entries = []
+    for (cid, law), report, errors in zip(candidates, reports, boot, strict=True):
+        point = report.error
+        if errors:
+            finite = [e for e in errors if math.isfinite(e)]
+            logs = [math.log10(max(e, 1e-12)) if math.isfinite(e) else math.inf for e in errors]
+            bound = (
+                float(10 ** np.quantile(logs, quantile, method="higher"))
+                if len(finite) >= quantile * len(errors)
+                else math.inf
+            )
+            bound = max(bound, point) if math.isfinite(bound) else bound
+        else:
+            bound = point
+        demoted = report.checks is not None and not report.checks.passed
+        entries.append(
+            PickEntry(
+                id=cid,
+                law=law.text,
+                complexity=law.complexity,
+                n_params=len(law.parameters),
+                folds=report.folds,
+                error=point,
+                bound=bound,
+                samples=len(errors),
+                failed=sum(1 for e in errors if not math.isfinite(e)),
+                checks=report.checks,
+                fitness=fitness(
+                    bound,
+                    complexity=law.complexity,
+                    n_params=len(law.parameters),
+                    node_weight=node_weight,
+                    param_weight=param_weight,
+                    demoted=demoted,
+                ),
+                rank=0,
+            )
+        )
+    order = sorted(range(len(entries)), key=lambda i: (entries[i].fitness, i))
+    ranked = [entries[i].model_copy(update={"rank": r + 1}) for r, i in enumerate(order)]
+    best = ranked[0]
+    if not math.isfinite(best.fitness):
+        return PickReport(
+            chosen=None, entries=ranked, reason="no candidate could be re-fitted", **settings
+        )
+    why = (
+        f"lowest penalised {quantile:.0%}-quantile error over {bootstrap} resamples "
+        f"of every fold ({best.bound:.3g}; point {best.error:.3g})"
+        if bootstrap > 0
+        else f"lowest penalised selection error ({best.error:.3g})"
+    )
+    if best.checks is not None and not best.checks.passed:
+        why += "; no candidate passed every extrapolation check"
+    return PickReport(chosen=best.id, entries=ranked, reason=why, **settings)

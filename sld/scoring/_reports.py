@@ -1,0 +1,163 @@
+"""What scoring produces: metrics, fold scores, extrapolation checks, the score report."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from sld.fit import FitResult
+
+if TYPE_CHECKING:
+    from sld.corpus import Task
+
+Split = Literal["validation", "test"]
+
+
+class MetricsReport(BaseModel):
+    """R², NMSE, NMAE on the evaluated rows (SLDBench definitions, averaged over outputs)."""
+
+    r2: float
+    r2_clipped: float
+    nmse: float
+    nmae: float
+    rows: int
+
+
+class BootstrapInterval(BaseModel):
+    """Percentile 95 % interval of R² over refits on resampled training rows."""
+
+    low: float
+    high: float
+    median: float
+    samples: int
+    failed: int
+
+
+class FoldScore(BaseModel):
+    """One selection fold: the law fitted on the fold's lower rows, scored on its band.
+
+    ``nmse``/``r2`` are None (with ``reason``) when the law could not be fitted or scored.
+    """
+
+    index: int
+    fit_rows: int
+    rows: int
+    nmse: float | None
+    r2: float | None
+    reason: str | None = None
+
+
+class CheckReport(BaseModel):
+    """The extrapolation checks (inputs only, never labels) and why a law failed them.
+
+    ``reasons`` is empty when every check passed; ``probes`` counts the points evaluated.
+    """
+
+    passed: bool
+    reasons: list[str]
+    probes: int
+
+
+class ScoreReport(BaseModel):
+    """Everything one scoring of one law on one task produced; JSON-serialisable.
+
+    For the selection path (``split="validation"``): ``metrics`` and ``fit`` are fold 0's
+    (fitted on ``search_train()``, scored on ``validation()``); ``folds`` holds every
+    fold's score, ``selection_error`` their aggregate (:func:`sld.scoring.selection_error`)
+    and ``checks`` the extrapolation checks. The held-out path leaves those three empty.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=False)
+
+    task: str
+    law: str
+    key: str
+    split: Split
+    ok: bool
+    reason: str | None
+    complexity: int
+    n_parameters: int
+    parameters: dict[str, dict[str, float]]
+    metrics: MetricsReport | None
+    fit: FitResult
+    bootstrap: BootstrapInterval | None = None
+    seconds: dict[str, float]
+    folds: list[FoldScore] = []
+    selection_error: float | None = None
+    checks: CheckReport | None = None
+
+    @property
+    def r2(self) -> float:
+        """R² on the evaluated rows, NaN when the law could not be scored."""
+        return self.metrics.r2 if self.metrics is not None else float("nan")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The scores as one row: task, law, split, ok, the metrics (NaN when not scored),
+        bootstrap interval, complexity, parameter count, converged, train loss, selection error."""
+        m, b = self.metrics, self.bootstrap
+        nan = float("nan")
+        row = {
+            "task": self.task,
+            "law": self.law,
+            "split": self.split,
+            "ok": self.ok,
+            "r2": m.r2 if m else nan,
+            "r2_clipped": m.r2_clipped if m else nan,
+            "nmse": m.nmse if m else nan,
+            "nmae": m.nmae if m else nan,
+            "rows": m.rows if m else 0,
+            "r2_low": b.low if b else nan,
+            "r2_high": b.high if b else nan,
+            "complexity": self.complexity,
+            "n_parameters": self.n_parameters,
+            "converged": self.fit.converged,
+            "train_loss": self.fit.train_loss,
+            "selection_error": self.selection_error if self.selection_error is not None else nan,
+        }
+        return pd.DataFrame([row])
+
+    def parameters_frame(self) -> pd.DataFrame:
+        """Per-group parameters (see :meth:`sld.fit.FitResult.to_frame`)."""
+        return self.fit.to_frame()
+
+    def predictions(self, task: Task) -> pd.DataFrame:
+        """Every row of ``task`` with this fit's prediction, for plots and residuals.
+
+        Columns: ``group``, ``split`` (``train``, ``validation`` or ``test``: the row's role in
+        the task), ``fitted`` (the fit saw the row: training rows, plus the validation slice
+        for a ``test`` score), the inputs, then per output its value and ``<output>_predicted``
+        (NaN in a group without parameters).
+        """
+        from ._rows import parse_for_task, predict_rows
+
+        law = parse_for_task(self.law, task, max_params=max(self.n_parameters, 1))
+        parts = []
+        for role, rows in (
+            ("train", task.search_train()),
+            ("validation", task.validation()),
+            ("test", task.heldout()),
+        ):
+            frame = rows.frame()
+            with np.errstate(all="ignore"):
+                predicted, _ = predict_rows(law, self.fit, rows)
+            frame.insert(1, "split", role)
+            frame.insert(
+                2, "fitted", role == "train" or (role == "validation" and self.split == "test")
+            )
+            for j, name in enumerate(task.outputs):
+                frame[f"{name}_predicted"] = predicted[:, j]
+            parts.append(frame)
+        return pd.concat(parts, ignore_index=True)
+
+    @property
+    def error(self) -> float:
+        """The selection error (inf when unscored); for held-out reports, the NMSE."""
+        if self.selection_error is not None:
+            return self.selection_error
+        if self.metrics is not None and math.isfinite(self.metrics.nmse):
+            return self.metrics.nmse
+        return math.inf

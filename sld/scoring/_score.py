@@ -1,0 +1,143 @@
+"""One law on one task: the validation path (what search sees) and the held-out path (reports only).
+
+* :func:`validation_score` is :func:`sld.scoring.selection_scores` for one law: every
+  fold, the aggregate, the checks; ``bootstrap`` adds an interval of fold 0's R².
+* :func:`heldout_score` fits on all of ``task.train()`` and scores on ``task.heldout()``.
+  It is called for reporting, after selection, and nothing in search calls it.
+
+:func:`score` is the public entry point that dispatches on ``split``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sld.corpus import Task
+from sld.errors import ConfigError
+from sld.fit import fit_law
+from sld.law import Law
+
+from ._reports import BootstrapInterval, ScoreReport, Split
+from ._rows import evaluate, parse_for_task, resample, resolve_task
+from ._selection import selection_scores
+
+
+def bootstrap_interval(
+    law: Law, fit_rows: Any, eval_rows: Any, *, samples: int, restarts: int, seed: int
+) -> BootstrapInterval | None:
+    """Percentile 95 % interval of R² on ``eval_rows`` over refits on resampled ``fit_rows``."""
+    rng = np.random.default_rng(seed)
+    values, failed = [], 0
+    for b in range(samples):
+        refit = fit_law(law, resample(fit_rows, rng), restarts=restarts, seed=seed + 1 + b)
+        m, _ = evaluate(law, refit, eval_rows)
+        if m is None:
+            failed += 1
+        else:
+            values.append(m.r2)
+    if not values:
+        return None
+    return BootstrapInterval(
+        low=float(np.percentile(values, 2.5)),
+        high=float(np.percentile(values, 97.5)),
+        median=float(np.median(values)),
+        samples=len(values),
+        failed=failed,
+    )
+
+
+def validation_score(
+    law: Law, task: Task, *, seed: int = 0, bootstrap: int = 0, restarts: int = 16
+) -> ScoreReport:
+    """Every selection fold of one law (fold 0: fit ``search_train()``, score ``validation()``).
+
+    The selection path: reads only training rows. ``bootstrap=B`` adds a 95 % interval of
+    fold 0's R² from B refits on resampled ``search_train()`` rows.
+    """
+    report = selection_scores([law], task, seed=seed, restarts=restarts)[0]
+    if bootstrap > 0 and report.metrics is not None:
+        started = time.perf_counter()
+        interval = bootstrap_interval(
+            law,
+            task.search_train(),
+            task.validation(),
+            samples=bootstrap,
+            restarts=restarts,
+            seed=seed,
+        )
+        spent = time.perf_counter() - started
+        seconds = {**report.seconds, "bootstrap": spent, "total": report.seconds["total"] + spent}
+        report = report.model_copy(update={"bootstrap": interval, "seconds": seconds})
+    return report
+
+
+def heldout_score(
+    law: Law, task: Task, *, seed: int = 0, bootstrap: int = 0, restarts: int = 16
+) -> ScoreReport:
+    """Fit on all training rows; score on the held-out test rows. For reporting only."""
+    started = time.perf_counter()
+    fit_rows, eval_rows = task.train(), task.heldout()
+    fit = fit_law(law, fit_rows, restarts=restarts, seed=seed)
+    fitted = time.perf_counter()
+    metrics, reason = evaluate(law, fit, eval_rows)
+    evaluated = time.perf_counter()
+    interval = None
+    if bootstrap > 0 and metrics is not None:
+        interval = bootstrap_interval(
+            law, fit_rows, eval_rows, samples=bootstrap, restarts=restarts, seed=seed
+        )
+    return ScoreReport(
+        task=task.name,
+        law=law.text,
+        key=law.key,
+        split="test",
+        ok=metrics is not None,
+        reason=reason,
+        complexity=law.complexity,
+        n_parameters=len(law.parameters),
+        parameters=fit.parameters,
+        metrics=metrics,
+        fit=fit,
+        bootstrap=interval,
+        seconds={
+            "fit": fitted - started,
+            "evaluate": evaluated - fitted,
+            "bootstrap": time.perf_counter() - evaluated,
+            "total": time.perf_counter() - started,
+        },
+    )
+
+
+def score(
+    law: str | Sequence[str] | Law,
+    task: str | Path | Task,
+    *,
+    split: Split = "validation",
+    seed: int = 0,
+    bootstrap: int = 0,
+    restarts: int = 16,
+    max_params: int | None = None,
+) -> ScoreReport:
+    """Fit ``law`` on the task's training rows and score it on ``split``.
+
+    ``split="validation"``: the selection folds (fold 0 fits train minus the validation
+    slice and scores the slice; later folds cut lower); what search uses.
+    ``split="test"``: fit on all training rows, score on the held-out rows.
+    ``bootstrap=B`` adds a 95 % interval of R² from B refits on training rows resampled
+    with replacement within each group.
+    """
+    if split not in ("validation", "test"):
+        raise ConfigError(f"split must be 'validation' or 'test', got {split!r}")
+    if bootstrap < 0:
+        raise ConfigError(f"bootstrap must be >= 0, got {bootstrap}")
+    if restarts < 1:
+        raise ConfigError(f"restarts must be >= 1, got {restarts}")
+    the_task = resolve_task(task)
+    the_law = parse_for_task(law, the_task, max_params=max_params)
+    path = validation_score if split == "validation" else heldout_score
+    return path(the_law, the_task, seed=seed, bootstrap=bootstrap, restarts=restarts)

@@ -1,0 +1,122 @@
+"""Extrapolation checks on hand-made laws: inputs only, demote what turns the wrong way."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sld.corpus import load_task
+from sld.fit import FitResult, fit_law
+from sld.law import parse_law
+from sld.scoring import extrapolation_checks, selection_scores
+
+CHINCHILLA = dict(E=1.69, A=406.4, a=0.34, B=410.7, b=0.28)
+
+
+def _sweep(tmp_path) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    N = np.repeat(np.geomspace(7e7, 2e9, 7), 6)
+    D = np.tile(np.geomspace(2e9, 2e11, 6), 7)
+    p = CHINCHILLA
+    loss = p["E"] + p["A"] / N ** p["a"] + p["B"] / D ** p["b"] + rng.normal(0, 0.004, len(N))
+    frame = pd.DataFrame({"N": N, "D": D, "loss": loss})
+    frame.to_csv(tmp_path / "chinchilla.csv", index=False)
+    return frame
+
+
+def _task(tmp_path, **options):
+    _sweep(tmp_path)
+    return load_task(
+        str(tmp_path / "chinchilla.csv"), inputs=["N", "D"], outputs=["loss"], test="N >= 2e9"
+    )
+
+
+def _fit(law, parameters: dict[str, float], group: str = "all_data") -> FitResult:
+    names = list(law.parameters)
+    return FitResult(
+        ok=True,
+        groups=[group],
+        parameter_names=names,
+        parameters={group: {n: float(parameters[n]) for n in names}},
+        train_loss=0.0,
+        group_loss={group: 0.0},
+        converged=True,
+        group_converged={group: True},
+        gradient_norm=0.0,
+        restarts=1,
+        finite_restarts=1,
+        iterations=1,
+        seconds=0.0,
+        compile_seconds=0.0,
+    )
+
+
+def _check(task, text: str, parameters: dict[str, float], **options):
+    law = parse_law(text, inputs=task.inputs, outputs=task.outputs)
+    return extrapolation_checks(
+        law,
+        _fit(law, parameters, task.groups[0]),
+        task.train(),
+        log_scale=task.log_scale,
+        monotone=options.pop("monotone", {"N": -1, "D": -1}),
+        probe=10.0,
+        **options,
+    )
+
+
+def test_the_chinchilla_form_passes_every_check(tmp_path):
+    task = _task(tmp_path)
+    law = parse_law("E + A/N**a + B/D**b", inputs=task.inputs, outputs=task.outputs)
+    fit = fit_law(law, task.train(), restarts=16, seed=0)
+    report = extrapolation_checks(
+        law, fit, task.train(), log_scale=task.log_scale, monotone={"N": -1, "D": -1}
+    )
+    assert report.passed, report.reasons
+    assert report.probes > 0
+
+
+def test_an_extra_d_term_that_turns_upward_beyond_the_range_is_demoted(tmp_path):
+    task = _task(tmp_path)
+    # within the training range C*D**c adds at most 0.005 and the law still falls in D;
+    # a decade beyond the largest D it climbs by several std of the loss
+    params = {**CHINCHILLA, "C": 1.25e-25, "c": 2.0}
+    report = _check(task, "E + A/N**a + B/D**b + C*D**c", params)
+    assert not report.passed
+    assert any("rises against its declared direction in D" in r for r in report.reasons)
+    # the same law with no declared direction only has to stay finite and positive
+    assert _check(task, "E + A/N**a + B/D**b + C*D**c", params, monotone={}).passed
+
+
+def test_a_law_that_turns_non_positive_or_non_finite_beyond_the_range_is_demoted(tmp_path):
+    task = _task(tmp_path)
+    negative = _check(task, "E - C*log(D)", {"E": 30.0, "C": 1.2}, monotone={})
+    assert not negative.passed
+    assert any("turns non-positive" in r for r in negative.reasons)
+    blowup = _check(task, "E + A/(c - log(D))", {"E": 2.0, "A": 1.0, "c": 27.0}, monotone={})
+    assert not blowup.passed
+
+
+def test_within_range_wiggles_under_the_tolerance_are_allowed(tmp_path):
+    task = _task(tmp_path)
+    # a tiny upward tilt in N, far under 0.1 std over the whole probe, is noise-sized
+    tilt = _check(task, "E + A/N**a + B/D**b + C*log(N)", {**CHINCHILLA, "C": 1e-4})
+    assert tilt.passed, tilt.reasons
+    steep = _check(task, "E + A/N**a + B/D**b + C*log(N)", {**CHINCHILLA, "C": 0.2})
+    assert not steep.passed
+
+
+@pytest.mark.parametrize("directions", [{"N": -1, "D": -1}, {}])
+def test_selection_scores_carry_the_checks_and_a_demoted_law_keeps_its_fold_scores(
+    tmp_path, directions
+):
+    task = _task(tmp_path)
+    laws = [
+        parse_law(t, inputs=task.inputs, outputs=task.outputs)
+        for t in ("E + A/N**a + B/D**b", "E + A*N**a + B/D**b")
+    ]
+    reports = selection_scores(laws, task, seed=0, restarts=8, monotone=directions)
+    assert all(r.checks is not None for r in reports)
+    assert reports[0].checks.passed
+    assert len(reports[0].folds) == len(task.folds())
+    assert all(f.nmse is not None for f in reports[0].folds)

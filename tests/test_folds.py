@@ -1,0 +1,97 @@
+"""Selection folds: nested cutoffs along the validation scale, never a test row, BYO defaults."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sld.corpus import list_tasks, load_task
+from sld.corpus.folds import group_folds, random_bands, scale_bands
+
+
+def _rows(split) -> set[tuple[str, tuple[float, ...]]]:
+    return {
+        (g, tuple(np.concatenate([x_i, y_i])))
+        for g, x, y in zip(split.groups, split.X, split.y, strict=True)
+        for x_i, y_i in zip(x, y, strict=True)
+    }
+
+
+def test_scale_bands_take_whole_values_largest_first_within_the_fraction():
+    scale = np.array([1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 5, 6, 6, 7, 8, 8, 9, 9, 10, 10], dtype=float)
+    bands = scale_bands(scale, bands=3, fraction=0.15)  # at most 3 of 20 rows, one value at least
+    assert [sorted(set(scale[b])) for b in bands] == [[10.0], [9.0], [7.0, 8.0]]
+    big = scale_bands(scale, bands=2, fraction=0.25)  # up to 5 rows: 10,10,9,9 then 8,8,7,6,6
+    assert [sorted(set(scale[b])) for b in big] == [[9.0, 10.0], [6.0, 7.0, 8.0]]
+    assert not (big[0] & big[1]).any()
+
+
+def test_fold_k_fits_strictly_below_its_band_and_fold_0_is_the_validation_slice():
+    task = load_task("vocab_scaling_law")
+    scale = task.inputs.index(task.validation_scale)
+    folds = task.folds()
+    assert len(folds) == task.card.validation.folds == 3
+    assert _rows(folds[0].score) == _rows(task.validation())
+    assert _rows(folds[0].fit) == _rows(task.search_train())
+    for fold in folds:
+        for x_fit, x_score in zip(fold.fit.X, fold.score.X, strict=True):
+            if len(x_score):
+                assert x_fit[:, scale].max() < x_score[:, scale].min()
+    # nested: each later fold fits on a subset of the one before and scores lower down
+    for upper, lower in zip(folds, folds[1:], strict=False):
+        assert _rows(lower.fit) < _rows(upper.fit)
+        assert _rows(lower.score) <= _rows(upper.fit)
+
+
+@pytest.mark.parametrize("name", list_tasks())
+def test_no_fold_ever_holds_a_test_row(name):
+    task = load_task(name)
+    train, test = _rows(task.train()), _rows(task.heldout())
+    assert task.folds(), "every task has at least fold 0"
+    for fold in task.folds():
+        assert _rows(fold.fit) <= train and _rows(fold.score) <= train
+        assert not (_rows(fold.fit) | _rows(fold.score)) & (test - train)
+        assert not _rows(fold.fit) & _rows(fold.score)
+
+
+def test_a_fold_is_dropped_where_its_fit_rows_hold_one_scale_value():
+    # three distinct values: fold 1 would fit on the smallest value alone, so it is dropped
+    scale = np.repeat([1.0, 2.0, 4.0], 6)
+    folds = group_folds(scale, n_rows=18, folds=3, fraction=0.15, seed=0, group="g")
+    assert folds[0] is not None and folds[1] is None and folds[2] is None
+
+
+def test_random_folds_are_disjoint_seeded_and_start_with_the_validation_draw():
+    a = random_bands(40, bands=3, fraction=0.15, seed=7, group="g")
+    b = random_bands(40, bands=3, fraction=0.15, seed=7, group="g")
+    assert [m.tolist() for m in a] == [m.tolist() for m in b]
+    assert [int(m.sum()) for m in a] == [6, 6, 6]
+    assert not (a[0] & a[1]).any() and not (a[1] & a[2]).any() and not (a[0] & a[2]).any()
+    other = random_bands(40, bands=3, fraction=0.15, seed=8, group="g")
+    assert [m.tolist() for m in other] != [m.tolist() for m in a]
+
+
+def test_task_without_a_scale_uses_random_folds_that_fit_on_everything_else():
+    task = load_task("domain_mixture_scaling_law")
+    folds = task.folds()
+    assert [f.kind for f in folds] == ["random"] * 3
+    train = _rows(task.train())
+    for fold in folds:
+        assert _rows(fold.fit) | _rows(fold.score) == train
+
+
+def test_byo_csv_gets_three_scale_folds_by_default(tmp_path):
+    rng = np.random.default_rng(0)
+    N = np.repeat(np.geomspace(1e7, 1e10, 8), 5)
+    D = np.tile(np.geomspace(1e9, 1e11, 5), 8)
+    loss = 1.7 + 400 / N**0.34 + 410 / D**0.28 + rng.normal(0, 0.003, len(N))
+    path = tmp_path / "sweep.csv"
+    pd.DataFrame({"N": N, "D": D, "loss": loss}).to_csv(path, index=False)
+    task = load_task(str(path), inputs=["N", "D"], outputs=["loss"], test="N >= 5e9")
+    assert task.card.validation.folds == 3
+    folds = task.folds()
+    assert len(folds) == 3 and all(f.kind == "scale" for f in folds)
+    scale = task.inputs.index(task.validation_scale)
+    tops = [float(np.concatenate(f.score.X)[:, scale].min()) for f in folds]
+    assert tops == sorted(tops, reverse=True)  # each cutoff lower than the one before

@@ -1,0 +1,157 @@
+"""Selection: folds, checks and the final pick never see a test label; the pick is deterministic;
+the search code names no curated task, column or split value."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sld.config import RunConfig, TaskSpec
+from sld.corpus import list_tasks, load_card, load_task
+from sld.evolve.engine import Engine
+from sld.evolve.offline import OfflineProposer
+from sld.evolve.pick import PickSettings
+from sld.report import finalize, read_run
+from sld.resources import datasets_dir
+from sld.scoring import final_pick, heldout_score, parse_for_task, selection_scores
+from sld.store import RunStore
+
+LAWS = [
+    "E + A/N**alpha + B/D**beta",
+    "E + A/N**alpha + B/U**beta",
+    "E + A*N**a*D**b",
+    "A/N**a + B/D**b + C/U**c",
+]
+SMALL = dict(islands=2, proposals_per_island=3, restarts=4, capacity=8, migration_interval=2)
+
+
+def _csv(tmp_path: Path, *, perturb: bool) -> Path:
+    """The data-constrained task as a user CSV; optionally with every test label changed."""
+    frame = pd.read_csv(datasets_dir() / "data_constrained_scaling_law" / "data.csv")
+    if perturb:
+        test = frame["split"] == "test"
+        rng = np.random.default_rng(3)
+        frame.loc[test, "loss"] = frame.loc[test, "loss"] * rng.uniform(0.3, 3.0, test.sum()) + 5
+    path = tmp_path / ("perturbed.csv" if perturb else "clean.csv")
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _task(path: Path):
+    return load_task(
+        str(path),
+        inputs=["unique_tokens", "params", "tokens"],
+        outputs=["loss"],
+        aliases={"D": "unique_tokens", "N": "params", "U": "tokens"},
+        validation_scale="params",
+    )
+
+
+def _pair(tmp_path):
+    return _task(_csv(tmp_path, perturb=False)), _task(_csv(tmp_path, perturb=True))
+
+
+def test_changing_every_test_label_changes_no_fold_score_check_or_pick(tmp_path):
+    clean, perturbed = _pair(tmp_path)
+    assert len(clean.folds()) == 3
+    laws = [parse_for_task(t, clean) for t in LAWS]
+    a = selection_scores(laws, clean, seed=1, restarts=6, monotone={"params": -1})
+    b = selection_scores(laws, perturbed, seed=1, restarts=6, monotone={"params": -1})
+    for x, y in zip(a, b, strict=True):
+        assert [f.model_dump() for f in x.folds] == [f.model_dump() for f in y.folds]
+        assert x.selection_error == y.selection_error
+        assert x.checks == y.checks
+        assert x.parameters == y.parameters
+    candidates = list(enumerate(laws))
+    pick_a = final_pick(candidates, clean, seed=2, restarts=6, bootstrap=3, bootstrap_restarts=3)
+    pick_b = final_pick(
+        candidates, perturbed, seed=2, restarts=6, bootstrap=3, bootstrap_restarts=3
+    )
+    assert pick_a.model_dump() == pick_b.model_dump()
+    # the held-out path really does see the change
+    chosen = laws[pick_a.chosen]
+    assert heldout_score(chosen, clean).r2 != heldout_score(chosen, perturbed).r2
+
+
+def test_the_final_pick_is_deterministic_for_a_seed(tmp_path):
+    task = _task(_csv(tmp_path, perturb=False))
+    candidates = [(i, parse_for_task(t, task)) for i, t in enumerate(LAWS)]
+    options = dict(restarts=6, bootstrap=4, bootstrap_restarts=3)
+    first = final_pick(candidates, task, seed=5, **options)
+    again = final_pick(candidates, task, seed=5, **options)
+    assert first.model_dump() == again.model_dump()
+    assert first.chosen is not None
+    assert [e.rank for e in first.entries] == [1, 2, 3, 4]
+    assert all(e.samples == 4 for e in first.entries)
+    assert all(len(e.folds) == 3 for e in first.entries)
+
+
+def _run(task, run_dir: Path) -> RunStore:
+    config = RunConfig(task=TaskSpec(source=str(run_dir)), seed=4, generations=2, **SMALL)
+    store = RunStore.create(
+        run_dir, task=task.name, seed=4, config=config.model_dump(mode="json"), versions={}
+    )
+    asyncio.run(Engine(task=task, config=config, store=store, proposer=OfflineProposer()).run())
+    settings = PickSettings(seed=4, candidates=4, restarts=6, bootstrap=3, bootstrap_restarts=3)
+    finalize(store, task, seed=4, restarts=6, bootstrap=0, pick=settings)
+    return store
+
+
+@pytest.mark.slow
+def test_a_whole_run_picks_the_same_law_whatever_the_test_labels(tmp_path):
+    clean, perturbed = _pair(tmp_path)
+    a, b = _run(clean, tmp_path / "a"), _run(perturbed, tmp_path / "b")
+    ra, rb = read_run(a), read_run(b)
+    assert ra.pick is not None and ra.pick.chosen is not None
+    assert ra.pick.model_dump() == rb.pick.model_dump()
+    assert [(f.candidate.seq, f.report.get("folds")) for f in a.fitted()] == [
+        (f.candidate.seq, f.report.get("folds")) for f in b.fitted()
+    ]
+    held_a = {row.kind: row.r2 for row in a.heldout()}
+    held_b = {row.kind: row.r2 for row in b.heldout()}
+    assert held_a["chosen"] != held_b["chosen"]
+
+
+def _curated_words() -> set[str]:
+    """Every curated task name, column name, alias and literal in a split rule."""
+    words: set[str] = set()
+    for name in list_tasks():
+        card = load_card(name)
+        words.add(name)
+        words.update(v.name for v in [*card.inputs, *card.outputs])
+        if card.group_column:
+            words.add(card.group_column)
+        if card.split.test:
+            words.update(re.findall(r'"([^"]+)"', card.split.test))
+            words.update(n for n in re.findall(r"[0-9][0-9.eE+]*", card.split.test) if len(n) >= 4)
+    return words
+
+
+def test_search_and_scoring_code_names_no_curated_task_column_or_split_value():
+    root = Path(__file__).resolve().parent.parent / "sld"
+    words = _curated_words()
+    assert "params" in words and "vocab_scaling_law" in words
+    offenders = []
+    for folder in ("evolve", "scoring"):
+        for path in sorted((root / folder).rglob("*.py")):
+            text = path.read_text()
+            for word in words:
+                for line in text.splitlines():
+                    if re.search(_pattern(word), line):
+                        offenders.append(f"{path.relative_to(root)}: {word!r}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
+
+
+GENERIC = {"loss", "group", "params", "tokens", "lr"}  # also ordinary identifiers in code
+
+
+def _pattern(word: str) -> str:
+    """A curated word as a whole word; one that is also a common identifier only as a string."""
+    if word in GENERIC:
+        return rf"[\"']{re.escape(word)}[\"']"
+    return rf"(?<![A-Za-z0-9_]){re.escape(word)}(?![A-Za-z0-9_])"
