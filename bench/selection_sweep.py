@@ -36,7 +36,8 @@ import pandas as pd
 
 from sld.corpus import Task, load_task
 from sld.corpus.task import make_task
-from sld.scoring import heldout_score, parse_for_task, selection_scores
+from sld.fit import fit_many
+from sld.scoring import evaluate, parse_for_task, selection_scores
 
 MAX_FOLDS = 4
 
@@ -87,8 +88,10 @@ def _features(task: Task, texts: list[str], *, seed: int) -> list[dict[str, Any]
     for setting, train_only in (("real", False), ("nested", True)):
         variant = _with_folds(task, train_only=train_only)
         reports = selection_scores(parsed, variant, seed=seed, restarts=8)
-        for i, (law, report) in enumerate(zip(parsed, reports, strict=True)):
-            held = heldout_score(law, variant, seed=seed, restarts=16)
+        # held-out (or pseudo-test) R²: one batched fit on every training row, as the report does
+        fits = fit_many(parsed, variant.train(), restarts=16, seed=seed)
+        for i, (law, report, fit) in enumerate(zip(parsed, reports, fits, strict=True)):
+            held, _ = evaluate(law, fit, variant.heldout())
             if setting == "real":
                 out.append(
                     {"law": law.text, "nodes": law.complexity, "params": len(law.parameters)}
@@ -96,7 +99,7 @@ def _features(task: Task, texts: list[str], *, seed: int) -> list[dict[str, Any]
             out[i][setting] = {
                 "folds": [f.nmse for f in report.folds],
                 "checks": report.checks.passed if report.checks else None,
-                "r2": held.metrics.r2 if held.metrics is not None else None,
+                "r2": held.r2 if held is not None else None,
             }
     return out
 

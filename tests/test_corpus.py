@@ -135,12 +135,16 @@ def test_validation_slice_sits_at_the_largest_scale(name):
     task = load_task(name)
     if task.validation_scale is None:
         return
-    column = task.inputs.index(task.validation_scale)
+    columns = [task.inputs.index(name) for name in task.card.scale_inputs]  # "N*D": a product
+
+    def scale(X):
+        return np.prod(X[:, columns], axis=1)
+
     for g in range(len(task.groups)):
-        val = task.validation().X[g][:, column]
-        rest = task.search_train().X[g][:, column]
+        val = scale(task.validation().X[g])
+        rest = scale(task.search_train().X[g])
         assert val.min() > rest.max()
-        assert val.max() == task.train().X[g][:, column].max()
+        assert val.max() == scale(task.train().X[g]).max()
 
 
 @pytest.mark.parametrize("name", TASKS)

@@ -8,6 +8,7 @@ import pytest
 
 from sld.corpus import list_tasks, load_task
 from sld.corpus.folds import group_folds, random_bands, scale_bands
+from sld.errors import TaskError
 
 
 def _rows(split) -> set[tuple[str, tuple[float, ...]]]:
@@ -95,3 +96,30 @@ def test_byo_csv_gets_three_scale_folds_by_default(tmp_path):
     scale = task.inputs.index(task.validation_scale)
     tops = [float(np.concatenate(f.score.X)[:, scale].min()) for f in folds]
     assert tops == sorted(tops, reverse=True)  # each cutoff lower than the one before
+
+
+def test_a_product_scale_orders_folds_by_compute(tmp_path):
+    N = np.repeat([1e8, 2e8, 4e8, 8e8], 4)
+    D = np.tile([1e9, 4e9, 1.6e10, 6.4e10], 4)
+    frame = pd.DataFrame({"N": N, "D": D, "loss": 2 + 1e3 / N**0.3 + 1e3 / D**0.3})
+    path = tmp_path / "compute.csv"
+    frame.to_csv(path, index=False)
+    task = load_task(
+        str(path),
+        inputs=["N", "D"],
+        outputs=["loss"],
+        test="N >= 8e8 and D >= 6e10",
+        validation_scale="N*D",
+    )
+    assert task.card.scale_inputs == ("N", "D") and task.validation_scale == "N"
+    for fold in task.folds():
+        fit, score = np.concatenate(fold.fit.X), np.concatenate(fold.score.X)
+        assert (fit[:, 0] * fit[:, 1]).max() < (score[:, 0] * score[:, 1]).min()
+
+
+def test_an_unknown_factor_in_a_product_scale_is_a_one_line_error(tmp_path):
+    pd.DataFrame({"N": [1.0, 2, 3, 4], "D": [1.0, 2, 3, 4], "y": [1.0, 2, 3, 4]}).to_csv(
+        tmp_path / "x.csv", index=False
+    )
+    with pytest.raises(TaskError, match=r"'Q' is not an input.*product such as 'N\*D'"):
+        load_task(str(tmp_path / "x.csv"), inputs=["N", "D"], outputs=["y"], validation_scale="N*Q")

@@ -73,7 +73,8 @@ class Counts(_Model):
 class ValidationRule(_Model):
     """How selection folds are cut from the training rows (see :mod:`sld.corpus.folds`).
 
-    ``scale``: the input the task extrapolates in (None: random folds); ``fraction``: the
+    ``scale``: the input the task extrapolates in, or a product of inputs such as ``"N*D"``
+    when it extrapolates in compute (None: random folds); ``fraction``: the
     share of a group's rows in each fold's scored band; ``folds``: how many nested cutoffs
     (fold 0 is the validation slice); ``probe``: how far beyond its training maximum each
     log-scale input is probed by the extrapolation checks (a factor).
@@ -174,10 +175,12 @@ class TaskCard(_Model):
             aliases.append(var.alias)
         _no_duplicates(aliases, "alias")
         known = {*input_names, *(v.alias for v in self.inputs)}
-        if self.validation.scale is not None and self.validation.scale not in known:
-            raise ValueError(
-                f"validation.scale {self.validation.scale!r} is not an input name or alias"
-            )
+        for factor in scale_factors(self.validation.scale):
+            if factor not in known:
+                raise ValueError(
+                    f"validation.scale {self.validation.scale!r}: {factor!r} is not an input "
+                    "name or alias (a scale is one input, or a product such as 'N*D')"
+                )
         named: set[str] = set()
         for key in self.monotone:
             target = self.aliases.get(key, key)
@@ -210,10 +213,26 @@ class TaskCard(_Model):
         }
 
     @property
+    def scale_inputs(self) -> tuple[str, ...]:
+        """The input *names* whose product orders the folds (aliases resolved; () for none)."""
+        return tuple(self.aliases.get(f, f) for f in scale_factors(self.validation.scale))
+
+    @property
     def validation_scale(self) -> str | None:
-        """The input *name* the validation slice is ordered by (aliases resolved)."""
-        scale = self.validation.scale
-        return self.aliases.get(scale, scale) if scale is not None else None
+        """The input *name* the validation slice is ordered by (aliases resolved).
+
+        For a product scale (``"N*D"``, e.g. compute) this is its first factor, the input a
+        plot puts on its x axis; :attr:`scale_inputs` holds every factor.
+        """
+        names = self.scale_inputs
+        return names[0] if names else None
+
+
+def scale_factors(scale: str | None) -> list[str]:
+    """The factors of a validation scale: ``"N*D"`` → ``["N", "D"]``; None → []."""
+    if scale is None:
+        return []
+    return [part.strip() for part in scale.split("*")]
 
 
 def _no_duplicates(names: list[str], kind: str) -> None:

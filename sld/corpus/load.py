@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sld.corpus.card import RESERVED_NAMES, TaskCard, card_from_dict, default_aliases, read_card
+from sld.corpus.card import (
+    RESERVED_NAMES,
+    TaskCard,
+    card_from_dict,
+    default_aliases,
+    read_card,
+    scale_factors,
+)
 from sld.corpus.options import DATA_OPTIONS, Naming, direction, option_hint, option_name
 from sld.corpus.rules import parse_rule
 from sld.corpus.table import PARQUET_SUFFIXES, SPLIT_COLUMN, Table, frame_table, read_table
@@ -283,10 +290,11 @@ def _merge(
     notes: list[str] = []
     if options.validation_scale is not None:
         scale = options.validation_scale
-        if scale not in known:
+        unknown = [f for f in scale_factors(scale) if f not in known]
+        if unknown:
             raise TaskError(
-                f"{where}: {option_name('validation_scale', naming)} {scale!r} is not an input; "
-                f"choose one of {listing}"
+                f"{where}: {option_name('validation_scale', naming)} {scale!r}: {unknown[0]!r} "
+                f"is not an input; choose one of {listing}, or a product such as 'N*D'"
             )
         validation["scale"] = scale
     elif not curated and "validation" not in base and spec["inputs"]:

@@ -197,8 +197,8 @@ def make_task(
     slice would leave no rows to fit on (``scale_fix`` says how to choose another scale).
     """
     names = tuple(sorted(set(groups.tolist())))
-    scale_name = card.validation_scale
-    scale_index = card.input_names.index(scale_name) if scale_name is not None else None
+    scale_name = card.validation.scale
+    scale_columns = [card.input_names.index(name) for name in card.scale_inputs]
     train_x, train_y, test_x, test_y, masks, folds = [], [], [], [], [], []
     for group in names:
         in_group = groups == group
@@ -212,7 +212,7 @@ def make_task(
             )
         gx = X[train_rows]
         mask = validation_mask(
-            gx[:, scale_index] if scale_index is not None else None,
+            np.prod(gx[:, scale_columns], axis=1) if scale_columns else None,
             n_rows=n_train,
             fraction=card.validation.fraction,
             seed=card.validation.seed,
@@ -227,7 +227,7 @@ def make_task(
         folds.append(
             tuple(
                 group_folds(
-                    gx[:, scale_index] if scale_index is not None else None,
+                    np.prod(gx[:, scale_columns], axis=1) if scale_columns else None,
                     n_rows=n_train,
                     folds=card.validation.folds,
                     fraction=card.validation.fraction,
@@ -252,7 +252,7 @@ def make_task(
         max_params=card.max_params,
         reference_law=card.reference_law,
         log_scale=dict(log_scale),
-        validation_scale=scale_name,
+        validation_scale=card.validation_scale,
         monotone=card.monotone_signs,
         notes=tuple(notes),
         _train=Split(names, inputs, outputs, tuple(train_x), tuple(train_y)),

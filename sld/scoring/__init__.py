@@ -14,6 +14,7 @@ Two separate paths, on purpose:
 
 from ._checks import MONOTONE_TOLERANCE as MONOTONE_TOLERANCE
 from ._checks import extrapolation_checks as extrapolation_checks
+from ._evaluate import evaluate as evaluate
 from ._pick import PickEntry as PickEntry
 from ._pick import PickReport as PickReport
 from ._pick import final_pick as final_pick
@@ -23,7 +24,6 @@ from ._reports import FoldScore as FoldScore
 from ._reports import MetricsReport as MetricsReport
 from ._reports import ScoreReport as ScoreReport
 from ._reports import Split as Split
-from ._rows import evaluate as evaluate
 from ._rows import parse_for_task as parse_for_task
 from ._rows import predict_rows as predict_rows
 from ._rows import resolve_task as resolve_task

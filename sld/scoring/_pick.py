@@ -29,8 +29,8 @@ from sld.corpus import Fold, Split, Task
 from sld.fit import fit_many
 from sld.law import Law
 
+from ._evaluate import evaluate
 from ._reports import CheckReport, FoldScore
-from ._rows import evaluate
 from ._selection import FOLD_SEP, fitness, selection_error, selection_scores
 
 BOOT_SEP = "\x1e"  # joins resample index and (fold, group) name

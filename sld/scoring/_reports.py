@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict
 
 from sld.fit import FitResult
 
+from ._rows import parse_for_task, predict_rows
+
 if TYPE_CHECKING:
     from sld.corpus import Task
 
@@ -132,8 +134,6 @@ class ScoreReport(BaseModel):
         for a ``test`` score), the inputs, then per output its value and ``<output>_predicted``
         (NaN in a group without parameters).
         """
-        from ._rows import parse_for_task, predict_rows
-
         law = parse_for_task(self.law, task, max_params=max(self.n_parameters, 1))
         parts = []
         for role, rows in (

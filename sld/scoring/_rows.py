@@ -1,4 +1,4 @@
-"""Laws against rows: parsing for a task, predictions per group, metrics, resampling."""
+"""Laws against rows: parsing for a task, predictions per group, resampling."""
 
 from __future__ import annotations
 
@@ -12,9 +12,6 @@ import numpy as np
 from sld.corpus import Task, load_task
 from sld.fit import FitResult, predict
 from sld.law import Law, parse_law
-from sld.metrics import metrics_or_reason
-
-from ._reports import MetricsReport
 
 
 def resolve_task(task: str | Path | Task) -> Task:
@@ -61,31 +58,6 @@ def predict_rows(
     if not actual:
         return np.zeros((0, len(law.outputs))), np.zeros((0, len(law.outputs)))
     return np.concatenate(predicted), np.concatenate(actual)
-
-
-def evaluate(
-    law: Law, fit: FitResult, rows: Any, *, names: Sequence[str] | None = None
-) -> tuple[MetricsReport | None, str | None]:
-    """Metrics of ``fit`` on ``rows``, or ``(None, reason)`` when the law cannot be scored there."""
-    if not fit.ok:
-        return None, fit.reason or "the fit failed"
-    with np.errstate(all="ignore"):
-        predicted, actual = predict_rows(law, fit, rows, names=names)
-    if len(actual) == 0:
-        return None, "no rows to evaluate"
-    metrics, reason = metrics_or_reason(predicted, actual)
-    if metrics is None:
-        return None, reason
-    return (
-        MetricsReport(
-            r2=metrics.r2,
-            r2_clipped=metrics.r2_clipped,
-            nmse=metrics.nmse,
-            nmae=metrics.nmae,
-            rows=metrics.rows,
-        ),
-        None,
-    )
 
 
 def resample(rows: Any, rng: np.random.Generator) -> Any:

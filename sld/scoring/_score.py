@@ -22,8 +22,9 @@ from sld.errors import ConfigError
 from sld.fit import fit_law
 from sld.law import Law
 
+from ._evaluate import evaluate
 from ._reports import BootstrapInterval, ScoreReport, Split
-from ._rows import evaluate, parse_for_task, resample, resolve_task
+from ._rows import parse_for_task, resample, resolve_task
 from ._selection import selection_scores
 
 

@@ -30,8 +30,8 @@ from sld.fit import FitResult, fit_many
 from sld.law import Law
 
 from ._checks import extrapolation_checks
+from ._evaluate import evaluate
 from ._reports import CheckReport, FoldScore, ScoreReport
-from ._rows import evaluate
 
 FOLD_SEP = "\x1f"  # joins fold index and group name in the batched fit's group names
 DEMOTION = 3.0  # decades of error a failed extrapolation check costs in fitness
@@ -152,7 +152,7 @@ def selection_scores(
         return []
     folds = task.folds()
     rows = fold_rows(folds)
-    directions = dict(monotone if monotone is not None else getattr(task, "monotone", {}) or {})
+    directions = dict(monotone if monotone is not None else task.monotone)
     started = time.perf_counter()
     fits = fit_many(laws, rows, restarts=restarts, seed=seed, max_iter=max_iter)
     share = (time.perf_counter() - started) / len(laws)
