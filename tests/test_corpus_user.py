@@ -315,7 +315,7 @@ def test_alias_pointing_to_a_non_input(tmp_path):
 def test_unknown_validation_scale(tmp_path):
     _fails(
         _write(tmp_path, GOOD),
-        "validation.scale 'T' is not an input",
+        "validation.scale 'T': 'T' is not an input",
         **SWEEP,
         validation_scale="T",
     )
