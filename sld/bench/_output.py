@@ -172,7 +172,7 @@ def plot_bench(table: BenchTable, path: Path) -> list[tuple[str, int, float]]:
     finished = [r for r in table.runs if r.state == "finished"]
     values = [r.test_r2 for r in finished] + [t.human_test_r2 for t in tasks]
     floor = _axis_floor(values)
-    fig, ax = plt.subplots(figsize=(8.5, 0.55 * len(tasks) + 1.8))
+    fig, ax = plt.subplots(figsize=(10, 0.55 * len(tasks) + 1.8))
     seeds = max(table.config.seeds, 1)
     labels = _Legend()
     clipped: list[tuple[str, int, float]] = []
@@ -180,7 +180,7 @@ def plot_bench(table: BenchTable, path: Path) -> list[tuple[str, int, float]]:
         y = len(tasks) - 1 - row
         for run in (r for r in finished if r.task == task.task):
             offset = (run.seed - (seeds - 1) / 2) * min(0.5 / seeds, 0.12)
-            _dot(ax, run.test_r2, y + offset, labels=labels)
+            _dot(ax, run.test_r2, y + offset, left=floor, labels=labels)
             if run.test_r2 < CLIP:
                 clipped.append((run.task, run.seed, run.test_r2))
         if math.isfinite(task.human_test_r2):
@@ -214,7 +214,7 @@ def plot_bench(table: BenchTable, path: Path) -> list[tuple[str, int, float]]:
     ax.axvline(1.0, color="0.85", linewidth=0.8, zorder=0)
     ax.grid(axis="x", color="0.92")
     ax.set_xlabel("held-out (test) R²")
-    ax.legend(fontsize=7, loc="lower left", framealpha=0.9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_title(
         f"sld bench: {len(tasks)} tasks × {table.config.seeds} seeds, "
         f"{budget_text(table.config.run)}",
@@ -229,12 +229,20 @@ def plot_bench(table: BenchTable, path: Path) -> list[tuple[str, int, float]]:
     return clipped
 
 
-def _dot(ax: Any, value: float, y: float, *, labels: _Legend) -> None:
-    if not math.isfinite(value):
-        ax.plot([CLIP], [y], marker="x", color="0.3", linestyle="none")
+def _dot(ax: Any, value: float, y: float, *, left: float, labels: _Legend) -> None:
+    if not math.isfinite(value):  # no law was chosen or scored: a cross at the axis' left end
+        x = left + 0.01 * (1.0 - left)
+        ax.plot(
+            [x],
+            [y],
+            marker="x",
+            color="0.3",
+            linestyle="none",
+            label=labels.once("run without a scored law"),
+        )
         ax.annotate(
             "not scored",
-            (CLIP, y),
+            (x, y),
             xytext=(6, -3),
             textcoords="offset points",
             fontsize=7,
