@@ -173,3 +173,20 @@ def test_baseline_reaches_the_reference_held_out_scores(capsys):
         easy["test_r2"] < 0 and easy["test_r2_clipped"] == -1.0
     )  # the degree-5 polynomial extrapolates badly
     assert got["lr_bsz_scaling_law"]["reason"] == "no reference law"
+
+
+def test_fitness_weights_reach_the_run_config_and_bad_ones_are_one_line_errors(capsys):
+    from sld.cli._args import build_parser
+    from sld.cli.discover import search_settings
+    from sld.config import RunConfig, TaskSpec
+
+    args = build_parser().parse_args(
+        ["discover", "parallel_scaling_law", "--param-weight", "0.05", "--complexity-weight", "0"]
+    )
+    config = RunConfig(task=TaskSpec(source="parallel_scaling_law"), **search_settings(args))
+    assert (config.param_weight, config.complexity_weight) == (0.05, 0.0)
+    default = build_parser().parse_args(["discover", "parallel_scaling_law"])
+    assert "param_weight" not in search_settings(default)  # the config's default applies
+    for bad in ("-1", "inf", "x"):
+        line = _one_line_error(capsys, ["discover", "parallel_scaling_law", "--param-weight", bad])
+        assert "--param-weight" in line

@@ -211,6 +211,28 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
     )
     search.add_argument("--restarts", type=_positive_int, default=8)
     search.add_argument("--bootstrap", type=_non_negative_int, default=30)
+    search.add_argument(
+        "--complexity-weight",
+        type=_weight,
+        default=None,
+        help="fitness penalty per expression node, in decades of error (default 0.01)",
+    )
+    search.add_argument(
+        "--param-weight",
+        type=_weight,
+        default=None,
+        help="fitness penalty per free parameter, in decades of error (see README)",
+    )
+
+
+def _weight(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:

@@ -123,7 +123,16 @@ def search_settings(args: argparse.Namespace) -> dict[str, Any]:
     (:func:`sld.cli._args.add_search_flags`)."""
     from sld.config import llm_config
 
+    weights = {
+        name: value
+        for name, value in (
+            ("complexity_weight", args.complexity_weight),
+            ("param_weight", args.param_weight),
+        )
+        if value is not None
+    }
     return dict(
+        **weights,
         generations=args.generations,
         max_candidates=args.candidates,
         time_limit=args.time,
