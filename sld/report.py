@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from sld.corpus import Task
+from sld.evolve.engine import LIVE_POPULATION
 from sld.evolve.pick import PICK_STATE, PickSettings, pick_law
 from sld.evolve.population import Member, Population
 from sld.plots import write_extrapolation
@@ -88,7 +89,7 @@ def read_run(source: RunReader | str | Path, *, rows: bool = False) -> RunRecord
         with RunReader.open(source) as reader:
             return read_run(reader, rows=rows)
     snapshot = source.snapshot(rows=rows)
-    stored = snapshot.state.get("population")
+    stored = snapshot.state.get(LIVE_POPULATION) or snapshot.state.get("population")
     return RunRecord(snapshot, Population.restore(stored) if stored is not None else None)
 
 

@@ -43,6 +43,9 @@ from sld.scoring import ScoreReport, parse_for_task, selection_scores
 from sld.store import CandidateRow, RunStore
 
 
+LIVE_POPULATION = "population_live"  # state key: the population at a mid-generation stop
+
+
 @dataclass
 class Progress:
     """What the progress display shows; updated after every fit."""
@@ -322,6 +325,7 @@ class Engine:
     ) -> _Batch:
         with self.store.transaction():
             self.store.set_state("population", population.snapshot())
+            self.store.set_state(LIVE_POPULATION, None)
             self.store.set_state("generation", generation)
             self.store.set_state("elapsed", self._elapsed())
             batch = self._record_proposals(next_generation, next_proposals, population)
@@ -410,6 +414,10 @@ class Engine:
                     self._promote(population, m)
                 reason = self._out_of_budget(generation) or "stop requested"
                 with self.store.transaction():
+                    # the laws fitted so far compete for the report even when no generation
+                    # finished (a slow task); resume starts from the checkpoint's population,
+                    # so proposals stay a function of the seed
+                    self.store.set_state(LIVE_POPULATION, population.snapshot())
                     self.store.set_state("elapsed", self._elapsed())
                     self.store.set_state("progress", self._progress_state())
                 break
