@@ -42,7 +42,6 @@ from sld.proposer import Parent, Proposal, ProposalRequest, Proposer, task_brief
 from sld.scoring import ScoreReport, parse_for_task, selection_scores
 from sld.store import CandidateRow, RunStore
 
-
 LIVE_POPULATION = "population_live"  # state key: the population at a mid-generation stop
 
 
