@@ -63,6 +63,9 @@ from ._program import (
 )
 
 SIZE_BUCKETS = (4, 8, 16, 32, 64, 128, 256, 512, 1024)
+# Smallest padded sizes. Padding costs memory, not work (the loops run the real counts),
+# while every distinct size is another XLA compile of the whole LM (seconds each).
+MIN_INSTRUCTIONS, MIN_HOISTED, MIN_PARAMS = 16, 8, 8
 # interpreter-only opcodes: POWC with the exponents −1 and 2, which need no exp or log
 RECIP, SQUARE = N_OPCODES, N_OPCODES + 1
 N_INTERPRETER_OPCODES = N_OPCODES + 2
@@ -224,9 +227,9 @@ def lower(
         for k, v in row.items():
             target[k].append(v)
     count, n_pre = len(main["opcode"]), len(pre["opcode"])
-    S = max(length or 0, registers or 0) or size_bucket(count)
-    P = n_params or size_bucket(max(program.n_params, 1))
-    H = size_bucket(max(n_pre, 1))
+    S = max(length or 0, registers or 0) or size_bucket(max(count, MIN_INSTRUCTIONS))
+    P = n_params or size_bucket(max(program.n_params, MIN_PARAMS))
+    H = size_bucket(max(n_pre, MIN_HOISTED))
     if S < count or P < program.n_params:
         raise ValueError("bucket sizes smaller than the program")
     if any(len(u) > USES for u in [*user_of.values(), *param_uses.values()]):
@@ -257,6 +260,7 @@ def lower(
         par_d=par_d,
         outputs=np.array([slot[o] for o in outputs], dtype=np.int32),
         n=np.asarray(count, dtype=np.int32),
+        n_params=np.asarray(program.n_params, dtype=np.int32),
         h_n=np.asarray(n_pre, dtype=np.int32),
         linear=linear,
     )
@@ -302,11 +306,11 @@ def _branches() -> list[Any]:
 
     def op_min(va, vb, c):  # noqa: ANN001, ANN202
         pick = va <= vb
-        return jnp.where(pick, va, vb), jnp.where(pick, 1.0, 0.0), jnp.where(pick, 0.0, 1.0)
+        return jnp.where(pick, va, vb), pick.astype(va.dtype), (~pick).astype(va.dtype)
 
     def op_max(va, vb, c):  # noqa: ANN001, ANN202
         pick = va >= vb
-        return jnp.where(pick, va, vb), jnp.where(pick, 1.0, 0.0), jnp.where(pick, 0.0, 1.0)
+        return jnp.where(pick, va, vb), pick.astype(va.dtype), (~pick).astype(va.dtype)
 
     def op_none(va, vb, c):  # noqa: ANN001, ANN202
         zero = jnp.zeros_like(va)
@@ -401,14 +405,17 @@ def interpret(
 
     A = jax.lax.fori_loop(0, n, backward, jnp.zeros((S + 1, K, G, R, N), dtype=dtype))
 
-    def column(j: jax.Array) -> jax.Array:
-        # ∂f_k/∂p_j = Σ_u A[par_a[j, u], k] · D[par_d[j, u]] (slices, not an XLA gather: far faster)
+    def column(j: jax.Array, jac: jax.Array) -> jax.Array:
+        # ∂f_k/∂p_j = Σ_u A[par_a[j, u], k] · D[par_d[j, u]] (slices, not an XLA gather: far
+        # faster); only the law's own parameters, padded columns stay zero
         total = jnp.zeros((K, G, R, N), dtype=dtype)
         for u in range(USES):
             total = total + _index(A, code["par_a"][j, u]) * _index(D, code["par_d"][j, u])[None]
-        return total
+        return jax.lax.dynamic_update_index_in_dim(jac, total, j, axis=0)
 
-    jac = jax.lax.map(column, jnp.arange(P, dtype=jnp.int32))  # (P, K, G, R, N)
+    jac = jax.lax.fori_loop(
+        0, code["n_params"], column, jnp.zeros((P, K, G, R, N), dtype=dtype)
+    )  # (P, K, G, R, N)
     f = jnp.moveaxis(V[code["outputs"]], 0, -1)
     return f, jnp.moveaxis(jac, (0, 1), (-1, -2))
 
