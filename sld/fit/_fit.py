@@ -1,5 +1,7 @@
 """``fit_law`` and ``predict``: one law, all groups × restarts in one jitted call.
 
+(The batched path, ``fit_many``, is in ``_many`` and shares ``run_lm`` from here.)
+
 The law's program is turned into straight-line JAX code (value + forward-mode
 Jacobian), vmapped over restarts and groups, and run under the shared LM loop.
 Compiled executables are cached by program fingerprint (identical for laws that
@@ -9,7 +11,7 @@ differ only in parameter names), padded shapes and options.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import jax
@@ -19,7 +21,8 @@ import numpy as np
 from sld.errors import FitError
 
 from ._data import GroupedRows, Prepared, initial_points, prepare
-from ._interpreter import interpreter_model, lower
+from ._fidelity import Fidelity
+from ._interpreter import interpreter_model
 from ._lm import Reproject, initial_carry, lm_run
 from ._program import CompiledLaw, Program, compile_law, evaluate, parameter_vector
 from ._result import FitResult, failed, summarise
@@ -221,7 +224,7 @@ def fit_law(
             reason=prepared.reason,
             restarts=restarts,
             seconds=time.perf_counter() - start,
-        )
+        ).model_copy(update={"fidelity": Fidelity(restarts=restarts, max_iter=max_iter)})
     program = compiled.program
     G = prepared.arrays["x"].shape[0]
     p0 = np.broadcast_to(
@@ -239,7 +242,7 @@ def fit_law(
         time_limit=time_limit,
         start=start,
     )
-    return summarise(
+    result = summarise(
         compiled,
         names,
         prepared.groups,
@@ -249,6 +252,7 @@ def fit_law(
         seconds=time.perf_counter() - start,
         compile_seconds=compile_seconds,
     )
+    return result.model_copy(update={"fidelity": Fidelity(restarts=restarts, max_iter=max_iter)})
 
 
 def predict(law: Any, parameters: Mapping[str, float] | np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -289,95 +293,3 @@ def _interpreter_runner(*, registers: int, loss: str, log_space: bool) -> Callab
         )
 
     return jax.jit(run)
-
-
-def fit_many(
-    laws: Sequence[Any],
-    rows: GroupedRows,
-    *,
-    restarts: int = 16,
-    seed: int = 0,
-    loss: Loss = "squared",
-    huber_delta: float = 1.0,
-    log_space: bool = False,
-    max_iter: int = 200,
-    time_limit: float | None = None,
-) -> list[FitResult]:
-    """Fit many distinct laws to the same rows, compiling nothing per law.
-
-    Every law runs the same LM as ``fit_law`` (same starting points for the same
-    ``seed``) through one jitted instruction interpreter per size bucket, so a new
-    law costs a host lowering of a few ms instead of an XLA compile. ``time_limit``
-    applies per law. A law that cannot be compiled (unsupported function, unknown
-    symbol) gets ``ok=False`` with the reason instead of stopping the batch.
-    """
-    _check_options(restarts, max_iter, loss, time_limit)
-    laws = list(laws)
-    if not laws:
-        return []
-    n_inputs, n_outputs = len(laws[0].inputs), len(laws[0].expressions)
-    prepared = prepare(
-        rows,
-        n_inputs=n_inputs,
-        n_outputs=n_outputs,
-        log_space=log_space,
-        huber_delta=huber_delta,
-    )
-    data = {k: jnp.asarray(v) for k, v in prepared.arrays.items()}
-    G = prepared.arrays["x"].shape[0]
-    pending: list[Any] = []
-    for law in laws:
-        start = time.perf_counter()
-        names = list(law.parameters)
-        try:
-            compiled = compiled_law(law)
-        except FitError as err:
-            pending.append(failed(names, list(prepared.groups), reason=str(err), restarts=restarts))
-            continue
-        program = compiled.program
-        if (program.n_inputs, program.n_outputs) != (n_inputs, n_outputs):
-            raise FitError("fit_many needs laws over the same inputs and outputs")
-        if prepared.reason is not None:
-            pending.append(
-                failed(names, list(prepared.groups), reason=prepared.reason, restarts=restarts)
-            )
-            continue
-        code = lower(program)
-        P = code.n_params
-        p0 = np.zeros((G, restarts, P))
-        p0[:, :, : program.n_params] = starting_points(
-            program, prepared, restarts=restarts, seed=seed
-        )[None]
-        key = ("interpreter", code.n_registers, loss, log_space, REPROJECT)
-        out, compile_seconds = run_lm(
-            lambda code=code: _interpreter_runner(
-                registers=code.n_registers, loss=loss, log_space=log_space
-            ),
-            key,
-            initial_carry(p0),
-            (data, code.arrays),
-            max_iter=max_iter,
-            time_limit=time_limit,
-            start=start,
-            fetch=False,
-        )
-        pending.append((compiled, names, out, compile_seconds, start))
-    results = []
-    for item in pending:
-        if isinstance(item, FitResult):
-            results.append(item)
-            continue
-        compiled, names, out, compile_seconds, start = item
-        results.append(
-            summarise(
-                compiled,
-                names,
-                prepared.groups,
-                jax.device_get(out),
-                prepared.arrays["count"],
-                restarts=restarts,
-                seconds=time.perf_counter() - start,
-                compile_seconds=compile_seconds,
-            )
-        )
-    return results

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from ._fidelity import Fidelity
 from ._program import CompiledLaw
 
 
@@ -18,6 +19,8 @@ class FitResult(BaseModel):
     ``ok`` is False with a one-line ``reason`` when the law could not be fitted.
     ``finite_restarts`` is the fewest restarts with finite residuals in any group;
     ``gradient_norm`` is max |∂ loss/∂p| at the best restart, max over groups.
+    ``fidelity`` is the work the fit was allowed (restarts, iterations, rows, precision);
+    None in results stored before it was recorded.
     """
 
     ok: bool
@@ -35,6 +38,7 @@ class FitResult(BaseModel):
     iterations: int
     seconds: float
     compile_seconds: float
+    fidelity: Fidelity | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """Per-group parameters: one row per group (index ``group``, in ``groups`` order),

@@ -1,0 +1,233 @@
+"""``fit_many`` and ``fit_many_sets``: many laws, one compiled interpreter per size bucket.
+
+Row sets (bootstrap resamples, validation folds) become extra groups of one batch:
+LM runs each (group, restart) independently, so fitting B row sets in one call
+gives each set the fit it would get alone, at the cost of one batched run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sld.errors import FitError
+
+from . import _fit
+from ._data import GroupedRows, Prepared, prepare
+from ._fidelity import Fidelity, subsample
+from ._fit import Loss, _check_options, _interpreter_runner, compiled_law, run_lm, starting_points
+from ._interpreter import lower
+from ._lm import initial_carry
+from ._result import FitResult, failed, summarise
+
+_DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+@dataclass(frozen=True)
+class _Rows:
+    groups: tuple[str, ...]
+    X: tuple[np.ndarray, ...]
+    y: tuple[np.ndarray, ...]
+
+
+@dataclass(frozen=True)
+class _Set:
+    """One row set as it enters the batch: its own preparation and its groups' place."""
+
+    prepared: Prepared
+    seed: int
+    first: int  # index of its first group in the combined batch (−1: not fitted)
+
+
+def fit_many(
+    laws: Sequence[Any],
+    rows: GroupedRows,
+    *,
+    restarts: int = 16,
+    seed: int = 0,
+    loss: Loss = "squared",
+    huber_delta: float = 1.0,
+    log_space: bool = False,
+    max_iter: int = 200,
+    time_limit: float | None = None,
+    fidelity: Fidelity | None = None,
+) -> list[FitResult]:
+    """Fit many distinct laws to the same rows, compiling nothing per law.
+
+    Every law runs the same LM as ``fit_law`` (same starting points for the same
+    ``seed``) through one jitted instruction interpreter per size bucket, so a new
+    law costs a host lowering of a few ms instead of an XLA compile. ``time_limit``
+    applies per law. A law that cannot be compiled (unsupported function, unknown
+    symbol) gets ``ok=False`` with the reason instead of stopping the batch.
+    ``fidelity`` (e.g. ``sld.fit.SCREEN``), when given, sets restarts, iterations,
+    a row subsample and the precision instead of ``restarts`` and ``max_iter``;
+    every result records the fidelity it was fitted at.
+    """
+    sets = fit_many_sets(
+        laws,
+        [rows],
+        seeds=seed,
+        restarts=restarts,
+        loss=loss,
+        huber_delta=huber_delta,
+        log_space=log_space,
+        max_iter=max_iter,
+        time_limit=time_limit,
+        fidelity=fidelity,
+    )
+    return [per_law[0] for per_law in sets]
+
+
+def fit_many_sets(
+    laws: Sequence[Any],
+    row_sets: Sequence[GroupedRows],
+    *,
+    seeds: int | Sequence[int] = 0,
+    restarts: int = 16,
+    loss: Loss = "squared",
+    huber_delta: float = 1.0,
+    log_space: bool = False,
+    max_iter: int = 200,
+    time_limit: float | None = None,
+    fidelity: Fidelity | None = None,
+) -> list[list[FitResult]]:
+    """Fit every law to every row set; ``result[i][s]`` is law i fitted to row set s.
+
+    The groups of all row sets form one batch per law (one LM run), so B bootstrap
+    resamples or K validation folds cost one call instead of B or K. Row set s starts
+    from the points ``fit_law(law, row_sets[s], seed=seeds[s])`` would use (``seeds``:
+    one per set, or one int for all) and its result equals that fit up to rounding.
+    A row set whose rows cannot be fitted (non-finite, constant target) gets
+    ``ok=False`` results with the reason. ``seconds`` and ``compile_seconds`` of one
+    law's batch are shared equally among its row sets; ``iterations`` is the batch's.
+    """
+    fid = fidelity or Fidelity(restarts=restarts, max_iter=max_iter)
+    _check_options(fid.restarts, fid.max_iter, loss, time_limit)
+    laws = list(laws)
+    row_sets = list(row_sets)
+    if not row_sets:
+        raise FitError("fit_many_sets needs at least one row set")
+    seed_list = [seeds] * len(row_sets) if isinstance(seeds, int) else [int(s) for s in seeds]
+    if len(seed_list) != len(row_sets):
+        raise FitError(f"got {len(seed_list)} seeds for {len(row_sets)} row sets")
+    if not laws:
+        return []
+    n_inputs, n_outputs = len(laws[0].inputs), len(laws[0].expressions)
+
+    def prepared_rows(rows: GroupedRows) -> Prepared:
+        return prepare(
+            rows,
+            n_inputs=n_inputs,
+            n_outputs=n_outputs,
+            log_space=log_space,
+            huber_delta=huber_delta,
+        )
+
+    sets: list[_Set] = []
+    groups: list[str] = []
+    X: list[np.ndarray] = []
+    y: list[np.ndarray] = []
+    for s, (rows, set_seed) in enumerate(zip(row_sets, seed_list, strict=True)):
+        rows = subsample(rows, max_rows=fid.max_rows, seed=set_seed)
+        prepared = prepared_rows(rows)
+        first = -1
+        if prepared.reason is None:
+            first = len(groups)
+            groups += [f"{s}/{g}" for g in prepared.groups]
+            X += list(rows.X)
+            y += list(rows.y)
+        sets.append(_Set(prepared=prepared, seed=set_seed, first=first))
+    batch = prepared_rows(_Rows(tuple(groups), tuple(X), tuple(y))) if groups else None
+    dtype = _DTYPES[fid.dtype]
+    data = {k: jnp.asarray(_cast(v, dtype)) for k, v in batch.arrays.items()} if batch else None
+    pending: list[list[Any]] = []
+    for law in laws:
+        start = time.perf_counter()
+        names = list(law.parameters)
+        try:
+            compiled = compiled_law(law)
+        except FitError as err:
+            pending.append([_failed(names, st, str(err), fid) for st in sets])
+            continue
+        program = compiled.program
+        if (program.n_inputs, program.n_outputs) != (n_inputs, n_outputs):
+            raise FitError("fit_many needs laws over the same inputs and outputs")
+        if batch is None or data is None:
+            pending.append([_failed(names, st, st.prepared.reason or "", fid) for st in sets])
+            continue
+        code = lower(program)
+        G = batch.arrays["x"].shape[0]
+        p0 = np.zeros((G, fid.restarts, code.n_params))
+        for st in sets:
+            if st.first < 0:
+                continue
+            points = starting_points(program, st.prepared, restarts=fid.restarts, seed=st.seed)
+            p0[st.first : st.first + len(st.prepared.groups), :, : program.n_params] = points
+            if st.first == 0:
+                p0[len(groups) :, :, : program.n_params] = points  # padded groups
+        key = ("interpreter", code.n_registers, loss, log_space, _fit.REPROJECT)
+        out, compile_seconds = run_lm(
+            lambda code=code: _interpreter_runner(
+                registers=code.n_registers, loss=loss, log_space=log_space
+            ),
+            key,
+            _cast_tree(initial_carry(p0), dtype),
+            (data, _cast_tree(code.arrays, dtype)),
+            max_iter=fid.max_iter,
+            time_limit=time_limit,
+            start=start,
+            fetch=False,
+        )
+        pending.append([(compiled, names, out, compile_seconds, start)])
+    fitted = max(1, sum(st.first >= 0 for st in sets))
+    results: list[list[FitResult]] = []
+    for item in pending:
+        if isinstance(item[0], FitResult):
+            results.append(item)
+            continue
+        compiled, names, out, compile_seconds, start = item[0]
+        host = jax.device_get(out)
+        seconds = (time.perf_counter() - start) / fitted
+        per_set = []
+        for st in sets:
+            if st.first < 0:
+                per_set.append(_failed(names, st, st.prepared.reason or "", fid))
+                continue
+            n = len(st.prepared.groups)
+            part = {
+                k: v if np.ndim(v) == 0 else np.asarray(v)[st.first : st.first + n]
+                for k, v in host.items()
+            }
+            result = summarise(
+                compiled,
+                names,
+                st.prepared.groups,
+                part,
+                st.prepared.arrays["count"],
+                restarts=fid.restarts,
+                seconds=seconds,
+                compile_seconds=compile_seconds / fitted,
+            )
+            per_set.append(result.model_copy(update={"fidelity": fid}))
+        results.append(per_set)
+    return results
+
+
+def _failed(names: list[str], st: _Set, reason: str, fid: Fidelity) -> FitResult:
+    result = failed(names, list(st.prepared.groups), reason=reason, restarts=fid.restarts)
+    return result.model_copy(update={"fidelity": fid})
+
+
+def _cast(value: np.ndarray, dtype: type) -> np.ndarray:
+    value = np.asarray(value)
+    return value.astype(dtype) if value.dtype.kind == "f" else value
+
+
+def _cast_tree(tree: dict[str, Any], dtype: type) -> dict[str, Any]:
+    return {k: _cast(v, dtype) for k, v in tree.items()}

@@ -1,0 +1,106 @@
+"""fit_many_sets (row sets as extra groups) and fidelity (screening fits)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+from test_fit import POWER_LAW, Rows, power_rows
+
+from sld.errors import FitError
+from sld.fit import SCREEN, Fidelity, FitResult, fit_law, fit_many, fit_many_sets
+from sld.fit._fidelity import subsample
+
+
+def resample(rows: Rows, rng: np.random.Generator) -> Rows:
+    idx = [rng.integers(0, len(x), size=len(x)) for x in rows.X]
+    return Rows(
+        rows.groups,
+        tuple(x[i] for x, i in zip(rows.X, idx, strict=True)),
+        tuple(y[i] for y, i in zip(rows.y, idx, strict=True)),
+    )
+
+
+def test_row_sets_fit_as_one_batch_match_separate_fits() -> None:
+    rows = power_rows([(1.7, 400.0, 0.3), (2.5, 50.0, 0.15)], noise=1e-3)
+    rng = np.random.default_rng(7)
+    samples = [resample(rows, rng) for _ in range(3)]
+    seeds = [11, 12, 13]
+    (batched,) = fit_many_sets([POWER_LAW], samples, seeds=seeds)
+    assert len(batched) == 3
+    for got, sample, seed in zip(batched, samples, seeds, strict=True):
+        one = fit_law(POWER_LAW, sample, seed=seed)
+        assert got.ok and one.ok
+        assert got.groups == ["g0", "g1"]
+        assert got.train_loss == pytest.approx(one.train_loss, rel=1e-8)
+        for g in got.groups:
+            assert got.parameters[g]["a"] == pytest.approx(one.parameters[g]["a"], rel=1e-6)
+
+
+def test_unfittable_row_set_fails_alone() -> None:
+    good = power_rows([(1.7, 400.0, 0.3)], noise=1e-3)
+    flat = Rows(("g0",), good.X, (np.full_like(good.y[0], 2.0),))
+    (results,) = fit_many_sets([POWER_LAW], [good, flat, good])
+    assert results[0].ok and results[2].ok
+    assert not results[1].ok and "variance" in (results[1].reason or "")
+    assert results[0].train_loss == pytest.approx(results[2].train_loss, rel=1e-8)
+
+
+def test_seeds_must_match_row_sets() -> None:
+    rows = power_rows([(1.7, 400.0, 0.3)])
+    with pytest.raises(FitError):
+        fit_many_sets([POWER_LAW], [rows, rows], seeds=[1, 2, 3])
+    with pytest.raises(FitError):
+        fit_many_sets([POWER_LAW], [])
+
+
+def test_results_record_their_fidelity() -> None:
+    rows = power_rows([(1.7, 400.0, 0.3)], noise=1e-3)
+    (full,) = fit_many([POWER_LAW], rows, restarts=8, max_iter=50)
+    assert full.fidelity == Fidelity(restarts=8, max_iter=50)
+    assert fit_law(POWER_LAW, rows, restarts=8).fidelity == Fidelity(restarts=8)
+    (screen,) = fit_many([POWER_LAW], rows, fidelity=SCREEN)
+    assert screen.fidelity == SCREEN and screen.restarts == SCREEN.restarts
+    again = FitResult.model_validate_json(screen.model_dump_json())
+    assert again == screen
+
+
+def test_subsample_is_seeded_ordered_and_bounded() -> None:
+    rows = power_rows([(1.7, 400.0, 0.3), (2.5, 50.0, 0.15)], n=100)
+    one = subsample(rows, max_rows=30, seed=3)
+    two = subsample(rows, max_rows=30, seed=3)
+    other = subsample(rows, max_rows=30, seed=4)
+    assert [len(x) for x in one.X] == [30, 30]
+    for a, b in zip(one.X, two.X, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(one.X[0], other.X[0])
+    full = rows.X[0][:, 0]
+    picked = one.X[0][:, 0]
+    positions = [int(np.flatnonzero(full == v)[0]) for v in picked]
+    assert positions == sorted(positions)
+    assert subsample(rows, max_rows=100, seed=3) is rows
+
+
+def test_screen_on_a_subsample_finds_the_law() -> None:
+    rows = power_rows([(1.7, 400.0, 0.3)], n=600, noise=1e-3)
+    screen = Fidelity(restarts=4, max_iter=60, max_rows=64)
+    (res,) = fit_many([POWER_LAW], rows, fidelity=screen, seed=2)
+    assert res.ok
+    assert res.parameters["g0"]["a"] == pytest.approx(0.3, rel=0.05)
+
+
+def test_float32_screen_fits_close_to_float64() -> None:
+    rows = power_rows([(1.7, 400.0, 0.3)], n=200, noise=1e-2)
+    (f64,) = fit_many([POWER_LAW], rows)
+    (f32,) = fit_many([POWER_LAW], rows, fidelity=Fidelity(dtype="float32", max_iter=60))
+    assert f32.ok and f32.fidelity is not None and f32.fidelity.dtype == "float32"
+    assert f32.train_loss == pytest.approx(f64.train_loss, rel=1e-2)
+
+
+def test_fidelity_rejects_nonsense() -> None:
+    with pytest.raises(ValidationError):
+        Fidelity(restarts=0)
+    with pytest.raises(ValidationError):
+        Fidelity(max_rows=2)
+    with pytest.raises(ValidationError):
+        SCREEN.restarts = 3  # type: ignore[misc]
