@@ -37,7 +37,6 @@ _EXPORTS = {
     "LlmProposer": "sld.llm._proposer",
     "MixedProposer": "sld.llm._proposer",
     "endpoint": "sld.llm._transport",
-    "llm_configured": "sld.llm._transport",
     "transport_for": "sld.llm._transport",
 }
 

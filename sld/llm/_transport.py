@@ -17,14 +17,6 @@ def endpoint(settings: LlmConfig) -> tuple[str | None, str | None]:
     return base_url, key
 
 
-def llm_configured(settings: LlmConfig) -> bool:
-    """Whether an LLM can be asked: a local provider, a base URL or an API key."""
-    if settings.provider == "local":
-        return True
-    base_url, key = endpoint(settings)
-    return base_url is not None or key is not None
-
-
 def transport_for(settings: LlmConfig, *, replay_from: str | None = None) -> ChatTransport | None:
     """The chat transport the settings ask for, or None when no endpoint is configured."""
     if replay_from is not None:
