@@ -215,9 +215,9 @@ def warm_sympy():
     assert not SENTINEL.exists()
 
 
-# Fixed hostile strings must fail within a second. Fuzzed strings may be valid laws, whose
-# building SymPy bounds only by the parser's own time budget; allow that plus slack for a
-# loaded machine.
+# Fixed hostile strings must fail within a second of CPU. Fuzzed strings may be valid laws,
+# whose building SymPy bounds only by the parser's own CPU budget; allow that plus a second
+# for the checks around it.
 FUZZ_SECONDS = BUILD_SECONDS + 1.0
 
 

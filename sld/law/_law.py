@@ -125,7 +125,7 @@ def parse_law(
     the grammar or its bounds, and ``TaskError`` when the
     task's ``inputs``/``outputs``/``aliases`` themselves are inconsistent.
     """
-    deadline = time.monotonic() + BUILD_SECONDS
+    deadline = time.thread_time() + BUILD_SECONDS
     names = _task_names(inputs, outputs, aliases)
     source = _join(text)
     if len(source) > max_length:
