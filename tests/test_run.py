@@ -7,10 +7,10 @@ import asyncio
 import json
 import math
 import threading
-import time
 from pathlib import Path
 
 import pytest
+from waiting import HANG, pilot_wait_until, wait_until
 
 from sld.cli import main
 from sld.config import Budgets, RunConfig, TaskSpec
@@ -28,13 +28,6 @@ def _config(**overrides) -> RunConfig:
     return RunConfig(
         task=TaskSpec(source="parallel_scaling_law"), **{"generations": 2, **TINY, **overrides}
     )
-
-
-def _wait(condition, *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def _strict(path: Path) -> dict:
@@ -72,10 +65,10 @@ def test_a_run_paused_before_its_search_fits_nothing_until_resumed_then_reports_
     searching = threading.Thread(target=run.search)
     searching.start()
     with RunReader.open(run.run_dir) as reader:
-        _wait(lambda: len(reader.candidates()) >= 2, timeout=120, what="the first proposals")
+        wait_until(lambda: len(reader.candidates()) >= 2, what="the first proposals")
         assert reader.fitted() == [] and run.state == "paused"
         run.resume()
-        searching.join(timeout=300)
+        searching.join(timeout=HANG)
         assert not searching.is_alive()
         assert run.state == "stopped" and "generation budget" in run.stopped_by
         report = run.finalize()
@@ -125,10 +118,10 @@ def test_cli_discover_and_the_tui_drive_the_same_run(tmp_path, capsys):
     async def drive() -> None:
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("s")
-            deadline = time.monotonic() + 400
-            while app.state != "finished":
-                assert app.state != "failed" and time.monotonic() < deadline, app.state
-                await pilot.pause(0.1)
+            await pilot_wait_until(
+                pilot, lambda: app.state in ("finished", "failed"), what="the TUI run's end"
+            )
+            assert app.state == "finished"
 
     asyncio.run(drive())
     tui_dir = app.run_dir

@@ -12,20 +12,21 @@ import json
 import math
 import subprocess
 import sys
-import time
+from pathlib import Path
 
 import pytest
 from test_tui_snapshots import demo_run, write_demo_run  # noqa: F401  (fixture)
 from textual.widgets import DataTable, Input
+from waiting import HANG, pilot_wait_until, wait_until
 
 from sld.cli import main
 from sld.config import RunConfig
 from sld.corpus import load_task
-from sld.errors import SldError
+from sld.errors import SldError, StoreError
 from sld.evolve.engine import Engine
 from sld.evolve.offline import OfflineProposer
 from sld.scoring import parse_for_task
-from sld.store import RunStore
+from sld.store import RunReader, RunStore
 from sld.tui.app import APP_STATES, AppState, SldApp, run_app
 from sld.tui.extrapolation import law_picture, panel_series, panels
 from sld.tui.plot import Y_MARGIN, Series, scatter
@@ -41,14 +42,6 @@ AFTER_RESUME: tuple[AppState, ...] = ("running", "stopping", "stopped", "scoring
 TINY_OVERRIDES = {"final_restarts": 4}
 if "fit_chunk" in RunConfig.model_fields:  # one law per fit call, so pausing lands between fits
     TINY_OVERRIDES["fit_chunk"] = 1
-
-
-async def wait_for(pilot, condition, *, timeout: float, what: str) -> None:
-    """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await pilot.pause(0.1)
 
 
 def _fitted(app: SldApp) -> int:
@@ -96,14 +89,16 @@ def test_live_offline_run_pause_resume_detail_and_heldout_leave_the_search_uncha
             app.action_start()
             app.action_toggle_pause()
             assert app.state == "paused"
-            await wait_for(
+            await pilot_wait_until(
                 pilot,
                 lambda: app.view is not None and len(app.view.rows) >= 2,
-                timeout=90,
                 what="the first generation's proposals",
             )
+            # the run paused before its search began, so the engine holds every fit until
+            # resumed: check the run's state and the store itself, not a wait for a non-event
             assert app._run is not None and app._run.state == "paused"
-            await pilot.pause(2.0)
+            with RunReader.open(app.run_dir) as reader:
+                assert reader.fitted() == [], "fitting went on while paused"
             assert _fitted(app) == 0, "fitting went on while paused"
             assert app.query_one("#table", DataTable).row_count >= 2
 
@@ -112,20 +107,20 @@ def test_live_offline_run_pause_resume_detail_and_heldout_leave_the_search_uncha
             # state after a resume is legal here, never 'paused' again (issue 17's race)
             assert app.state in AFTER_RESUME
             assert app._run is None or app._run.state in AFTER_RESUME  # None once it has ended
-            await wait_for(pilot, lambda: _fitted(app) >= 1, timeout=90, what="a fitted law")
+            await pilot_wait_until(pilot, lambda: _fitted(app) >= 1, what="a fitted law")
             app.selected_id = next(r.id for r in app.view.rows if r.status == "fitted")
             # ask for a held-out score while the search runs: it must not change the search
             await pilot.press("h")
-            await wait_for(
-                pilot, lambda: app.state == "finished", timeout=150, what="run end and report"
+            await pilot_wait_until(
+                pilot, lambda: app.state in ("finished", "failed"), what="run end and report"
             )
-            await wait_for(
-                pilot, lambda: not app._heldout_pending, timeout=60, what="the held-out score"
+            assert app.state == "finished"  # a failed run ends the wait at once, not at HANG
+            await pilot_wait_until(
+                pilot, lambda: not app._heldout_pending, what="the held-out score"
             )
-            await wait_for(
+            await pilot_wait_until(
                 pilot,
                 lambda: app.view is not None and any(h.kind == "chosen" for h in app.view.heldout),
-                timeout=10,
                 what="the reporting path's held-out rows",
             )
             view = app.view
@@ -134,8 +129,8 @@ def test_live_offline_run_pause_resume_detail_and_heldout_leave_the_search_uncha
 
             app.selected_id = view.chosen_id
             await pilot.press("d")
-            await wait_for(
-                pilot, lambda: isinstance(app.screen, LawDetailScreen), timeout=5, what="detail"
+            await pilot_wait_until(
+                pilot, lambda: isinstance(app.screen, LawDetailScreen), what="detail"
             )
             detail = app.screen.detail
             assert detail.row.id == view.chosen_id
@@ -169,6 +164,18 @@ def test_live_offline_run_pause_resume_detail_and_heldout_leave_the_search_uncha
 # -- attaching to a run written by another process ------------------------------------------
 
 
+def _readable_store(out: Path, writer: subprocess.Popen) -> Path | None:
+    """The run directory under ``out`` once its store opens (None before); fails if ``writer`` died."""
+    assert writer.poll() in (None, 0), writer.stderr.read().decode()
+    for path in out.glob("*/run.sqlite"):
+        try:
+            RunReader.open(path.parent).close()
+        except StoreError:
+            return None  # created, not yet committed
+        return path.parent
+    return None
+
+
 def test_attach_watches_a_headless_run_written_by_another_process(tmp_path):
     out = tmp_path / "runs"
     writer = subprocess.Popen(
@@ -179,34 +186,35 @@ def test_attach_watches_a_headless_run_written_by_another_process(tmp_path):
         stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while not list(out.glob("*/run.sqlite")):
-            assert writer.poll() is None, writer.stderr.read().decode()
-            assert time.monotonic() < deadline, "the headless run never created its store"
-            time.sleep(0.2)
-        run_dir = next(out.glob("*/run.sqlite")).parent
+        # attach once the store can be read: its file exists a moment before its tables commit
+        wait_until(lambda: _readable_store(out, writer) is not None, what="the headless store")
+        run_dir = _readable_store(out, writer)
         app = SldApp(attach=run_dir, poll_seconds=0.2)
 
         async def watch() -> None:
             async with app.run_test(size=(80, 24)) as pilot:
-                await wait_for(pilot, lambda: _fitted(app) >= 1, timeout=120, what="rows")
+                await pilot_wait_until(pilot, lambda: _fitted(app) >= 1, what="rows")
                 assert app.state in ("watching", "finished")
                 assert app.query_one("#table", DataTable).row_count >= 1
-                await wait_for(pilot, lambda: app.state == "finished", timeout=120, what="end")
+                await pilot_wait_until(
+                    pilot,
+                    lambda: app.state == "finished" or writer.poll() not in (None, 0),
+                    what="end",
+                )
+                assert writer.poll() in (None, 0), writer.stderr.read().decode()
                 # the writer's finalize lands after 'stopped': held-out rows show up when it does
-                await wait_for(
+                await pilot_wait_until(
                     pilot,
                     lambda: (
                         writer.poll() is not None
                         and app.view is not None
                         and any(h.kind == "chosen" for h in app.view.heldout)
                     ),
-                    timeout=120,
                     what="the writer's held-out scores",
                 )
 
         asyncio.run(watch())
-        assert writer.wait(timeout=60) == 0, writer.stderr.read().decode()
+        assert writer.wait(timeout=HANG) == 0, writer.stderr.read().decode()
     finally:
         if writer.poll() is None:
             writer.kill()
@@ -222,7 +230,7 @@ def test_keys_sort_filter_copy_export_and_help(tmp_path):
 
     async def drive() -> None:
         async with app.run_test(size=(160, 48)) as pilot:
-            await wait_for(pilot, lambda: app.view is not None, timeout=30, what="the store")
+            await pilot_wait_until(pilot, lambda: app.view is not None, what="the store")
             table = app.query_one("#table", DataTable)
             assert app.sort_column == "r2" and app.sort_reverse
             await pilot.press("o")
@@ -275,29 +283,27 @@ def test_detail_shows_lineage_and_h_scores_a_law_on_request(demo_run):  # noqa: 
 
     async def drive() -> None:
         async with app.run_test(size=(80, 24)) as pilot:
-            await wait_for(pilot, lambda: app.view is not None, timeout=30, what="the store")
+            await pilot_wait_until(pilot, lambda: app.view is not None, what="the store")
             app.selected_id = 6  # L = A/P**a, made from #3
             await pilot.press("d")
             assert isinstance(app.screen, LawDetailScreen)
             assert [cid for _, cid, _, _ in app.screen.detail.lineage] == [6, 3]
             assert app.screen.detail.heldout is None  # never scored: nothing held-out is shown
             await pilot.press("h")  # from the detail screen: the reporting path for this law
-            await wait_for(
-                pilot, lambda: app.screen.detail.heldout is not None, timeout=60, what="held-out"
+            await pilot_wait_until(
+                pilot, lambda: app.screen.detail.heldout is not None, what="held-out"
             )
             assert "this session" in app.screen.detail.heldout_source
             await pilot.press("escape")
-            await wait_for(
+            await pilot_wait_until(
                 pilot,
                 lambda: math.isfinite(app.view.row(6).heldout_r2),
-                timeout=10,
                 what="the table's held-out column",
             )
             plot = app.query_one("#extrapolation-main", ExtrapolationPlot)
-            await wait_for(
+            await pilot_wait_until(
                 pilot,
                 lambda: plot.picture is not None and plot.picture.heldout,
-                timeout=10,
                 what="held-out points",
             )
 
@@ -324,10 +330,9 @@ def test_bad_settings_and_bad_attach_become_notifications_not_crashes(tmp_path):
 
     async def attach() -> None:
         async with broken.run_test(size=(80, 24)) as pilot:
-            await wait_for(
+            await pilot_wait_until(
                 pilot,
                 lambda: any(n.severity == "error" for n in broken._notifications),
-                timeout=10,
                 what="an error notification",
             )
 

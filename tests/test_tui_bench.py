@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from pathlib import Path
 
 import pytest
 from bench_stores import FixedRun, write_fixed_bench
 from textual.widgets import DataTable
+from waiting import pilot_wait_until
 
 from sld.cli import main
 from sld.tui.app import SldApp, run_app
@@ -45,21 +45,13 @@ def bench_dir(tmp_path_factory) -> Path:
     return root
 
 
-async def wait_for(pilot, condition, *, timeout: float = 30.0, what: str) -> None:
-    """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await pilot.pause(0.05)
-
-
 def _bench_screen(app: SldApp) -> BenchScreen | None:
     screen = app.screen
     return screen if isinstance(screen, BenchScreen) else None
 
 
 async def _table_loaded(pilot) -> None:
-    await wait_for(
+    await pilot_wait_until(
         pilot,
         lambda: (s := _bench_screen(pilot.app)) is not None and s.table is not None,
         what="the bench table",
@@ -98,7 +90,7 @@ def test_bench_screen_shows_tasks_and_runs_and_attaches_to_one(bench_dir):
             await pilot.press("up", "up")
             assert runs.cursor_row == 1
             await pilot.press("enter")
-            await wait_for(
+            await pilot_wait_until(
                 pilot,
                 lambda: (
                     app.view is not None and app.run_dir == bench_dir / "runs" / f"{PARALLEL}-s1"
@@ -114,7 +106,7 @@ def test_bench_screen_shows_tasks_and_runs_and_attaches_to_one(bench_dir):
             await _table_loaded(pilot)
             runs = _bench_screen(app).query_one("#bench-runs", DataTable)
             await pilot.press(*["up"] * runs.cursor_row, "enter")
-            await wait_for(
+            await pilot_wait_until(
                 pilot,
                 lambda: (
                     app.run_dir == bench_dir / "runs" / f"{PARALLEL}-s0"

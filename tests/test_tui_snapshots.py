@@ -9,10 +9,10 @@ Regenerate with ``pytest tests/test_tui_snapshots.py --snapshot-update``.
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import pytest
+from waiting import pilot_wait_until
 
 from sld.config import RunConfig, TaskSpec
 from sld.corpus import load_task
@@ -222,17 +222,18 @@ def demo_run(tmp_path_factory) -> Path:
     return write_demo_run(tmp_path_factory.mktemp("snapshots") / "demo-run")
 
 
-async def _loaded(pilot, *, timeout: float = 30.0) -> None:
+async def _loaded(pilot) -> None:
     """Wait until the store is read and the selected law's extrapolation is drawn."""
     app = pilot.app
-    deadline = time.monotonic() + timeout
-    while not (
-        app.view is not None
-        and app.selected_id is not None
-        and all(plot.picture is not None for plot in app.query(ExtrapolationPlot))
-    ):
-        assert time.monotonic() < deadline, "the demo run never finished loading"
-        await pilot.pause(0.05)
+    await pilot_wait_until(
+        pilot,
+        lambda: (
+            app.view is not None
+            and app.selected_id is not None
+            and all(plot.picture is not None for plot in app.query(ExtrapolationPlot))
+        ),
+        what="the demo run's store and extrapolation",
+    )
     await pilot.pause()
 
 
