@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from waiting import HANG
 
 from sld.cli import main
 from sld.config import parse_duration
@@ -144,12 +145,12 @@ def test_installed_console_script_runs_from_another_directory(tmp_path):
     sld = shutil.which("sld", path=str(Path(sys.executable).parent))
     assert sld is not None
     done = subprocess.run(
-        [sld, "tasks", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        [sld, "tasks", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=HANG
     )
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["tasks"]) == len(EXPECTED)
     bad = subprocess.run(
-        [sld, "tasks", "show", "nope"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        [sld, "tasks", "show", "nope"], cwd=tmp_path, capture_output=True, text=True, timeout=HANG
     )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stderr.startswith("error: ")
 

@@ -18,11 +18,12 @@ import pytest
 
 from sld.config import RunConfig, TaskSpec
 from sld.corpus import load_task
+from sld.errors import StoreError
 from sld.evolve.engine import Engine
 from sld.evolve.offline import OfflineProposer
 from sld.report import chosen_candidate
 from sld.resources import datasets_dir
-from sld.store import RunStore
+from sld.store import RunReader, RunStore
 
 SMALL = dict(islands=2, proposals_per_island=3, restarts=4, capacity=8, migration_interval=2)
 
@@ -140,6 +141,16 @@ def _fitted_count(run_dir: Path | None) -> int:
     return 0
 
 
+def _committed(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a store that opens: its file exists a moment before its tables
+    commit, and a kill in that moment leaves nothing to resume."""
+    try:
+        RunReader.open(run_dir).close()
+    except StoreError:
+        return False
+    return True
+
+
 @pytest.mark.slow
 def test_sigkilled_run_resumes_without_losing_or_repeating_fits(tmp_path):
     # Uninterrupted reference run.
@@ -172,15 +183,16 @@ def test_sigkilled_run_resumes_without_losing_or_repeating_fits(tmp_path):
                 break
             time.sleep(rng.uniform(0.05, 0.4))
         if proc.poll() is not None:
+            assert proc.returncode == 0, proc.stderr.read().decode()
             break  # finished before we could kill it
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         kills += 1
         dirs = list(out.iterdir()) if out.exists() else []
-        if dirs and RunStore.exists(dirs[0]):
+        if dirs and _committed(dirs[0]):
             run_dir = dirs[0]
         elif dirs:
-            shutil.rmtree(dirs[0])  # killed before the store existed: start over
+            shutil.rmtree(dirs[0])  # killed before the store was committed: start over
     assert kills >= 5
     assert run_dir is not None
     final = _sld("discover", "--resume", str(run_dir), "--quiet", "--bootstrap", "0")

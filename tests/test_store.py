@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from waiting import HANG
 
 from sld.errors import StoreError
 from sld.store import SCHEMA_VERSION, RunReader, RunStore, store_path
@@ -36,13 +37,14 @@ def _fit_and_score(store: RunStore, candidate_id: int, *, error: float = 0.1) ->
     )
 
 
-def _run_python(code: str, *, timeout: float = 20.0) -> subprocess.CompletedProcess:
+def _run_python(code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter on this checkout (the timeout only bounds a hang)."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
-        timeout=timeout,
+        timeout=HANG,
         env=env,
         cwd=REPO,
     )
@@ -461,10 +463,10 @@ def test_reader_in_another_process_reads_while_a_write_is_open(store, tmp_path):
     """
     with store.transaction():  # holds the write lock; readers must not wait on it
         store.add_candidate(text="b", generation=0, island=0, key="k2")
-        result = _run_python(reader, timeout=10)
+        result = _run_python(reader)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1", "1"]  # committed data only
-    result = _run_python(reader, timeout=10)
+    result = _run_python(reader)
     assert result.stdout.split() == ["1", "2"]
 
 
@@ -499,6 +501,6 @@ def test_reader_in_another_process_follows_a_live_writer(tmp_path):
             # a kill or a race never shows a fit without its score
             assert all(row.candidate.status == "fitted" for row in fitted)
         seen.extend(reader.events(after_id=last))
-    assert writer.wait(timeout=30) == 0, writer.stderr.read()
+    assert writer.wait(timeout=HANG) == 0, writer.stderr.read()
     assert [e.id for e in seen] == list(range(1, 601))
     assert [e.kind for e in seen[:3]] == ["proposed", "fitted", "scored"]
