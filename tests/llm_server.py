@@ -4,7 +4,9 @@ A real HTTP server (stdlib ``http.server`` in a thread) speaking the subset of t
 OpenAI protocol sld uses: ``POST /v1/chat/completions`` → a ``chat.completion``
 object. What it answers is decided by ``script(body, n)`` (the request's JSON body
 and its 0-based arrival number), returning a :class:`Reply`: content with usage, or
-an HTTP error with headers, optionally after a delay.
+an HTTP error with headers. A ``stall`` reply is held until the server closes, so it
+is slower than any client timeout however loaded the machine is (no race between a
+fixed delay and the timeout).
 """
 
 from __future__ import annotations
@@ -12,22 +14,26 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+REPLY_SECONDS = 10.0
+"""The client timeout the tests use: a scripted reply takes milliseconds of work, so only a
+``stall`` reply runs into it, even on a loaded machine."""
+
 
 @dataclass(frozen=True)
 class Reply:
-    """One scripted answer. ``status != 200`` sends ``error`` as an OpenAI error body."""
+    """One scripted answer. ``status != 200`` sends ``error`` as an OpenAI error body;
+    ``stall`` holds the answer until the server closes (the client times out first)."""
 
     content: str = ""
     status: int = 200
     error: str = "scripted error"
     headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
+    stall: bool = False
     prompt_tokens: int = 100
     completion_tokens: int = 20
     raw: bytes | None = None  # sent verbatim instead of a JSON body
@@ -53,6 +59,7 @@ class FakeOpenAI:
         self.requests: list[dict[str, Any]] = []
         self.sent: list[tuple[int, int]] = []
         self._lock = threading.Lock()
+        self._closing = threading.Event()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -71,8 +78,8 @@ class FakeOpenAI:
                     n = len(outer.requests)
                     outer.requests.append(body)
                 reply = outer.script(body, n)
-                if reply.delay:
-                    time.sleep(reply.delay)
+                if reply.stall:
+                    outer._closing.wait()
                 if reply.raw is not None:
                     self._send_bytes(reply.status, reply.raw, reply.headers)
                     return
@@ -139,6 +146,7 @@ class FakeOpenAI:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._closing.set()  # stalled handlers answer a client that has given up
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from waiting import HANG
 
 from sld.config import LlmConfig
 from sld.corpus import load_task
@@ -15,7 +17,7 @@ from sld.evolve.offline import OfflineProposer
 from sld.llm import LlmProposer, MixedProposer, OpenAIChat
 from sld.proposer import Parent, ProposalRequest, task_brief
 from sld.store import RunStore
-from tests.llm_server import FakeOpenAI, Reply, closed_port_url, laws_json
+from tests.llm_server import REPLY_SECONDS, FakeOpenAI, Reply, closed_port_url, laws_json
 
 GOOD = ("L = E + A/N**alpha", "L = E + A/(N**alpha*P**beta)", "L = E + A*exp(-k*log(N))")
 
@@ -33,7 +35,9 @@ def store(tmp_path):
 
 
 def _proposer(url: str, store: RunStore | None, **settings) -> LlmProposer:
-    config = LlmConfig(**{"backoff": 0.01, "timeout": 5.0, "model": "scripted", **settings})
+    config = LlmConfig(
+        **{"backoff": 0.01, "timeout": REPLY_SECONDS, "model": "scripted", **settings}
+    )
     transport = OpenAIChat(base_url=url, api_key="test-key", timeout=config.timeout)
     return LlmProposer(transport, config, store=store)
 
@@ -168,10 +172,10 @@ def test_server_errors_are_retried_a_bounded_number_of_times(brief, store):
 
 def test_a_reply_slower_than_the_timeout_is_a_timeout_and_is_retried(brief, store):
     def script(body, n):
-        return Reply(laws_json(*GOOD), delay=2.0 if n == 0 else 0.0)
+        return Reply(laws_json(*GOOD), stall=n == 0)
 
     with FakeOpenAI(script) as server:
-        out = _propose(_proposer(server.base_url, store, timeout=0.5), _request(brief))
+        out = _propose(_proposer(server.base_url, store), _request(brief))
     assert len(out) == 3
     assert [c.outcome for c in store.llm_calls()] == ["timeout", "ok"]
 
@@ -230,17 +234,17 @@ def test_duplicates_of_parents_are_dropped(brief, store):
 
 
 def test_concurrency_is_bounded(brief, store):
-    active = [0, 0]
-    import threading
-
-    lock = threading.Lock()
+    active = [0, 0]  # requests in flight now, the most ever
+    changed = threading.Condition()
 
     def script(body, n):
-        with lock:
+        with changed:
             active[0] += 1
             active[1] = max(active[1], active[0])
-        time.sleep(0.2)
-        with lock:
+            changed.notify_all()
+            # hold the first request until a second one is in flight beside it: on a loaded
+            # machine the two allowed requests may otherwise never overlap (no fixed sleep)
+            changed.wait_for(lambda: active[1] >= 2, timeout=HANG)
             active[0] -= 1
         return Reply(laws_json(*GOOD))
 
@@ -280,7 +284,7 @@ def test_unknown_model_costs_zero_with_a_notice_and_known_prices_add_up(brief, s
     with FakeOpenAI(
         lambda body, n: Reply(laws_json(*GOOD), prompt_tokens=1000, completion_tokens=500)
     ) as server:
-        transport = OpenAIChat(base_url=server.base_url, api_key="k", timeout=5)
+        transport = OpenAIChat(base_url=server.base_url, api_key="k", timeout=REPLY_SECONDS)
         unknown = LlmProposer(
             transport, LlmConfig(model="mystery"), store=None, notice=notes.append
         )

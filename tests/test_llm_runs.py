@@ -15,7 +15,7 @@ from sld.evolve.offline import OfflineProposer
 from sld.llm import LlmProposer, MixedProposer
 from sld.run import Run, make_proposer, replay_config
 from sld.store import RunStore
-from tests.llm_server import FakeOpenAI, Reply, closed_port_url, laws_json
+from tests.llm_server import REPLY_SECONDS, FakeOpenAI, Reply, closed_port_url, laws_json
 
 HUMAN = "L = E + (A*1e9/(N*(k*log(P)+1)))**alpha"
 POOL = (
@@ -39,7 +39,7 @@ SMALL = dict(
 
 
 def _config(url: str, *, proposer: str = "llm", **overrides) -> RunConfig:
-    llm = dict(base_url=url, model="scripted", backoff=0.01, timeout=5.0, attempts=3)
+    llm = dict(base_url=url, model="scripted", backoff=0.01, timeout=REPLY_SECONDS, attempts=3)
     llm.update(overrides.pop("llm", {}))
     return RunConfig(
         task=TaskSpec(source="parallel_scaling_law"),
@@ -83,7 +83,7 @@ def test_run_with_every_kind_of_bad_reply_completes_and_records_the_reasons(tmp_
         Reply(laws_json("L = a + b*N + c*N**2 + d*P + f*P**2")),
         Reply(status=429, error="rate limited", headers={"Retry-After": "0"}),
         Reply(status=500, error="internal"),
-        Reply(laws_json(*POOL[2:4]), delay=1.5),  # slower than the 1 s timeout
+        Reply(laws_json(*POOL[2:4]), stall=True),  # held past the timeout
         Reply(laws_json(*POOL[4:6])),
     ]
 
@@ -91,7 +91,7 @@ def test_run_with_every_kind_of_bad_reply_completes_and_records_the_reasons(tmp_
         return script_replies[n % len(script_replies)]
 
     with FakeOpenAI(script) as server:
-        config = _config(server.base_url, llm={"timeout": 1.0}, generations=3)
+        config = _config(server.base_url, generations=3)
         run_dir, report, store = _run(config, tmp_path)
     with store:
         outcomes = {c.outcome for c in store.llm_calls()}
