@@ -145,6 +145,7 @@ def run_lm(
         if (
             it >= max_iter
             or not bool(jnp.any(out["active"]))
+            or bool(out["stalled"])
             or time.perf_counter() - start >= time_limit
         ):
             break

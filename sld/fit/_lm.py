@@ -26,7 +26,12 @@ A restart converges when a step changes every parameter by less than
 max|∇ loss| ≤ ``gtol``. A restart whose residuals turn non-finite simply has
 that step rejected; one that starts non-finite is frozen and marked bad, never
 touching the others (every branch is a ``jnp.where``). The loop exits once no
-restart in the batch is active, or at ``stop_at`` iterations.
+restart in the batch is active, at ``stop_at`` iterations, or once the batch has
+stalled: no group's best F (over its restarts) dropped by more than
+``STALL_TOL`` (relative) over the last ``STALL_WINDOW`` iterations. Restarts that
+are still descending then are almost always far above their group's best, and
+carrying them to the cap was most of the work (on random vocab laws, 70 instead
+of 169 iterations a law, the same best fits).
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ FTOL = 1e-12
 XTOL = 1e-10
 GTOL = 1e-12
 LAMBDA_MAX = 1e30
+STALL_WINDOW = 30  # iterations
+STALL_TOL = 1e-6  # relative improvement of a group's best F that counts as progress
 
 
 def residuals(
@@ -158,12 +165,24 @@ def lm_run(
     eye = jnp.eye(P, dtype=p.dtype)[None, None]
     lin = linear[None, None, :]
 
+    best = _group_best(F, good)
     state = dict(
-        p=p, r=r, j=j, F=F, lam=lam, nu=nu, active=active, converged=converged, it=carry["it"]
+        p=p,
+        r=r,
+        j=j,
+        F=F,
+        lam=lam,
+        nu=nu,
+        active=active,
+        converged=converged,
+        it=carry["it"],
+        best_ref=jnp.where(fresh, best, carry["best_ref"]),
+        ref_it=jnp.where(fresh, carry["it"], carry["ref_it"]),
+        stalled=jnp.where(fresh, False, carry["stalled"]),
     )
 
     def cond(s: dict[str, jax.Array]) -> jax.Array:
-        return (s["it"] < stop_at) & jnp.any(s["active"])
+        return (s["it"] < stop_at) & jnp.any(s["active"]) & ~s["stalled"]
 
     def body(s: dict[str, jax.Array]) -> dict[str, jax.Array]:
         p, r, j, F, lam, nu, active = s["p"], s["r"], s["j"], s["F"], s["lam"], s["nu"], s["active"]
@@ -220,16 +239,28 @@ def lm_run(
         now_converged = active & (small_step | small_drop | small_grad | exact)
         stuck = (lam > LAMBDA_MAX) | (nu > LAMBDA_MAX)
         keep = accept[..., None]
+        F = jnp.where(accept, F_new, F)
+        # stall: every group's best F improved by less than STALL_TOL over STALL_WINDOW
+        # iterations; the restarts at their group's best then count as converged
+        it = s["it"] + 1
+        best = _group_best(F, good)
+        boundary = it - s["ref_it"] >= STALL_WINDOW
+        stalled = boundary & ~jnp.any(best < s["best_ref"] * (1.0 - STALL_TOL))
+        at_best = F <= best[:, None] * (1.0 + STALL_TOL)
+        active = active & ~now_converged & ~stuck
         return dict(
             p=jnp.where(keep, p_new, p),
             r=jnp.where(keep, r_new, r),
             j=jnp.where(keep[..., None], j_new, j),
-            F=jnp.where(accept, F_new, F),
+            F=F,
             lam=lam,
             nu=nu,
-            active=active & ~now_converged & ~stuck,
-            converged=s["converged"] | now_converged,
-            it=s["it"] + 1,
+            active=active,
+            converged=s["converged"] | now_converged | (stalled & active & at_best),
+            it=it,
+            best_ref=jnp.where(boundary, best, s["best_ref"]),
+            ref_it=jnp.where(boundary, it, s["ref_it"]),
+            stalled=stalled,
         )
 
     s = jax.lax.while_loop(cond, body, state)
@@ -242,9 +273,17 @@ def lm_run(
         converged=s["converged"],
         good=good,
         it=s["it"],
+        best_ref=s["best_ref"],
+        ref_it=s["ref_it"],
+        stalled=s["stalled"],
         F=jnp.where(good, s["F"], jnp.inf),
         g=g,
     )
+
+
+def _group_best(F: jax.Array, good: jax.Array) -> jax.Array:
+    """Lowest finite F of each group's good restarts: (G, R) → (G,), ∞ where there is none."""
+    return jnp.min(jnp.where(good & jnp.isfinite(F), F, jnp.inf), axis=-1)
 
 
 def initial_carry(p0: Any) -> dict[str, Any]:
@@ -260,4 +299,7 @@ def initial_carry(p0: Any) -> dict[str, Any]:
         converged=np.zeros(shape, dtype=bool),
         good=np.ones(shape, dtype=bool),
         it=np.zeros((), dtype=np.int32),
+        best_ref=np.full(shape[:1], np.inf),
+        ref_it=np.zeros((), dtype=np.int32),
+        stalled=np.zeros((), dtype=bool),
     )

@@ -2,7 +2,8 @@
 
 Row sets (bootstrap resamples, validation folds) become extra groups of one batch:
 LM runs each (group, restart) independently, so fitting B row sets in one call
-gives each set the fit it would get alone, at the cost of one batched run.
+gives each set the fit it would get alone, at the cost of one batched run (or a
+better one: the batch's stall exit waits for every set, see :mod:`sld.fit._lm`).
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ def fit_many_sets(
     The groups of all row sets form one batch per law (one LM run), so B bootstrap
     resamples or K validation folds cost one call instead of B or K. Row set s starts
     from the points ``fit_law(law, row_sets[s], seed=seeds[s])`` would use (``seeds``:
-    one per set, or one int for all) and its result equals that fit up to rounding.
+    one per set, or one int for all) and its result equals that fit up to rounding (or
+    is better, where the batch runs on after that set alone would have stalled).
     A row set whose rows cannot be fitted (non-finite, constant target) gets
     ``ok=False`` results with the reason. ``seconds`` and ``compile_seconds`` of one
     law's batch are shared equally among its row sets; ``iterations`` is the batch's.
