@@ -14,6 +14,12 @@ Two separate paths, on purpose:
 
 from ._checks import MONOTONE_TOLERANCE as MONOTONE_TOLERANCE
 from ._checks import extrapolation_checks as extrapolation_checks
+from ._diagnostics import GroupResidual as GroupResidual
+from ._diagnostics import InputTrend as InputTrend
+from ._diagnostics import ResidualDiagnostics as ResidualDiagnostics
+from ._diagnostics import diagnose as diagnose
+from ._diagnostics import diagnostics_words as diagnostics_words
+from ._diagnostics import residual_diagnostics as residual_diagnostics
 from ._evaluate import evaluate as evaluate
 from ._pick import PickEntry as PickEntry
 from ._pick import PickReport as PickReport
@@ -42,11 +48,16 @@ __all__ = [
     "BootstrapInterval",
     "CheckReport",
     "FoldScore",
+    "GroupResidual",
+    "InputTrend",
     "MetricsReport",
     "PickEntry",
     "PickReport",
+    "ResidualDiagnostics",
     "ScoreReport",
     "Split",
+    "diagnose",
+    "diagnostics_words",
     "evaluate",
     "extrapolation_checks",
     "final_pick",
@@ -54,6 +65,7 @@ __all__ = [
     "fold_rows",
     "heldout_score",
     "parse_for_task",
+    "residual_diagnostics",
     "predict_rows",
     "resolve_task",
     "score",

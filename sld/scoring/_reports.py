@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sld.fit import FitResult
 
+from ._diagnostics import ResidualDiagnostics
 from ._rows import parse_for_task, predict_rows
 
 if TYPE_CHECKING:
@@ -70,7 +71,8 @@ class ScoreReport(BaseModel):
     For the selection path (``split="validation"``): ``metrics`` and ``fit`` are fold 0's
     (fitted on ``search_train()``, scored on ``validation()``); ``folds`` holds every
     fold's score, ``selection_error`` their aggregate (:func:`sld.scoring.selection_error`)
-    and ``checks`` the extrapolation checks. The held-out path leaves those three empty.
+    and ``checks`` the extrapolation checks; ``diagnostics`` says where the fold fits miss
+    their bands (:mod:`sld.scoring._diagnostics`). The held-out path leaves those four empty.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=False)
@@ -91,6 +93,7 @@ class ScoreReport(BaseModel):
     folds: list[FoldScore] = []
     selection_error: float | None = None
     checks: CheckReport | None = None
+    diagnostics: ResidualDiagnostics | None = None
 
     @property
     def r2(self) -> float:

@@ -30,6 +30,7 @@ from sld.fit import FitResult, fit_many
 from sld.law import Law
 
 from ._checks import extrapolation_checks
+from ._diagnostics import residual_diagnostics
 from ._evaluate import evaluate
 from ._reports import CheckReport, FoldScore, ScoreReport
 
@@ -175,6 +176,11 @@ def selection_scores(
             )
         elif checks:
             check = CheckReport(passed=False, reasons=["the law could not be fitted"], probes=0)
+        diagnostics = None
+        if top.ok:
+            diagnostics = residual_diagnostics(
+                law, [restrict(fit, f) for f in folds], folds, train, log_scale=task.log_scale
+            )
         error = selection_error(fold_scores)
         if reason is None and not math.isfinite(error):
             reason = next((f.reason for f in fold_scores if f.reason), "a fold could not be scored")
@@ -196,6 +202,7 @@ def selection_scores(
                 folds=fold_scores,
                 selection_error=error,
                 checks=check,
+                diagnostics=diagnostics,
             )
         )
     return reports
