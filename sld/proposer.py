@@ -19,6 +19,7 @@ import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
     from sld.corpus import Task
+    from sld.scoring import ResidualDiagnostics
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,11 @@ class TaskBrief:
 class Parent:
     """A scored law selection handed to the proposer to improve on.
 
-    ``error`` is the validation error (lower is better), ``r2`` the validation R².
+    ``error`` is the selection error (lower is better), ``r2`` the validation R²;
+    ``folds`` each selection fold's NMSE (fold 0 = the validation slice; None where the
+    fold could not be scored), ``failed_checks`` the extrapolation checks it failed,
+    ``diagnostics`` where its fold fits miss their bands, ``rationale`` the hypothesis it
+    was proposed with. All of it comes from training rows only.
     """
 
     id: int
@@ -61,6 +66,10 @@ class Parent:
     error: float
     r2: float
     complexity: int
+    folds: tuple[float | None, ...] = ()
+    failed_checks: tuple[str, ...] = ()
+    diagnostics: ResidualDiagnostics | None = None
+    rationale: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,9 @@ class ProposalRequest:
     """One call to a proposer: ``count`` new laws for island ``island`` at ``generation``.
 
     ``failures`` holds recent ``(law text, reason)`` pairs the engine rejected, so a
-    proposer that learns (an LLM) can avoid repeating them.
+    proposer that learns (an LLM) can avoid repeating them. ``tried`` holds the canonical
+    keys (:attr:`sld.law.Law.key`) of every law this run has fitted, failed to fit or is
+    fitting: a proposal with one of them would be a wasted duplicate.
     """
 
     brief: TaskBrief
@@ -78,6 +89,7 @@ class ProposalRequest:
     island: int
     seed: int
     failures: tuple[tuple[str, str], ...] = ()
+    tried: frozenset[str] = frozenset()
 
     def rng(self) -> np.random.Generator:
         """The request's own generator: same request, same draws."""

@@ -39,7 +39,7 @@ from sld.errors import ParseError, SldError
 from sld.evolve.population import Member, Population
 from sld.law import Law
 from sld.proposer import Parent, Proposal, ProposalRequest, Proposer, task_brief
-from sld.scoring import ScoreReport, parse_for_task, selection_scores
+from sld.scoring import ResidualDiagnostics, ScoreReport, parse_for_task, selection_scores
 from sld.store import CandidateRow, RunStore
 
 LIVE_POPULATION = "population_live"  # state key: the population at a mid-generation stop
@@ -101,6 +101,35 @@ def _validation_error(report: ScoreReport) -> tuple[float, float, float, float]:
     return error, m.r2, m.nmse, m.nmae
 
 
+def _notes(report: dict[str, Any], rationale: str) -> dict[str, Any]:
+    """What a proposer is told about a scored law, from its stored report (JSON data): fold
+    NMSEs, failed extrapolation checks, residual diagnostics, the hypothesis it came with."""
+    checks = report.get("checks") or {}
+    return {
+        "folds": tuple(f.get("nmse") for f in report.get("folds") or ()),
+        "failed_checks": tuple(checks.get("reasons") or ()) if not checks.get("passed") else (),
+        "diagnostics": report.get("diagnostics"),
+        "rationale": rationale,
+    }
+
+
+def _parent(member: Member, notes: dict[str, Any] | None) -> Parent:
+    """A population member as a proposer sees it (with its notes when the engine has them)."""
+    notes = notes or {}
+    diagnostics = notes.get("diagnostics")
+    return Parent(
+        id=member.id,
+        text=member.text,
+        error=member.error,
+        r2=member.r2,
+        complexity=member.complexity,
+        folds=notes.get("folds", ()),
+        failed_checks=notes.get("failed_checks", ()),
+        diagnostics=ResidualDiagnostics.model_validate(diagnostics) if diagnostics else None,
+        rationale=notes.get("rationale", ""),
+    )
+
+
 def _demoted(report: dict[str, Any] | ScoreReport) -> bool:
     """Whether a (stored) score report failed an extrapolation check."""
     checks = report.get("checks") if isinstance(report, dict) else report.checks
@@ -142,6 +171,8 @@ class Engine:
         self._elapsed_before = float(store.get_state("elapsed", 0.0) or 0.0)
         self._keys_in_flight: dict[str, int] = {}
         self._failures: list[tuple[str, str]] = []
+        # candidate id -> what proposers are told about it (see _notes); population members only
+        self._notes: dict[int, dict[str, Any]] = {}
 
     # -- control (thread-safe) -------------------------------------------------
 
@@ -188,13 +219,11 @@ class Engine:
         """All islands' proposals for ``generation``, drawn from ``population`` as it is now."""
         c = self.config
         requests = []
+        tried = population.keys() | frozenset(self._keys_in_flight)
         for island in range(c.islands):
             rng = np.random.default_rng([c.seed, generation, island, 7])
             chosen = population.select_parents(island=island, count=2, rng=rng)
-            parents = tuple(
-                Parent(id=m.id, text=m.text, error=m.error, r2=m.r2, complexity=m.complexity)
-                for m in chosen
-            )
+            parents = tuple(_parent(m, self._notes.get(m.id)) for m in chosen)
             requests.append(
                 ProposalRequest(
                     brief=self.brief,
@@ -204,6 +233,7 @@ class Engine:
                     island=island,
                     seed=c.seed,
                     failures=tuple(self._failures[-8:]),
+                    tried=tried,
                 )
             )
         batches = await asyncio.gather(*(self.proposer.propose(r) for r in requests))
@@ -260,6 +290,8 @@ class Engine:
     def _record(self, row: CandidateRow, report: ScoreReport) -> Member:
         """Write one candidate's fit and validation score in one transaction."""
         error, r2, nmse, nmae = _validation_error(report)
+        stored = report.model_dump(mode="json", exclude={"fit"})
+        self._notes[row.id] = _notes(stored, row.rationale)
         self.store.record_fit_and_score(
             row.id,
             report.fit.model_dump(mode="json"),
@@ -271,7 +303,7 @@ class Engine:
             nmse=nmse,
             nmae=nmae,
             error=error,
-            report=report.model_dump(mode="json", exclude={"fit"}),
+            report=stored,
         )
         return _member(row, r2=r2, error=error, demoted=_demoted(report))
 
@@ -365,16 +397,19 @@ class Engine:
         counts = self.store.get_state("progress") or {}
         for name, value in counts.items():
             setattr(self.progress, name, int(value))
-        self.progress.fitted = len(self.store.fitted())
+        every = self.store.fitted()
+        self.progress.fitted = len(every)
+        members = {m.id for m in population.members()}
         for m in population.members():
             self._note_best(m)
+        for f in every:
+            if f.candidate.id in members or f.candidate.generation == done + 1:
+                self._notes[f.candidate.id] = _notes(f.report, f.candidate.rationale)
         stored = [r for r in self.store.candidates() if r.generation == done + 1]
         if not stored:
             return population, done + 1, None
         batch = _Batch(generation=done + 1)
-        fitted = {
-            f.candidate.id: f for f in self.store.fitted() if f.candidate.generation == done + 1
-        }
+        fitted = {f.candidate.id: f for f in every if f.candidate.generation == done + 1}
         for row in stored:
             if row.key:
                 self._keys_in_flight[row.key] = row.id
@@ -434,6 +469,8 @@ class Engine:
             self._keys_in_flight = {
                 k: v for k, v in self._keys_in_flight.items() if not population.knows(k)
             }
+            alive = {m.id for m in population.members()}
+            self._notes = {i: n for i, n in self._notes.items() if i in alive}
             batch = self._checkpoint(generation, population, generation + 1, proposals)
             generation += 1
         self.progress.stopped_by = reason

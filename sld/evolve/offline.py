@@ -34,6 +34,7 @@ from sld.evolve.families import (
     placeholders_in,
     seeds,
 )
+from sld.evolve.guided import guided_child, usable_trends
 from sld.evolve.mutate import MUTATIONS, crossover, tidy
 from sld.law import FUNCTIONS, Law, LawPrinter, input_symbol, parameter_symbol, parse_law
 from sld.proposer import Parent, Proposal, ProposalRequest, TaskBrief
@@ -170,6 +171,8 @@ class OfflineProposer:
 
     ``seed_share``: fraction of a batch that is fresh family seeds once parents exist;
     ``crossover_share``: fraction made by crossover (with two or more parents);
+    ``guided_share``: fraction aimed at a parent's residual diagnostics
+    (:mod:`sld.evolve.guided`; only parents whose diagnostics show a trend);
     ``broadcast_share``: for multi-output laws, how often a mutated output's structure
     is copied to every output (each copy with its own parameters);
     ``attempts``: tries per wanted proposal before a batch is returned short;
@@ -179,6 +182,7 @@ class OfflineProposer:
     name: str = NAME
     seed_share: float = 0.15
     crossover_share: float = 0.2
+    guided_share: float = 0.3
     broadcast_share: float = 0.4
     attempts: int = 12
     max_complexity: int = 80
@@ -193,6 +197,7 @@ class OfflineProposer:
             request,
             seed_share=self.seed_share,
             crossover_share=self.crossover_share,
+            guided_share=self.guided_share,
             broadcast_share=self.broadcast_share,
             attempts=self.attempts,
             max_complexity=self.max_complexity,
@@ -205,6 +210,7 @@ def offline_proposals(
     *,
     seed_share: float = 0.15,
     crossover_share: float = 0.2,
+    guided_share: float = 0.3,
     broadcast_share: float = 0.4,
     attempts: int = 12,
     max_complexity: int = 80,
@@ -215,8 +221,10 @@ def offline_proposals(
     Without parseable parents: family seeds in priority order, rotated by island (island
     ``i`` starts at seed ``i * count``) for two thirds of the batch; the rest alternates
     at random between further seeds and mutations of random seeds. With parents: a
-    ``seed_share`` of fresh seeds, a ``crossover_share`` of crossovers, and mutations
-    of parents drawn with weight ``1/rank`` (better error, more children).
+    ``seed_share`` of fresh seeds, a ``crossover_share`` of crossovers, a ``guided_share``
+    of edits aimed at a parent's residual trends (when a parent has one), and mutations
+    of parents drawn with weight ``1/rank`` (better error, more children). No proposal
+    repeats a parent, another proposal of the batch or a key in ``request.tried``.
     """
     brief = request.brief
     rng = request.rng()
@@ -231,7 +239,12 @@ def offline_proposals(
         if candidate is None or len(out) >= request.count:
             return
         text = _validated(
-            candidate.expressions, brief, budget=budget, seen=seen, cap=max_complexity
+            candidate.expressions,
+            brief,
+            budget=budget,
+            seen=seen,
+            tried=request.tried,
+            cap=max_complexity,
         )
         if text is not None:
             out.append(
@@ -260,6 +273,7 @@ def offline_proposals(
     pool = [(parent.id, trees) for trees, _, parent in ordered]
     weights = np.array([1.0 / (rank + 1) for rank in range(len(pool))])
     weights /= weights.sum()
+    guided = [(trees, parent) for trees, _, parent in ordered if usable_trends(parent.diagnostics)]
     tries = 0
     while len(out) < request.count and tries < attempts * request.count:
         tries += 1
@@ -268,6 +282,8 @@ def offline_proposals(
             accept(_seed_candidate(library[int(rng.integers(len(library)))]))
         elif len(pool) >= 2 and roll < seed_share + crossover_share:
             accept(_crossed(pool, weights, fs, rng))
+        elif guided and roll < seed_share + crossover_share + guided_share:
+            accept(_guided(guided, fs, brief, rng))
         else:
             accept(_mutated(pool, fs, rng, weights=weights, broadcast_share=broadcast_share))
     return out
@@ -326,6 +342,23 @@ def _mutated(
     return _Candidate(trees, parents, operator, f"{operator} on {origin} ({scope})")
 
 
+def _guided(
+    pool: Sequence[tuple[tuple[sympy.Expr, ...], Parent]],
+    fs: Sequence[Feature],
+    brief: TaskBrief,
+    rng: np.random.Generator,
+) -> _Candidate | None:
+    """An edit aimed at the residual trends of a parent drawn from ``pool`` (best first,
+    weight ``1/rank``)."""
+    weights = np.array([1.0 / (rank + 1) for rank in range(len(pool))])
+    trees, parent = pool[int(rng.choice(len(pool), p=weights / weights.sum()))]
+    assert parent.diagnostics is not None  # the pool holds parents with usable trends only
+    child = guided_child(trees, parent.diagnostics, fs, brief, rng, parent_id=parent.id)
+    if child is None:
+        return None
+    return _Candidate(child.trees, (parent.id,), child.operator, child.rationale)
+
+
 def _crossed(
     pool: Sequence[tuple[int, tuple[sympy.Expr, ...]]],
     weights: np.ndarray,
@@ -361,11 +394,12 @@ def _validated(
     *,
     budget: int,
     seen: set[str],
+    tried: frozenset[str] = frozenset(),
     cap: int,
 ) -> str | None:
     """The law text when it has a parameter, prints, parses within the budget, keeps every
-    parameter, stays under the complexity cap and is new; else ``None``. Adds its key to
-    ``seen``."""
+    parameter, stays under the complexity cap and is new (its key neither in ``seen`` nor in
+    ``tried``); else ``None``. Adds its key to ``seen``."""
     expected = len(placeholders_in(expressions))
     if not 1 <= expected <= budget or any(_complexity(e) > cap for e in expressions):
         return None
@@ -374,7 +408,7 @@ def _validated(
         law = parse_for(text, brief, max_params=budget)
     except (ValueError, ParseError):
         return None
-    if len(law.parameters) != expected or law.key in seen:
+    if len(law.parameters) != expected or law.key in seen or law.key in tried:
         return None
     seen.add(law.key)
     return text

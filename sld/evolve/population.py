@@ -203,6 +203,10 @@ class Population:
         self._archive = [a for a in self._archive if not dominates(member, a)]
         bisect.insort(self._archive, member, key=lambda m: (m.complexity, m.error, m.id))
 
+    def keys(self) -> frozenset[str]:
+        """Every canonical key ever added (kept, evicted or failed)."""
+        return frozenset(self._keys)
+
     def knows(self, key: str) -> bool:
         """Whether a member with this canonical key was ever added (kept, evicted or failed)."""
         return key in self._keys

@@ -265,6 +265,9 @@ class LlmProposer:
             if law.key in seen:
                 failures.append((law_text, "same law as a parent or an earlier proposal"))
                 continue
+            if law.key in request.tried:
+                failures.append((law_text, "already tried in this run: propose a different form"))
+                continue
             seen.add(law.key)
             self.ledger.valid += 1
             accepted.append(
