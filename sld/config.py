@@ -103,6 +103,8 @@ class LlmConfig(BaseModel):
     ``mixed_ratio``: share of island-generations that ask the LLM under
     ``--proposer mixed``. ``answer``: ask for JSON or for one law per line;
     ``decoding``: for the local model, free sampling or a grammar built from the task.
+    ``prompt_tokens``: the proposal prompt's token budget (for the local model also at most
+    ``context - max_tokens``), met by showing fewer data rows and shorter notes.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -127,12 +129,26 @@ class LlmConfig(BaseModel):
     decoding: Decoding = "grammar"
     model_path: str | None = Field(default=None, description="local GGUF file (provider local)")
     context: int = Field(default=4096, ge=512, le=131072, description="local context length")
+    prompt_tokens: int = Field(
+        default=3000,
+        ge=256,
+        le=131072,
+        description="most tokens a proposal prompt may take (estimated as characters / 4); "
+        "the data sample and the notes under each law shrink to fit",
+    )
 
     def model_name(self) -> str:
         """The model to ask for: the configured one, else the provider's default."""
         if self.model:
             return self.model
         return LOCAL_MODEL if self.provider == "local" else DEFAULT_MODEL
+
+    def prompt_budget(self) -> int:
+        """Tokens a proposal prompt may take: ``prompt_tokens``, and for the local model
+        what its context leaves beside the reply."""
+        if self.provider == "local":
+            return max(256, min(self.prompt_tokens, self.context - self.max_tokens))
+        return self.prompt_tokens
 
     def answer_format(self) -> AnswerFormat:
         """JSON for endpoints; numbered lines for the local model unless set."""

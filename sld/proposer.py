@@ -29,7 +29,9 @@ class TaskBrief:
     ``aliases`` maps alias → input name; ``log_scale`` maps input name → whether the
     input spans orders of magnitude (so powers and logs of it are natural);
     ``ranges`` maps input name → (min, max) over the *training* rows;
-    ``max_params`` is the task's parameter limit over all outputs (``None``: no limit).
+    ``max_params`` is the task's parameter limit over all outputs (``None``: no limit);
+    ``sample`` a few *training* rows as ``(group, inputs + outputs in order)``, stratified
+    across scale and group (:func:`training_sample`); ``group_name`` what a group is.
     """
 
     name: str
@@ -41,6 +43,7 @@ class TaskBrief:
     description: str = ""
     units: dict[str, str] = field(default_factory=dict)
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    sample: tuple[tuple[str, tuple[float, ...]], ...] = ()
 
     def alias_of(self, name: str) -> str:
         """The short alias of input ``name`` (the name itself when it has none)."""
@@ -125,8 +128,51 @@ class Proposer(Protocol):
     async def propose(self, request: ProposalRequest) -> list[Proposal]: ...
 
 
+SAMPLE_ROWS = 24  # training rows a brief carries for proposers that look at data
+
+
+def _scale_order(task: Task, x: np.ndarray) -> np.ndarray:
+    """Row order by scale: the validation scale's inputs (their product), else the sum of the
+    logs of every positive log-scale input, else the first input. ``x``: (rows, inputs)."""
+    names = list(task.card.scale_inputs) or [
+        n for j, n in enumerate(task.inputs) if task.log_scale.get(n) and np.all(x[:, j] > 0)
+    ]
+    columns = [task.inputs.index(n) for n in names if n in task.inputs]
+    if not columns:
+        return np.argsort(x[:, 0], kind="stable")
+    with np.errstate(all="ignore"):
+        key = np.sum(np.log(np.abs(x[:, columns]) + 1e-300), axis=1)
+    return np.argsort(key, kind="stable")
+
+
+def training_sample(
+    task: Task, *, rows: int = SAMPLE_ROWS
+) -> tuple[tuple[str, tuple[float, ...]], ...]:
+    """Up to ``rows`` training rows, stratified: groups evenly spread over the sorted group
+    names (every group when each can get at least three rows), and within a group rows evenly
+    spaced along the scale order, smallest and largest included. Deterministic; never a
+    held-out row."""
+    train = task.train()
+    present = [g for g, x in zip(train.groups, train.X, strict=True) if len(x)]
+    if not present or rows < 1:
+        return ()
+    shown = min(len(present), max(1, rows // 3))
+    picked = [present[int(i)] for i in np.unique(np.linspace(0, len(present) - 1, shown).round())]
+    per_group = max(1, rows // len(picked))
+    out = []
+    for group, x, y in zip(train.groups, train.X, train.y, strict=True):
+        if group not in picked:
+            continue
+        order = _scale_order(task, x)
+        take = np.unique(np.linspace(0, len(order) - 1, min(per_group, len(order))).round())
+        for i in order[take.astype(int)]:
+            out.append((group, tuple(float(v) for v in (*x[i], *y[i]))))
+    return tuple(out[:rows])
+
+
 def task_brief(task: Task) -> TaskBrief:
-    """What a proposer may know about ``task``: names, units, training ranges; never held-out rows."""
+    """What a proposer may know about ``task``: names, units, training ranges, a stratified
+    sample of training rows; never held-out rows."""
     train = task.train()
     ranges: dict[str, tuple[float, float]] = {}
     for j, name in enumerate(task.inputs):
@@ -145,4 +191,5 @@ def task_brief(task: Task) -> TaskBrief:
         description=card.description,
         units={v.name: v.unit for v in card.inputs},
         ranges=ranges,
+        sample=training_sample(task),
     )

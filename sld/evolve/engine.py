@@ -36,6 +36,7 @@ import numpy as np
 from sld.config import RunConfig
 from sld.corpus import Task
 from sld.errors import ParseError, SldError
+from sld.evolve.offline import NAME as OFFLINE
 from sld.evolve.population import Member, Population
 from sld.law import Law
 from sld.proposer import Parent, Proposal, ProposalRequest, Proposer, task_brief
@@ -101,10 +102,12 @@ def _validation_error(report: ScoreReport) -> tuple[float, float, float, float]:
     return error, m.r2, m.nmse, m.nmae
 
 
-def _notes(report: dict[str, Any], rationale: str) -> dict[str, Any]:
+def _notes(report: dict[str, Any], row: CandidateRow) -> dict[str, Any]:
     """What a proposer is told about a scored law, from its stored report (JSON data): fold
-    NMSEs, failed extrapolation checks, residual diagnostics, the hypothesis it came with."""
+    NMSEs, failed extrapolation checks, residual diagnostics, and the hypothesis it came with
+    (an offline proposal's rationale only names its operator, so it is left out)."""
     checks = report.get("checks") or {}
+    rationale = row.rationale if row.proposer != OFFLINE else ""
     return {
         "folds": tuple(f.get("nmse") for f in report.get("folds") or ()),
         "failed_checks": tuple(checks.get("reasons") or ()) if not checks.get("passed") else (),
@@ -291,7 +294,7 @@ class Engine:
         """Write one candidate's fit and validation score in one transaction."""
         error, r2, nmse, nmae = _validation_error(report)
         stored = report.model_dump(mode="json", exclude={"fit"})
-        self._notes[row.id] = _notes(stored, row.rationale)
+        self._notes[row.id] = _notes(stored, row)
         self.store.record_fit_and_score(
             row.id,
             report.fit.model_dump(mode="json"),
@@ -404,7 +407,7 @@ class Engine:
             self._note_best(m)
         for f in every:
             if f.candidate.id in members or f.candidate.generation == done + 1:
-                self._notes[f.candidate.id] = _notes(f.report, f.candidate.rationale)
+                self._notes[f.candidate.id] = _notes(f.report, f.candidate)
         stored = [r for r in self.store.candidates() if r.generation == done + 1]
         if not stored:
             return population, done + 1, None

@@ -120,11 +120,22 @@ def _from_json(data: Any, limit: int) -> tuple[tuple[str, str], ...] | None:
     return tuple(out)
 
 
+def _note(line: str) -> str:
+    """The hypothesis after a trailing ``# ``, ``-- `` or ``// `` marker, as one line."""
+    found = _TRAILING_NOTE.search(line)
+    if found is None:
+        return ""
+    text = found.group(0).strip().lstrip("-#/\u2014\u2013").strip(_QUOTES)
+    return " ".join(text.split())[:MAX_RATIONALE_CHARS]
+
+
 def _from_lines(text: str, outputs: Sequence[str], limit: int) -> tuple[tuple[str, str], ...]:
-    laws: list[str] = []
+    laws: list[tuple[str, str]] = []
     pending: dict[str, str] = {}
+    notes: list[str] = []
     for raw in text.splitlines():
         line = _PREFIX.sub("", raw, count=1).strip(_QUOTES).rstrip(".,")
+        note = _note(line)
         line = _TRAILING_NOTE.sub("", line).strip(_QUOTES)
         match = _LAW.match(line)
         if match is None:
@@ -132,11 +143,13 @@ def _from_lines(text: str, outputs: Sequence[str], limit: int) -> tuple[tuple[st
         law = line[:MAX_LAW_CHARS]
         if len(outputs) > 1 and match.group("name") in outputs and ";" not in law:
             pending[match.group("name")] = law
+            notes.append(note)
             if len(pending) == len(outputs):
-                laws.append("; ".join(pending[o] for o in outputs))
-                pending = {}
+                why = " ".join(n for n in notes if n)[:MAX_RATIONALE_CHARS]
+                laws.append(("; ".join(pending[o] for o in outputs), why))
+                pending, notes = {}, []
         else:
-            laws.append(law)
+            laws.append((law, note))
         if len(laws) >= limit:
             break
-    return tuple((law, "") for law in laws)
+    return tuple(laws)

@@ -101,7 +101,9 @@ class LlmProposer:
         if self.budget_exhausted:
             return []
         brief = request.brief
-        messages = propose_messages(request, group=self.group, answer=self.answer)
+        messages = propose_messages(
+            request, group=self.group, answer=self.answer, budget=self.settings.prompt_budget()
+        )
         accepted: list[Proposal] = []
         seen = self._parent_keys(request)
         for turn in range(self.settings.repair_turns + 1):
