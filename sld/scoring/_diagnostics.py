@@ -169,7 +169,7 @@ def diagnose(
     log_scale: Mapping[str, bool],
     ranges: Mapping[str, tuple[float, float]],
 ) -> ResidualDiagnostics | None:
-    """Diagnostics of pooled band rows (the arithmetic of the module docstring).
+    """Diagnostics of pooled band rows (the formulas of the module docstring).
 
     ``x``: (rows, inputs); ``residual``: scaled residuals (rows, outputs); ``relative``:
     relative misses (rows, outputs), NaN where not defined; ``groups[i]``: row i's group;
