@@ -16,6 +16,11 @@ and the rule is scored by the mean over pools of the pick's R² clipped to [-1, 
 
     python bench/selection_sweep.py runs/*/ --laws 60 --out sweep.json
     python bench/selection_sweep.py --table sweep.json          # rules table only
+    python bench/selection_sweep.py --grid sweep.json           # weights grid, top 1/3/5
+
+The grid smooths the one-pick-per-pool criterion: for each rule it also averages the
+R² of the rule's top 3 and top 5 laws per pool, so a weight that only reshuffles
+near-ties does not look like a win or a loss.
 
 No timing here; the machine's load does not change the numbers.
 """
@@ -139,6 +144,45 @@ RULES = [
 ]
 
 
+def _top_mean(pool: list[dict], setting: str, rule: tuple, top: int) -> float:
+    """Mean clipped R² of the ``top`` laws the rule ranks first in one pool."""
+    k, agg, node_w, param_w, demote = rule
+    ranked = []
+    for c in pool:
+        f = _error(c[setting]["folds"], k, agg)
+        if not math.isfinite(f):
+            continue
+        f += node_w * c["nodes"] + param_w * c["params"]
+        if demote and c[setting]["checks"] is False:
+            f += 3.0
+        ranked.append((f, _clip(c[setting]["r2"])))
+    ranked.sort(key=lambda r: r[0])
+    return float(np.mean([r[1] for r in ranked[:top]])) if ranked else -1.0
+
+
+GRID_WEIGHTS = list(itertools.product((0.0, 0.005, 0.01, 0.02), (0.0, 0.01, 0.02, 0.05, 0.1)))
+GRID_FOLDS = [(1, "first"), (2, "mean"), (3, "mean"), (3, "max"), (4, "mean")]
+
+
+def grid(pools: dict[str, list[dict]], *, tops: tuple[int, ...] = (1, 3, 5)) -> str:
+    """Per top-k: rows are folds/aggregation, columns node/param weights; each cell the
+    nested mean over pools, the real (test) mean in brackets. Extrapolation checks demote."""
+    out = [f"{len(pools)} pools: " + ", ".join(pools)]
+    for top in tops:
+        out += ["", f"top {top}: nested mean (real mean)", ""]
+        out.append("| folds | " + " | ".join(f"{n}/{p}" for n, p in GRID_WEIGHTS) + " |")
+        out.append("|---" * (1 + len(GRID_WEIGHTS)) + "|")
+        for k, agg in GRID_FOLDS:
+            cells = []
+            for node_w, param_w in GRID_WEIGHTS:
+                rule = (k, agg, node_w, param_w, True)
+                nested = np.mean([_top_mean(p, "nested", rule, top) for p in pools.values()])
+                real = np.mean([_top_mean(p, "real", rule, top) for p in pools.values()])
+                cells.append(f"{nested:.3f} ({real:.2f})")
+            out.append(f"| {k} {agg} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def table(pools: dict[str, list[dict]], *, top: int = 12) -> str:
     """The rules, best first by the nested criterion, with the real test R² beside it."""
     rows = []
@@ -176,7 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("sweep.json"))
     parser.add_argument("--table", type=Path, help="print the rules table of a saved sweep")
+    parser.add_argument("--grid", type=Path, help="print the weights grid of a saved sweep")
     args = parser.parse_args(argv)
+    if args.grid:
+        print(grid(json.loads(args.grid.read_text())))
+        return 0
     if args.table:
         pools = json.loads(args.table.read_text())
         print(table(pools))

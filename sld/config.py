@@ -263,9 +263,12 @@ class RunConfig(BaseModel):
     capacity: int = Field(default=24, ge=2, le=4096)
     migration_interval: int = Field(default=4, ge=1)
     migrants: int = Field(default=2, ge=0)
-    complexity_weight: float = Field(default=0.01, ge=0, description="log10-error penalty per node")
+    # both chosen across all curated tasks by bench/selection_sweep.py (bench/selection_sweep.md)
+    complexity_weight: float = Field(
+        default=0.005, ge=0, description="log10-error penalty per node"
+    )
     param_weight: float = Field(
-        default=0.02, ge=0, description="log10-error penalty per free parameter"
+        default=0.01, ge=0, description="log10-error penalty per free parameter"
     )
     restarts: int = Field(default=8, ge=1, le=1024)
     fit_chunk: int = Field(default=8, ge=1, le=1024, description="laws per batched fit call")

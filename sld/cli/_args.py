@@ -215,13 +215,13 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
         "--complexity-weight",
         type=_weight,
         default=None,
-        help="fitness penalty per expression node, in decades of error (default 0.01)",
+        help="fitness penalty per expression node, in decades of error (default 0.005)",
     )
     search.add_argument(
         "--param-weight",
         type=_weight,
         default=None,
-        help="fitness penalty per free parameter, in decades of error (see README)",
+        help="fitness penalty per free parameter, in decades of error (default 0.01)",
     )
 
 
