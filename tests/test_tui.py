@@ -8,6 +8,7 @@ slow machine makes them slower, not red.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import math
 import subprocess
@@ -15,8 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from test_tui_snapshots import demo_run, write_demo_run  # noqa: F401  (fixture)
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, Static
 from waiting import HANG, pilot_wait_until, wait_until
 
 from sld.cli import main
@@ -310,6 +312,41 @@ def test_detail_shows_lineage_and_h_scores_a_law_on_request(demo_run):  # noqa: 
     asyncio.run(drive())
     with RunStore.open(demo_run, readonly=True) as store:
         assert [h.kind for h in store.heldout()] == ["chosen", "human"]  # nothing written
+
+
+def test_detail_shows_residual_diagnostics_in_words_and_an_llm_laws_hypothesis(demo_run):  # noqa: F811
+    """The chosen law's stored diagnostics read as sentences and one line per input (inputs by
+    their aliases); an LLM law shows the hypothesis it came with, an offline law none."""
+    app = SldApp(attach=demo_run)
+
+    def scores_text() -> str:
+        console = Console(width=160, record=True, file=io.StringIO())
+        console.print(app.screen.query_one("#detail-scores", Static).content)
+        return console.export_text()
+
+    async def drive() -> None:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot_wait_until(pilot, lambda: app.view is not None, what="the store")
+            app.selected_id = 1  # L = E + A/N**a, no P term
+            await pilot.press("d")
+            text = scores_text()
+            assert "residuals on the fold bands (24 rows)" in text
+            assert "overestimates loss at the largest P (>= 4) by 3.1 %" in text
+            assert "residual falls with log P (corr -0.86): a missing P term?" in text
+            assert "worst group: stack" in text
+            assert (
+                "log P: slope -0.184, corr -0.86, top -0.246 std from 4, sign changes near 2"
+                in text
+            )
+            assert "hypothesis" not in text
+            await pilot.press("escape")
+            app.selected_id = 5  # an LLM proposal with a hypothesis, no diagnostics stored
+            await pilot.press("d")
+            text = scores_text()
+            assert "hypothesis: parallel copies act like a larger model: log P scales N" in text
+            assert "residuals on the fold bands" not in text
+
+    asyncio.run(drive())
 
 
 def test_bad_settings_and_bad_attach_become_notifications_not_crashes(tmp_path):

@@ -17,7 +17,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
 from sld.law import Law
-from sld.scoring import PickReport
+from sld.scoring import PickReport, ResidualDiagnostics, diagnostics_words
 from sld.tui.extrapolation import HELDOUT_LABEL
 from sld.tui.view import LawRow, number
 
@@ -160,10 +160,48 @@ def lineage_tree(lineage: Sequence[tuple[int, int, str, str]]) -> Tree | Text:
     return root
 
 
+def residual_lines(report: Mapping[str, Any], aliases: Mapping[str, str]) -> list[Text]:
+    """Where the fold fits miss their bands: the diagnostics in words, then one line per
+    input trend (slope, correlation, miss at the top of the range, sign changes)."""
+    stored = report.get("diagnostics")
+    if not stored:
+        return []
+    diagnostics = ResidualDiagnostics.model_validate(stored)
+    lines = [
+        Text(
+            f"residuals on the fold bands ({diagnostics.rows} rows): rms "
+            f"{number(diagnostics.rms, 3)} std, mean {number(diagnostics.bias, 3)} std "
+            "(positive: the law underestimates)"
+        )
+    ]
+    lines += [Text(f"  {w}", style="yellow") for w in diagnostics_words(diagnostics, names=aliases)]
+    several = len({t.output for t in diagnostics.trends}) > 1
+    for t in diagnostics.trends[:6]:
+        name = aliases.get(t.input, t.input)
+        top = f", top {number(t.top, 3)} std from {t.top_from:.3g}" if t.top is not None else ""
+        crossings = (
+            ", sign changes near " + ", ".join(f"{v:.3g}" for v in t.crossings)
+            if t.crossings
+            else ""
+        )
+        lines.append(
+            Text(
+                f"  {'log ' if t.log else ''}{name}"
+                + (f" ({t.output})" if several else "")
+                + f": slope {number(t.slope, 3)}, corr {number(t.corr, 2)}{top}{crossings}",
+                style="dim",
+            )
+        )
+    return lines
+
+
 def _selection_notes(detail: LawDetail) -> list[RenderableType]:
-    """Selection error, extrapolation checks and the law's place in the final pick, as lines."""
+    """Selection error, extrapolation checks, residual diagnostics, the hypothesis the law was
+    proposed with and its place in the final pick, as lines."""
     report = detail.validation or {}
     notes: list[RenderableType] = []
+    if detail.row.rationale and detail.row.proposer != "offline":
+        notes.append(Text(f"hypothesis: {detail.row.rationale}", style="italic"))
     error = report.get("selection_error")
     if error is not None:
         notes.append(Text(f"selection error (geometric mean of fold NMSEs): {number(error, 5)}"))
@@ -174,6 +212,7 @@ def _selection_notes(detail: LawDetail) -> list[RenderableType]:
         else:
             reasons = "; ".join(checks.get("reasons") or []) or "failed"
             notes.append(Text(f"extrapolation checks: demoted: {reasons}", style="yellow"))
+    notes += residual_lines(report, detail.aliases)
     pick = detail.pick
     entry = next((e for e in pick.entries if e.id == detail.row.id), None) if pick else None
     if pick is not None and entry is not None:
@@ -199,7 +238,8 @@ def _metric_cells(report: Mapping[str, Any] | None) -> tuple[str, str, str, str]
 
 
 class LawDetailScreen(Screen[None]):
-    """One law: pretty form, LaTeX, parameters per group, scores, bootstrap, lineage."""
+    """One law: pretty form, LaTeX, scores (with residual diagnostics and hypothesis), parameters
+    per group, bootstrap, lineage."""
 
     BINDINGS = [
         ("escape", "close", "Back"),

@@ -42,6 +42,7 @@ class LawRow:
     in_population: bool = False
     on_front: bool = False
     chosen: bool = False
+    rationale: str = ""
 
     @property
     def mark(self) -> str:
@@ -189,6 +190,7 @@ class ViewPoller:
                     in_population=c.id in members,
                     on_front=c.id in front,
                     chosen=c.id == best_id,
+                    rationale=c.rationale,
                 )
             )
         return RunView(
