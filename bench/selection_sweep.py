@@ -117,19 +117,27 @@ def _error(folds: list[float | None], k: int, agg: str) -> float:
     return {"mean": float(np.mean(logs)), "max": max(logs), "first": logs[0]}[agg]
 
 
-def _pick(pool: list[dict], setting: str, rule: tuple) -> dict | None:
+def _fitness(c: dict, setting: str, rule: tuple) -> float:
+    """The rule's fitness of one pool law (inf when a fold has no finite score)."""
     k, agg, node_w, param_w, demote = rule
-    best, best_f = None, math.inf
-    for c in pool:
-        f = _error(c[setting]["folds"], k, agg)
-        if not math.isfinite(f):
-            continue
-        f += node_w * c["nodes"] + param_w * c["params"]
-        if demote and c[setting]["checks"] is False:
-            f += 3.0
-        if f < best_f:
-            best, best_f = c, f
-    return best
+    f = _error(c[setting]["folds"], k, agg)
+    if not math.isfinite(f):
+        return math.inf
+    f += node_w * c["nodes"] + param_w * c["params"]
+    if demote and c[setting]["checks"] is False:
+        f += 3.0
+    return f
+
+
+def _ranked(pool: list[dict], setting: str, rule: tuple) -> list[dict]:
+    """The pool's scorable laws, best fitness first (ties keep pool order)."""
+    scored = [(_fitness(c, setting, rule), i) for i, c in enumerate(pool)]
+    return [pool[i] for f, i in sorted(scored) if math.isfinite(f)]
+
+
+def _pick(pool: list[dict], setting: str, rule: tuple) -> dict | None:
+    ranked = _ranked(pool, setting, rule)
+    return ranked[0] if ranked else None
 
 
 def _clip(r2: float | None) -> float:
@@ -146,18 +154,8 @@ RULES = [
 
 def _top_mean(pool: list[dict], setting: str, rule: tuple, top: int) -> float:
     """Mean clipped R² of the ``top`` laws the rule ranks first in one pool."""
-    k, agg, node_w, param_w, demote = rule
-    ranked = []
-    for c in pool:
-        f = _error(c[setting]["folds"], k, agg)
-        if not math.isfinite(f):
-            continue
-        f += node_w * c["nodes"] + param_w * c["params"]
-        if demote and c[setting]["checks"] is False:
-            f += 3.0
-        ranked.append((f, _clip(c[setting]["r2"])))
-    ranked.sort(key=lambda r: r[0])
-    return float(np.mean([r[1] for r in ranked[:top]])) if ranked else -1.0
+    ranked = _ranked(pool, setting, rule)[:top]
+    return float(np.mean([_clip(c[setting]["r2"]) for c in ranked])) if ranked else -1.0
 
 
 GRID_WEIGHTS = list(itertools.product((0.0, 0.005, 0.01, 0.02), (0.0, 0.01, 0.02, 0.05, 0.1)))
