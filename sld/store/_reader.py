@@ -12,13 +12,14 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from sld.errors import StoreError
 from sld.store._rows import (
     CANDIDATE_COLUMNS,
+    FITTED_SELECT,
     FITTED_SQL,
     HELDOUT_SQL,
     LLM_CALLS_SQL,
@@ -198,6 +199,19 @@ class RunReader:
         Failed fits are included (``ok`` False, ``error`` usually inf).
         """
         return [fitted_row(r) for r in self._read(FITTED_SQL)]
+
+    def scored(self, candidate_ids: Iterable[int]) -> dict[int, FittedRow]:
+        """The fitted and scored rows of ``candidate_ids``, by id; an id not yet scored is left out.
+
+        A fit and its score are written once and never change, so this read agrees with
+        any earlier snapshot that already counted these candidates as scored.
+        """
+        ids = sorted(set(candidate_ids))
+        if not ids:
+            return {}
+        marks = ", ".join("?" * len(ids))
+        rows = self._read(f"{FITTED_SELECT} WHERE c.id IN ({marks}) ORDER BY c.seq", ids)
+        return {row.candidate.id: row for row in map(fitted_row, rows)}
 
     def heldout(self) -> list[HeldoutRow]:
         """Held-out scores written by the reporting path, in insertion order."""

@@ -136,12 +136,13 @@ CANDIDATE_COLUMNS = (
     "c.id, c.seq, c.generation, c.island, c.text, c.key, c.parents, c.proposer, "
     "c.operator, c.rationale, c.status, c.reason, c.complexity, c.n_params, c.created"
 )
-FITTED_SQL = (
+FITTED_SELECT = (
     f"SELECT {CANDIDATE_COLUMNS}, f.fit, f.train_loss, f.ok, f.seconds, "
     "s.r2, s.nmse, s.nmae, s.error, s.report "
     "FROM candidates c JOIN fits f ON f.candidate_id = c.id "
-    "JOIN scores s ON s.candidate_id = c.id ORDER BY c.seq"
+    "JOIN scores s ON s.candidate_id = c.id"
 )
+FITTED_SQL = f"{FITTED_SELECT} ORDER BY c.seq"
 HELDOUT_SQL = "SELECT id, candidate_id, kind, text, r2, report, created FROM heldout ORDER BY id"
 LLM_CALLS_SQL = (
     "SELECT id, ts, request, reply, usage, prompt_tokens, completion_tokens, usd, latency, "
