@@ -17,7 +17,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
 from sld.law import Law
-from sld.scoring import PickReport, ResidualDiagnostics, diagnostics_words
+from sld.scoring import PickReport, ResidualDiagnostics, diagnostics_headline, diagnostics_words
 from sld.tui.extrapolation import HELDOUT_LABEL
 from sld.tui.view import LawRow, number
 
@@ -167,13 +167,7 @@ def residual_lines(report: Mapping[str, Any], aliases: Mapping[str, str]) -> lis
     if not stored:
         return []
     diagnostics = ResidualDiagnostics.model_validate(stored)
-    lines = [
-        Text(
-            f"residuals on the fold bands ({diagnostics.rows} rows): rms "
-            f"{number(diagnostics.rms, 3)} std, mean {number(diagnostics.bias, 3)} std "
-            "(positive: the law underestimates)"
-        )
-    ]
+    lines = [Text(diagnostics_headline(diagnostics))]
     lines += [Text(f"  {w}", style="yellow") for w in diagnostics_words(diagnostics, names=aliases)]
     several = len({t.output for t in diagnostics.trends}) > 1
     for t in diagnostics.trends[:6]:

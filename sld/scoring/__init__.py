@@ -18,6 +18,7 @@ from ._diagnostics import GroupResidual as GroupResidual
 from ._diagnostics import InputTrend as InputTrend
 from ._diagnostics import ResidualDiagnostics as ResidualDiagnostics
 from ._diagnostics import diagnose as diagnose
+from ._diagnostics import diagnostics_headline as diagnostics_headline
 from ._diagnostics import diagnostics_words as diagnostics_words
 from ._diagnostics import residual_diagnostics as residual_diagnostics
 from ._evaluate import evaluate as evaluate
@@ -57,6 +58,7 @@ __all__ = [
     "ScoreReport",
     "Split",
     "diagnose",
+    "diagnostics_headline",
     "diagnostics_words",
     "evaluate",
     "extrapolation_checks",

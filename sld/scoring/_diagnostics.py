@@ -326,6 +326,19 @@ def _amount(trend: InputTrend) -> str:
     return f"{abs(trend.top or 0.0):.2g} std"
 
 
+def _std(value: float) -> str:
+    return f"{value:.3f}" if math.isfinite(value) else "—"
+
+
+def diagnostics_headline(diagnostics: ResidualDiagnostics) -> str:
+    """One line on the residuals' size and sign, e.g. ``residuals on the fold bands (40 rows):
+    rms 0.120 std, mean 0.030 std (positive: the law underestimates)``."""
+    return (
+        f"residuals on the fold bands ({diagnostics.rows} rows): rms {_std(diagnostics.rms)} "
+        f"std, mean {_std(diagnostics.bias)} std (positive: the law underestimates)"
+    )
+
+
 def diagnostics_words(
     diagnostics: ResidualDiagnostics, *, names: Mapping[str, str] | None = None, limit: int = 5
 ) -> list[str]:
