@@ -6,8 +6,11 @@ error (penalised by complexity), read from the store. Held-out scores are
 written to the store's ``heldout`` table, which no engine path reads.
 
 A report is built from one read of the run (:func:`read_run`: one store
-snapshot, the population restored once); :func:`finalize` writes ``report.json``
-(strict JSON), ``report.md`` and the plot once each.
+snapshot, the population restored once, and the stored score rows of the laws it
+shows); :func:`finalize` writes ``report.json`` (strict JSON), ``report.md`` and the
+plot once each. Each law shown with its notes carries where its fold fits miss (the
+residual diagnostics in words, :func:`sld.scoring.diagnostics_words`) and, for a law an
+LLM proposed, the one-line hypothesis it came with.
 """
 
 from __future__ import annotations
@@ -23,16 +26,26 @@ import pandas as pd
 
 from sld.corpus import Task
 from sld.evolve.engine import LIVE_POPULATION
+from sld.evolve.offline import NAME as OFFLINE
 from sld.evolve.pick import PICK_STATE, PickSettings, pick_law
 from sld.evolve.population import Member, Population
 from sld.plots import write_extrapolation
-from sld.scoring import PickReport, ScoreReport, heldout_score, parse_for_task
-from sld.store import RunReader, RunSnapshot, RunStore
+from sld.scoring import (
+    PickReport,
+    ResidualDiagnostics,
+    ScoreReport,
+    diagnostics_headline,
+    diagnostics_words,
+    heldout_score,
+    parse_for_task,
+)
+from sld.store import FittedRow, RunReader, RunSnapshot, RunStore
 from sld.strict_json import dumps
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 PLOT_PNG = "extrapolation.png"
+RUNNERS_UP = 3  # how many of the final pick's other laws report.md describes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,11 +54,14 @@ class RunRecord:
 
     ``chosen`` is the final pick's law when the run has one (:mod:`sld.evolve.pick`), else
     the population's best by penalised selection error (no test data involved either
-    way); ``front`` the Pareto front over (selection error, complexity).
+    way); ``front`` the Pareto front over (selection error, complexity); ``scored`` the
+    stored fit and validation score of the chosen law and of every law the final pick ranked,
+    by candidate id.
     """
 
     snapshot: RunSnapshot
     population: Population | None
+    scored: Mapping[int, FittedRow] = dataclasses.field(default_factory=dict)
 
     @property
     def pick(self) -> PickReport | None:
@@ -90,7 +106,34 @@ def read_run(source: RunReader | str | Path, *, rows: bool = False) -> RunRecord
             return read_run(reader, rows=rows)
     snapshot = source.snapshot(rows=rows)
     stored = snapshot.state.get(LIVE_POPULATION) or snapshot.state.get("population")
-    return RunRecord(snapshot, Population.restore(stored) if stored is not None else None)
+    record = RunRecord(snapshot, Population.restore(stored) if stored is not None else None)
+    shown = [e.id for e in record.pick.entries] if record.pick is not None else []
+    if record.chosen is not None:
+        shown.append(record.chosen.id)
+    # a score is written once, so this second read agrees with the snapshot
+    return dataclasses.replace(record, scored=source.scored(shown))
+
+
+def _aliases(task: Task | None) -> dict[str, str]:
+    """Input name -> the alias to print (the task card's aliases map alias -> input name)."""
+    return {name: alias for alias, name in task.aliases.items()} if task is not None else {}
+
+
+def law_notes(row: FittedRow | None, *, aliases: Mapping[str, str]) -> dict[str, Any]:
+    """What a stored law's validation score says beyond its numbers: ``hypothesis``, the line
+    an LLM proposed it with (None for an offline law or none given), ``residuals``, a line on
+    the size and sign of its fold-band residuals, and ``diagnostics``, where it misses, in
+    words (both None/empty when the score holds no diagnostics)."""
+    if row is None:
+        return {"hypothesis": None, "residuals": None, "diagnostics": []}
+    stored = row.report.get("diagnostics")
+    diagnostics = ResidualDiagnostics.model_validate(stored) if stored else None
+    candidate = row.candidate
+    return {
+        "hypothesis": (candidate.rationale or None) if candidate.proposer != OFFLINE else None,
+        "residuals": diagnostics_headline(diagnostics) if diagnostics else None,
+        "diagnostics": diagnostics_words(diagnostics, names=aliases) if diagnostics else [],
+    }
 
 
 def _candidate_entry(m: Member) -> dict[str, Any]:
@@ -102,11 +145,15 @@ def _candidate_entry(m: Member) -> dict[str, Any]:
         "validation_r2": m.r2,
         "selection_error": m.error,
         "demoted": m.demoted,
+        "proposer": m.proposer,
     }
 
 
-def _pick_entry(pick: PickReport | None) -> dict[str, Any] | None:
-    """Why the winner won: every law the final pick re-fitted, ranked, with fold scores and checks."""
+def _pick_entry(
+    pick: PickReport | None, notes: Mapping[int, Mapping[str, Any]]
+) -> dict[str, Any] | None:
+    """Why the winner won: every law the final pick re-fitted, ranked, with fold scores, checks
+    and its notes (:func:`law_notes`)."""
     if pick is None:
         return None
     return {
@@ -133,6 +180,7 @@ def _pick_entry(pick: PickReport | None) -> dict[str, Any] | None:
                 "checks_passed": e.checks.passed if e.checks is not None else None,
                 "check_reasons": e.checks.reasons if e.checks is not None else [],
                 "fitness": e.fitness,
+                **notes.get(e.id, law_notes(None, aliases={})),
             }
             for e in pick.entries
         ],
@@ -229,6 +277,8 @@ def build_report(
     snap = record.snapshot
     summary = snap.summary
     chosen = record.chosen
+    aliases = _aliases(task)
+    notes = {i: law_notes(row, aliases=aliases) for i, row in record.scored.items()}
     law_exports: dict[str, str] = {}
     if chosen is not None and task is not None:
         law = parse_for_task(chosen.text, task)
@@ -244,9 +294,13 @@ def build_report(
         "elapsed_seconds": snap.state.get("elapsed", 0.0),
         "stopped_by": snap.stopped_by,
         "progress": snap.state.get("progress") or {},
-        "chosen": _candidate_entry(chosen) if chosen is not None else None,
+        "chosen": (
+            {**_candidate_entry(chosen), **notes.get(chosen.id, law_notes(None, aliases={}))}
+            if chosen is not None
+            else None
+        ),
         "chosen_exports": law_exports,
-        "pick": _pick_entry(record.pick),
+        "pick": _pick_entry(record.pick, notes),
         "pareto_front": [_candidate_entry(m) for m in record.front],
         "heldout": {
             kind: _heldout_entry(heldout[kind]) if kind in heldout else None
@@ -286,6 +340,15 @@ def _num(x: float | None, digits: int = 4) -> str:
     return "—" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
 
+def _notes_lines(entry: Mapping[str, Any]) -> list[str]:
+    """A law's hypothesis and where its fold fits miss, as Markdown lines (none when unknown)."""
+    lines = [f"hypothesis: {entry['hypothesis']}", ""] if entry.get("hypothesis") else []
+    if entry.get("residuals"):
+        lines.append(f"{entry['residuals']}:")
+        lines += [f"- {words}" for words in entry.get("diagnostics") or []]
+    return lines
+
+
 def _why_lines(pick: Mapping[str, Any] | None) -> list[str]:
     """The final pick as a Markdown table: why the winner won."""
     if not pick:
@@ -306,6 +369,11 @@ def _why_lines(pick: Mapping[str, Any] | None) -> list[str]:
             f"| {e['rank']} | `{e['law']}` | {e['n_params']} | {folds} | "
             f"{_num(e['pessimistic_error'], 4)} | {checks} |"
         )
+    runners_up = [e for e in pick["ranked"] if e["id"] != pick["chosen"] and _notes_lines(e)]
+    if runners_up:
+        lines += ["", "Where the runners-up miss:"]
+    for e in runners_up[:RUNNERS_UP]:
+        lines += ["", f"rank {e['rank']}: `{e['law']}`", ""] + _notes_lines(e)
     return lines
 
 
@@ -328,6 +396,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             f"validation R² {_num(chosen['validation_r2'])}, complexity {chosen['complexity']}, "
             f"{chosen['n_params']} parameters"
         )
+        notes = _notes_lines(chosen)
+        if notes:
+            lines += ["", *notes]
         exports = report.get("chosen_exports") or {}
         if exports:
             lines += [

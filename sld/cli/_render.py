@@ -168,6 +168,10 @@ def render_report(report: Mapping[str, Any]) -> None:
         f"chosen (validation R² {fmt(chosen['validation_r2'])}, complexity {chosen['complexity']}):"
     )
     out.print(f"  {chosen['text']}")
+    if chosen.get("hypothesis"):
+        out.print(f"  hypothesis: {chosen['hypothesis']}", markup=False)
+    for words in chosen.get("diagnostics") or []:
+        out.print(f"  misses: {words}", markup=False)
     exports = report.get("chosen_exports") or {}
     if exports:
         out.print(f"  LaTeX: {exports['latex']}")

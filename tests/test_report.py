@@ -1,0 +1,91 @@
+"""The final report says where each shown law misses (its residual diagnostics in words) and,
+for a law an LLM proposed, the hypothesis it came with."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sld.config import LlmConfig, RunConfig, TaskSpec
+from sld.corpus import load_task
+from sld.report import REPORT_JSON, REPORT_MD, build_report, read_run
+from sld.run import Run
+from sld.scoring import ResidualDiagnostics, diagnostics_headline, diagnostics_words
+from sld.store import RunReader
+from tests.llm_server import REPLY_SECONDS, FakeOpenAI, Reply
+
+TASK = "parallel_scaling_law"
+TINY = dict(
+    islands=2,
+    proposals_per_island=2,
+    generations=1,
+    restarts=4,
+    final_restarts=4,
+    bootstrap=0,
+    capacity=8,
+)
+HYPOTHESES = {
+    "L = E + (A*1e9/(N*(k*log(P)+1)))**alpha": "parallel copies act like a log(P) gain in N",
+    "L = E + A/(N**alpha*P**beta)": "P multiplies the effective model size as a power",
+    "L = E + A/N**alpha": "loss falls as a power of N toward a floor",
+}
+
+
+def _finished(config: RunConfig, out: Path) -> tuple[Path, dict, str]:
+    run = Run.create(config, out=out)
+    run.execute(report=True)  # closes the run
+    report = json.loads((run.run_dir / REPORT_JSON).read_text())
+    return run.run_dir, report, (run.run_dir / REPORT_MD).read_text()
+
+
+def _expected_words(run_dir: Path, candidate_id: int) -> tuple[str, list[str]]:
+    """The stored validation diagnostics of one candidate, in words (input names as aliases)."""
+    task = load_task(TASK)
+    names = {name: alias for alias, name in task.aliases.items()}
+    with RunReader.open(run_dir) as reader:
+        (row,) = reader.scored([candidate_id]).values()
+    diagnostics = ResidualDiagnostics.model_validate(row.report["diagnostics"])
+    return diagnostics_headline(diagnostics), diagnostics_words(diagnostics, names=names)
+
+
+def test_report_gives_an_llm_laws_hypothesis_and_where_it_misses(tmp_path):
+    def script(body, n):
+        laws = [{"law": law, "rationale": why} for law, why in HYPOTHESES.items()]
+        return Reply(json.dumps({"laws": laws}))
+
+    with FakeOpenAI(script) as server:
+        llm = LlmConfig(
+            base_url=server.base_url, model="scripted", backoff=0.01, timeout=REPLY_SECONDS
+        )
+        config = RunConfig(task=TaskSpec(source=TASK), proposer="llm", llm=llm, seed=2, **TINY)
+        run_dir, report, markdown = _finished(config, tmp_path)
+    chosen = report["chosen"]
+    assert chosen["proposer"] == "llm"
+    assert chosen["hypothesis"] in HYPOTHESES.values()
+    assert f"hypothesis: {chosen['hypothesis']}" in markdown
+    headline, words = _expected_words(run_dir, chosen["id"])
+    assert words and chosen["diagnostics"] == words and chosen["residuals"] == headline
+    assert all(f"- {w}" in markdown for w in words)
+    ranked = report["pick"]["ranked"]
+    assert {e["hypothesis"] for e in ranked} <= set(HYPOTHESES.values())
+    runner_up = next(e for e in ranked if e["id"] != chosen["id"])
+    assert f"rank {runner_up['rank']}: `{runner_up['law']}`" in markdown
+    assert all(f"- {w}" in markdown for w in runner_up["diagnostics"])
+
+
+def test_report_of_an_offline_run_has_diagnostics_and_no_hypothesis(tmp_path):
+    config = RunConfig(task=TaskSpec(source=TASK), proposer="offline", seed=1, **TINY)
+    run_dir, report, markdown = _finished(config, tmp_path)
+    chosen = report["chosen"]
+    assert chosen["proposer"] == "offline" and chosen["hypothesis"] is None
+    assert "hypothesis:" not in markdown
+    headline, words = _expected_words(run_dir, chosen["id"])
+    assert chosen["diagnostics"] == words and f"{headline}:" in markdown
+    # `sld report` rebuilds the same notes from the store alone
+    rebuilt = build_report(read_run(run_dir), load_task(TASK))
+    assert rebuilt["chosen"]["diagnostics"] == words
+    assert [e["diagnostics"] for e in rebuilt["pick"]["ranked"]] == [
+        e["diagnostics"] for e in report["pick"]["ranked"]
+    ]
+    with RunReader.open(run_dir) as reader:
+        assert reader.scored([]) == {} and reader.scored([10**6]) == {}
