@@ -272,6 +272,13 @@ class RunConfig(BaseModel):
     )
     restarts: int = Field(default=8, ge=1, le=1024)
     fit_chunk: int = Field(default=8, ge=1, le=1024, description="laws per batched fit call")
+    screen_share: float = Field(
+        default=1 / 3,
+        gt=0,
+        le=1,
+        description="share of each generation's candidates a cheap screening fit promotes "
+        "to the full selection fit (1: no screening)",
+    )
     final_restarts: int = Field(default=32, ge=1, le=4096)
     bootstrap: int = Field(default=30, ge=0, le=10_000)
     pick_candidates: int = Field(

@@ -14,6 +14,17 @@ therefore resumes from the checkpoint: proposals of g+1 come back from the
 store, fits already written are reused, and only candidates still 'proposed'
 are fitted. No fit is lost or repeated.
 
+Screening (successive halving, one round). With ``screen_share < 1`` each
+generation's new candidates are first fitted cheaply (:func:`sld.scoring.screen_scores`:
+few restarts and iterations, a row subsample, fold 0 only) and only the
+``ceil(screen_share * n)`` best by screen error go on to the full selection fit. The
+screened-out ones are written at once, in one transaction with the ``screened`` state
+(the generation whose screen is on record), as fitted with their screen fit (its
+fidelity recorded) and an infinite selection error, so they never enter the population
+and never become the best law; a resumed run neither re-screens nor refits them. The
+screen only chooses who is promoted: a promoted law's full fit starts from scratch, so
+its selection score is exactly what it would be without screening.
+
 Protocol integrity. The engine only ever calls :func:`sld.scoring.selection_scores`
 (each selection fold: fit below a cutoff of the training rows, score the band above;
 checks on training inputs); it never touches
@@ -40,10 +51,19 @@ from sld.evolve.offline import NAME as OFFLINE
 from sld.evolve.population import Member, Population
 from sld.law import Law
 from sld.proposer import Parent, Proposal, ProposalRequest, Proposer, task_brief
-from sld.scoring import ResidualDiagnostics, ScoreReport, parse_for_task, selection_scores
+from sld.scoring import (
+    ResidualDiagnostics,
+    ScoreReport,
+    parse_for_task,
+    screen_promoted,
+    screen_scores,
+    selection_scores,
+)
 from sld.store import CandidateRow, RunStore
 
 LIVE_POPULATION = "population_live"  # state key: the population at a mid-generation stop
+SCREENED = "screened"  # state key: the last generation whose screen is on record
+SCREEN_KEY = "screen"  # score report key of a screened-out candidate
 
 
 @dataclass
@@ -53,6 +73,7 @@ class Progress:
     generation: int = 0
     proposed: int = 0
     fitted: int = 0
+    screened: int = 0
     rejected: int = 0
     duplicates: int = 0
     best_r2: float = float("nan")
@@ -62,7 +83,7 @@ class Progress:
 
     @property
     def rate(self) -> float:
-        """Fitted candidates per second of wall time."""
+        """Fully fitted candidates per second of wall time (screened-out ones not counted)."""
         return self.fitted / self.elapsed if self.elapsed > 0 else 0.0
 
 
@@ -176,6 +197,7 @@ class Engine:
         self._failures: list[tuple[str, str]] = []
         # candidate id -> what proposers are told about it (see _notes); population members only
         self._notes: dict[int, dict[str, Any]] = {}
+        self._screened_out: set[int] = set()
 
     # -- control (thread-safe) -------------------------------------------------
 
@@ -323,25 +345,80 @@ class Engine:
             return [_member(row, r2=math.nan, error=math.inf) for row, _ in chunk]
         return [self._record(row, report) for (row, _), report in zip(chunk, reports, strict=True)]
 
-    def _fit_batch(self, batch: _Batch) -> list[Member]:
-        """Fit a generation in fixed-size chunks (fixed, so timing never changes the results)."""
+    def _screen(self, batch: _Batch) -> list[Member]:
+        """Screen the generation's candidates; record the screened-out ones, keep the promoted.
+
+        One transaction writes every screened-out candidate and the ``screened`` state, so
+        a kill leaves either no screen on record (it is redone, with the same outcome) or
+        all of it. ``batch.to_fit`` keeps only the promoted candidates, in order.
+        """
+        share = self.config.screen_share
+        if share >= 1.0 or not batch.to_fit or self.store.get_state(SCREENED) == batch.generation:
+            return []
+        laws = [law for _, law in batch.to_fit]
+        try:
+            reports = screen_scores(laws, self.task, seed=self.config.seed)
+        except SldError:  # the screen could not run: promote everyone, the full fit decides
+            return []
+        errors = [r.selection_error if r.selection_error is not None else math.inf for r in reports]
+        keep = set(screen_promoted(errors, share=share))
+        ranks = {i: r for r, i in enumerate(sorted(range(len(errors)), key=lambda i: errors[i]))}
+        out: list[Member] = []
+        with self.store.transaction():
+            for i, ((row, _), report) in enumerate(zip(batch.to_fit, reports, strict=True)):
+                if i in keep:
+                    continue
+                screen = {"rank": ranks[i], "of": len(laws), "share": share, "error": errors[i]}
+                self.store.record_fit_and_score(
+                    row.id,
+                    report.fit.model_dump(mode="json"),
+                    train_loss=report.fit.train_loss,
+                    ok=report.fit.ok,
+                    seconds=report.seconds["total"],
+                    reason=f"screened out (screen rank {ranks[i] + 1} of {len(laws)})",
+                    r2=math.nan,
+                    nmse=math.nan,
+                    nmae=math.nan,
+                    error=math.inf,
+                    report={**report.model_dump(mode="json", exclude={"fit"}), SCREEN_KEY: screen},
+                )
+                self._screened_out.add(row.id)
+                out.append(_member(row, r2=math.nan, error=math.inf))
+            self.store.set_state(SCREENED, batch.generation)
+        self.progress.screened += len(laws)
+        batch.to_fit = [item for i, item in enumerate(batch.to_fit) if i in keep]
+        return out
+
+    def _fit_batch(self, batch: _Batch) -> tuple[list[Member], bool]:
+        """Screen a generation, then fully fit the promoted in fixed-size chunks (fixed, so
+        timing never changes the results); returns the members and whether every candidate
+        was dealt with (False: time ran out or a stop came first)."""
         members: list[Member] = []
         size = self.config.fit_chunk
+        if self._interrupted():
+            return members, not batch.to_fit
+        members += self._screen(batch)
+        fitted = 0
         for start in range(0, len(batch.to_fit), size):
             while not self._running.wait(timeout=0.2):
                 pass  # paused: wall time keeps running, nothing is fitted
-            if self.config.time_limit is not None and self._elapsed() >= self.config.time_limit:
+            if self._interrupted():
                 break  # left 'proposed': a resumed run fits them
-            if self.stop_requested:
-                break
             for member in self._fit_chunk(batch.to_fit[start : start + size]):
                 members.append(member)
+                fitted += 1
                 self.progress.fitted += 1
                 self._note_best(member)
             self.progress.elapsed = self._elapsed()
             if self.on_progress is not None:
                 self.on_progress(self.progress)
-        return members
+        return members, fitted == len(batch.to_fit)
+
+    def _interrupted(self) -> bool:
+        """Out of time, or asked to stop."""
+        if self.config.time_limit is not None and self._elapsed() >= self.config.time_limit:
+            return True
+        return self.stop_requested
 
     def _note_best(self, member: Member) -> None:
         if math.isfinite(member.r2) and not (member.r2 <= self.progress.best_r2):
@@ -376,6 +453,7 @@ class Engine:
         return {
             "proposed": p.proposed,
             "fitted": p.fitted,
+            "screened": p.screened,
             "rejected": p.rejected,
             "duplicates": p.duplicates,
         }
@@ -401,7 +479,8 @@ class Engine:
         for name, value in counts.items():
             setattr(self.progress, name, int(value))
         every = self.store.fitted()
-        self.progress.fitted = len(every)
+        self._screened_out = {f.candidate.id for f in every if SCREEN_KEY in f.report}
+        self.progress.fitted = len(every) - len(self._screened_out)
         members = {m.id for m in population.members()}
         for m in population.members():
             self._note_best(m)
@@ -444,9 +523,9 @@ class Engine:
                 break
             fitting = asyncio.to_thread(self._fit_batch, batch)
             proposing = self._propose(generation + 1, population)
-            members, proposals = await asyncio.gather(fitting, proposing)
+            (members, complete), proposals = await asyncio.gather(fitting, proposing)
             finished = sorted([*batch.done, *members], key=lambda m: m.id)  # candidate order
-            if len(members) < len(batch.to_fit):  # ran out of time or stopped mid-batch
+            if not complete:  # ran out of time or stopped mid-batch
                 for m in finished:
                     self._promote(population, m)
                 reason = self._out_of_budget(generation) or "stop requested"
@@ -491,5 +570,5 @@ class Engine:
                 candidate_id=member.id,
                 payload={"island": member.island, "error": member.error},
             )
-        elif member.failed:
+        elif member.failed and member.id not in self._screened_out:
             self._failures.append((member.text, "could not be fitted or scored"))

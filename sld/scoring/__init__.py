@@ -6,6 +6,8 @@ Two separate paths, on purpose:
   :func:`extrapolation_checks`, :func:`final_pick`) reads only training rows: the
   task's selection folds (:meth:`sld.corpus.Task.folds`) and, for the checks, the
   training inputs. It is all that search and the final pick may use.
+* :func:`screen_scores` and :func:`screen_promoted` rank new candidates by a cheap fit on
+  fold 0 so that search fully fits only the promising ones (training rows only, too).
 * :func:`heldout_score` fits on all of ``task.train()`` and scores on
   ``task.heldout()``. It is called for reporting, after selection.
 
@@ -37,6 +39,8 @@ from ._rows import resolve_task as resolve_task
 from ._score import heldout_score as heldout_score
 from ._score import score as score
 from ._score import validation_score as validation_score
+from ._screen import screen_promoted as screen_promoted
+from ._screen import screen_scores as screen_scores
 from ._selection import DEMOTION as DEMOTION
 from ._selection import fitness as fitness
 from ._selection import fold_rows as fold_rows
@@ -71,6 +75,8 @@ __all__ = [
     "predict_rows",
     "resolve_task",
     "score",
+    "screen_promoted",
+    "screen_scores",
     "selection_error",
     "selection_scores",
     "validation_score",

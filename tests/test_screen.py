@@ -1,0 +1,137 @@
+"""Screening in search: who is promoted, what is recorded, and that it never changes a full score."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from pathlib import Path
+
+import pytest
+
+from sld.config import RunConfig, TaskSpec
+from sld.corpus import load_task
+from sld.evolve.engine import SCREEN_KEY, Engine
+from sld.evolve.offline import OfflineProposer
+from sld.evolve.population import Population
+from sld.fit import SCREEN
+from sld.report import chosen_candidate
+from sld.scoring import parse_for_task, screen_promoted, screen_scores, selection_scores
+from sld.store import RunStore
+
+SMALL = dict(islands=2, proposals_per_island=4, restarts=4, capacity=8, migration_interval=2)
+
+
+def _config(run_dir: Path, **overrides) -> RunConfig:
+    return RunConfig(
+        task=TaskSpec(source="parallel_scaling_law"),
+        **{"seed": 3, "generations": 2, **SMALL, **overrides},
+    )
+
+
+def _engine(task, run_dir: Path, config: RunConfig) -> Engine:
+    if RunStore.exists(run_dir):
+        store = RunStore.open(run_dir)
+    else:
+        store = RunStore.create(
+            run_dir, task=task.name, seed=config.seed, config=config.model_dump(), versions={}
+        )
+    return Engine(task=task, config=config, store=store, proposer=OfflineProposer())
+
+
+def _run(task, run_dir: Path, **overrides) -> RunStore:
+    engine = _engine(task, run_dir, _config(run_dir, **overrides))
+    asyncio.run(engine.run())
+    return engine.store
+
+
+@pytest.fixture(scope="module")
+def task():
+    return load_task("parallel_scaling_law")
+
+
+def test_promotion_keeps_the_best_share_in_input_order() -> None:
+    errors = [0.5, math.inf, 0.1, math.nan, 0.3, 0.1]
+    assert screen_promoted(errors, share=1 / 3) == [2, 5]
+    assert screen_promoted(errors, share=0.5) == [2, 4, 5]
+    assert screen_promoted(errors, share=0.01) == [2]
+    assert screen_promoted(errors, share=1.0) == list(range(6))
+    assert screen_promoted([], share=0.5) == []
+
+
+def test_screen_fits_at_screen_fidelity_on_the_validation_fold(task) -> None:
+    laws = [parse_for_task(t, task) for t in ("a * N ** (-b) + c", "a + b * log(N)")]
+    reports = screen_scores(laws, task, seed=0)
+    assert [r.fit.fidelity for r in reports] == [SCREEN, SCREEN]
+    fold = task.folds()[0]
+    for r in reports:
+        assert r.ok and r.checks is None
+        assert r.selection_error == r.metrics.nmse == r.folds[0].nmse
+        assert r.folds[0].rows == fold.score.n_rows
+
+
+def test_promoted_scores_are_the_unscreened_scores_and_screened_out_never_win(task, tmp_path):
+    screened = _run(task, tmp_path / "screened", screen_share=0.25)
+    plain = _run(task, tmp_path / "plain", screen_share=1.0)
+    rows = screened.fitted()
+    out = [f for f in rows if SCREEN_KEY in f.report]
+    full = [f for f in rows if SCREEN_KEY not in f.report]
+    assert out and full
+    # every generation promotes ceil(share * candidates) of its fitted candidates
+    for g in {f.candidate.generation for f in rows}:
+        n = sum(f.candidate.generation == g for f in rows)
+        assert sum(f.candidate.generation == g for f in full) == math.ceil(0.25 * n)
+
+    # screened out: recorded with the screen's fidelity, an infinite error, never chosen
+    for f in out:
+        assert f.fit["fidelity"] == SCREEN.model_dump(mode="json")
+        assert f.error == math.inf and f.candidate.status == ("fitted" if f.ok else "failed")
+        assert f.candidate.reason.startswith("screened out")
+    population = Population.restore(screened.get_state("population"))
+    out_ids = {f.candidate.id for f in out}
+    assert not out_ids & {m.id for m in population.members()}
+    assert chosen_candidate(screened)["id"] not in out_ids
+
+    # promoted: the full score is exactly the one selection gives the law alone
+    laws = [parse_for_task(f.candidate.text, task) for f in full]
+    alone = selection_scores(laws, task, seed=3, restarts=SMALL["restarts"])
+    for f, report in zip(full, alone, strict=True):
+        assert f.error == report.error
+        assert f.report["folds"] == [s.model_dump(mode="json") for s in report.folds]
+        assert f.fit["fidelity"]["max_rows"] is None
+    # ... and generation 0 (the same proposals in both runs) scores identically unscreened
+    unscreened = {f.candidate.text: f for f in plain.fitted() if f.candidate.generation == 0}
+    for f in full:
+        if f.candidate.generation == 0:
+            other = unscreened[f.candidate.text]
+            assert (f.error, f.r2, f.report["folds"]) == (
+                other.error,
+                other.r2,
+                other.report["folds"],
+            )
+
+
+def test_a_run_stopped_after_its_screen_resumes_without_screening_or_fitting_again(task, tmp_path):
+    reference = _run(task, tmp_path / "reference", screen_share=0.25)
+    run_dir = tmp_path / "stopped"
+    config = _config(run_dir, screen_share=0.25, fit_chunk=1)
+    engine = _engine(task, run_dir, config)
+    engine.on_progress = lambda progress: engine.stop() if progress.fitted >= 1 else None
+    asyncio.run(engine.run())
+    first = engine.store
+    written = {f.candidate.id for f in first.fitted()}
+    assert any(SCREEN_KEY in f.report for f in first.fitted())
+    assert [c for c in first.candidates() if c.status == "proposed"]  # promoted, not yet fitted
+    first.close()
+
+    resumed = _engine(task, run_dir, _config(run_dir, screen_share=0.25))
+    asyncio.run(resumed.run())
+    store = resumed.store
+    fit_events = [e.candidate_id for e in store.events() if e.kind in ("fitted", "failed")]
+    assert len(fit_events) == len(set(fit_events))  # nothing fitted or screened twice
+    assert written <= {f.candidate.id for f in store.fitted()}
+    seq = [(c.seq, c.text, c.status) for c in store.candidates()]
+    assert seq == [(c.seq, c.text, c.status) for c in reference.candidates()]
+    scores = [(f.candidate.seq, f.error, SCREEN_KEY in f.report) for f in store.fitted()]
+    assert scores == [
+        (f.candidate.seq, f.error, SCREEN_KEY in f.report) for f in reference.fitted()
+    ]
