@@ -12,7 +12,9 @@ validation rows, as selection scores them. Printed per screen: Spearman's ρ bet
 the screen's and the full fit's validation NMSE (and train loss), how many of the
 full fit's 10 best laws are in the screen's best third (what a successive-halving
 round that keeps a third would promote), and the screen's speed-up, end to end and
-once compiled. Failed fits rank last.
+once compiled. Then, per share a successive-halving round might keep (``--shares``):
+how many of the full fit's best 10 and best 3 laws, and whether its best law, are
+among the promoted. Failed fits rank last.
 """
 
 from __future__ import annotations
@@ -118,6 +120,9 @@ def main() -> None:
         default=["4,40,256,float64", "4,40,256,float32", "8,60,all,float64"],
         help="restarts,max_iter,max_rows|all,float64|float32",
     )
+    ap.add_argument(
+        "--shares", default="0.2,0.25,0.333,0.5", help="promoted shares to report recall for"
+    )
     args = ap.parse_args()
     full = Fidelity()
     for name in args.tasks.split(","):
@@ -147,6 +152,15 @@ def main() -> None:
                 f"{len(best10 & third)}/10; speed-up {cold / scold:.1f}× end to end, "
                 f"{warm / swarm:.1f}× once compiled"
             )
+            order = np.argsort(rank_of(s_nmse), kind="stable")
+            full_order = np.argsort(rank_of(full_nmse), kind="stable")
+            for share in (float(x) for x in args.shares.split(",")):
+                kept = set(order[: max(1, int(np.ceil(share * len(laws))))])
+                print(
+                    f"    keep {share:.3f}: full top 10 kept {len(set(full_order[:10]) & kept)}/10, "
+                    f"top 3 kept {len(set(full_order[:3]) & kept)}/3, "
+                    f"best kept {'yes' if full_order[0] in kept else 'no'}"
+                )
 
 
 if __name__ == "__main__":

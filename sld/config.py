@@ -273,7 +273,7 @@ class RunConfig(BaseModel):
     restarts: int = Field(default=8, ge=1, le=1024)
     fit_chunk: int = Field(default=8, ge=1, le=1024, description="laws per batched fit call")
     screen_share: float = Field(
-        default=1 / 3,
+        default=0.25,  # bench/screen_bench.py: keeps 9 of the full fit's 10 best, and its best
         gt=0,
         le=1,
         description="share of each generation's candidates a cheap screening fit promotes "

@@ -219,8 +219,11 @@ def test_a_run_stopped_inside_its_first_generation_still_reports_a_chosen_law(tm
 
     task = _load(_parallel_csv(tmp_path, perturb_test=False))
     run_dir = tmp_path / "stopped"
-    config = RunConfig(
-        task=TaskSpec(source=str(run_dir)), seed=5, generations=3, **{**SMALL, "fit_chunk": 1}
+    config = RunConfig(  # every candidate fully fitted (no screen), so two fits end no generation
+        task=TaskSpec(source=str(run_dir)),
+        seed=5,
+        generations=3,
+        **{**SMALL, "fit_chunk": 1, "screen_share": 1.0},
     )
     store = RunStore.create(
         run_dir, task=task.name, seed=5, config=config.model_dump(mode="json"), versions={}

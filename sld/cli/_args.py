@@ -210,6 +210,13 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
         "--per-island", type=_positive_int, default=6, help="proposals per island per generation"
     )
     search.add_argument("--restarts", type=_positive_int, default=8)
+    search.add_argument(
+        "--screen-share",
+        type=_share,
+        default=None,
+        help="share of each generation's candidates a cheap screening fit promotes to the "
+        "full fit (default 0.25; 1 fully fits every candidate)",
+    )
     search.add_argument("--bootstrap", type=_non_negative_int, default=30)
     search.add_argument(
         "--complexity-weight",
@@ -232,6 +239,16 @@ def _weight(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
     return value
 
 

@@ -52,13 +52,17 @@ def run(args: argparse.Namespace) -> int:
         TextColumn("[bold]gen {task.fields[generation]}[/bold]"),
         BarColumn(bar_width=20),
         TextColumn("best val R² {task.fields[best]}"),
-        TextColumn("{task.fields[fitted]} fitted, {task.fields[rate]}/s"),
+        TextColumn(
+            "{task.fields[screened]} screened, {task.fields[fitted]} fitted, {task.fields[rate]}/s"
+        ),
         TimeElapsedColumn(),
         console=err,
         transient=False,
         disable=args.quiet,
     ) as bar:
-        handle = bar.add_task("discover", total=total, generation=0, best="—", fitted=0, rate="0.0")
+        handle = bar.add_task(
+            "discover", total=total, generation=0, best="—", fitted=0, screened=0, rate="0.0"
+        )
 
         def on_progress(p: Any) -> None:
             bar.update(
@@ -67,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
                 generation=p.generation,
                 best=fmt(p.best_r2),
                 fitted=p.fitted,
+                screened=p.screened,
                 rate=f"{p.rate:.1f}",
             )
 
@@ -123,16 +128,17 @@ def search_settings(args: argparse.Namespace) -> dict[str, Any]:
     (:func:`sld.cli._args.add_search_flags`)."""
     from sld.config import llm_config
 
-    weights = {
+    optional = {
         name: value
         for name, value in (
             ("complexity_weight", args.complexity_weight),
             ("param_weight", args.param_weight),
+            ("screen_share", args.screen_share),
         )
         if value is not None
     }
     return dict(
-        **weights,
+        **optional,
         generations=args.generations,
         max_candidates=args.candidates,
         time_limit=args.time,

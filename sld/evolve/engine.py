@@ -397,7 +397,11 @@ class Engine:
         size = self.config.fit_chunk
         if self._interrupted():
             return members, not batch.to_fit
-        members += self._screen(batch)
+        screened_out = self._screen(batch)
+        if screened_out and self.on_progress is not None:
+            self.progress.elapsed = self._elapsed()
+            self.on_progress(self.progress)
+        members += screened_out
         fitted = 0
         for start in range(0, len(batch.to_fit), size):
             while not self._running.wait(timeout=0.2):
