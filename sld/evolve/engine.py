@@ -395,6 +395,7 @@ class Engine:
         was dealt with (False: time ran out or a stop came first)."""
         members: list[Member] = []
         size = self.config.fit_chunk
+        self._hold()
         if self._interrupted():
             return members, not batch.to_fit
         screened_out = self._screen(batch)
@@ -404,8 +405,7 @@ class Engine:
         members += screened_out
         fitted = 0
         for start in range(0, len(batch.to_fit), size):
-            while not self._running.wait(timeout=0.2):
-                pass  # paused: wall time keeps running, nothing is fitted
+            self._hold()
             if self._interrupted():
                 break  # left 'proposed': a resumed run fits them
             for member in self._fit_chunk(batch.to_fit[start : start + size]):
@@ -417,6 +417,11 @@ class Engine:
             if self.on_progress is not None:
                 self.on_progress(self.progress)
         return members, fitted == len(batch.to_fit)
+
+    def _hold(self) -> None:
+        """Wait while paused: wall time keeps running, nothing is screened or fitted."""
+        while not self._running.wait(timeout=0.2):
+            pass
 
     def _interrupted(self) -> bool:
         """Out of time, or asked to stop."""
