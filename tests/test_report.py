@@ -23,6 +23,7 @@ TINY = dict(
     final_restarts=4,
     bootstrap=0,
     capacity=8,
+    screen_share=1.0,  # every law fully scored: the pick needs runners-up to report
 )
 HYPOTHESES = {
     "L = E + (A*1e9/(N*(k*log(P)+1)))**alpha": "parallel copies act like a log(P) gain in N",
