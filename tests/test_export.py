@@ -31,6 +31,7 @@ def finished_run(tmp_path_factory):
         final_restarts=4,
         bootstrap=0,
         seed=5,
+        screen_share=1.0,  # every law fully scored, so the population holds more than the winner
     )
     run = Run.create(config, run_dir=tmp_path_factory.mktemp("runs") / "run")
     with run:
