@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -153,3 +154,24 @@ def test_a_fold_fit_missing_the_d_term_is_diagnosed_as_the_d_trend_whatever_the_
     assert [r.diagnostics for r in a] == [r.diagnostics for r in b]
     stored = json.loads(a[0].model_dump_json())
     assert ResidualDiagnostics.model_validate(stored["diagnostics"]) == missing
+
+
+def test_a_blown_up_prediction_is_left_out_without_a_warning():
+    """A residual of 1e200 std (a law that explodes on a band) would overflow its square;
+    the row is dropped like a non-finite one, and no RuntimeWarning reaches the terminal."""
+    x = np.array([[1.0], [2.0], [3.0], [4.0]])
+    residual = np.array([[0.1], [1e200], [-0.2], [0.3]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = diagnose(
+            x,
+            residual,
+            np.full_like(residual, np.nan),
+            ["a", "a", "b", "b"],
+            inputs=("N",),
+            outputs=("L",),
+            log_scale={"N": True},
+            ranges={"N": (1.0, 4.0)},
+        )
+    assert found is not None and found.rows == 3
+    assert found.rms == pytest.approx(np.sqrt((0.1**2 + 0.2**2 + 0.3**2) / 3), rel=1e-3)

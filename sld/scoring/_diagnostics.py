@@ -98,6 +98,9 @@ class ResidualDiagnostics(BaseModel):
         return found[0] if found else None
 
 
+HUGE = 1e100  # std: a residual this far off says only that the prediction blew up
+
+
 def _round(value: float) -> float:
     return float(f"{value:.{DIGITS}g}")
 
@@ -173,10 +176,13 @@ def diagnose(
 
     ``x``: (rows, inputs); ``residual``: scaled residuals (rows, outputs); ``relative``:
     relative misses (rows, outputs), NaN where not defined; ``groups[i]``: row i's group;
-    ``ranges``: each input's training (min, max). Rows with a non-finite residual are
-    left out; None when no row is left.
+    ``ranges``: each input's training (min, max). Rows with a non-finite residual, or
+    one beyond ``HUGE`` std (its square would overflow), are left out; None when no row
+    is left.
     """
-    keep = np.all(np.isfinite(residual), axis=1) & np.all(np.isfinite(x), axis=1)
+    with np.errstate(invalid="ignore"):
+        sane = np.all(np.abs(residual) < HUGE, axis=1)
+    keep = sane & np.all(np.isfinite(x), axis=1)
     if not keep.any():
         return None
     x, residual, relative = x[keep], residual[keep], relative[keep]
