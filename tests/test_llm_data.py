@@ -70,6 +70,7 @@ def _prompts(tmp_path: Path, *, perturb: bool) -> tuple[list[str], Path]:
             restarts=4,
             capacity=8,
             bootstrap=0,
+            screen_share=1.0,  # every law fully scored, so one failing its checks is a parent
         )
         run = Run.create(config, out=tmp_path / ("perturbed" if perturb else "clean") / "runs")
         run.execute(report=False)
