@@ -16,6 +16,7 @@ from ._rows import parse_for_task, predict_rows
 
 if TYPE_CHECKING:
     from sld.corpus import Task
+    from sld.law import Law
 
 Split = Literal["validation", "test"]
 
@@ -164,3 +165,46 @@ class ScoreReport(BaseModel):
         if self.metrics is not None and math.isfinite(self.metrics.nmse):
             return self.metrics.nmse
         return math.inf
+
+
+def validation_report(
+    law: Law,
+    task: Task,
+    *,
+    fit: FitResult,
+    metrics: MetricsReport | None,
+    reason: str | None,
+    folds: list[FoldScore],
+    error: float,
+    seconds_fit: float,
+    seconds_evaluate: float,
+    checks: CheckReport | None = None,
+    diagnostics: ResidualDiagnostics | None = None,
+) -> ScoreReport:
+    """The search side's report of one law (``split="validation"``): ``fit`` and ``metrics``
+    are fold 0's, ``error`` the selection error; ``ok`` when fold 0 scored and ``error`` is
+    finite. Shared by the screen and the full selection scoring."""
+    total = seconds_fit + seconds_evaluate
+    return ScoreReport(
+        task=task.name,
+        law=law.text,
+        key=law.key,
+        split="validation",
+        ok=metrics is not None and math.isfinite(error),
+        reason=reason,
+        complexity=law.complexity,
+        n_parameters=len(law.parameters),
+        parameters=fit.parameters,
+        metrics=metrics,
+        fit=fit,
+        seconds={
+            "fit": seconds_fit,
+            "evaluate": seconds_evaluate,
+            "bootstrap": 0.0,
+            "total": total,
+        },
+        folds=folds,
+        selection_error=error,
+        checks=checks,
+        diagnostics=diagnostics,
+    )

@@ -21,7 +21,7 @@ from sld.fit import SCREEN, Fidelity, fit_many
 from sld.law import Law
 
 from ._evaluate import evaluate
-from ._reports import FoldScore, ScoreReport
+from ._reports import FoldScore, ScoreReport, validation_report
 
 
 def screen_scores(
@@ -46,19 +46,12 @@ def screen_scores(
         error = nmse if math.isfinite(nmse) else math.inf
         spent = time.perf_counter() - t0
         reports.append(
-            ScoreReport(
-                task=task.name,
-                law=law.text,
-                key=law.key,
-                split="validation",
-                ok=metrics is not None and math.isfinite(error),
-                reason=reason,
-                complexity=law.complexity,
-                n_parameters=len(law.parameters),
-                parameters=fit.parameters,
-                metrics=metrics,
+            validation_report(
+                law,
+                task,
                 fit=fit,
-                seconds={"fit": share, "evaluate": spent, "bootstrap": 0.0, "total": share + spent},
+                metrics=metrics,
+                reason=reason,
                 folds=[
                     FoldScore(
                         index=fold.index,
@@ -69,8 +62,9 @@ def screen_scores(
                         reason=reason,
                     )
                 ],
-                selection_error=error,
-                checks=None,
+                error=error,
+                seconds_fit=share,
+                seconds_evaluate=spent,
             )
         )
     return reports

@@ -32,7 +32,7 @@ from sld.law import Law
 from ._checks import extrapolation_checks
 from ._diagnostics import residual_diagnostics
 from ._evaluate import evaluate
-from ._reports import CheckReport, FoldScore, ScoreReport
+from ._reports import CheckReport, FoldScore, ScoreReport, validation_report
 
 FOLD_SEP = "\x1f"  # joins fold index and group name in the batched fit's group names
 DEMOTION = 3.0  # decades of error a failed extrapolation check costs in fitness
@@ -186,21 +186,16 @@ def selection_scores(
             reason = next((f.reason for f in fold_scores if f.reason), "a fold could not be scored")
         spent = time.perf_counter() - t0
         reports.append(
-            ScoreReport(
-                task=task.name,
-                law=law.text,
-                key=law.key,
-                split="validation",
-                ok=metrics is not None and math.isfinite(error),
-                reason=reason,
-                complexity=law.complexity,
-                n_parameters=len(law.parameters),
-                parameters=top.parameters,
-                metrics=metrics,
+            validation_report(
+                law,
+                task,
                 fit=top,
-                seconds={"fit": share, "evaluate": spent, "bootstrap": 0.0, "total": share + spent},
+                metrics=metrics,
+                reason=reason,
                 folds=fold_scores,
-                selection_error=error,
+                error=error,
+                seconds_fit=share,
+                seconds_evaluate=spent,
                 checks=check,
                 diagnostics=diagnostics,
             )
