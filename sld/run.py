@@ -166,7 +166,8 @@ def _proposer(
     return llm
 
 
-def _writable(directory: Path) -> None:
+def writable(directory: Path, *, what: str = "output directory") -> None:
+    """ConfigError unless ``directory`` can be created and written (``what`` names it)."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
         probe = directory / ".sld-write-test"
@@ -174,8 +175,7 @@ def _writable(directory: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise ConfigError(
-            f"cannot write to output directory {directory}: {exc.strerror or exc}; "
-            "choose another with --out"
+            f"cannot write to {what} {directory}: {exc.strerror or exc}; choose another with --out"
         ) from None
 
 
@@ -238,11 +238,11 @@ class Run:
         task = config.task.load()
         if run_dir is None:
             parent = Path(out)
-            _writable(parent)
+            writable(parent)
             directory = new_run_dir(parent, task.name, config.seed)
         else:
             directory = Path(run_dir)
-            _writable(directory.parent)
+            writable(directory.parent)
         transport = _transport(config)
         store = RunStore.create(
             directory,

@@ -21,6 +21,7 @@ from sld.bench._output import write_outputs
 from sld.bench._plan import BenchConfig, Job, claim, jobs
 from sld.bench._table import BenchTable, read_bench
 from sld.errors import ConfigError, SldError
+from sld.run import writable
 
 LOCK_FILE = ".bench.lock"
 
@@ -40,20 +41,6 @@ class Executor(Protocol):
     def run(self, todo: Sequence[Job], root: Path) -> Iterator[JobMessage]:
         """Run every job of ``todo`` so that its run directory ends up under ``root``."""
         ...
-
-
-def writable(root: Path) -> None:
-    """ConfigError unless ``root`` can be created and written."""
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        probe = root / ".sld-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot write to bench directory {root}: {exc.strerror or exc}; "
-            "choose another with --out"
-        ) from None
 
 
 @contextlib.contextmanager
@@ -102,7 +89,7 @@ def run_bench(
     running searches stopped cleanly) propagates once the outputs are written.
     """
     root = Path(root)
-    writable(root)
+    writable(root, what="bench directory")
     with bench_lock(root):
         claim(root, config)
         todo, done = pending_jobs(config, root)
