@@ -284,6 +284,12 @@ class RunConfig(BaseModel):
     pick_candidates: int = Field(
         default=10, ge=1, le=256, description="laws the final pick re-fits and bootstraps"
     )
+    pick_per_shape: int = Field(
+        default=2,
+        ge=1,
+        le=256,
+        description="most laws of one shape (top of the tree) among the final pick's laws",
+    )
     pick_bootstrap: int = Field(
         default=8, ge=0, le=256, description="resamples of every fold per law in the final pick"
     )

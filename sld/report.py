@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from sld.corpus import Task
-from sld.evolve.engine import LIVE_POPULATION
+from sld.evolve.engine import LIVE_POPULATION, member_from_fitted
 from sld.evolve.offline import NAME as OFFLINE
 from sld.evolve.pick import PICK_STATE, PickSettings, pick_law
 from sld.evolve.population import Member, Population
@@ -77,6 +77,11 @@ class RunRecord:
             for member in self.population.members():
                 if member.id == pick.chosen:
                     return member
+            # the pick may choose a law the population no longer holds (see pick_pool)
+            row = self.scored.get(pick.chosen)
+            member = member_from_fitted(row) if row is not None else None
+            if member is not None:
+                return member
         return self.population.best()
 
     @property
@@ -107,7 +112,10 @@ def read_run(source: RunReader | str | Path, *, rows: bool = False) -> RunRecord
     snapshot = source.snapshot(rows=rows)
     stored = snapshot.state.get(LIVE_POPULATION) or snapshot.state.get("population")
     record = RunRecord(snapshot, Population.restore(stored) if stored is not None else None)
-    shown = [e.id for e in record.pick.entries] if record.pick is not None else []
+    pick = record.pick
+    shown = [e.id for e in pick.entries] if pick is not None else []
+    if pick is not None and pick.chosen is not None:
+        shown.append(pick.chosen)
     if record.chosen is not None:
         shown.append(record.chosen.id)
     # a score is written once, so this second read agrees with the snapshot
@@ -231,7 +239,8 @@ def finalize(
     """
     record = read_run(store)
     if pick is not None and record.population is not None:
-        picked = pick_law(record.population, task, pick)
+        archive = [m for m in map(member_from_fitted, store.fitted()) if m is not None]
+        picked = pick_law(record.population, task, pick, archive=archive)
         store.set_state(PICK_STATE, picked.model_dump(mode="json"))
         record = read_run(store)
     chosen = record.chosen

@@ -481,3 +481,19 @@ def test_parsing_from_many_threads_at_once_is_safe():
     with ThreadPoolExecutor(max_workers=8) as pool:
         keys = list(pool.map(parse, texts))
     assert len(set(keys)) == 5
+
+
+def test_shape_keeps_the_top_of_the_tree_and_erases_parameter_names():
+    def shape(text: str) -> str:
+        return parse_law(text, inputs=("N", "D"), outputs=("y",)).shape
+
+    sigmoid = shape("A + B/(1 + exp(a*log(N) + b*log(D)))")
+    assert sigmoid == "Add(Mul(P,Pow(~,-1)),P)"
+    # a variant deep inside, and another naming, share the shape
+    assert shape("C + K/(1 + exp(c*log(N) + d*log(D)**2))") == sigmoid
+    # other forms do not
+    assert shape("A + exp(a*log(N) + b*log(D))") != sigmoid
+    assert shape("E + A/N**a + B/D**b") != shape("E + A*N**a*D**b")
+    # every output contributes
+    two = parse_law("y = A/N**a; z = B/D**b", inputs=("N", "D"), outputs=("y", "z"))
+    assert two.shape.count(" ; ") == 1

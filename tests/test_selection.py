@@ -13,9 +13,10 @@ import pytest
 
 from sld.config import RunConfig, TaskSpec
 from sld.corpus import list_tasks, load_card, load_task
-from sld.evolve.engine import Engine
+from sld.evolve.engine import Engine, member_from_fitted
 from sld.evolve.offline import OfflineProposer
-from sld.evolve.pick import PickSettings
+from sld.evolve.pick import PICK_STATE, PickSettings, pick_pool
+from sld.evolve.population import Member, Population
 from sld.report import finalize, read_run
 from sld.resources import datasets_dir
 from sld.scoring import final_pick, heldout_score, parse_for_task, selection_scores
@@ -91,8 +92,60 @@ def test_the_final_pick_is_deterministic_for_a_seed(tmp_path):
     assert all(len(e.folds) == 3 for e in first.entries)
 
 
-def _run(task, run_dir: Path) -> RunStore:
-    config = RunConfig(task=TaskSpec(source=str(run_dir)), seed=4, generations=2, **SMALL)
+SIGMOIDS = [
+    "E + A/(1 + exp(a*log(N) + b*log(D)))",
+    "E + A/(1 + exp(a*log(N) + b*log(D)**2))",
+    "E + A/(1 + exp(a*log(N) + b*log(U)))",
+]
+
+
+def _member(cid: int, text: str, error: float) -> Member:
+    return Member(
+        id=cid,
+        key=f"k{cid}",
+        text=text,
+        complexity=12,
+        n_params=4,
+        error=error,
+        r2=0.9,
+        island=0,
+        generation=0,
+    )
+
+
+def test_the_pick_pool_caps_each_shape_and_admits_laws_the_population_lost(tmp_path):
+    task = _task(_csv(tmp_path, perturb=False))
+    population = Population(islands=1)
+    for cid, text in enumerate(SIGMOIDS, start=1):
+        population.add(_member(cid, text, error=0.01 * cid))
+    lost = _member(9, "E + A/N**a + B/D**b", error=0.05)  # scored, then pushed out
+    assert lost.id not in {m.id for m in population.members()}
+    pool = pick_pool(population, task, archive=[lost], candidates=10, per_shape=2)
+    assert [cid for cid, _ in pool] == [1, 2, 9]
+    uncapped = pick_pool(population, task, archive=[lost], candidates=10, per_shape=5)
+    assert [cid for cid, _ in uncapped] == [1, 2, 3, 9]
+    assert [cid for cid, _ in pick_pool(population, task, candidates=2)] == [1, 2]
+
+
+def test_a_pick_outside_the_population_is_the_chosen_law(tmp_path):
+    store = _run(_task(_csv(tmp_path, perturb=False)), tmp_path / "run", capacity=2, screen_share=1)
+    record = read_run(store)
+    members = {m.id for m in record.population.members()}
+    outside = [
+        f.candidate.id
+        for f in store.fitted()
+        if f.candidate.id not in members and member_from_fitted(f) is not None
+    ]
+    assert outside  # capacity 2 drops most of what was scored (no screening: all are)
+    pick = record.pick.model_copy(update={"chosen": outside[0]})
+    store.set_state(PICK_STATE, pick.model_dump(mode="json"))
+    assert read_run(store).chosen.id == outside[0]
+
+
+def _run(task, run_dir: Path, **options) -> RunStore:
+    config = RunConfig(
+        task=TaskSpec(source=str(run_dir)), seed=4, generations=2, **{**SMALL, **options}
+    )
     store = RunStore.create(
         run_dir, task=task.name, seed=4, config=config.model_dump(mode="json"), versions={}
     )

@@ -59,7 +59,7 @@ from sld.scoring import (
     screen_scores,
     selection_scores,
 )
-from sld.store import CandidateRow, RunStore
+from sld.store import CandidateRow, FittedRow, RunStore
 
 LIVE_POPULATION = "population_live"  # state key: the population at a mid-generation stop
 SCREENED = "screened"  # state key: the last generation whose screen is on record
@@ -111,6 +111,17 @@ def _member(row: CandidateRow, *, r2: float, error: float, demoted: bool = False
         proposer=row.proposer,
         demoted=demoted,
     )
+
+
+def member_from_fitted(row: FittedRow) -> Member | None:
+    """The member a stored, fully scored candidate was (None for a failed or screened-out one).
+
+    What the search ranked it by: its selection error, fold 0's R², and whether it failed
+    an extrapolation check; its home island is the one it was proposed on.
+    """
+    if not row.ok or not math.isfinite(row.error) or SCREEN_KEY in row.report:
+        return None
+    return _member(row.candidate, r2=row.r2, error=row.error, demoted=_demoted(row.report))
 
 
 def _validation_error(report: ScoreReport) -> tuple[float, float, float, float]:

@@ -1,18 +1,28 @@
 """The end of a search: hand the population's best few laws to the final pick.
 
-The pick (:func:`sld.scoring.final_pick`) re-fits the ``candidates`` best members by
-search fitness on every selection fold with full restarts, bootstraps them, and
-chooses by a pessimistic quantile of the resampled errors. Training rows only: the
-held-out path runs after this, on the law picked here.
+The pick (:func:`sld.scoring.final_pick`) re-fits ``candidates`` laws on every selection
+fold with full restarts, bootstraps them, and chooses by a pessimistic quantile of the
+resampled errors. Training rows only: the held-out path runs after this, on the law
+picked here.
+
+Which laws (:func:`pick_pool`): the best by search fitness among the population and
+every other fully scored candidate of the run (``archive``), at most ``per_shape`` of
+one shape (:attr:`sld.law.Law.shape`: the top three levels of the tree). A converged
+population is often one form in many near-variants; they extrapolate alike, so ten of
+them put one bet ten times, and the bootstrap then chooses among copies. Capping each
+shape lets the best of the other forms the run found compete on the same terms.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sld.config import RunConfig
 from sld.corpus import Task
-from sld.evolve.population import Population
+from sld.errors import ParseError
+from sld.evolve.population import Member, Population
+from sld.law import Law
 from sld.scoring import PickReport, final_pick, parse_for_task
 
 PICK_STATE = "pick"  # run store state key holding the last PickReport
@@ -24,6 +34,7 @@ class PickSettings:
 
     seed: int = 0
     candidates: int = 10
+    per_shape: int = 2
     restarts: int = 32
     bootstrap: int = 8
     bootstrap_restarts: int = 8
@@ -37,6 +48,7 @@ class PickSettings:
         return cls(
             seed=config.seed,
             candidates=config.pick_candidates,
+            per_shape=config.pick_per_shape,
             restarts=config.final_restarts,
             bootstrap=config.pick_bootstrap,
             bootstrap_restarts=config.restarts,
@@ -47,14 +59,59 @@ class PickSettings:
         )
 
 
-def pick_law(population: Population, task: Task, settings: PickSettings) -> PickReport:
-    """The final pick among the ``settings.candidates`` best members of ``population``."""
-    members = [m for m in population.members() if not m.failed][: settings.candidates]
-    candidates = [
-        (m.id, parse_for_task(m.text, task, max_params=settings.max_params)) for m in members
-    ]
+def pick_pool(
+    population: Population,
+    task: Task,
+    *,
+    archive: Sequence[Member] = (),
+    candidates: int = 10,
+    per_shape: int = 2,
+    max_params: int | None = None,
+) -> list[tuple[int, Law]]:
+    """(id, law) of up to ``candidates`` laws for the final pick, best search fitness first.
+
+    The pool is the population's members and the ``archive`` members not in it, ranked
+    as the population ranks (fitness, then complexity, then id); walking that order, a
+    law joins unless ``per_shape`` laws of its shape already have. Failed members, and
+    stored laws the task no longer parses, are skipped.
+    """
+    members = {m.id: m for m in archive if not m.failed}
+    members.update((m.id, m) for m in population.members() if not m.failed)
+    ranked = sorted(members.values(), key=lambda m: (population.fitness(m), m.complexity, m.id))
+    pool: list[tuple[int, Law]] = []
+    taken: dict[str, int] = {}
+    for member in ranked:
+        if len(pool) >= candidates:
+            break
+        try:
+            law = parse_for_task(member.text, task, max_params=max_params)
+        except ParseError:
+            continue
+        if taken.get(law.shape, 0) >= per_shape:
+            continue
+        taken[law.shape] = taken.get(law.shape, 0) + 1
+        pool.append((member.id, law))
+    return pool
+
+
+def pick_law(
+    population: Population,
+    task: Task,
+    settings: PickSettings,
+    *,
+    archive: Sequence[Member] = (),
+) -> PickReport:
+    """The final pick among the laws :func:`pick_pool` chooses from ``population`` and ``archive``."""
+    pool = pick_pool(
+        population,
+        task,
+        archive=archive,
+        candidates=settings.candidates,
+        per_shape=settings.per_shape,
+        max_params=settings.max_params,
+    )
     return final_pick(
-        candidates,
+        pool,
         task,
         seed=settings.seed,
         restarts=settings.restarts,

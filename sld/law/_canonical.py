@@ -142,3 +142,34 @@ def complexity(expressions: Sequence[sympy.Expr]) -> int:
     """Number of nodes in the SymPy trees: every operator or function application,
     symbol and number counts one; an n-ary sum or product counts once."""
     return sum(sum(1 for _ in sympy.preorder_traversal(expr)) for expr in expressions)
+
+
+SHAPE_DEPTH = 3  # levels of the tree a shape keeps; deeper subtrees read "~"
+_SHAPE_NUMBERS = (-2, -1, 1, 2)  # kept as written: they make sums, products and quotients
+
+
+def shape(expressions: Sequence[sympy.Expr], *, depth: int = SHAPE_DEPTH) -> str:
+    """The top of a law's trees, with parameter names and most constants erased.
+
+    Each expression prints its first ``depth`` levels: a parameter (a symbol that is not
+    positive, as :func:`sld.law.parameter_symbol` makes them) reads ``P``, an input its
+    name, a number ``c`` (except -2, -1, 1 and 2, which read as themselves), and a subtree
+    at depth ``depth`` reads ``~``; sums and products sort their children. So
+    ``A + B/(1 + exp(a*x + b*y))`` and ``C + D/(1 + exp(c*x + d*y**2))`` have one shape,
+    ``A + exp(a*x + b*y)`` another: laws that differ only deep inside share one.
+    Outputs are joined by ``" ; "``.
+    """
+
+    def walk(expr: sympy.Basic, left: int) -> str:
+        if isinstance(expr, sympy.Symbol):
+            return expr.name if expr.is_positive else "P"
+        if isinstance(expr, sympy.Number):
+            return str(expr) if expr in _SHAPE_NUMBERS else "c"
+        if left == 0:
+            return "~"
+        kids = [walk(arg, left - 1) for arg in expr.args]
+        if isinstance(expr, sympy.Add | sympy.Mul):
+            kids.sort()
+        return f"{type(expr).__name__}({','.join(kids)})"
+
+    return " ; ".join(walk(expr, depth) for expr in expressions)

@@ -18,7 +18,7 @@ from sld.law._build import (
     input_symbol,
     parameter_symbol,
 )
-from sld.law._canonical import canonicalize, complexity
+from sld.law._canonical import canonicalize, complexity, shape
 from sld.law._export import latex_equation, law_latex, law_python, law_sympy
 from sld.law._grammar import (
     MAX_MAGNITUDE,
@@ -64,6 +64,12 @@ class Law:
     def sympy(self) -> tuple[sympy.Expr, ...]:
         """The SymPy expressions, one per output."""
         return self.expressions
+
+    @property
+    def shape(self) -> str:
+        """The top of the trees with parameters and most constants erased
+        (:func:`sld.law._canonical.shape`): near-variants of one form share it."""
+        return shape(self.expressions)
 
     def latex(self) -> str:
         """LaTeX, one ``output = expression`` line per output."""
