@@ -5,11 +5,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+import numpy as np
 import pytest
 import sympy
 
-from sld.evolve.families import features, param_budget, seeds
-from sld.evolve.mutate import MUTATIONS
+from sld.evolve.families import (
+    Params,
+    features,
+    offset_power,
+    param_budget,
+    placeholders_in,
+    seeds,
+    sum_of_powers,
+)
+from sld.evolve.mutate import MUTATIONS, tie_exponents
 from sld.evolve.offline import OfflineProposer, law_text, offline_proposals
 from sld.law import input_symbol, parameter_symbol, parse_law
 from sld.proposer import Parent, ProposalRequest, Proposer, TaskBrief
@@ -270,6 +279,25 @@ def test_seeds_contain_chinchilla_and_multiplicative_forms():
     keys = {_parse(law_text(s.expressions, EXPERTS), EXPERTS).key for s in seeds(EXPERTS)}
     for text in ("E0 + A/N**a + B/E**b", "E0 + A/(N**a*E**b)"):
         assert _parse(f"loss = {text}", EXPERTS).key in keys
+
+
+def test_seeds_contain_the_shared_exponent_form_even_under_a_four_parameter_limit():
+    four = dataclasses.replace(EXPERTS, max_params=4)
+    keys = {_parse(law_text(s.expressions, four), four).key for s in seeds(four)}
+    assert _parse("loss = E0 + A/N**a + B/E**a", four).key in keys
+    assert _parse("loss = E0 + A/N**a + B/E**b", EXPERTS).key not in keys  # 5 > 4
+
+
+def test_tie_exponents_gives_two_powers_one_exponent_and_skips_a_law_with_one_power():
+    fs = features(EXPERTS)
+    p = Params()
+    chinchilla = sum_of_powers(fs, p)
+    tied = tie_exponents(chinchilla, fs, Params(chinchilla), np.random.default_rng(0))
+    assert len(placeholders_in([tied])) == len(placeholders_in([chinchilla])) - 1
+    text = law_text((tied,), EXPERTS)
+    assert _parse(text, EXPERTS).key == _parse("loss = E0 + A/N**a + B/E**a", EXPERTS).key
+    one = offset_power(fs, Params())
+    assert tie_exponents(one, fs, Params(one), np.random.default_rng(0)) is None
 
 
 def test_proposals_stay_within_parser_bounds_over_many_generations():

@@ -155,6 +155,13 @@ def sum_of_powers(fs: Sequence[Feature], p: Params) -> sympy.Expr:
     return p() + sympy.Add(*(power_term(f, p) for f in fs))
 
 
+def shared_exponent_powers(fs: Sequence[Feature], p: Params) -> sympy.Expr:
+    """``E + A/N**a + B/D**a + ...``: :func:`sum_of_powers` with one exponent for every
+    input, a parameter fewer per extra input (e.g. Gadre et al.'s over-training law)."""
+    a = p()
+    return p() + sympy.Add(*(p() * f.raw ** (-a) for f in fs))
+
+
 def multiplicative_power(fs: Sequence[Feature], p: Params) -> sympy.Expr:
     """``E + A / (N**a * D**b * ...)``: one power law in a product of inputs."""
     return p() + p() * sympy.Mul(*(f.raw ** (-p()) for f in fs))
@@ -331,6 +338,7 @@ def _single_output_seeds(fs: Sequence[Feature]) -> Iterator[tuple[str, Builder, 
             [(i,) for i in scale + [j for j in positive if j not in scale]],
         ),
         ("multiplicative_power", multiplicative_power, scale_sets),
+        ("shared_exponent_powers", shared_exponent_powers, scale_sets),
     ]
     linear_families: list[tuple[str, Builder, list[tuple[int, ...]]]] = [
         ("exp_linear", exp_linear, [every] if linear else []),

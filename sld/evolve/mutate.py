@@ -188,6 +188,34 @@ def perturb_exponent(expr, fs, p, rng):
     return replace_at(expr, path, make())
 
 
+def tie_exponents(expr, fs, p, rng):
+    """Give two powers of inputs one exponent: a free parameter of one power's exponent is
+    replaced by one of another's (``A/N**a + B/D**b`` becomes ``A/N**a + B/D**a``), a
+    parameter fewer for a law whose terms decay alike."""
+    exponents = []
+    for _, node in nodes(expr):
+        if (
+            isinstance(node, sympy.Pow)
+            and _uses_input(node.base, fs)
+            and not _uses_input(node.exp, fs)
+        ):
+            own = sorted((s for s in node.exp.free_symbols if is_placeholder(s)), key=str)
+            if own:
+                exponents.append(own)
+    pairs = [
+        (a, b)
+        for i, first in enumerate(exponents)
+        for second in exponents[i + 1 :]
+        for a in first
+        for b in second
+        if a != b
+    ]
+    if not pairs:
+        return None
+    kept, dropped = _pick(rng, pairs)
+    return expr.xreplace({dropped: kept})
+
+
 def toggle_offset(expr, fs, p, rng):
     """Remove the law's additive constant when it has one, else add one."""
     if isinstance(expr, sympy.Add):
@@ -206,6 +234,7 @@ MUTATIONS: dict[str, Mutation] = {
     "substitute_input": substitute_input,
     "perturb_exponent": perturb_exponent,
     "toggle_offset": toggle_offset,
+    "tie_exponents": tie_exponents,
 }
 
 
