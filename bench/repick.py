@@ -1,0 +1,117 @@
+"""Re-run only the final pick on finished runs, to see what a pick rule changes with the search held fixed.
+
+    python bench/repick.py BENCH_DIR/runs/*/ --per-shape 2
+    python bench/repick.py BENCH_DIR/runs/*/ --per-shape 2 --heldout   # also the new pick's test R²
+
+For each finished run directory: its stored population and every fully scored law it
+dropped go through :func:`sld.evolve.pick.pick_law` with the run's own settings
+(``--per-shape`` overrides the cap on laws of one shape; ``--candidates`` the pool
+size). The pick reads training rows only. The run's report already holds the held-out
+R² of the law it chose; ``--heldout`` fits a newly chosen law on every training row and
+scores it on the test rows, as the report does, for this table only: nothing here feeds
+a pick. Nothing is written to the runs.
+
+Printed: one markdown row per run (old and new chosen law, how many shapes the new pool
+held, the pick's seconds, and with ``--heldout`` both test R²), then the median per task.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import time
+from pathlib import Path
+
+from sld.config import RunConfig
+from sld.corpus import load_task
+from sld.evolve.engine import member_from_fitted
+from sld.evolve.pick import PickSettings, pick_law
+from sld.report import read_run
+from sld.scoring import heldout_score, parse_for_task
+from sld.store import RunReader
+
+
+def repick(run: Path, *, per_shape: int | None, candidates: int | None, heldout: bool) -> dict:
+    """The old and the new pick of one finished run (and their test R² when asked)."""
+    report = json.loads((run / "report.json").read_text())
+    config = RunConfig.model_validate(report["config"])
+    task = load_task(report["task"])
+    settings = PickSettings.from_config(config)
+    if per_shape is not None:
+        settings = PickSettings(**{**vars(settings), "per_shape": per_shape})
+    if candidates is not None:
+        settings = PickSettings(**{**vars(settings), "candidates": candidates})
+    started = time.perf_counter()
+    with RunReader.open(run) as reader:
+        record = read_run(reader)
+        archive = [m for m in map(member_from_fitted, reader.fitted()) if m is not None]
+    new = pick_law(record.population, task, settings, archive=archive)
+    seconds = time.perf_counter() - started
+    laws = {e.id: e.law for e in new.entries}
+    old_r2 = (report.get("heldout") or {}).get("chosen", {}).get("test_r2")
+    row = {
+        "run": run.name,
+        "task": task.name,
+        "old": report["pick"]["chosen"],
+        "new": new.chosen,
+        "new_law": laws.get(new.chosen),
+        "shapes": len({parse_for_task(e.law, task).shape for e in new.entries}),
+        "seconds": seconds,
+        "old_r2": old_r2,
+        "new_r2": old_r2 if new.chosen == report["pick"]["chosen"] else None,
+    }
+    if heldout and row["new_r2"] is None and new.chosen is not None:
+        law = parse_for_task(laws[new.chosen], task)
+        row["new_r2"] = heldout_score(
+            law, task, seed=config.seed, restarts=config.final_restarts
+        ).r2
+    return row
+
+
+def _r2(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
+def table(rows: list[dict]) -> str:
+    """Per run, then the median per task (the lower middle for an even count, as sld bench)."""
+    out = [
+        "| run | old id | new id | shapes | pick s | old test R² | new test R² |",
+        "|---" * 7 + "|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r['run']} | {r['old']} | {r['new']} | {r['shapes']} | {r['seconds']:.0f} "
+            f"| {_r2(r['old_r2'])} | {_r2(r['new_r2'])} |"
+        )
+    out += ["", "| task | median old | median new |", "|---|---|---|"]
+    for task in sorted({r["task"] for r in rows}):
+        old = [r["old_r2"] for r in rows if r["task"] == task and r["old_r2"] is not None]
+        new = [r["new_r2"] for r in rows if r["task"] == task and r["new_r2"] is not None]
+        cells = [_r2(statistics.median_low(v)) if v else "—" for v in (old, new)]
+        out.append(f"| {task} | {cells[0]} | {cells[1]} |")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="finished run directories")
+    parser.add_argument("--per-shape", type=int, help="laws of one shape in the pool")
+    parser.add_argument("--candidates", type=int, help="laws in the pool")
+    parser.add_argument("--heldout", action="store_true", help="score a new pick on test rows")
+    args = parser.parse_args(argv)
+    rows = []
+    for run in args.runs:
+        if not (run / "report.json").exists():
+            continue
+        rows.append(
+            repick(run, per_shape=args.per_shape, candidates=args.candidates, heldout=args.heldout)
+        )
+        print(re.sub(r"\s+", " ", json.dumps(rows[-1])), flush=True)
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
