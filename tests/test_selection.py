@@ -127,6 +127,18 @@ def test_the_pick_pool_caps_each_shape_and_admits_laws_the_population_lost(tmp_p
     assert [cid for cid, _ in pick_pool(population, task, candidates=2)] == [1, 2]
 
 
+def test_the_pick_pool_takes_one_of_a_law_written_several_ways(tmp_path):
+    task = _task(_csv(tmp_path, perturb=False))
+    population = Population(islands=1)
+    # one law, three spellings, fitted to the same optimum; then a different law
+    spellings = ["E + A*N**a + B/D**b", "E + A/N**a + B/D**b", "E + A*exp(a*log(N)) + B/D**b"]
+    for cid, text in enumerate(spellings, start=1):
+        population.add(_member(cid, text, error=0.05 * (1 + 1e-9 * cid)))
+    population.add(_member(4, "E + A/(N**a*D**b)", error=0.0500001))
+    pool = pick_pool(population, task, candidates=10, per_shape=10)
+    assert [cid for cid, _ in pool] == [1, 4]
+
+
 def test_a_pick_outside_the_population_is_the_chosen_law(tmp_path):
     store = _run(_task(_csv(tmp_path, perturb=False)), tmp_path / "run", capacity=2, screen_share=1)
     record = read_run(store)
