@@ -18,6 +18,7 @@ held, the pick's seconds, and with ``--heldout`` both test R²), then the median
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import statistics
@@ -40,9 +41,9 @@ def repick(run: Path, *, per_shape: int | None, candidates: int | None, heldout:
     task = load_task(report["task"])
     settings = PickSettings.from_config(config)
     if per_shape is not None:
-        settings = PickSettings(**{**vars(settings), "per_shape": per_shape})
+        settings = dataclasses.replace(settings, per_shape=per_shape)
     if candidates is not None:
-        settings = PickSettings(**{**vars(settings), "candidates": candidates})
+        settings = dataclasses.replace(settings, candidates=candidates)
     started = time.perf_counter()
     with RunReader.open(run) as reader:
         record = read_run(reader)

@@ -90,13 +90,13 @@ def pick_pool(
     for member in ranked:
         if len(pool) >= candidates:
             break
+        if any(math.isclose(member.error, e, rel_tol=TWIN_TOLERANCE) for e in errors):
+            continue  # before parsing: a converged run has many twins, and the test is free
         try:
             law = parse_for_task(member.text, task, max_params=max_params)
         except ParseError:
             continue
         if taken.get(law.shape, 0) >= per_shape:
-            continue
-        if any(math.isclose(member.error, e, rel_tol=TWIN_TOLERANCE) for e in errors):
             continue
         taken[law.shape] = taken.get(law.shape, 0) + 1
         errors.append(member.error)
