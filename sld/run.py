@@ -23,6 +23,7 @@ import dataclasses
 import platform
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -167,12 +168,15 @@ def _proposer(
 
 
 def writable(directory: Path, *, what: str = "output directory") -> None:
-    """ConfigError unless ``directory`` can be created and written (``what`` names it)."""
+    """ConfigError unless ``directory`` can be created and written (``what`` names it).
+
+    The probe is a uniquely named temporary file, so processes that check one
+    directory at once (bench workers sharing ``runs/``) never remove each other's.
+    """
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        probe = directory / ".sld-write-test"
-        probe.write_text("")
-        probe.unlink()
+        with tempfile.TemporaryFile(dir=directory, prefix=".sld-write-test-"):
+            pass
     except OSError as exc:
         raise ConfigError(
             f"cannot write to {what} {directory}: {exc.strerror or exc}; choose another with --out"

@@ -7,6 +7,7 @@ import asyncio
 import json
 import math
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from sld.cli import main
 from sld.config import Budgets, RunConfig, TaskSpec
 from sld.errors import StoreError
 from sld.report import REPORT_JSON
-from sld.run import RUN_STATES, Run, RunEvent
+from sld.run import RUN_STATES, Run, RunEvent, writable
 from sld.store import RunReader, RunStore
 from sld.strict_json import dumps
 from sld.tui.app import SldApp
@@ -133,3 +134,12 @@ def test_cli_discover_and_the_tui_drive_the_same_run(tmp_path, capsys):
     for key in ("chosen", "pareto_front", "heldout", "stopped_by", "by_status"):
         assert cli_json[key] == tui_json[key], key
     assert cli_json["chosen"] == cli_report["chosen"]
+
+
+def test_many_processes_may_check_one_output_directory_at_once(tmp_path):
+    """Bench workers share ``runs/``: one's write check never removes another's probe."""
+    shared = tmp_path / "runs"
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: writable(shared), range(400)))
+    assert results == [None] * 400
+    assert list(shared.iterdir()) == []
