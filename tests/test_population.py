@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sld.errors import ConfigError, StoreError
-from sld.evolve.population import Member, Population, dominates, non_dominated
+from sld.evolve.population import Member, Population, dominates, non_dominated, twins
 
 
 def member(id, *, error=0.1, complexity=5, island=0, key=None, generation=0, parents=()):
@@ -82,12 +82,26 @@ def test_full_island_evicts_its_worst_penalised_member():
 
 
 def test_ties_in_fitness_go_to_the_simpler_then_older_member():
-    pop = Population(islands=1, complexity_weight=0.0)
-    pop.add(member(5, error=0.1, complexity=3))
-    pop.add(member(3, error=0.1, complexity=3, key="x"))
-    pop.add(member(1, error=0.1, complexity=4))
-    assert [m.id for m in pop.island_members(0)] == [3, 5, 1]
+    pop = Population(islands=3, complexity_weight=0.0)
+    pop.add(member(5, error=0.1, complexity=3, island=0))
+    pop.add(member(3, error=0.1, complexity=3, island=1, key="x"))
+    pop.add(member(1, error=0.1, complexity=4, island=2))
+    assert [m.id for m in pop.members()] == [3, 5, 1]
     assert pop.best().id == 3
+
+
+def test_an_island_keeps_one_of_a_set_of_fit_twins_the_best_ranked():
+    """Equal selection errors (one law spelled twice) share one place; distinct errors do not."""
+    pop = Population(islands=2, complexity_weight=0.01)
+    assert pop.add(member(1, error=0.1, complexity=6)) is True
+    assert pop.add(member(2, error=0.1 * (1 + 1e-9), complexity=8)) is False  # twin, larger
+    assert pop.add(member(3, error=0.1, complexity=4)) is True  # twin, simpler: replaces 1
+    assert pop.add(member(4, error=0.1 * (1 + 1e-4), complexity=4)) is True  # a different fit
+    assert [m.id for m in pop.island_members(0)] == [3, 4]
+    assert pop.add(member(5, error=0.1, complexity=6, island=1)) is True  # islands apart
+    assert pop.knows("k2") and pop.knows("k1")  # a dropped twin's key is still known
+    assert twins(member(6, error=0.2), member(7, error=0.2 + 1e-8))
+    assert not twins(member(6, error=0.2), member(7, error=0.2001))
 
 
 def test_best_uses_penalised_fitness():
@@ -99,24 +113,49 @@ def test_best_uses_penalised_fitness():
 
 @settings(max_examples=60, deadline=None)
 @given(
-    errors=st.lists(st.floats(0, 10, allow_nan=False), min_size=1, max_size=60),
+    steps=st.lists(st.integers(0, 10_000), min_size=1, max_size=60, unique=True),
     capacity=st.integers(1, 8),
     data=st.data(),
 )
-def test_island_keeps_exactly_its_capacity_best(errors, capacity, data):
-    complexities = data.draw(
-        st.lists(st.integers(1, 20), min_size=len(errors), max_size=len(errors))
-    )
+def test_island_keeps_exactly_its_capacity_best(steps, capacity, data):
+    complexities = data.draw(st.lists(st.integers(1, 20), min_size=len(steps), max_size=len(steps)))
     pop = Population(islands=1, capacity=capacity, complexity_weight=0.01)
-    added = [
-        member(i, error=e, complexity=c)
-        for i, (e, c) in enumerate(zip(errors, complexities, strict=True), start=1)
+    added = [  # errors 1e-3 apart: no two are fit twins
+        member(i, error=k / 1000, complexity=c)
+        for i, (k, c) in enumerate(zip(steps, complexities, strict=True), start=1)
     ]
     for m in added:
         pop.add(m)
     ranked = sorted(added, key=lambda m: (pop.fitness(m), m.complexity, m.id))
     assert pop.island_members(0) == ranked[:capacity]
     assert pop.best() == ranked[0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(st.integers(1, 6), min_size=1, max_size=60),
+    capacity=st.integers(1, 8),
+    data=st.data(),
+)
+def test_island_keeps_the_capacity_best_of_the_best_twin_of_each_fit(steps, capacity, data):
+    """Whatever the arrival order, an island ends as the best of each set of twins, top few."""
+    complexities = data.draw(st.lists(st.integers(1, 20), min_size=len(steps), max_size=len(steps)))
+    pop = Population(islands=1, capacity=capacity, complexity_weight=0.01)
+    added = [
+        member(i, error=k / 10, complexity=c)
+        for i, (k, c) in enumerate(zip(steps, complexities, strict=True), start=1)
+    ]
+    for m in added:
+        pop.add(m)
+
+    def rank(m):
+        return (pop.fitness(m), m.complexity, m.id)
+
+    best_of_each = {}
+    for m in sorted(added, key=rank):
+        best_of_each.setdefault(m.error, m)
+    ranked = sorted(best_of_each.values(), key=rank)
+    assert pop.island_members(0) == ranked[:capacity]
 
 
 def test_islands_stay_apart_until_a_migration_generation():
@@ -148,7 +187,7 @@ def test_migration_sends_the_best_few_around_the_ring():
     pop = Population(islands=3, migrants=2, migration_interval=2, complexity_weight=0.0)
     for i in range(3):
         for j, error in enumerate([0.3, 0.1, 0.2]):
-            pop.add(member(10 * i + j, error=error, island=i))
+            pop.add(member(10 * i + j, error=error + 0.01 * i, island=i))  # no twins across
     moves = pop.migrate(generation=2, rng=np.random.default_rng(0))
     assert moves == [(1, 0, 1), (2, 0, 1), (11, 1, 2), (12, 1, 2), (21, 2, 0), (22, 2, 0)]
     copy = next(m for m in pop.island_members(1) if m.id == 1)

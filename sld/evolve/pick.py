@@ -8,9 +8,8 @@ picked here.
 Which laws (:func:`pick_pool`): the best by search fitness among the population and
 every other fully scored candidate of the run (``archive``), at most ``per_shape`` of
 one shape (:attr:`sld.law.Law.shape`: the top three levels of the tree), and one of a
-set of *fit twins* (selection errors equal within ``TWIN_TOLERANCE``, relative: one law
-written several ways, ``A*N**a`` and ``A/N**a`` or ``exp(a*log(N))``, fitted to the same
-optimum). A converged population is often one form in many near-variants or spellings;
+set of *fit twins* (:func:`sld.evolve.population.twins`: one law written several ways,
+``A*N**a`` and ``A/N**a`` or ``exp(a*log(N))``, fitted to the same optimum). A converged population is often one form in many near-variants or spellings;
 they extrapolate alike, so ten of them put one bet ten times, and the bootstrap then
 chooses among copies. Capping each lets the best of the other forms the run found
 compete on the same terms.
@@ -18,19 +17,17 @@ compete on the same terms.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sld.config import RunConfig
 from sld.corpus import Task
 from sld.errors import ParseError
-from sld.evolve.population import Member, Population
+from sld.evolve.population import Member, Population, twins
 from sld.law import Law
 from sld.scoring import PickReport, final_pick, parse_for_task
 
 PICK_STATE = "pick"  # run store state key holding the last PickReport
-TWIN_TOLERANCE = 1e-6  # relative: refits of one law agree far closer; two laws almost never do
 
 
 @dataclass(frozen=True)
@@ -77,20 +74,20 @@ def pick_pool(
 
     The pool is the population's members and the ``archive`` members not in it, ranked
     as the population ranks (fitness, then complexity, then id); walking that order, a
-    law joins unless ``per_shape`` laws of its shape already have, or a law whose selection
-    error equals its own within ``TWIN_TOLERANCE`` (relative) already has. Failed members,
-    and stored laws the task no longer parses, are skipped.
+    law joins unless ``per_shape`` laws of its shape already have, or one of its fit twins
+    (:func:`twins`) already has. Failed members, and stored laws the task no longer
+    parses, are skipped.
     """
     members = {m.id: m for m in archive if not m.failed}
     members.update((m.id, m) for m in population.members() if not m.failed)
     ranked = sorted(members.values(), key=lambda m: (population.fitness(m), m.complexity, m.id))
     pool: list[tuple[int, Law]] = []
     taken: dict[str, int] = {}
-    errors: list[float] = []
+    admitted: list[Member] = []
     for member in ranked:
         if len(pool) >= candidates:
             break
-        if any(math.isclose(member.error, e, rel_tol=TWIN_TOLERANCE) for e in errors):
+        if any(twins(member, other) for other in admitted):
             continue  # before parsing: a converged run has many twins, and the test is free
         try:
             law = parse_for_task(member.text, task, max_params=max_params)
@@ -99,7 +96,7 @@ def pick_pool(
         if taken.get(law.shape, 0) >= per_shape:
             continue
         taken[law.shape] = taken.get(law.shape, 0) + 1
-        errors.append(member.error)
+        admitted.append(member)
         pool.append((member.id, law))
     return pool
 

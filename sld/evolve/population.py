@@ -16,6 +16,12 @@ extra node or parameter must buy a fixed *relative* error reduction on every fol
 Members are ranked by ``(fitness, complexity, id)``: ties go to the simpler,
 then the older law.
 
+An island holds one of a set of *fit twins* (:func:`twins`: selection errors equal
+within ``TWIN_TOLERANCE``, relative), the best-ranked. Twins are one law written
+several ways (``A/N**a``, ``A*N**(-a)``, ``A*exp(-a*log(N))``) or a law whose extra
+parameter the fit switched off; a converged island otherwise fills with them, and
+each copy takes a place a different form could hold.
+
 Islands evolve apart: a member enters only the island it names, and crosses to
 another only by :meth:`Population.migrate` on a migration generation (a ring:
 island i sends copies of its best members to island i + 1). Children should be
@@ -38,6 +44,7 @@ from sld.errors import ConfigError, StoreError
 from sld.scoring import fitness
 
 SNAPSHOT_VERSION = 2
+TWIN_TOLERANCE = 1e-6  # relative: refits of one law agree far closer; two laws almost never do
 READABLE_VERSIONS = (1, 2)  # version 1 had no param_weight and no demoted flag
 
 
@@ -67,6 +74,11 @@ class Member:
     def failed(self) -> bool:
         """A law without a finite validation error never competes."""
         return not math.isfinite(self.error)
+
+
+def twins(a: Member, b: Member) -> bool:
+    """Whether ``a`` and ``b`` are fit twins: selection errors equal within ``TWIN_TOLERANCE``."""
+    return math.isclose(a.error, b.error, rel_tol=TWIN_TOLERANCE)
 
 
 def dominates(a: Member, b: Member) -> bool:
@@ -175,9 +187,10 @@ class Population:
         """Offer a scored member to its island; True if it entered (was promoted).
 
         A key seen before is refused (False). A failed member (non-finite
-        error) is remembered for dedupe but kept nowhere. A full island keeps
-        its ``capacity`` best: the worst-ranked member leaves, which may be
-        the newcomer itself.
+        error) is remembered for dedupe but kept nowhere. A fit twin of a
+        member on the island keeps the better-ranked of the two there. A full
+        island keeps its ``capacity`` best: the worst-ranked member leaves,
+        which may be the newcomer itself.
         """
         self._check_island(member.island)
         if member.key in self._keys:
@@ -192,6 +205,11 @@ class Population:
 
     def _insert(self, member: Member) -> bool:
         island = self._islands[member.island]
+        twin = next((m for m in island if twins(m, member)), None)
+        if twin is not None:
+            if self._rank(twin) <= self._rank(member):
+                return False
+            island.remove(twin)
         bisect.insort(island, member, key=self._rank)
         if len(island) > self.capacity:
             return island.pop() is not member
