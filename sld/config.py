@@ -280,6 +280,13 @@ class RunConfig(BaseModel):
         "to the full selection fit (1: no screening)",
     )
     final_restarts: int = Field(default=32, ge=1, le=4096)
+    confirm_top: int = Field(
+        default=3,
+        ge=0,
+        le=256,
+        description="a new law whose search fitness would rank among the population's best "
+        "few is re-fitted with final_restarts before it is scored (0: never)",
+    )
     bootstrap: int = Field(default=30, ge=0, le=10_000)
     pick_candidates: int = Field(
         default=10, ge=1, le=256, description="laws the final pick re-fits and bootstraps"

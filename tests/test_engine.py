@@ -23,6 +23,7 @@ from sld.evolve.engine import Engine
 from sld.evolve.offline import OfflineProposer
 from sld.report import chosen_candidate
 from sld.resources import datasets_dir
+from sld.scoring import parse_for_task, selection_scores
 from sld.store import RunReader, RunStore
 
 SMALL = dict(islands=2, proposals_per_island=3, restarts=4, capacity=8, migration_interval=2)
@@ -237,3 +238,26 @@ def test_a_run_stopped_inside_its_first_generation_still_reports_a_chosen_law(tm
     assert [m.generation for m in live.members()] == [0, 0]
     chosen = read_run(store).chosen
     assert chosen is not None and chosen.id in {m.id for m in live.members()}
+
+
+def test_laws_that_would_lead_are_confirmed_with_the_final_restarts(tmp_path):
+    """A new law that would rank among the best few is scored on a ``final_restarts`` fit.
+
+    Its stored selection error is that fit's, re-computable alone with ``selection_scores``;
+    with ``confirm_top=0`` nothing is confirmed.
+    """
+    task = _load(_parallel_csv(tmp_path, perturb_test=False))
+    store = _run(task, tmp_path / "on", confirm_top=2, final_restarts=12)
+    rows = [f for f in store.fitted() if "confirmed" in f.report]
+    assert rows, "the first generation beats an empty population: its laws are confirmed"
+    assert all(f.report["confirmed"]["restarts"] == 12 for f in rows)
+    best = min(
+        (f for f in store.fitted() if np.isfinite(f.error) and "screen" not in f.report),
+        key=lambda f: f.error,
+    )
+    assert "confirmed" in best.report
+    law = parse_for_task(best.candidate.text, task)
+    again = selection_scores([law], task, seed=5, restarts=12)[0]
+    assert again.error == pytest.approx(best.error, rel=1e-6)
+    off = _run(task, tmp_path / "off", confirm_top=0, final_restarts=12)
+    assert not [f for f in off.fitted() if "confirmed" in f.report]
