@@ -10,7 +10,7 @@ import pytest
 
 from sld.config import RunConfig, TaskSpec
 from sld.corpus import load_task
-from sld.evolve.engine import SCREEN_KEY, Engine
+from sld.evolve.engine import CONFIRMED_KEY, SCREEN_KEY, Engine
 from sld.evolve.offline import OfflineProposer
 from sld.evolve.population import Population
 from sld.fit import SCREEN
@@ -91,10 +91,16 @@ def test_promoted_scores_are_the_unscreened_scores_and_screened_out_never_win(ta
     assert not out_ids & {m.id for m in population.members()}
     assert chosen_candidate(screened)["id"] not in out_ids
 
-    # promoted: the full score is exactly the one selection gives the law alone
-    laws = [parse_for_task(f.candidate.text, task) for f in full]
-    alone = selection_scores(laws, task, seed=3, restarts=SMALL["restarts"])
-    for f, report in zip(full, alone, strict=True):
+    # promoted: the full score is exactly the one selection gives the law alone (at the
+    # final restarts for a law confirmed because it would have led the population)
+    def alone(f):
+        confirmed = f.report.get(CONFIRMED_KEY)
+        restarts = confirmed["restarts"] if confirmed else SMALL["restarts"]
+        law = parse_for_task(f.candidate.text, task)
+        return selection_scores([law], task, seed=3, restarts=restarts)[0]
+
+    assert any(CONFIRMED_KEY in f.report for f in full)
+    for f, report in zip(full, map(alone, full), strict=True):
         assert f.error == report.error
         assert f.report["folds"] == [s.model_dump(mode="json") for s in report.folds]
         assert f.fit["fidelity"]["max_rows"] is None
