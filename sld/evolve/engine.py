@@ -356,7 +356,7 @@ class Engine:
             error=error,
             report=stored,
         )
-        return _member(row, r2=r2, error=error, demoted=_demoted(report))
+        return self._as_member(row, report)
 
     def _fit_chunk(
         self,

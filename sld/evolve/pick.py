@@ -9,10 +9,11 @@ Which laws (:func:`pick_pool`): the best by search fitness among the population 
 every other fully scored candidate of the run (``archive``), at most ``per_shape`` of
 one shape (:attr:`sld.law.Law.shape`: the top three levels of the tree), and one of a
 set of *fit twins* (:func:`sld.evolve.population.twins`: one law written several ways,
-``A*N**a`` and ``A/N**a`` or ``exp(a*log(N))``, fitted to the same optimum). A converged population is often one form in many near-variants or spellings;
-they extrapolate alike, so ten of them put one bet ten times, and the bootstrap then
-chooses among copies. Capping each lets the best of the other forms the run found
-compete on the same terms.
+``A*N**a`` and ``A/N**a`` or ``exp(a*log(N))``, fitted to the same optimum). A converged
+population is often one form in many near-variants or spellings; they extrapolate
+alike, so ten of them put one bet ten times, and the bootstrap then chooses among
+copies. Capping each lets the best of the other forms the run found compete on the
+same terms.
 """
 
 from __future__ import annotations
