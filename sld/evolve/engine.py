@@ -14,27 +14,10 @@ therefore resumes from the checkpoint: proposals of g+1 come back from the
 store, fits already written are reused, and only candidates still 'proposed'
 are fitted. No fit is lost or repeated.
 
-Screening (successive halving, one round). With ``screen_share < 1`` each
-generation's new candidates are first fitted cheaply (:func:`sld.scoring.screen_scores`:
-few restarts and iterations, a row subsample, fold 0 only) and only the
-``ceil(screen_share * n)`` best by screen error go on to the full selection fit. The
-screened-out ones are written at once, in one transaction with the ``screened`` state
-(the generation whose screen is on record), as fitted with their screen fit (its
-fidelity recorded) and an infinite selection error, so they never enter the population
-and never become the best law; a resumed run neither re-screens nor refits them. The
-screen only chooses who is promoted: a promoted law's full fit starts from scratch, so
-its selection score is exactly what it would be without screening.
-
-Confirmation. A search fit has ``restarts`` restarts; on some laws it stops in a local
-optimum of the training loss that happens to score better on the fold bands than the
-law's best fit does, and such a *lucky* law then leads the population and breeds a
-family of variants, all lucky the same way (measured: 50 of the 400 laws in 40 bench
-runs' final-pick pools scored over 10 % worse when the pick re-fitted them with
-``final_restarts``; one run's whole pool was such a family). So a new law whose search
-fitness would rank among the ``confirm_top`` best of the population as the generation
-began is re-fitted at ``final_restarts`` before it is recorded, and that fit's score is
-its score (the report says ``confirmed``, with the error it had before). The bar is the
-population's at the start of the generation, so a resumed run confirms the same laws.
+Fidelity. Each generation's new candidates are screened cheaply first, and only the
+promising share gets the full selection fit; a new law that would lead the population is
+confirmed by a re-fit at ``final_restarts`` before it is recorded (both in
+:mod:`sld.evolve._fidelity`).
 
 Protocol integrity. The engine only ever calls :func:`sld.scoring.selection_scores`
 (each selection fold: fit below a cutoff of the training rows, score the band above;
@@ -58,24 +41,25 @@ import numpy as np
 from sld.config import RunConfig
 from sld.corpus import Task
 from sld.errors import ParseError, SldError
-from sld.evolve.offline import NAME as OFFLINE
+from sld.evolve._fidelity import CONFIRMED_KEY as CONFIRMED_KEY
+from sld.evolve._fidelity import SCREEN_KEY as SCREEN_KEY
+from sld.evolve._fidelity import SCREENED as SCREENED
+from sld.evolve._fidelity import confirm, confirm_bar, screen
+from sld.evolve._members import (
+    as_parent,
+    is_demoted,
+    member_from_report,
+    member_of,
+    proposer_notes,
+    validation_error,
+)
 from sld.evolve.population import Member, Population
 from sld.law import Law
-from sld.proposer import Parent, Proposal, ProposalRequest, Proposer, task_brief
-from sld.scoring import (
-    ResidualDiagnostics,
-    ScoreReport,
-    parse_for_task,
-    screen_promoted,
-    screen_scores,
-    selection_scores,
-)
+from sld.proposer import Proposal, ProposalRequest, Proposer, task_brief
+from sld.scoring import ScoreReport, parse_for_task, selection_scores
 from sld.store import CandidateRow, FittedRow, RunStore
 
 LIVE_POPULATION = "population_live"  # state key: the population at a mid-generation stop
-SCREENED = "screened"  # state key: the last generation whose screen is on record
-SCREEN_KEY = "screen"  # score report key of a screened-out candidate
-CONFIRMED_KEY = "confirmed"  # score report key of a law re-fitted at final_restarts
 
 
 @dataclass
@@ -108,23 +92,6 @@ class _Batch:
     done: list[Member] = field(default_factory=list)
 
 
-def _member(row: CandidateRow, *, r2: float, error: float, demoted: bool = False) -> Member:
-    return Member(
-        id=row.id,
-        key=row.key or "",
-        text=row.text,
-        complexity=row.complexity or 0,
-        n_params=row.n_params or 0,
-        error=error if math.isfinite(error) else math.inf,
-        r2=r2,
-        island=row.island,
-        generation=row.generation,
-        parents=row.parents,
-        proposer=row.proposer,
-        demoted=demoted,
-    )
-
-
 def member_from_fitted(row: FittedRow) -> Member | None:
     """The member a stored, fully scored candidate was (None for a failed or screened-out one).
 
@@ -133,56 +100,7 @@ def member_from_fitted(row: FittedRow) -> Member | None:
     """
     if not row.ok or not math.isfinite(row.error) or SCREEN_KEY in row.report:
         return None
-    return _member(row.candidate, r2=row.r2, error=row.error, demoted=_demoted(row.report))
-
-
-def _validation_error(report: ScoreReport) -> tuple[float, float, float, float]:
-    """(error, r2, nmse, nmae) for selection: the selection error over every fold, and fold 0's
-    validation R², NMSE, NMAE; inf/NaN when unscored."""
-    error = report.error
-    if report.metrics is None or not math.isfinite(error):
-        return math.inf, math.nan, math.nan, math.nan
-    m = report.metrics
-    return error, m.r2, m.nmse, m.nmae
-
-
-def _notes(report: dict[str, Any], row: CandidateRow) -> dict[str, Any]:
-    """What a proposer is told about a scored law, from its stored report (JSON data): fold
-    NMSEs, failed extrapolation checks, residual diagnostics, and the hypothesis it came with
-    (an offline proposal's rationale only names its operator, so it is left out)."""
-    checks = report.get("checks") or {}
-    rationale = row.rationale if row.proposer != OFFLINE else ""
-    return {
-        "folds": tuple(f.get("nmse") for f in report.get("folds") or ()),
-        "failed_checks": tuple(checks.get("reasons") or ()) if not checks.get("passed") else (),
-        "diagnostics": report.get("diagnostics"),
-        "rationale": rationale,
-    }
-
-
-def _parent(member: Member, notes: dict[str, Any] | None) -> Parent:
-    """A population member as a proposer sees it (with its notes when the engine has them)."""
-    notes = notes or {}
-    diagnostics = notes.get("diagnostics")
-    return Parent(
-        id=member.id,
-        text=member.text,
-        error=member.error,
-        r2=member.r2,
-        complexity=member.complexity,
-        folds=notes.get("folds", ()),
-        failed_checks=notes.get("failed_checks", ()),
-        diagnostics=ResidualDiagnostics.model_validate(diagnostics) if diagnostics else None,
-        rationale=notes.get("rationale", ""),
-    )
-
-
-def _demoted(report: dict[str, Any] | ScoreReport) -> bool:
-    """Whether a (stored) score report failed an extrapolation check."""
-    checks = report.get("checks") if isinstance(report, dict) else report.checks
-    if checks is None:
-        return False
-    return not (checks.get("passed", True) if isinstance(checks, dict) else checks.passed)
+    return member_of(row.candidate, r2=row.r2, error=row.error, demoted=is_demoted(row.report))
 
 
 class Engine:
@@ -271,7 +189,7 @@ class Engine:
         for island in range(c.islands):
             rng = np.random.default_rng([c.seed, generation, island, 7])
             chosen = population.select_parents(island=island, count=2, rng=rng)
-            parents = tuple(_parent(m, self._notes.get(m.id)) for m in chosen)
+            parents = tuple(as_parent(m, self._notes.get(m.id)) for m in chosen)
             requests.append(
                 ProposalRequest(
                     brief=self.brief,
@@ -340,9 +258,9 @@ class Engine:
     ) -> Member:
         """Write one candidate's fit and validation score (plus ``extra`` report keys) in one
         transaction."""
-        error, r2, nmse, nmae = _validation_error(report)
+        error, r2, nmse, nmae = validation_error(report)
         stored = {**report.model_dump(mode="json", exclude={"fit"}), **(extra or {})}
-        self._notes[row.id] = _notes(stored, row)
+        self._notes[row.id] = proposer_notes(stored, row)
         self.store.record_fit_and_score(
             row.id,
             report.fit.model_dump(mode="json"),
@@ -356,7 +274,7 @@ class Engine:
             error=error,
             report=stored,
         )
-        return self._as_member(row, report)
+        return member_from_report(row, report)
 
     def _fit_chunk(
         self,
@@ -366,7 +284,7 @@ class Engine:
         bar: float,
     ) -> list[Member]:
         """Fit a few candidates in one batched call: every selection fold, plus the checks;
-        re-fit at ``final_restarts`` the ones whose fitness beats ``bar`` (see module)."""
+        re-fit at ``final_restarts`` the ones whose fitness beats ``bar`` (:func:`confirm`)."""
         laws = [law for _, law in chunk]
         try:
             reports = selection_scores(
@@ -375,90 +293,49 @@ class Engine:
         except SldError as exc:  # a batch the fitter refuses outright: every law in it failed
             for row, _ in chunk:
                 self.store.set_status(row.id, "failed", reason=str(exc))
-            return [_member(row, r2=math.nan, error=math.inf) for row, _ in chunk]
-        extras: list[dict[str, Any] | None] = [None] * len(chunk)
-        confirm = [
-            i
-            for i, ((row, _), report) in enumerate(zip(chunk, reports, strict=True))
-            if population.fitness(self._as_member(row, report)) < bar
+            return [member_of(row, r2=math.nan, error=math.inf) for row, _ in chunk]
+        fitness = [
+            population.fitness(member_from_report(row, report))
+            for (row, _), report in zip(chunk, reports, strict=True)
         ]
-        if confirm:
-            try:
-                again = selection_scores(
-                    [laws[i] for i in confirm],
-                    self.task,
-                    seed=self.config.seed,
-                    restarts=self.config.final_restarts,
-                )
-            except SldError:  # keep the search fits: confirmation is a second opinion
-                again = []
-            for i, report in zip(confirm, again, strict=False):
-                before = _validation_error(reports[i])[0]
-                extras[i] = {
-                    CONFIRMED_KEY: {"restarts": self.config.final_restarts, "error_before": before}
-                }
-                reports[i] = report
+        reports, extras = confirm(
+            laws,
+            reports,
+            fitness=fitness,
+            bar=bar,
+            task=self.task,
+            seed=self.config.seed,
+            restarts=self.config.final_restarts,
+        )
         return [
             self._record(row, report, extra=extra)
             for (row, _), report, extra in zip(chunk, reports, extras, strict=True)
         ]
 
-    @staticmethod
-    def _as_member(row: CandidateRow, report: ScoreReport) -> Member:
-        error, r2, _, _ = _validation_error(report)
-        return _member(row, r2=r2, error=error, demoted=_demoted(report))
-
-    def _confirm_bar(self, population: Population) -> float:
-        """The fitness a new law must beat to be confirmed: the ``confirm_top``-th best of
-        ``population`` (inf while it holds fewer; -inf when ``confirm_top`` is 0)."""
-        top = self.config.confirm_top
-        if top == 0:
-            return -math.inf
-        ranked = sorted(population.fitness(m) for m in population.members() if not m.failed)
-        return ranked[top - 1] if len(ranked) >= top else math.inf
-
     def _screen(self, batch: _Batch) -> list[Member]:
-        """Screen the generation's candidates; record the screened-out ones, keep the promoted.
+        """Screen the generation's candidates (:func:`screen`); record the screened-out ones,
+        keep the promoted.
 
         One transaction writes every screened-out candidate and the ``screened`` state, so
         a kill leaves either no screen on record (it is redone, with the same outcome) or
         all of it. ``batch.to_fit`` keeps only the promoted candidates, in order.
         """
-        share = self.config.screen_share
-        if share >= 1.0 or not batch.to_fit or self.store.get_state(SCREENED) == batch.generation:
+        if self.store.get_state(SCREENED) == batch.generation:
             return []
         laws = [law for _, law in batch.to_fit]
-        try:
-            reports = screen_scores(laws, self.task, seed=self.config.seed)
-        except SldError:  # the screen could not run: promote everyone, the full fit decides
+        outcome = screen(laws, self.task, seed=self.config.seed, share=self.config.screen_share)
+        if outcome is None:
             return []
-        errors = [r.selection_error if r.selection_error is not None else math.inf for r in reports]
-        keep = set(screen_promoted(errors, share=share))
-        ranks = {i: r for r, i in enumerate(sorted(range(len(errors)), key=lambda i: errors[i]))}
         out: list[Member] = []
         with self.store.transaction():
-            for i, ((row, _), report) in enumerate(zip(batch.to_fit, reports, strict=True)):
-                if i in keep:
-                    continue
-                screen = {"rank": ranks[i], "of": len(laws), "share": share, "error": errors[i]}
-                self.store.record_fit_and_score(
-                    row.id,
-                    report.fit.model_dump(mode="json"),
-                    train_loss=report.fit.train_loss,
-                    ok=report.fit.ok,
-                    seconds=report.seconds["total"],
-                    reason=f"screened out (screen rank {ranks[i] + 1} of {len(laws)})",
-                    r2=math.nan,
-                    nmse=math.nan,
-                    nmae=math.nan,
-                    error=math.inf,
-                    report={**report.model_dump(mode="json", exclude={"fit"}), SCREEN_KEY: screen},
-                )
+            for i in outcome.dropped:
+                row = batch.to_fit[i][0]
+                self.store.record_fit_and_score(row.id, **outcome.record(i))
                 self._screened_out.add(row.id)
-                out.append(_member(row, r2=math.nan, error=math.inf))
+                out.append(member_of(row, r2=math.nan, error=math.inf))
             self.store.set_state(SCREENED, batch.generation)
         self.progress.screened += len(laws)
-        batch.to_fit = [item for i, item in enumerate(batch.to_fit) if i in keep]
+        batch.to_fit = [batch.to_fit[i] for i in outcome.promoted]
         return out
 
     def _fit_batch(self, batch: _Batch, population: Population) -> tuple[list[Member], bool]:
@@ -468,7 +345,7 @@ class Engine:
         (False: time ran out or a stop came first)."""
         members: list[Member] = []
         size = self.config.fit_chunk
-        bar = self._confirm_bar(population)
+        bar = confirm_bar(population, top=self.config.confirm_top)
         self._hold()
         if self._interrupted():
             return members, not batch.to_fit
@@ -570,7 +447,7 @@ class Engine:
             self._note_best(m)
         for f in every:
             if f.candidate.id in members or f.candidate.generation == done + 1:
-                self._notes[f.candidate.id] = _notes(f.report, f.candidate)
+                self._notes[f.candidate.id] = proposer_notes(f.report, f.candidate)
         stored = [r for r in self.store.candidates() if r.generation == done + 1]
         if not stored:
             return population, done + 1, None
@@ -581,9 +458,11 @@ class Engine:
                 self._keys_in_flight[row.key] = row.id
             if row.id in fitted:
                 f = fitted[row.id]
-                batch.done.append(_member(row, r2=f.r2, error=f.error, demoted=_demoted(f.report)))
+                batch.done.append(
+                    member_of(row, r2=f.r2, error=f.error, demoted=is_demoted(f.report))
+                )
             elif row.status == "failed":
-                batch.done.append(_member(row, r2=math.nan, error=math.inf))
+                batch.done.append(member_of(row, r2=math.nan, error=math.inf))
             elif row.status == "proposed":
                 batch.to_fit.append(
                     (row, parse_for_task(row.text, self.task, max_params=c.max_params))
