@@ -33,7 +33,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -47,17 +47,18 @@ from sld.evolve._fidelity import SCREENED as SCREENED
 from sld.evolve._fidelity import confirm, confirm_bar, screen
 from sld.evolve._members import (
     as_parent,
-    is_demoted,
     member_from_report,
     member_of,
     proposer_notes,
     validation_error,
 )
+from sld.evolve._resume import Batch, resume
+from sld.evolve._resume import member_from_fitted as member_from_fitted
 from sld.evolve.population import Member, Population
 from sld.law import Law
 from sld.proposer import Proposal, ProposalRequest, Proposer, task_brief
 from sld.scoring import ScoreReport, parse_for_task, selection_scores
-from sld.store import CandidateRow, FittedRow, RunStore
+from sld.store import CandidateRow, RunStore
 
 LIVE_POPULATION = "population_live"  # state key: the population at a mid-generation stop
 
@@ -81,26 +82,6 @@ class Progress:
     def rate(self) -> float:
         """Fully fitted candidates per second of wall time (screened-out ones not counted)."""
         return self.fitted / self.elapsed if self.elapsed > 0 else 0.0
-
-
-@dataclass
-class _Batch:
-    """One generation's candidates: (candidate id, parsed law) still to fit, and already-fitted members."""
-
-    generation: int
-    to_fit: list[tuple[CandidateRow, Law]] = field(default_factory=list)
-    done: list[Member] = field(default_factory=list)
-
-
-def member_from_fitted(row: FittedRow) -> Member | None:
-    """The member a stored, fully scored candidate was (None for a failed or screened-out one).
-
-    What the search ranked it by: its selection error, fold 0's R², and whether it failed
-    an extrapolation check; its home island is the one it was proposed on.
-    """
-    if not row.ok or not math.isfinite(row.error) or SCREEN_KEY in row.report:
-        return None
-    return member_of(row.candidate, r2=row.r2, error=row.error, demoted=is_demoted(row.report))
 
 
 class Engine:
@@ -207,9 +188,9 @@ class Engine:
 
     def _record_proposals(
         self, generation: int, proposals: Sequence[tuple[int, Proposal]], population: Population
-    ) -> _Batch:
+    ) -> Batch:
         """Parse, dedupe and store one generation's proposals (caller holds a transaction)."""
-        batch = _Batch(generation=generation)
+        batch = Batch(generation=generation)
         for island, proposal in proposals:
             if (
                 self.config.max_candidates is not None
@@ -312,7 +293,7 @@ class Engine:
             for (row, _), report, extra in zip(chunk, reports, extras, strict=True)
         ]
 
-    def _screen(self, batch: _Batch) -> list[Member]:
+    def _screen(self, batch: Batch) -> list[Member]:
         """Screen the generation's candidates (:func:`screen`); record the screened-out ones,
         keep the promoted.
 
@@ -338,7 +319,7 @@ class Engine:
         batch.to_fit = [batch.to_fit[i] for i in outcome.promoted]
         return out
 
-    def _fit_batch(self, batch: _Batch, population: Population) -> tuple[list[Member], bool]:
+    def _fit_batch(self, batch: Batch, population: Population) -> tuple[list[Member], bool]:
         """Screen a generation, then fully fit the promoted in fixed-size chunks (fixed, so
         timing never changes the results), confirming against ``population`` as the
         generation began; returns the members and whether every candidate was dealt with
@@ -394,7 +375,7 @@ class Engine:
         population: Population,
         next_generation: int,
         next_proposals: Sequence[tuple[int, Proposal]],
-    ) -> _Batch:
+    ) -> Batch:
         with self.store.transaction():
             self.store.set_state("population", population.snapshot())
             self.store.set_state(LIVE_POPULATION, None)
@@ -419,55 +400,17 @@ class Engine:
             "duplicates": p.duplicates,
         }
 
-    def _resume_state(self) -> tuple[Population, int, _Batch | None]:
+    def _resume_state(self) -> tuple[Population, int, Batch | None]:
         """Population and next generation from the last checkpoint, plus its stored batch."""
-        c = self.config
-        snapshot = self.store.get_state("population")
-        population = (
-            Population.restore(snapshot)
-            if snapshot is not None
-            else Population(
-                islands=c.islands,
-                capacity=c.capacity,
-                migration_interval=c.migration_interval,
-                migrants=c.migrants,
-                complexity_weight=c.complexity_weight,
-                param_weight=c.param_weight,
-            )
-        )
-        done = int(self.store.get_state("generation", -1))
-        counts = self.store.get_state("progress") or {}
-        for name, value in counts.items():
-            setattr(self.progress, name, int(value))
-        every = self.store.fitted()
-        self._screened_out = {f.candidate.id for f in every if SCREEN_KEY in f.report}
-        self.progress.fitted = len(every) - len(self._screened_out)
-        members = {m.id for m in population.members()}
-        for m in population.members():
+        state = resume(self.store, task=self.task, config=self.config)
+        for name, value in state.counts.items():
+            setattr(self.progress, name, value)
+        self._screened_out = set(state.screened_out)
+        for m in state.population.members():
             self._note_best(m)
-        for f in every:
-            if f.candidate.id in members or f.candidate.generation == done + 1:
-                self._notes[f.candidate.id] = proposer_notes(f.report, f.candidate)
-        stored = [r for r in self.store.candidates() if r.generation == done + 1]
-        if not stored:
-            return population, done + 1, None
-        batch = _Batch(generation=done + 1)
-        fitted = {f.candidate.id: f for f in every if f.candidate.generation == done + 1}
-        for row in stored:
-            if row.key:
-                self._keys_in_flight[row.key] = row.id
-            if row.id in fitted:
-                f = fitted[row.id]
-                batch.done.append(
-                    member_of(row, r2=f.r2, error=f.error, demoted=is_demoted(f.report))
-                )
-            elif row.status == "failed":
-                batch.done.append(member_of(row, r2=math.nan, error=math.inf))
-            elif row.status == "proposed":
-                batch.to_fit.append(
-                    (row, parse_for_task(row.text, self.task, max_params=c.max_params))
-                )
-        return population, done + 1, batch
+        self._notes.update(state.notes)
+        self._keys_in_flight.update(state.keys_in_flight)
+        return state.population, state.generation, state.batch
 
     async def run(self) -> Progress:
         """Evolve until a budget runs out; returns the final progress counters."""
