@@ -10,9 +10,10 @@ import pytest
 
 from sld.config import RunConfig, TaskSpec
 from sld.corpus import load_task
+from sld.evolve._fidelity import confirm_bar
 from sld.evolve.engine import CONFIRMED_KEY, SCREEN_KEY, Engine
 from sld.evolve.offline import OfflineProposer
-from sld.evolve.population import Population
+from sld.evolve.population import Member, Population
 from sld.fit import SCREEN
 from sld.report import chosen_candidate
 from sld.scoring import parse_for_task, screen_promoted, screen_scores, selection_scores
@@ -56,6 +57,30 @@ def test_promotion_keeps_the_best_share_in_input_order() -> None:
     assert screen_promoted(errors, share=0.01) == [2]
     assert screen_promoted(errors, share=1.0) == list(range(6))
     assert screen_promoted([], share=0.5) == []
+
+
+def test_the_confirm_bar_is_the_top_th_best_fitness_among_laws_that_did_not_fail() -> None:
+    population = Population(islands=1)
+    for cid, error in enumerate([0.04, math.inf, 0.01, 0.02], start=1):
+        population.add(
+            Member(
+                id=cid,
+                key=f"k{cid}",
+                text=f"a*N**{cid}",
+                complexity=5,
+                n_params=1,
+                error=error,
+                r2=0.9,
+                island=0,
+                generation=0,
+            )
+        )
+    fitness = sorted(population.fitness(m) for m in population.members() if not m.failed)
+    assert len(fitness) == 3
+    assert confirm_bar(population, top=1) == fitness[0]
+    assert confirm_bar(population, top=3) == fitness[2]
+    assert confirm_bar(population, top=4) == math.inf  # fewer laws than top: any law beats it
+    assert confirm_bar(population, top=0) == -math.inf  # confirmation off: none beats it
 
 
 def test_screen_fits_at_screen_fidelity_on_the_validation_fold(task) -> None:
