@@ -19,7 +19,7 @@ from sld.proposer import Parent, ProposalRequest, task_brief
 from sld.store import RunStore
 from tests.llm_server import REPLY_SECONDS, FakeOpenAI, Reply, closed_port_url, laws_json
 
-GOOD = ("L = E + A/N**alpha", "L = E + A/(N**alpha*P**beta)", "L = E + A*exp(-k*log(N))")
+GOOD = ("L = E + A/N**alpha", "L = E + A/(N**alpha*P**beta)", "L = E + A*exp(-k*log(N)*log(P))")
 
 
 @pytest.fixture(scope="module")
@@ -328,3 +328,11 @@ def test_no_secret_reaches_the_store(brief, store, monkeypatch):
         _propose(_proposer(server.base_url, store), _request(brief))
     raw = Path(store.path).read_bytes()
     assert b"test-key" not in raw
+
+
+def test_a_reparametrized_spelling_in_one_reply_counts_once(brief, store):
+    """``A*exp(-k*log(N))`` is ``A/N**alpha`` under ``k = alpha``: one key, one proposal."""
+    twice = ("L = E + A/N**alpha", "L = E + A*exp(-k*log(N))")
+    with FakeOpenAI(lambda body, n: Reply(laws_json(*twice))) as server:
+        out = _propose(_proposer(server.base_url, store), _request(brief, count=2))
+    assert [p.text for p in out] == [twice[0]]

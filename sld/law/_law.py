@@ -30,6 +30,7 @@ from sld.law._grammar import (
     parse_piece,
 )
 from sld.law._print import law_text
+from sld.law._reparam import law_key
 from sld.law._text import Piece, split_law
 
 MAX_PARAMETERS = 64  # absolute cap, whatever max_params says
@@ -47,9 +48,13 @@ class Law:
     output whose free symbols are ``input_symbol(name)`` for inputs and
     ``parameter_symbol(name)`` for parameters. ``parameters`` are listed in
     order of first appearance in ``text``; ``canonical_parameters`` are the
-    same names in the order of the canonical form behind ``key``, so laws with
-    equal keys match parameters position by position. ``complexity`` is the
-    node count of the SymPy trees (see ``sld.law._canonical.complexity``).
+    same names in the order of the law's canonical form, so laws that differ
+    only by renaming and reordering match parameters position by position.
+    ``key`` (:func:`sld.law._reparam.law_key`) is shared, beyond those, by laws
+    that are one family of functions under an exact reparametrization
+    (``A/N**a`` and ``A*N**a``) and are written with as many parameters.
+    ``complexity`` is the node count of the SymPy trees (see
+    ``sld.law._canonical.complexity``).
     """
 
     text: str
@@ -182,7 +187,12 @@ def parse_law(
         inputs=tuple(inputs),
         parameters=kept,
         expressions=tuple(expressions),
-        key=canonical.key,
+        key=law_key(
+            expressions,
+            parameters=kept,
+            inputs=[input_symbol(i) for i in inputs],
+            canonical=canonical,
+        ),
         complexity=complexity(expressions),
         canonical_parameters=canonical.parameters,
     )
