@@ -105,3 +105,35 @@ def test_reduction_reaches_a_fixed_point():
     assert reduced(once, parameters=params, inputs=(N, P)) == once
     A, E, a, b = (parameter_symbol(p) for p in ("A", "E", "a", "b"))
     assert once == (E + A * N**a * P**b,)
+
+
+def test_keys_do_not_depend_on_the_process_hash_seed():
+    """Keys are stored in run stores and compared across processes (bench workers, resumes),
+    so no set or dict order may leak into them."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    texts = [first for first, _ in SAME] + [second for _, second in DIFFERENT]
+    script = (
+        "import json, sys\n"
+        "from sld.law import parse_law\n"
+        "texts = json.loads(sys.argv[1])\n"
+        "names = dict(inputs=('num_params', 'parallel_size'), outputs=('loss',),"
+        " aliases={'N': 'num_params', 'P': 'parallel_size'})\n"
+        "print(json.dumps([parse_law(t, **names).key for t in texts]))\n"
+    )
+    runs = []
+    for seed in ("0", "1", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", script, json.dumps(texts)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        runs.append(json.loads(done.stdout))
+    assert runs[0] == runs[1] == runs[2]
+    assert runs[0] == [parse_law(t, **PARALLEL).key for t in texts]
