@@ -287,8 +287,14 @@ def run_population(
     scipy_laws: int | None = None,
     scipy_seconds: float | None = None,
     dtype: str = "float64",
+    scipy_only: bool = False,
+    losses: bool = False,
 ) -> None:
     """fit_many end to end and once compiled, against scipy on the same laws.
+
+    ``scipy_only``: time scipy alone (for a second process pinned to its own core while
+    this one runs our side on another backend); ``losses``: also print each law's train
+    loss, so two such runs can be compared law by law.
 
     ``scipy_laws``: time scipy on the first k laws only (laws/s and losses compared on
     those), for machines where scipy on every law takes too long; ``scipy_seconds``: stop
@@ -300,6 +306,9 @@ def run_population(
         laws = random_laws(task, n, seed)
         for law in laws:
             compiled_law(law)  # warm sympy caches evenly for neither side
+        if scipy_only:
+            _scipy_alone(name, laws, task.train, restarts, seed, scipy_laws, scipy_seconds)
+            continue
         t0 = time.perf_counter()
         ours = fit_many(laws, task.train, seed=seed, fidelity=fidelity)
         t_ours = time.perf_counter() - t0
@@ -316,7 +325,7 @@ def run_population(
                 break
         k = len(theirs)
         t_scipy = time.perf_counter() - t0
-        scipy_rate = k / t_scipy
+        scipy_rate = k / max(t_scipy, 1e-9)
         pairs = [
             (i, r.train_loss, s)
             for i, (r, (_, s)) in enumerate(zip(ours[:k], theirs, strict=True))
@@ -329,7 +338,14 @@ def run_population(
             f"reproject={_fit.REPROJECT}, max_iter={max_iter}, {dtype}, "
             f"backend={jax.default_backend()}:\n"
             f"  ours  {len(laws) / t_ours:.2f} laws/s end to end ({t_ours:.1f} s, {compile_s:.1f} s of it compiling), "
-            f"{len(laws) / t_warm:.2f} laws/s once compiled ({t_warm:.1f} s)\n"
+            f"{len(laws) / t_warm:.2f} laws/s once compiled ({t_warm:.1f} s); "
+            f"mean train loss {np.mean([r.train_loss for r in ours]):.6g}"
+        )
+        if losses:
+            print("  ours losses: " + " ".join(f"{r.train_loss:.6g}" for r in ours))
+        if k == 0:  # --scipy-laws 0: our side only
+            continue
+        print(
             f"  scipy {scipy_rate:.2f} laws/s ({t_scipy:.1f} s for {k} laws)\n"
             f"  throughput ratio {len(laws) / t_ours / scipy_rate:.2f} end to end, "
             f"{len(laws) / t_warm / scipy_rate:.2f} once compiled; "
@@ -337,6 +353,31 @@ def run_population(
         )
         for i, o, s in worse[:5]:
             print(f"   worse: law {i}: ours {o:.6g} scipy {s:.6g}  {laws[i].expressions[0]}")
+
+
+def _scipy_alone(
+    name: str,
+    laws: list[BenchLaw],
+    rows: Rows,
+    restarts: int,
+    seed: int,
+    scipy_laws: int | None,
+    scipy_seconds: float | None,
+) -> None:
+    """scipy on the first laws alone: laws/s and each law's train loss."""
+    k = len(laws) if scipy_laws is None else min(scipy_laws, len(laws))
+    t0 = time.perf_counter()
+    theirs = []
+    for law in laws[:k]:
+        theirs.append(scipy_fit(law, rows, restarts=restarts, seed=seed))
+        if scipy_seconds is not None and time.perf_counter() - t0 > scipy_seconds:
+            break
+    t = time.perf_counter() - t0
+    print(
+        f"{name}: scipy alone, {len(theirs)} of {len(laws)} laws, {restarts} restarts: "
+        f"{len(theirs) / t:.3f} laws/s ({t:.1f} s)\n"
+        "  scipy losses: " + " ".join(f"{loss:.6g}" for _, loss in theirs)
+    )
 
 
 def main() -> None:
@@ -358,12 +399,14 @@ def main() -> None:
         "--max-iter", type=int, default=200, help="LM iterations per fit (scipy: 100·P evaluations)"
     )
     ap.add_argument(
-        "--scipy-laws", type=int, default=None, help="time scipy on the first k laws only"
+        "--scipy-laws", type=int, default=None, help="time scipy on the first k laws only (0: no scipy)"
     )
     ap.add_argument(
         "--scipy-seconds", type=float, default=None, help="stop scipy after about this long"
     )
     ap.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    ap.add_argument("--scipy-only", action="store_true", help="time scipy alone")
+    ap.add_argument("--losses", action="store_true", help="print each law's train loss")
     args = ap.parse_args()
     _fit.REPROJECT = args.reproject
     if args.mode == "single":
@@ -378,6 +421,8 @@ def main() -> None:
             scipy_laws=args.scipy_laws,
             scipy_seconds=args.scipy_seconds,
             dtype=args.dtype,
+            scipy_only=args.scipy_only,
+            losses=args.losses,
         )
 
 
