@@ -399,7 +399,10 @@ def main() -> None:
         "--max-iter", type=int, default=200, help="LM iterations per fit (scipy: 100·P evaluations)"
     )
     ap.add_argument(
-        "--scipy-laws", type=int, default=None, help="time scipy on the first k laws only (0: no scipy)"
+        "--scipy-laws",
+        type=int,
+        default=None,
+        help="time scipy on the first k laws only (0: no scipy)",
     )
     ap.add_argument(
         "--scipy-seconds", type=float, default=None, help="stop scipy after about this long"
