@@ -316,15 +316,10 @@ def run_population(
         t0 = time.perf_counter()
         fit_many(laws, task.train, seed=seed, fidelity=fidelity)  # again, every shape compiled
         t_warm = time.perf_counter() - t0
-        k = len(laws) if scipy_laws is None else min(scipy_laws, len(laws))
-        t0 = time.perf_counter()
-        theirs = []
-        for law in laws[:k]:
-            theirs.append(scipy_fit(law, task.train, restarts=restarts, seed=seed))
-            if scipy_seconds is not None and time.perf_counter() - t0 > scipy_seconds:
-                break
+        theirs, t_scipy = _time_scipy(
+            laws, task.train, restarts, seed, scipy_laws=scipy_laws, scipy_seconds=scipy_seconds
+        )
         k = len(theirs)
-        t_scipy = time.perf_counter() - t0
         scipy_rate = k / max(t_scipy, 1e-9)
         pairs = [
             (i, r.train_loss, s)
@@ -355,6 +350,27 @@ def run_population(
             print(f"   worse: law {i}: ours {o:.6g} scipy {s:.6g}  {laws[i].expressions[0]}")
 
 
+def _time_scipy(
+    laws: list[BenchLaw],
+    rows: Rows,
+    restarts: int,
+    seed: int,
+    *,
+    scipy_laws: int | None,
+    scipy_seconds: float | None,
+) -> tuple[list[tuple[float, float]], float]:
+    """scipy_fit on the first ``scipy_laws`` laws, stopping after the law that passes
+    ``scipy_seconds``: each law's (seconds, loss), and the seconds spent in all."""
+    k = len(laws) if scipy_laws is None else min(scipy_laws, len(laws))
+    t0 = time.perf_counter()
+    theirs = []
+    for law in laws[:k]:
+        theirs.append(scipy_fit(law, rows, restarts=restarts, seed=seed))
+        if scipy_seconds is not None and time.perf_counter() - t0 > scipy_seconds:
+            break
+    return theirs, time.perf_counter() - t0
+
+
 def _scipy_alone(
     name: str,
     laws: list[BenchLaw],
@@ -365,14 +381,9 @@ def _scipy_alone(
     scipy_seconds: float | None,
 ) -> None:
     """scipy on the first laws alone: laws/s and each law's train loss."""
-    k = len(laws) if scipy_laws is None else min(scipy_laws, len(laws))
-    t0 = time.perf_counter()
-    theirs = []
-    for law in laws[:k]:
-        theirs.append(scipy_fit(law, rows, restarts=restarts, seed=seed))
-        if scipy_seconds is not None and time.perf_counter() - t0 > scipy_seconds:
-            break
-    t = time.perf_counter() - t0
+    theirs, t = _time_scipy(
+        laws, rows, restarts, seed, scipy_laws=scipy_laws, scipy_seconds=scipy_seconds
+    )
     print(
         f"{name}: scipy alone, {len(theirs)} of {len(laws)} laws, {restarts} restarts: "
         f"{len(theirs) / t:.3f} laws/s ({t:.1f} s)\n"
