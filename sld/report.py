@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -230,21 +230,35 @@ def finalize(
     bootstrap_restarts: int | None = None,
     out_dir: Path | None = None,
     pick: PickSettings | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run the final pick (training rows only), then score the picked law and the human law on
     held-out rows, and write the report files once.
 
     ``pick`` None skips the final pick: the population's best is the chosen law.
+    ``on_step`` is called with a one-line description as each of those parts begins.
     Returns the report (what ``report.json`` holds, with ``plot`` when drawn).
     """
+    step = on_step or (lambda _text: None)
     record = read_run(store)
     if pick is not None and record.population is not None:
+        step(
+            f"final pick: the best {pick.candidates} laws re-fitted on every fold "
+            f"({pick.restarts} restarts) and {pick.bootstrap} resamples each, training rows only"
+        )
         archive = [m for m in map(member_from_fitted, store.fitted()) if m is not None]
         picked = pick_law(record.population, task, pick, archive=archive)
         store.set_state(PICK_STATE, picked.model_dump(mode="json"))
         record = read_run(store)
     chosen = record.chosen
     texts = {"chosen": chosen.text if chosen else None, "human": task.reference_law}
+    named = [kind for kind, text in texts.items() if text]
+    if named:
+        step(
+            f"held-out scores: the {' and the '.join(named)} law"
+            f"{'s' if len(named) > 1 else ''}"
+            f"{f', {bootstrap} resamples each' if bootstrap > 0 else ''}"
+        )
     reports: dict[str, ScoreReport] = {
         kind: heldout_score(
             parse_for_task(text, task),
@@ -267,6 +281,7 @@ def finalize(
         )
     report = build_report(record, task, heldout=reports)
     out = Path(out_dir) if out_dir is not None else store.path.parent
+    step("writing the report and the plot")
     if reports:
         write_extrapolation(task, reports, out / PLOT_PNG)
         report["plot"] = str(out / PLOT_PNG)

@@ -55,7 +55,7 @@ RunState = Literal[
 """
 RUN_STATES: tuple[RunState, ...] = get_args(RunState)
 
-EventKind = Literal["state", "progress", "notice"]
+EventKind = Literal["state", "progress", "notice", "step"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +64,10 @@ class RunEvent:
 
     ``state``: the run moved to ``state``; ``progress``: another chunk of laws was
     fitted (``progress`` holds the counters); ``notice``: a one-line note for the
-    user in ``message`` (e.g. the offline fallback). ``state`` and ``progress`` are
+    user in ``message`` (e.g. the offline fallback); ``step``: scoring began another
+    part of the work after the search (the final pick, held-out scores, the report
+    files), described in ``message``, each ending where the next one or the
+    ``finished`` state begins. ``state`` and ``progress`` are
     always the run's current ones. Listeners are called from the thread that caused
     the event (the fitting thread for progress) and must not block.
     """
@@ -429,6 +432,7 @@ class Run:
                 bootstrap=self.config.bootstrap,
                 bootstrap_restarts=self.config.restarts,
                 pick=PickSettings.from_config(self.config),
+                on_step=lambda text: self._emit("step", text),
             )
         except BaseException:
             self._move("failed")

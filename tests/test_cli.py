@@ -191,3 +191,18 @@ def test_fitness_weights_reach_the_run_config_and_bad_ones_are_one_line_errors(c
     for bad in ("-1", "inf", "x"):
         line = _one_line_error(capsys, ["discover", "parallel_scaling_law", "--param-weight", bad])
         assert "--param-weight" in line
+
+
+def test_discover_shows_each_step_after_the_search(capsys, tmp_path):
+    """The final pick can take minutes on a large task: the terminal names each step."""
+    argv = ["discover", "parallel_scaling_law", "--generations", "1", "--islands", "1"]
+    argv += ["--per-island", "2", "--bootstrap", "0", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    err = " ".join(captured.err.split())
+    steps = [
+        err.find(s)
+        for s in ("best val R²", "final pick:", "held-out scores:", "writing the report")
+    ]
+    assert -1 not in steps and steps == sorted(steps), captured.err
+    assert "chosen" in captured.out

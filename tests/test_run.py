@@ -81,6 +81,10 @@ def test_a_run_paused_before_its_search_fits_nothing_until_resumed_then_reports_
     assert set(states) <= set(RUN_STATES)
     progress = [e.progress.fitted for e in events if e.kind == "progress"]
     assert progress and progress == sorted(progress)
+    steps = [e for e in events if e.kind == "step"]
+    assert [e.message.split(":")[0] for e in steps[:2]] == ["final pick", "held-out scores"]
+    assert steps[-1].message.startswith("writing the report") and len(steps) == 3
+    assert {e.state for e in steps} == {"scoring"}
     written = _strict(run.run_dir / REPORT_JSON)
     assert written == json.loads(dumps(report))
     assert written["stopped_by"] == run.stopped_by and written["chosen"] is not None

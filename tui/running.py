@@ -85,7 +85,9 @@ class RunControl:
         if event.kind == "notice":
             self.notify(event.message, severity="warning", timeout=8)
             return
-        if event.kind == "progress":
+        if event.kind == "step":  # a part of the scoring after the search began
+            self.notify(event.message, timeout=8)
+        elif event.kind == "progress":
             self.progress = event.progress
         else:
             # a run not yet searching is still starting, as far as the controls go
@@ -93,7 +95,7 @@ class RunControl:
             if event.state == "stopped" and not self._quitting:
                 self.notify(
                     f"search ended ({event.progress.stopped_by}); "
-                    "scoring held-out rows of the chosen law"
+                    "the final pick and held-out scoring follow"
                 )
         self._show_status()
         self.poll_store()

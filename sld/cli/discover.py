@@ -16,7 +16,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def run(args: argparse.Namespace) -> int:
     """Open (or resume) the run, show its progress, then print the report."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+    from rich.table import Column
 
     from sld.config import Budgets, validated
     from sld.errors import ConfigError
@@ -30,12 +31,15 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give either a TASK or --resume RUN_DIR, not both")
     err = Console(stderr=True, highlight=False)
     show_progress: list[Callable[[Any], None]] = []
+    show_step: list[Callable[[str], None]] = []
 
     def on_event(event: RunEvent) -> None:
         if event.kind == "notice":
             err.print(f"note: {event.message}")
         elif event.kind == "progress" and show_progress:
             show_progress[0](event.progress)
+        elif event.kind == "step" and show_step:
+            show_step[0](event.message)
 
     if args.resume is not None:
         budgets = validated(
@@ -48,35 +52,43 @@ def run(args: argparse.Namespace) -> int:
     else:
         run = Run.create(run_config(args), out=args.out, listener=on_event)
     total = run.config.time_limit
+    # One row for the search, then one per step of the scoring after it (final pick,
+    # held-out scores, report files), each with its own clock: the final pick of a
+    # large task can take minutes, and a frozen bar would look like a hang.
     with Progress(
-        TextColumn("[bold]gen {task.fields[generation]}[/bold]"),
+        TextColumn("{task.description}", table_column=Column(no_wrap=True, min_width=6)),
         BarColumn(bar_width=20),
-        TextColumn("best val R² {task.fields[best]}"),
-        TextColumn(
-            "{task.fields[screened]} screened, {task.fields[fitted]} fitted, {task.fields[rate]}/s"
-        ),
+        TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(),
         console=err,
         transient=False,
         disable=args.quiet,
     ) as bar:
         handle = bar.add_task(
-            "discover", total=total, generation=0, best="—", fitted=0, screened=0, rate="0.0"
+            "[bold]gen 0[/bold]", total=total, info="best val R² —  0 screened, 0 fitted, 0.0/s"
         )
+        steps: list[TaskID] = []
 
         def on_progress(p: Any) -> None:
             bar.update(
                 handle,
                 completed=p.elapsed if total else None,
-                generation=p.generation,
-                best=fmt(p.best_r2),
-                fitted=p.fitted,
-                screened=p.screened,
-                rate=f"{p.rate:.1f}",
+                description=f"[bold]gen {p.generation}[/bold]",
+                info=f"best val R² {fmt(p.best_r2)}  {p.screened} screened, "
+                f"{p.fitted} fitted, {p.rate:.1f}/s",
             )
 
+        def on_step(text: str) -> None:
+            bar.stop_task(handle)
+            if steps:
+                bar.update(steps[-1], total=1, completed=1)
+            steps.append(bar.add_task("", total=None, info=text))
+
         show_progress.append(on_progress)
+        show_step.append(on_step)
         report = run.execute(handle_signals=True)
+        if steps:
+            bar.update(steps[-1], total=1, completed=1)
     report["run_dir"] = str(run.run_dir)
     if args.json:
         print_json(report)
