@@ -47,8 +47,9 @@ def repick(run: Path, *, per_shape: int | None, candidates: int | None, heldout:
     started = time.perf_counter()
     with RunReader.open(run) as reader:
         record = read_run(reader)
-        archive = [m for m in map(member_from_fitted, reader.fitted()) if m is not None]
-    new = pick_law(record.population, task, settings, archive=archive)
+        fitted = reader.fitted()
+        archive = [m for m in map(member_from_fitted, fitted) if m is not None]
+    new = pick_law(record.population, task, settings, archive=archive, fitted=fitted)
     seconds = time.perf_counter() - started
     laws = {e.id: e.law for e in new.entries}
     old_r2 = (report.get("heldout") or {}).get("chosen", {}).get("test_r2")

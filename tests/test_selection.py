@@ -15,7 +15,7 @@ from sld.config import RunConfig, TaskSpec
 from sld.corpus import list_tasks, load_card, load_task
 from sld.evolve.engine import Engine, member_from_fitted
 from sld.evolve.offline import OfflineProposer
-from sld.evolve.pick import PICK_STATE, PickSettings, pick_pool
+from sld.evolve.pick import PICK_STATE, PickSettings, confirmed_reports, pick_pool
 from sld.evolve.population import Member, Population
 from sld.report import finalize, read_run
 from sld.resources import datasets_dir
@@ -90,6 +90,21 @@ def test_the_final_pick_is_deterministic_for_a_seed(tmp_path):
     assert [e.rank for e in first.entries] == [1, 2, 3, 4]
     assert all(e.samples == 4 for e in first.entries)
     assert all(len(e.folds) == 3 for e in first.entries)
+
+
+def test_the_pick_takes_known_fold_scores_as_they_stand_and_picks_the_same(tmp_path):
+    task = _task(_csv(tmp_path, perturb=False))
+    candidates = [(i, parse_for_task(t, task)) for i, t in enumerate(LAWS)]
+    options = dict(seed=5, restarts=6, bootstrap=3, bootstrap_restarts=3)
+    plain = final_pick(candidates, task, **options)
+    # What the search's confirmation stores: selection_scores at the pick's seed and restarts.
+    confirmed = selection_scores([candidates[i][1] for i in (1, 3)], task, seed=5, restarts=6)
+    known = {1: confirmed[0], 3: confirmed[1]}
+    assert final_pick(candidates, task, **options, known=known).model_dump() == plain.model_dump()
+    # A known law is not re-fitted: a changed score shows through.
+    worse = confirmed[0].model_copy(update={"selection_error": 10 * confirmed[0].error})
+    entries = final_pick(candidates, task, **options, known={1: worse}).entries
+    assert next(e for e in entries if e.id == 1).error == worse.error
 
 
 SIGMOIDS = [
@@ -180,6 +195,23 @@ def test_a_whole_run_picks_the_same_law_whatever_the_test_labels(tmp_path):
     held_a = {row.kind: row.r2 for row in a.heldout()}
     held_b = {row.kind: row.r2 for row in b.heldout()}
     assert held_a["chosen"] != held_b["chosen"]
+
+
+@pytest.mark.slow
+def test_the_searchs_confirmations_are_what_the_pick_would_compute(tmp_path):
+    task = _task(_csv(tmp_path, perturb=False))
+    store = _run(task, tmp_path / "run", final_restarts=6)  # the pick's restarts (see _run)
+    known = confirmed_reports(store.fitted(), restarts=6)
+    assert known and not confirmed_reports(store.fitted(), restarts=32)
+    ids = sorted(known)
+    again = selection_scores(
+        [parse_for_task(known[i].law, task) for i in ids], task, seed=4, restarts=6
+    )
+    for i, report in zip(ids, again, strict=True):
+        assert report.folds == known[i].folds
+        assert report.error == known[i].error and report.checks == known[i].checks
+    pick = read_run(store).pick
+    assert pick is not None and {e.id for e in pick.entries} & set(ids)
 
 
 def _curated_words() -> set[str]:

@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from sld.config import RunConfig
 from sld.corpus import Task
 from sld.errors import ParseError
+from sld.evolve._fidelity import CONFIRMED_KEY
 from sld.evolve.population import Member, Population, twins
 from sld.law import Law
-from sld.scoring import PickReport, final_pick, parse_for_task
+from sld.scoring import PickReport, ScoreReport, final_pick, parse_for_task
+from sld.store import FittedRow
 
 PICK_STATE = "pick"  # run store state key holding the last PickReport
 
@@ -108,8 +110,13 @@ def pick_law(
     settings: PickSettings,
     *,
     archive: Sequence[Member] = (),
+    fitted: Sequence[FittedRow] = (),
 ) -> PickReport:
-    """The final pick among the laws :func:`pick_pool` chooses from ``population`` and ``archive``."""
+    """The final pick among the laws :func:`pick_pool` chooses from ``population`` and ``archive``.
+
+    ``fitted``: the run's stored fits; a law the search confirmed at the pick's restarts
+    (:func:`confirmed_reports`) keeps that score instead of being re-fitted on the folds.
+    """
     pool = pick_pool(
         population,
         task,
@@ -128,4 +135,22 @@ def pick_law(
         quantile=settings.quantile,
         node_weight=settings.node_weight,
         param_weight=settings.param_weight,
+        known=confirmed_reports(fitted, restarts=settings.restarts),
     )
+
+
+def confirmed_reports(fitted: Sequence[FittedRow], *, restarts: int) -> dict[int, ScoreReport]:
+    """Candidate id → its stored score, for every law the search confirmed at ``restarts``.
+
+    A confirmation is :func:`sld.scoring.selection_scores` at the run's seed and
+    ``final_restarts`` (:mod:`sld.evolve._fidelity`), which is what the final pick's
+    fold re-fit computes for the same law, so the pick can take it as it stands.
+    """
+    out = {}
+    for record in fitted:
+        confirmed = record.report.get(CONFIRMED_KEY)
+        if isinstance(confirmed, dict) and confirmed.get("restarts") == restarts:
+            out[record.candidate.id] = ScoreReport.model_validate(
+                {**record.report, "fit": record.fit}  # the store keeps the fit beside the report
+            )
+    return out

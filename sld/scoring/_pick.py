@@ -30,7 +30,7 @@ from sld.fit import fit_many
 from sld.law import Law
 
 from ._evaluate import evaluate
-from ._reports import CheckReport, FoldScore
+from ._reports import CheckReport, FoldScore, ScoreReport
 from ._selection import FOLD_SEP, fitness, selection_error, selection_scores
 
 BOOT_SEP = "\x1e"  # joins resample index and (fold, group) name
@@ -131,8 +131,14 @@ def final_pick(
     node_weight: float = 0.01,
     param_weight: float = 0.0,
     monotone: Mapping[str, int] | None = None,
+    known: Mapping[int, ScoreReport] | None = None,
 ) -> PickReport:
-    """Re-fit ``candidates`` (id, law) on every fold, bootstrap them, and pick one (see module)."""
+    """Re-fit ``candidates`` (id, law) on every fold, bootstrap them, and pick one (see module).
+
+    ``known``: candidate id → the report :func:`selection_scores` gives that law at this
+    ``seed`` and ``restarts`` (the search's confirmations are such reports). Those laws
+    are not re-fitted on the folds; each law's fit is its own, so the pick is the same.
+    """
     settings = dict(
         restarts=restarts,
         bootstrap=bootstrap,
@@ -143,7 +149,17 @@ def final_pick(
     if not candidates:
         return PickReport(chosen=None, entries=[], reason="no law was scored", **settings)
     laws = [law for _, law in candidates]
-    reports = selection_scores(laws, task, seed=seed, restarts=restarts, monotone=monotone)
+    known = known or {}
+    fresh = iter(
+        selection_scores(
+            [law for cid, law in candidates if cid not in known],
+            task,
+            seed=seed,
+            restarts=restarts,
+            monotone=monotone,
+        )
+    )
+    reports = [known[cid] if cid in known else next(fresh) for cid, _ in candidates]
     folds = task.folds()
     boot = _bootstrap_errors(laws, folds, samples=bootstrap, restarts=bootstrap_restarts, seed=seed)
     entries = []
