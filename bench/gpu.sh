@@ -5,7 +5,11 @@
 #
 # 1. Python: the project venv (.venv), else $PYTHON, else python3. Packages sld needs that
 #    the machine lacks travel as wheels in .whl/ (installed under /tmp/sld-site, no
-#    network). When JAX sees no GPU it tries `pip install jax[cuda12]` at the installed
+#    network). On an image with JAX, CUDA, numpy, pandas, sympy and rich but not the rest:
+#      pip download --no-deps --only-binary=:all: --python-version 3.12 --platform \
+#        manylinux2014_x86_64 -d .whl pydantic pydantic_core annotated-types \
+#        typing-inspection typing_extensions openai jiter distro sniffio textual platformdirs
+#    (pin pydantic and pydantic_core to the pair installed here). When JAX sees no GPU it tries `pip install jax[cuda12]` at the installed
 #    version (needs network; SLD_GPU_NO_INSTALL=1 skips it).
 # 2. bench/fit_bench.py population on vocab and lr_bsz (24 laws, 16 restarts): on the GPU
 #    in float64 and float32, and on the CPU backend, each end to end and once compiled.
