@@ -115,7 +115,9 @@ def pick_law(
     """The final pick among the laws :func:`pick_pool` chooses from ``population`` and ``archive``.
 
     ``fitted``: the run's stored fits; a law the search confirmed at the pick's restarts
-    (:func:`confirmed_reports`) keeps that score instead of being re-fitted on the folds.
+    (:func:`confirmed_reports`) keeps that score instead of being re-fitted on the folds
+    (confirmations ran at the run's seed: pass ``fitted`` only when ``settings.seed`` is it,
+    as :meth:`PickSettings.from_config` makes it).
     """
     pool = pick_pool(
         population,
