@@ -74,7 +74,7 @@ def straight_model(
 
 def _runner(
     program: Program, *, loss: str, log_space: bool, jacobian: JacobianMode
-) -> Callable[..., Any]:
+) -> jax.stages.Wrapped:
     model_of = straight_model(program, jacobian=jacobian)
 
     def run(
@@ -104,7 +104,7 @@ def _shape_key(tree: Any) -> tuple[Any, ...]:
 
 
 def run_lm(
-    get_runner: Callable[[], Callable[..., Any]],
+    get_runner: Callable[[], jax.stages.Wrapped],
     key: tuple[Any, ...],
     carry: dict[str, np.ndarray],
     args: tuple[Any, ...],
@@ -272,7 +272,7 @@ def predict(law: Any, parameters: Mapping[str, float] | np.ndarray, X: np.ndarra
     return np.asarray(values, dtype=np.float64)
 
 
-def _interpreter_runner(*, registers: int, loss: str, log_space: bool) -> Callable[..., Any]:
+def _interpreter_runner(*, registers: int, loss: str, log_space: bool) -> jax.stages.Wrapped:
     def run(
         carry: dict[str, jax.Array],
         data: dict[str, jax.Array],

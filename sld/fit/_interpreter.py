@@ -224,8 +224,8 @@ def lower(
         if op == POWC:
             op = _SPECIAL_POWC.get(c, op)
         row = dict(opcode=op, const=c, ka=ka, ia=ia, ca=ca, kb=kb, ib=ib, cb=cb)
-        for k, v in row.items():
-            target[k].append(v)
+        for field, value in row.items():
+            target[field].append(value)
     count, n_pre = len(main["opcode"]), len(pre["opcode"])
     S = max(length or 0, registers or 0) or size_bucket(max(count, MIN_INSTRUCTIONS))
     P = n_params or size_bucket(max(program.n_params, MIN_PARAMS))
@@ -236,10 +236,10 @@ def lower(
         raise AssertionError("fan-out splitting left a value with more than two uses")
     arrays: dict[str, np.ndarray] = {}
     for prefix, fields, size in (("", main, S), ("h_", pre, H)):
-        for k, v in fields.items():
-            arr = np.zeros(size, dtype=np.float64 if k in _FLOAT_FIELDS else np.int32)
-            arr[: len(v)] = v
-            arrays[prefix + k] = arr
+        for field, values in fields.items():
+            arr = np.zeros(size, dtype=np.float64 if field in _FLOAT_FIELDS else np.int32)
+            arr[: len(values)] = values
+            arrays[prefix + field] = arr
     # use tables: A index (slot S is the zero slot) and D index 2·slot + operand
     use_a = np.full((S, USES), S, dtype=np.int32)
     use_d = np.full((S, USES), 2 * S, dtype=np.int32)

@@ -8,6 +8,7 @@ better one: the batch's stall exit waits for every set, see :mod:`sld.fit._lm`).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -175,8 +176,8 @@ def fit_many_sets(
                 p0[len(groups) :, :, : program.n_params] = points  # padded groups
         key = ("interpreter", code.n_registers, loss, log_space, _fit.REPROJECT)
         out, compile_seconds = run_lm(
-            lambda code=code: _interpreter_runner(
-                registers=code.n_registers, loss=loss, log_space=log_space
+            functools.partial(
+                _interpreter_runner, registers=code.n_registers, loss=loss, log_space=log_space
             ),
             key,
             _cast_tree(initial_carry(p0), dtype),

@@ -51,11 +51,11 @@ def log(x: jax.Array) -> jax.Array:
     return jnp.where((x < 0.0) | jnp.isnan(x), jnp.nan, out)
 
 
-def _odd_integer(b: jax.Array) -> jax.Array:
+def _odd_integer(b: float | jax.Array) -> jax.Array:
     return jnp.fmod(jnp.abs(b), 2.0) == 1.0
 
 
-def power_parts(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
+def power_parts(a: jax.Array, b: float | jax.Array) -> tuple[jax.Array, jax.Array]:
     """``(a^b, log|a|)`` elementwise; a^b agrees with ``jnp.power`` on every special case."""
     la = log(jnp.abs(a))
     v = jnp.exp(b * la)
@@ -73,7 +73,7 @@ def power(a: jax.Array, b: jax.Array) -> jax.Array:
 
 
 def power_grad(
-    a: jax.Array, b: jax.Array, v: jax.Array, la: jax.Array
+    a: jax.Array, b: float | jax.Array, v: jax.Array, la: jax.Array
 ) -> tuple[jax.Array, jax.Array]:
     """∂(a^b)/∂a = b·a^(b−1) and ∂(a^b)/∂b = a^b·log a, given v = a^b and la = log|a|.
 
