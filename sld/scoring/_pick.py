@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import TypedDict
 
 import numpy as np
 from pydantic import BaseModel
@@ -64,6 +65,16 @@ class PickReport(BaseModel):
     node_weight: float
     param_weight: float
     reason: str
+
+
+class _PickSettings(TypedDict):
+    """The options of :func:`final_pick` that every :class:`PickReport` repeats."""
+
+    restarts: int
+    bootstrap: int
+    quantile: float
+    node_weight: float
+    param_weight: float
 
 
 def _boot_group(sample: int, fold: int, group: str) -> str:
@@ -139,7 +150,7 @@ def final_pick(
     ``seed`` and ``restarts`` (the search's confirmations are such reports). Those laws
     are not re-fitted on the folds; each law's fit is its own, so the pick is the same.
     """
-    settings = dict(
+    settings = _PickSettings(
         restarts=restarts,
         bootstrap=bootstrap,
         quantile=quantile,
