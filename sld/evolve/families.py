@@ -291,6 +291,7 @@ def powers_with_two_optima(fs: Sequence[Feature], p: Params) -> sympy.Expr:
 
 
 Builder = Callable[[Sequence[Feature], Params], sympy.Expr]
+_Family = tuple[str, Builder, list[tuple[int, ...]]]  # (family, builder, feature-index choices)
 
 
 @dataclass(frozen=True)
@@ -317,9 +318,11 @@ def _single_output_seeds(fs: Sequence[Feature]) -> Iterator[tuple[str, Builder, 
     usable = [i for i, f in enumerate(fs) if f.positive or not f.log_scale]
     every = tuple(range(len(fs)))
     many = len(fs) >= 2
-    pairs = list(itertools.combinations(scale, 2))
+    pairs: list[tuple[int, ...]] = list(itertools.combinations(scale, 2))
     # (x, y) with log y >= 0 over the training range, for effective sizes x*(1 + k*log y)
-    boosted = [(i, j) for i in scale for j in scale if i != j and fs[j].at_least_one]
+    boosted: list[tuple[int, ...]] = [
+        (i, j) for i in scale for j in scale if i != j and fs[j].at_least_one
+    ]
     # all scale inputs together, then (with three or more) each pair of them
     scale_sets = ([tuple(scale)] + (pairs if len(scale) > 2 else [])) if len(scale) >= 2 else []
     # a quadratic bowl in one feature beside power laws in the other scale inputs
@@ -330,7 +333,7 @@ def _single_output_seeds(fs: Sequence[Feature]) -> Iterator[tuple[str, Builder, 
         if set(scale) - {j, k}
     ]
 
-    power_families: list[tuple[str, Builder, list[tuple[int, ...]]]] = [
+    power_families: list[_Family] = [
         ("sum_of_powers", sum_of_powers, scale_sets),
         (
             "offset_power",
@@ -340,7 +343,7 @@ def _single_output_seeds(fs: Sequence[Feature]) -> Iterator[tuple[str, Builder, 
         ("multiplicative_power", multiplicative_power, scale_sets),
         ("shared_exponent_powers", shared_exponent_powers, scale_sets),
     ]
-    linear_families: list[tuple[str, Builder, list[tuple[int, ...]]]] = [
+    linear_families: list[_Family] = [
         ("exp_linear", exp_linear, [every] if linear else []),
         ("linear_features", linear_features, [every] if linear else []),
         ("cubic", cubic, [(i,) for i in linear]),
@@ -348,7 +351,7 @@ def _single_output_seeds(fs: Sequence[Feature]) -> Iterator[tuple[str, Builder, 
     leading = power_families + linear_families
     if len(linear) > len(scale):
         leading = linear_families + power_families
-    families = leading + [
+    families: list[_Family] = leading + [
         ("quadratic_surface", quadratic_surface, [every] if many else []),
         ("powers_with_optimum", powers_with_optimum, bowls),
         ("powers_with_two_optima", powers_with_two_optima, two_bowls),

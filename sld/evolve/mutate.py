@@ -252,7 +252,9 @@ def crossover(
     donor = second.xreplace(fresh)
     donated = _input_subtrees(donor, fs, root=False)
     if isinstance(donor, sympy.Add):
-        terms = [((i,), a) for i, a in enumerate(donor.args) if _uses_input(a, fs)]
+        terms: list[tuple[Path, sympy.Expr]] = [
+            ((i,), a) for i, a in enumerate(donor.args) if _uses_input(a, fs)
+        ]
         donated = terms or donated
     _, piece = _pick(rng, donated)
     if isinstance(first, sympy.Add) and rng.random() < 0.6:

@@ -262,9 +262,9 @@ def offline_proposals(
         tries = 0
         while len(out) < request.count and tries < attempts * request.count and pool:
             tries += 1
-            seed = next(later, None) if rng.random() < 0.5 else None
-            if seed is not None:
-                accept(_seed_candidate(seed))
+            next_seed = next(later, None) if rng.random() < 0.5 else None
+            if next_seed is not None:
+                accept(_seed_candidate(next_seed))
             else:
                 accept(_mutated(pool, fs, rng, broadcast_share=broadcast_share, from_seed=True))
         return out
