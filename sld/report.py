@@ -79,9 +79,9 @@ class RunRecord:
                     return member
             # the pick may choose a law the population no longer holds (see pick_pool)
             row = self.scored.get(pick.chosen)
-            member = member_from_fitted(row) if row is not None else None
-            if member is not None:
-                return member
+            recovered = member_from_fitted(row) if row is not None else None
+            if recovered is not None:
+                return recovered
         return self.population.best()
 
     @property

@@ -64,7 +64,8 @@ def bench_lock(root: Path) -> Iterator[None]:
 
 def pending_jobs(config: BenchConfig, root: Path) -> tuple[list[Job], list[Job]]:
     """(jobs still to run, jobs whose run has finished)."""
-    todo, done = [], []
+    todo: list[Job] = []
+    done: list[Job] = []
     for job in jobs(config):
         try:
             finished = run_stage(root / job.run_dir) == "done"
