@@ -307,7 +307,14 @@ def run_population(
         for law in laws:
             compiled_law(law)  # warm sympy caches evenly for neither side
         if scipy_only:
-            _scipy_alone(name, laws, task.train, restarts, seed, scipy_laws, scipy_seconds)
+            theirs, t = _time_scipy(
+                laws, task.train, restarts, seed, scipy_laws=scipy_laws, scipy_seconds=scipy_seconds
+            )
+            print(
+                f"{name}: scipy alone, {len(theirs)} of {len(laws)} laws, {restarts} restarts: "
+                f"{len(theirs) / t:.3f} laws/s ({t:.1f} s)\n"
+                "  scipy losses: " + " ".join(f"{loss:.6g}" for _, loss in theirs)
+            )
             continue
         t0 = time.perf_counter()
         ours = fit_many(laws, task.train, seed=seed, fidelity=fidelity)
@@ -369,26 +376,6 @@ def _time_scipy(
         if scipy_seconds is not None and time.perf_counter() - t0 > scipy_seconds:
             break
     return theirs, time.perf_counter() - t0
-
-
-def _scipy_alone(
-    name: str,
-    laws: list[BenchLaw],
-    rows: Rows,
-    restarts: int,
-    seed: int,
-    scipy_laws: int | None,
-    scipy_seconds: float | None,
-) -> None:
-    """scipy on the first laws alone: laws/s and each law's train loss."""
-    theirs, t = _time_scipy(
-        laws, rows, restarts, seed, scipy_laws=scipy_laws, scipy_seconds=scipy_seconds
-    )
-    print(
-        f"{name}: scipy alone, {len(theirs)} of {len(laws)} laws, {restarts} restarts: "
-        f"{len(theirs) / t:.3f} laws/s ({t:.1f} s)\n"
-        "  scipy losses: " + " ".join(f"{loss:.6g}" for _, loss in theirs)
-    )
 
 
 def main() -> None:

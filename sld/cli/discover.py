@@ -56,10 +56,11 @@ def run(args: argparse.Namespace) -> int:
     # held-out scores, report files), each with its own clock: the final pick of a
     # large task can take minutes, and a frozen bar would look like a hang.
     with Progress(
-        TextColumn("{task.description}", table_column=Column(no_wrap=True, min_width=6)),
-        BarColumn(bar_width=20),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
+        TextColumn("{task.description}", table_column=Column(no_wrap=True, min_width=8)),
+        BarColumn(bar_width=20, table_column=Column(min_width=20)),
+        TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=7)),
+        # last, so a narrow terminal cuts this text and not the bar or the clock
+        TextColumn("{task.fields[info]}", table_column=Column(no_wrap=True, overflow="ellipsis")),
         console=err,
         transient=False,
         disable=args.quiet,
