@@ -27,7 +27,6 @@ from pathlib import Path
 
 from sld.config import RunConfig
 from sld.corpus import load_task
-from sld.evolve.engine import member_from_fitted
 from sld.evolve.pick import PickSettings, pick_law
 from sld.report import read_run
 from sld.scoring import heldout_score, parse_for_task
@@ -48,8 +47,7 @@ def repick(run: Path, *, per_shape: int | None, candidates: int | None, heldout:
     with RunReader.open(run) as reader:
         record = read_run(reader)
         fitted = reader.fitted()
-        archive = [m for m in map(member_from_fitted, fitted) if m is not None]
-    new = pick_law(record.population, task, settings, archive=archive, fitted=fitted)
+    new = pick_law(record.population, task, settings, fitted=fitted)
     seconds = time.perf_counter() - started
     laws = {e.id: e.law for e in new.entries}
     old_r2 = (report.get("heldout") or {}).get("chosen", {}).get("test_r2")

@@ -246,9 +246,7 @@ def finalize(
             f"final pick: the best {pick.candidates} laws re-fitted on every fold "
             f"({pick.restarts} restarts) and {pick.bootstrap} resamples each, training rows only"
         )
-        fitted = store.fitted()
-        archive = [m for m in map(member_from_fitted, fitted) if m is not None]
-        picked = pick_law(record.population, task, pick, archive=archive, fitted=fitted)
+        picked = pick_law(record.population, task, pick, fitted=store.fitted())
         store.set_state(PICK_STATE, picked.model_dump(mode="json"))
         record = read_run(store)
     chosen = record.chosen

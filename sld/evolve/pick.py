@@ -25,6 +25,7 @@ from sld.config import RunConfig
 from sld.corpus import Task
 from sld.errors import ParseError
 from sld.evolve._fidelity import CONFIRMED_KEY
+from sld.evolve._resume import member_from_fitted
 from sld.evolve.population import Member, Population, twins
 from sld.law import Law
 from sld.scoring import PickReport, ScoreReport, final_pick, parse_for_task
@@ -109,20 +110,20 @@ def pick_law(
     task: Task,
     settings: PickSettings,
     *,
-    archive: Sequence[Member] = (),
     fitted: Sequence[FittedRow] = (),
 ) -> PickReport:
-    """The final pick among the laws :func:`pick_pool` chooses from ``population`` and ``archive``.
+    """The final pick among the laws :func:`pick_pool` chooses from ``population`` and the
+    run's stored fits ``fitted`` (every fully scored law, as its ``archive``).
 
-    ``fitted``: the run's stored fits; a law the search confirmed at the pick's restarts
-    (:func:`confirmed_reports`) keeps that score instead of being re-fitted on the folds
-    (confirmations ran at the run's seed: pass ``fitted`` only when ``settings.seed`` is it,
-    as :meth:`PickSettings.from_config` makes it).
+    A law the search confirmed at the pick's restarts (:func:`confirmed_reports`) keeps
+    that score instead of being re-fitted on the folds (confirmations ran at the run's
+    seed: pass ``fitted`` only when ``settings.seed`` is it, as
+    :meth:`PickSettings.from_config` makes it).
     """
     pool = pick_pool(
         population,
         task,
-        archive=archive,
+        archive=[m for m in map(member_from_fitted, fitted) if m is not None],
         candidates=settings.candidates,
         per_shape=settings.per_shape,
         max_params=settings.max_params,
