@@ -10,7 +10,7 @@ import pytest
 
 from sld.config import RunConfig, TaskSpec
 from sld.corpus import load_task
-from sld.evolve._fidelity import confirm_bar
+from sld.evolve._fidelity import confirm_leaders, to_confirm
 from sld.evolve.engine import CONFIRMED_KEY, SCREEN_KEY, Engine
 from sld.evolve.offline import OfflineProposer
 from sld.evolve.population import Member, Population
@@ -59,7 +59,7 @@ def test_promotion_keeps_the_best_share_in_input_order() -> None:
     assert screen_promoted([], share=0.5) == []
 
 
-def test_the_confirm_bar_is_the_top_th_best_fitness_among_laws_that_did_not_fail() -> None:
+def test_the_leaders_are_the_top_best_fitnesses_among_laws_that_did_not_fail() -> None:
     population = Population(islands=1)
     for cid, error in enumerate([0.04, math.inf, 0.01, 0.02], start=1):
         population.add(
@@ -77,10 +77,29 @@ def test_the_confirm_bar_is_the_top_th_best_fitness_among_laws_that_did_not_fail
         )
     fitness = sorted(population.fitness(m) for m in population.members() if not m.failed)
     assert len(fitness) == 3
-    assert confirm_bar(population, top=1) == fitness[0]
-    assert confirm_bar(population, top=3) == fitness[2]
-    assert confirm_bar(population, top=4) == math.inf  # fewer laws than top: any law beats it
-    assert confirm_bar(population, top=0) == -math.inf  # confirmation off: none beats it
+    assert confirm_leaders(population, top=1) == (fitness[0],)
+    assert confirm_leaders(population, top=3) == tuple(fitness)
+    assert confirm_leaders(population, top=4) == tuple(fitness)  # fewer laws than top
+    assert confirm_leaders(population, top=0) == ()  # confirmation off
+
+
+def test_only_new_laws_that_rank_among_the_top_with_the_leaders_are_confirmed() -> None:
+    leaders = (1.0, 2.0, 3.0)
+    # 0.5 and 1.5 rank 1st and 3rd; 2.5 beats the third leader but two new laws beat it
+    assert to_confirm([2.5, 0.5, 9.0, 1.5], leaders=leaders, top=3, confirmed=set()) == [1, 3]
+    # once those two are confirmed (and stay where they are) nothing is left to confirm
+    assert to_confirm([2.5, 0.5, 9.0, 1.5], leaders=leaders, top=3, confirmed={1, 3}) == []
+    # confirmed laws that fell let the next one up: it is confirmed in the next round
+    assert to_confirm([2.5, 0.5, 9.0, 8.0], leaders=leaders, top=3, confirmed={1, 3}) == []
+    assert to_confirm([2.5, 8.5, 9.0, 8.0], leaders=leaders, top=3, confirmed={1, 3}) == [0]
+    # fewer leaders than top (an early generation): the best new laws fill the top
+    assert to_confirm([4.0, 3.0, 2.0, 1.0], leaders=(), top=3, confirmed=set()) == [1, 2, 3]
+    # behind every leader: not confirmed; a tie with a leader confirms the new law
+    assert to_confirm([3.5], leaders=leaders, top=3, confirmed=set()) == []
+    assert to_confirm([3.0], leaders=leaders, top=3, confirmed=set()) == [0]
+    # failed laws never; top 0 never
+    assert to_confirm([math.inf, math.inf], leaders=(), top=3, confirmed=set()) == []
+    assert to_confirm([0.1], leaders=leaders, top=0, confirmed=set()) == []
 
 
 def test_screen_fits_at_screen_fidelity_on_the_validation_fold(task) -> None:

@@ -12,17 +12,22 @@ and never become the best law; a resumed run neither re-screens nor refits them.
 screen only chooses who is promoted: a promoted law's full fit starts from scratch, so
 its selection score is exactly what it would be without screening.
 
-Confirmation (:func:`confirm_bar`, :func:`confirm`). A search fit has ``restarts``
+Confirmation (:func:`confirm_leaders`, :func:`confirm`). A search fit has ``restarts``
 restarts; on some laws it stops in a local optimum of the training loss that happens to
 score better on the fold bands than the law's best fit does, and such a *lucky* law then
 leads the population and breeds a family of variants, all lucky the same way (measured:
 50 of the 400 laws in 40 bench runs' final-pick pools scored over 10 % worse when the
 pick re-fitted them with ``final_restarts``; one run's whole pool was such a family). So
-a new law whose search fitness would rank among the ``confirm_top`` best of the
-population as the generation began is re-fitted at ``final_restarts`` before it is
-recorded, and that fit's score is its score (the report says ``confirmed``, with the
-error it had before). The bar is the population's at the start of the generation, so a
-resumed run confirms the same laws.
+the ``confirm_top`` best of the population are always confirmed laws: a new law is
+re-fitted at ``final_restarts`` before it is recorded when its fitness ranks among the
+``confirm_top`` best of the population's leaders (as the generation began) and its
+chunk, and that fit's score is its score (the report says ``confirmed``, with the error
+it had before). Ranks are re-read after each round of re-fits, since a confirmed law may
+fall and let an unconfirmed one up, until the top holds no unconfirmed new law; a law
+that two better new laws keep out of the top is not re-fitted (on a large task this
+halved the re-fits of a generation whose new laws all beat the old leaders). The leaders
+are the population's at the start of the generation and a chunk is recorded in one
+transaction, so a resumed run confirms the same laws.
 
 Both steps are pure given their inputs (seeded fits, no timing), so a seed fixes who is
 screened out and who is confirmed.
@@ -31,7 +36,7 @@ screened out and who is confirmed.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,46 +122,65 @@ def screen(laws: Sequence[Law], task: Task, *, seed: int, share: float) -> Scree
     )
 
 
-def confirm_bar(population: Population, *, top: int) -> float:
-    """The fitness a new law must beat to be confirmed: the ``top``-th best of
-    ``population`` (inf while it holds fewer unfailed members; -inf when ``top`` is 0)."""
-    if top == 0:
-        return -math.inf
+def confirm_leaders(population: Population, *, top: int) -> tuple[float, ...]:
+    """The fitness of the ``top`` best unfailed members of ``population``, ascending (fewer
+    while it holds fewer; none when ``top`` is 0): the ranks a new law must reach to be
+    confirmed (:func:`confirm`)."""
     ranked = sorted(population.fitness(m) for m in population.members() if not m.failed)
-    return ranked[top - 1] if len(ranked) >= top else math.inf
+    return tuple(ranked[:top])
+
+
+def to_confirm(
+    fitness: Sequence[float], *, leaders: Sequence[float], top: int, confirmed: Set[int]
+) -> list[int]:
+    """The new laws, by index into ``fitness``, that rank among the ``top`` best of
+    ``leaders`` and ``fitness`` together and are not in ``confirmed``, ascending.
+
+    A tie between a leader and a new law ranks the new law first (it is confirmed); a law
+    with infinite fitness (failed) is never chosen.
+    """
+    pool = sorted(
+        [(f, 1, j) for j, f in enumerate(leaders)] + [(f, 0, i) for i, f in enumerate(fitness)]
+    )[:top]
+    return sorted(i for f, new, i in pool if new == 0 and i not in confirmed and f < math.inf)
 
 
 def confirm(
     laws: Sequence[Law],
     reports: Sequence[ScoreReport],
     *,
-    fitness: Sequence[float],
-    bar: float,
+    fitness: Callable[[int, ScoreReport], float],
+    leaders: Sequence[float],
+    top: int,
     task: Task,
     seed: int,
     restarts: int,
 ) -> tuple[list[ScoreReport], list[dict[str, Any] | None]]:
-    """Re-fit at ``restarts`` the laws whose search ``fitness`` is below ``bar``.
+    """Re-fit at ``restarts`` the new laws that rank among the ``top`` best (:func:`to_confirm`)
+    until none that ranks there is unconfirmed.
 
-    ``reports[i]`` is law i's search score report and ``fitness[i]`` its fitness in the
-    population (inf for a failed law, so a failed law is never confirmed). The confirmed
-    laws are scored by one :func:`sld.scoring.selection_scores` call at ``seed`` and
-    ``restarts``, in input order. Returns the reports with each confirmed law's replaced by
-    its re-fit's, and per law the extra report keys: ``{CONFIRMED_KEY: {"restarts",
-    "error_before"}}`` for a confirmed law, else None. A re-fit the fitter refuses outright
-    leaves the search reports (confirmation is a second opinion).
+    ``reports[i]`` is law i's search score report and ``fitness(i, report)`` its fitness in
+    the population with that report (inf for a failed law, so a failed law is never
+    confirmed). Each round scores its laws by one :func:`sld.scoring.selection_scores` call
+    at ``seed`` and ``restarts``, in input order, and ranks are re-read with the new
+    scores. Returns the reports with each confirmed law's replaced by its re-fit's, and
+    per law the extra report keys: ``{CONFIRMED_KEY: {"restarts", "error_before"}}`` for a
+    confirmed law, else None. A re-fit the fitter refuses outright leaves the search
+    reports (confirmation is a second opinion) and ends the rounds.
     """
     out = list(reports)
     extras: list[dict[str, Any] | None] = [None] * len(out)
-    chosen = [i for i, f in enumerate(fitness) if f < bar]
-    if not chosen:
-        return out, extras
-    try:
-        again = selection_scores([laws[i] for i in chosen], task, seed=seed, restarts=restarts)
-    except SldError:
-        again = []
-    for i, report in zip(chosen, again, strict=False):
-        before = validation_error(out[i])[0]
-        extras[i] = {CONFIRMED_KEY: {"restarts": restarts, "error_before": before}}
-        out[i] = report
+    current = [fitness(i, r) for i, r in enumerate(out)]
+    done: set[int] = set()
+    while chosen := to_confirm(current, leaders=leaders, top=top, confirmed=done):
+        try:
+            again = selection_scores([laws[i] for i in chosen], task, seed=seed, restarts=restarts)
+        except SldError:
+            break
+        for i, report in zip(chosen, again, strict=True):
+            before = validation_error(out[i])[0]
+            extras[i] = {CONFIRMED_KEY: {"restarts": restarts, "error_before": before}}
+            out[i] = report
+            current[i] = fitness(i, report)
+            done.add(i)
     return out, extras

@@ -44,7 +44,7 @@ from sld.errors import ParseError, SldError
 from sld.evolve._fidelity import CONFIRMED_KEY as CONFIRMED_KEY
 from sld.evolve._fidelity import SCREEN_KEY as SCREEN_KEY
 from sld.evolve._fidelity import SCREENED as SCREENED
-from sld.evolve._fidelity import confirm, confirm_bar, screen
+from sld.evolve._fidelity import confirm, confirm_leaders, screen
 from sld.evolve._members import (
     as_parent,
     member_from_report,
@@ -262,10 +262,11 @@ class Engine:
         chunk: Sequence[tuple[CandidateRow, Law]],
         *,
         population: Population,
-        bar: float,
+        leaders: Sequence[float],
     ) -> list[Member]:
         """Fit a few candidates in one batched call: every selection fold, plus the checks;
-        re-fit at ``final_restarts`` the ones whose fitness beats ``bar`` (:func:`confirm`)."""
+        re-fit at ``final_restarts`` the ones that rank among the best with ``leaders``
+        (:func:`confirm`); record them all in one transaction."""
         laws = [law for _, law in chunk]
         try:
             reports = selection_scores(
@@ -275,23 +276,21 @@ class Engine:
             for row, _ in chunk:
                 self.store.set_status(row.id, "failed", reason=str(exc))
             return [member_of(row, r2=math.nan, error=math.inf) for row, _ in chunk]
-        fitness = [
-            population.fitness(member_from_report(row, report))
-            for (row, _), report in zip(chunk, reports, strict=True)
-        ]
         reports, extras = confirm(
             laws,
             reports,
-            fitness=fitness,
-            bar=bar,
+            fitness=lambda i, report: population.fitness(member_from_report(chunk[i][0], report)),
+            leaders=leaders,
+            top=self.config.confirm_top,
             task=self.task,
             seed=self.config.seed,
             restarts=self.config.final_restarts,
         )
-        return [
-            self._record(row, report, extra=extra)
-            for (row, _), report, extra in zip(chunk, reports, extras, strict=True)
-        ]
+        with self.store.transaction():
+            return [
+                self._record(row, report, extra=extra)
+                for (row, _), report, extra in zip(chunk, reports, extras, strict=True)
+            ]
 
     def _screen(self, batch: Batch) -> list[Member]:
         """Screen the generation's candidates (:func:`screen`); record the screened-out ones,
@@ -326,7 +325,7 @@ class Engine:
         (False: time ran out or a stop came first)."""
         members: list[Member] = []
         size = self.config.fit_chunk
-        bar = confirm_bar(population, top=self.config.confirm_top)
+        leaders = confirm_leaders(population, top=self.config.confirm_top)
         self._hold()
         if self._interrupted():
             return members, not batch.to_fit
@@ -341,7 +340,7 @@ class Engine:
             if self._interrupted():
                 break  # left 'proposed': a resumed run fits them
             chunk = batch.to_fit[start : start + size]
-            for member in self._fit_chunk(chunk, population=population, bar=bar):
+            for member in self._fit_chunk(chunk, population=population, leaders=leaders):
                 members.append(member)
                 fitted += 1
                 self.progress.fitted += 1
