@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from sld.corpus import TaskCard, list_tasks, load_card, load_task
-from sld.corpus.load import evaluate_test_rule
+from sld.corpus._rows import evaluate_test_rule
 from sld.errors import TaskError
 from sld.law import parse_law
 from sld.resources import datasets_dir

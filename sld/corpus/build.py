@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sld.corpus._rows import evaluate_test_rule
 from sld.corpus.card import TaskCard, read_card
-from sld.corpus.load import evaluate_test_rule
 from sld.corpus.raw import read_raw
 from sld.errors import SldError, TaskError
 from sld.resources import datasets_dir

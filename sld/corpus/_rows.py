@@ -1,0 +1,108 @@
+"""The rows of a loaded table: which are test rows (the card's rule or the split column), and
+the checks they must pass (positive values on a log scale, no duplicate inputs, the curated
+card's counts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from sld.corpus.card import TaskCard
+from sld.corpus.rules import parse_rule
+from sld.corpus.table import SPLIT_COLUMN, Table
+from sld.errors import TaskError
+
+
+def check_positive(table: Table, column: str, where: str, *, fix: str) -> None:
+    bad = np.flatnonzero(table.values[column] <= 0)
+    if bad.size:
+        row = bad[0]
+        raise TaskError(
+            f"{where} {table.row(row)}, column {column!r}: value "
+            f"{float(table.values[column][row])!r} is not positive but {column!r} is on a log "
+            f"scale; {fix}"
+        )
+
+
+def test_rows(
+    card: TaskCard,
+    table: Table,
+    *,
+    group_column: str | None,
+    where: str,
+    verify: bool,
+    rule_where: str,
+    fix: str,
+) -> np.ndarray:
+    """Bool (rows,) of test rows: the card's rule if it has one, else the split column.
+
+    ``verify``: the file's split column must agree with the rule (curated files).
+    ``rule_where`` prefixes messages about the rule; ``fix`` says how to give one.
+    """
+    if card.split.test is None:
+        if table.split is None:
+            raise TaskError(
+                f"{where}: no test rule and no {SPLIT_COLUMN!r} column; {fix} "
+                "or add a split column holding train/test"
+            )
+        return table.split == "test"
+    is_test = evaluate_test_rule(
+        card, table.values, table.groups, where=rule_where, group_column=group_column
+    )
+    if verify and table.split is not None:
+        disagree = np.flatnonzero(is_test != (table.split == "test"))
+        if disagree.size:
+            raise TaskError(
+                f"{where} {table.row(disagree[0])}: the split column disagrees with the "
+                "card's test rule; rebuild with python -m sld.corpus.build"
+            )
+    return is_test
+
+
+def evaluate_test_rule(
+    card: TaskCard,
+    values: Mapping[str, np.ndarray],
+    groups: np.ndarray,
+    *,
+    where: str,
+    group_column: str | None = None,
+) -> np.ndarray:
+    """Bool (rows,) of the rows the card's ``split.test`` rule selects.
+
+    The rule may name inputs, their aliases, ``group`` and the group column. ``where``
+    prefixes every message about the rule.
+    """
+    assert card.split.test is not None
+    columns: dict[str, np.ndarray] = {n: np.asarray(values[n]) for n in card.input_names}
+    columns |= {alias: columns[target] for alias, target in card.aliases.items()}
+    columns["group"] = np.asarray(groups).astype(str)
+    if group_column is not None:
+        columns[group_column] = columns["group"]
+    rule = parse_rule(card.split.test, names=columns.keys(), where=where)
+    return rule.evaluate(columns, n_rows=len(columns["group"]))
+
+
+def check_duplicates(table: Table, X: np.ndarray, where: str) -> None:
+    first_line: dict[tuple[object, ...], int] = {}
+    for group, row, line in zip(table.groups, X.tolist(), table.lines.tolist(), strict=True):
+        key = (group, *row)
+        if key in first_line:
+            raise TaskError(
+                f"{where} {table.row_word}s {first_line[key]} and {line}: same group and inputs twice; "
+                "drop or average one (or set allow_duplicate_inputs = true in the card)"
+            )
+        first_line[key] = line
+
+
+def check_counts(card: TaskCard, groups: np.ndarray, is_test: np.ndarray, where: str) -> None:
+    counts = card.counts
+    assert counts is not None
+    found = (int((~is_test).sum()), int(is_test.sum()), len(set(groups.tolist())))
+    expected = (counts.train, counts.test, counts.groups)
+    if found != expected:
+        raise TaskError(
+            f"{where}: train/test/groups = {found[0]}/{found[1]}/{found[2]} but the card expects "
+            f"{expected[0]}/{expected[1]}/{expected[2]}; rebuild with python -m sld.corpus.build"
+        )
