@@ -1,0 +1,111 @@
+"""The steps after the search: the final pick (training rows only), held-out scores of the
+picked and the human law, and the report files, each written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sld.corpus import Task
+from sld.evolve.pick import PICK_STATE, PickSettings, pick_law
+from sld.plots import write_extrapolation
+from sld.report._content import build_report
+from sld.report._markdown import render_markdown
+from sld.report._record import read_run
+from sld.scoring import ScoreReport, heldout_score, parse_for_task
+from sld.store import RunStore
+from sld.strict_json import dumps
+
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+PLOT_PNG = "extrapolation.png"
+
+
+def finalize(
+    store: RunStore,
+    task: Task,
+    *,
+    seed: int,
+    restarts: int,
+    bootstrap: int,
+    bootstrap_restarts: int | None = None,
+    out_dir: Path | None = None,
+    pick: PickSettings | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run the final pick (training rows only), then score the picked law and the human law on
+    held-out rows, and write the report files once.
+
+    ``pick`` None skips the final pick: the population's best is the chosen law.
+    ``on_step`` is called with a one-line description as each of those parts begins.
+    Returns the report (what ``report.json`` holds, with ``plot`` when drawn).
+    """
+    step = on_step or (lambda _text: None)
+    record = read_run(store)
+    if pick is not None and record.population is not None:
+        step(
+            f"final pick: the best {pick.candidates} laws re-fitted on every fold "
+            f"({pick.restarts} restarts) and {pick.bootstrap} resamples each, training rows only"
+        )
+        picked = pick_law(record.population, task, pick, fitted=store.fitted())
+        store.set_state(PICK_STATE, picked.model_dump(mode="json"))
+        record = read_run(store)
+    chosen = record.chosen
+    texts = {"chosen": chosen.text if chosen else None, "human": task.reference_law}
+    named = [kind for kind, text in texts.items() if text]
+    if named:
+        step(
+            f"held-out scores: the {' and the '.join(named)} law"
+            f"{'s' if len(named) > 1 else ''}"
+            f"{f', {bootstrap} resamples each' if bootstrap > 0 else ''}"
+        )
+    reports: dict[str, ScoreReport] = {
+        kind: heldout_score(
+            parse_for_task(text, task),
+            task,
+            seed=seed,
+            restarts=restarts,
+            bootstrap=bootstrap,
+            bootstrap_restarts=bootstrap_restarts,
+        )
+        for kind, text in texts.items()
+        if text
+    }
+    for kind, scored in reports.items():
+        store.record_heldout(
+            kind=kind,
+            text=scored.law,
+            r2=scored.metrics.r2 if scored.metrics else float("nan"),
+            report=scored.model_dump(mode="json"),
+            candidate_id=chosen.id if kind == "chosen" and chosen else None,
+        )
+    report = build_report(record, task, heldout=reports)
+    out = Path(out_dir) if out_dir is not None else store.path.parent
+    step("writing the report and the plot")
+    if reports:
+        write_extrapolation(task, reports, out / PLOT_PNG)
+        report["plot"] = str(out / PLOT_PNG)
+    write_report(report, out)
+    return report
+
+
+def write_report(report: Mapping[str, Any], out_dir: Path) -> None:
+    """``report.json`` (strict JSON: non-finite numbers are null, listed under ``non_finite``)
+    and then ``report.md`` in ``out_dir``, each whole or not at all.
+
+    A killed process leaves no half-written file, so ``report.md`` present means
+    the report is complete (``sld bench`` relies on it to skip a finished run).
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_atomically(out_dir / REPORT_JSON, dumps(report) + "\n")
+    write_atomically(out_dir / REPORT_MD, render_markdown(report))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename (all or nothing)."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)

@@ -1,0 +1,118 @@
+"""The report as Markdown (what ``report.md`` holds), rendered from the plain-data report."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+RUNNERS_UP = 3  # how many of the final pick's other laws report.md describes
+
+
+def _num(x: float | None, digits: int = 4) -> str:
+    return "—" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+def _notes_lines(entry: Mapping[str, Any]) -> list[str]:
+    """A law's hypothesis and where its fold fits miss, as Markdown lines (none when unknown)."""
+    lines = [f"hypothesis: {entry['hypothesis']}", ""] if entry.get("hypothesis") else []
+    if entry.get("residuals"):
+        lines.append(f"{entry['residuals']}:")
+        lines += [f"- {words}" for words in entry.get("diagnostics") or []]
+    return lines
+
+
+def _why_lines(pick: Mapping[str, Any] | None) -> list[str]:
+    """The final pick as a Markdown table: why the winner won."""
+    if not pick:
+        return []
+    lines = [
+        "",
+        "## Why this law (final pick, training rows only)",
+        "",
+        f"{pick['reason']}.",
+        "",
+        "| rank | law | params | fold NMSE (fold 0 first) | pessimistic error | checks |",
+        "|---|---|---|---|---|---|",
+    ]
+    for e in pick["ranked"]:
+        folds = ", ".join(_num(v, 3) for v in e["fold_nmse"])
+        checks = "passed" if e["checks_passed"] else "; ".join(e["check_reasons"]) or "not run"
+        lines.append(
+            f"| {e['rank']} | `{e['law']}` | {e['n_params']} | {folds} | "
+            f"{_num(e['pessimistic_error'], 4)} | {checks} |"
+        )
+    runners_up = [e for e in pick["ranked"] if e["id"] != pick["chosen"] and _notes_lines(e)]
+    if runners_up:
+        lines += ["", "Where the runners-up miss:"]
+    for e in runners_up[:RUNNERS_UP]:
+        lines += ["", f"rank {e['rank']}: `{e['law']}`", ""] + _notes_lines(e)
+    return lines
+
+
+def render_markdown(report: Mapping[str, Any]) -> str:
+    """A human-readable report (Markdown)."""
+    lines = [f"# sld discovery: {report['task']}", ""]
+    lines.append(
+        f"seed {report['seed']}, {report['candidates']} candidates "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(report['by_status'].items()))}), "
+        f"{_num(report['elapsed_seconds'], 0)} s"
+    )
+    lines += ["", "## Chosen law (selected on validation only)", ""]
+    chosen = report["chosen"]
+    if chosen is None:
+        lines.append("no law was scored")
+    else:
+        lines.append(f"`{chosen['text']}`")
+        lines.append("")
+        lines.append(
+            f"validation R² {_num(chosen['validation_r2'])}, complexity {chosen['complexity']}, "
+            f"{chosen['n_params']} parameters"
+        )
+        notes = _notes_lines(chosen)
+        if notes:
+            lines += ["", *notes]
+        exports = report.get("chosen_exports") or {}
+        if exports:
+            lines += [
+                "",
+                "LaTeX:",
+                "",
+                f"$$ {exports['latex']} $$",
+                "",
+                "Python:",
+                "",
+                "```python",
+                exports["python"],
+                "```",
+            ]
+    lines += _why_lines(report.get("pick"))
+    lines += [
+        "",
+        "## Held-out extrapolation (computed after selection)",
+        "",
+        "| law | test R² | 95 % bootstrap | NMSE | NMAE |",
+        "|---|---|---|---|---|",
+    ]
+    for kind in ("chosen", "human"):
+        e = report["heldout"].get(kind)
+        if e is None:
+            continue
+        interval = e.get("bootstrap_95")
+        lines.append(
+            f"| {kind}: `{e['law']}` | {_num(e['test_r2'])} | "
+            f"{'[' + _num(interval[0]) + ', ' + _num(interval[1]) + ']' if interval else '—'} | "
+            f"{_num(e['test_nmse'])} | {_num(e['test_nmae'])} |"
+        )
+    lines += [
+        "",
+        "## Pareto front (validation NMSE vs complexity)",
+        "",
+        "| complexity | params | validation R² | law |",
+        "|---|---|---|---|",
+    ]
+    for m in report["pareto_front"]:
+        lines.append(
+            f"| {m['complexity']} | {m['n_params']} | {_num(m['validation_r2'])} | `{m['text']}` |"
+        )
+    return "\n".join(lines) + "\n"
