@@ -14,12 +14,11 @@ They are displayed and exported, never written where the engine reads.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -35,17 +34,16 @@ from textual.widgets import (
     TabbedContent,
     TabPane,
 )
-from textual.widgets.tabbed_content import ContentTabs
 
 from sld.errors import SldError
 from sld.run import Run
 from sld.store import RunReader
 from sld.tui.bench import BenchScreen
 from sld.tui.law_actions import LawActions
-from sld.tui.laws import COLUMNS, LawTable
-from sld.tui.messages import Notice, RunOpened, StoreRead
+from sld.tui.laws import LawTable
+from sld.tui.navigation import BENCH_BINDING, Navigation
+from sld.tui.reading import StoreReading
 from sld.tui.running import APP_STATES, PAUSABLE, STARTABLE, AppState, RunControl
-from sld.tui.screens import HelpScreen, LawDetailScreen
 from sld.tui.setup import DEFAULT_SETTINGS, SetupPane
 from sld.tui.status import event_line, status_line
 from sld.tui.view import RunView, ViewPoller, filter_rows, sort_rows
@@ -54,10 +52,9 @@ from sld.tui.widgets import ExtrapolationPlot, LedgerView, ParetoPlot
 __all__ = ["APP_STATES", "AppState", "SldApp", "run_app"]
 
 POLL_SECONDS = 0.5
-BENCH_BINDING = ("b", "show_bench", "Bench")
 
 
-class SldApp(RunControl, LawActions, App[int]):
+class SldApp(RunControl, LawActions, StoreReading, Navigation, App[int]):
     """Pick a task, run the search, and watch laws, the Pareto front and extrapolation live."""
 
     CSS_PATH = "app.tcss"
@@ -325,135 +322,6 @@ class SldApp(RunControl, LawActions, App[int]):
         }
         if event.button.id in actions:
             await self.run_action(actions[event.button.id])
-
-    # -- polling the store --------------------------------------------------------------------
-
-    def poll_store(self) -> None:
-        """Start a read of the store unless one is still running."""
-        if self._reader is not None and not self._reading:
-            self._reading = True
-            self.read_store(self._reader)
-
-    @work(thread=True, group="read", exit_on_error=False)
-    def read_store(self, reader: ViewPoller) -> None:
-        """Read the store off the UI thread."""
-        extra = {
-            cid: float(r.get("metrics", {}).get("r2", math.nan))
-            for cid, r in self._session_heldout.items()
-            if r.get("metrics")
-        }
-        try:
-            self.post_message(StoreRead(reader, reader.read(extra_heldout=extra)))
-        except SldError as exc:
-            self.post_message(StoreRead(reader, None, error=str(exc)))
-        except Exception as exc:  # a half-written store must not crash the viewer
-            self.post_message(StoreRead(reader, None, error=f"{type(exc).__name__}: {exc}"))
-
-    def on_store_read(self, message: StoreRead) -> None:
-        """Apply a read of the current store; reads of an older run are dropped."""
-        if message.reader is not self._reader:
-            return
-        self._reading = False
-        if message.error:
-            self.notify(f"store: {message.error}", severity="error", timeout=6)
-        if message.view is not None:
-            self.view = message.view
-
-    # -- attaching ----------------------------------------------------------------------------
-
-    @work(thread=True, group="open", exit_on_error=False)
-    def attach_run(self, run_dir: Path) -> None:
-        """Open a run directory read-only and load its task."""
-        from sld.config import RunConfig
-
-        try:
-            reader = ViewPoller(RunReader.open(run_dir))
-            task = RunConfig.model_validate(reader.config).task.load()
-        except SldError as exc:
-            self.post_message(Notice(str(exc), "error"))
-            return
-        except Exception as exc:
-            self.post_message(Notice(f"cannot attach to {run_dir}: {exc}", "error"))
-            return
-        self.post_message(RunOpened(run_dir, reader, task, attached=True))
-
-    def on_run_opened(self, message: RunOpened) -> None:
-        """Point every pane at the new run store."""
-        if self._reader is not None and self._reader is not message.reader:
-            self._reader.store.close()  # a read still under way on it is dropped (on_store_read)
-        self._reader, self.run_dir, self.run_task = message.reader, message.run_dir, message.task
-        self._reading = False
-        self._extrapolation_key = ()
-        self._session_heldout.clear()
-        self._select_automatically(None)
-        self._follow_chosen = True
-        self.query_one("#events", RichLog).clear()
-        self.title = f"sld · {message.reader.task}"
-        self.sub_title = f"{message.run_dir.name}" + (" (read-only)" if message.attached else "")
-        for plot in self.query(ExtrapolationPlot):
-            plot.picture = None
-        if message.attached:
-            self.query_one(SetupPane).show_config(message.reader.task, message.reader.config)
-        self.poll_store()
-
-    def on_notice(self, message: Notice) -> None:
-        """Show a worker's notice."""
-        self.notify(message.text, severity=message.severity, timeout=8)  # type: ignore[arg-type]
-
-    # -- navigation -----------------------------------------------------------------------------
-
-    def action_show_bench(self) -> None:
-        """Show the bench's table; choosing a run there attaches to it."""
-        if self.bench_dir is not None:
-            self.push_screen(BenchScreen(self.bench_dir), callback=self._attach_from_bench)
-
-    def _attach_from_bench(self, run_dir: Path | None) -> None:
-        if run_dir is None or run_dir == self.run_dir:
-            return
-        self.attach_dir = run_dir
-        self.sub_title = f"attaching to {run_dir.name}"
-        self.action_show_tab("laws")
-        self.attach_run(run_dir)
-
-    def action_help(self) -> None:
-        """Show every key binding (the bench keys only when a bench is open)."""
-        main = [b for b in self.BINDINGS if self.bench_dir is not None or b != BENCH_BINDING]
-        sections = [("main view", main), ("law detail", LawDetailScreen.BINDINGS)]
-        if self.bench_dir is not None:
-            sections.append(("bench", BenchScreen.BINDINGS))
-        self.push_screen(HelpScreen(sections))
-
-    def action_focus_filter(self) -> None:
-        """Jump to the filter box on the Laws tab."""
-        self.query_one(TabbedContent).active = "laws"
-        self.query_one("#filter", Input).focus()
-
-    def action_cycle_sort(self) -> None:
-        """Sort by the next column."""
-        keys = [key for key, _ in COLUMNS]
-        self.sort_column = keys[(keys.index(self.sort_column) + 1) % len(keys)]
-
-    def action_reverse_sort(self) -> None:
-        """Reverse the sort order."""
-        self.sort_reverse = not self.sort_reverse
-
-    def action_show_tab(self, tab: str) -> None:
-        """Switch to a tab and focus its first focusable widget."""
-        self.query_one(TabbedContent).active = tab
-        self._focus_in(tab)
-
-    def _focus_in(self, tab: str) -> None:
-        # focus must move into the shown pane, or Textual's focus-follows-pane switches back
-        pane = self.query_one(f"TabPane#{tab}")
-        preferred = {"laws": "#table", "setup": "#tasks"}
-        target = pane.query(preferred[tab]) if tab in preferred else pane.query("*")
-        focusable = [w for w in target if w.focusable] or [
-            w for w in pane.query("*") if w.focusable
-        ]
-        if focusable:
-            focusable[0].focus()
-        else:
-            self.query_one(ContentTabs).focus()
 
 
 def run_app(
