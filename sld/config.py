@@ -279,6 +279,13 @@ class RunConfig(BaseModel):
         description="share of each generation's candidates a cheap screening fit promotes "
         "to the full selection fit (1: no screening)",
     )
+    screen_width: int | None = Field(
+        default=None,
+        ge=1,
+        le=16,
+        description="how many times proposals_per_island a screening generation proposes, "
+        "promoting the same number (None: sld.evolve.screen_width, offline proposer only)",
+    )
     final_restarts: int = Field(default=32, ge=1, le=4096)
     confirm_top: int = Field(
         default=3,

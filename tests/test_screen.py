@@ -10,7 +10,13 @@ import pytest
 
 from sld.config import RunConfig, TaskSpec
 from sld.corpus import load_task
-from sld.evolve._fidelity import confirm_leaders, to_confirm
+from sld.evolve._fidelity import (
+    MAX_WIDTH,
+    confirm_leaders,
+    generation_width,
+    screen_width,
+    to_confirm,
+)
 from sld.evolve.engine import CONFIRMED_KEY, SCREEN_KEY, Engine
 from sld.evolve.offline import OfflineProposer
 from sld.evolve.population import Member, Population
@@ -158,6 +164,48 @@ def test_promoted_scores_are_the_unscreened_scores_and_screened_out_never_win(ta
                 other.r2,
                 other.report["folds"],
             )
+
+
+def test_the_screen_widens_by_the_share_of_rows_its_subsample_drops(task) -> None:
+    rows = [len(x) for x in task.folds()[0].fit.X]
+    assert rows == [12, 12]
+    assert screen_width(task) == 1  # no group over SCREEN.max_rows
+    assert screen_width(task, max_rows=None) == 1
+    assert screen_width(task, max_rows=12) == 1
+    assert screen_width(task, max_rows=5) == 2  # 24 rows, 10 screened
+    assert screen_width(task, max_rows=3) == 4  # 24 rows, 6 screened
+    assert screen_width(task, max_rows=1) == MAX_WIDTH  # 24 rows, 2 screened: capped
+    assert screen_width(task, max_rows=1, cap=3) == 3
+    big = load_task("lr_bsz_scaling_law")  # one group of 1,572 fold-0 fit rows: 6, capped
+    assert screen_width(big) == MAX_WIDTH
+
+
+def test_the_generation_width_follows_the_config_then_the_task(task) -> None:
+    def width(**overrides) -> int:
+        return generation_width(_config(Path("unused"), **overrides), task)
+
+    assert width() == 1
+    assert width(screen_width=3) == 3
+    assert width(screen_width=3, screen_share=1.0) == 1  # nothing is screened
+    assert width(screen_width=2, proposer="llm") == 2
+    big = load_task("lr_bsz_scaling_law")
+    config = _config(Path("unused"))
+    assert generation_width(config, big) == MAX_WIDTH
+    for proposer in ("llm", "mixed"):
+        assert generation_width(config.model_copy(update={"proposer": proposer}), big) == 1
+
+
+def test_a_wider_generation_proposes_more_and_promotes_as_many(task, tmp_path) -> None:
+    store = _run(task, tmp_path / "wide", screen_share=0.5, screen_width=2)
+    assert store.get_state("progress")["width"] == 2
+    rows = store.fitted()
+    generations = {f.candidate.generation for f in rows}
+    counts = [sum(f.candidate.generation == g for f in rows) for g in generations]
+    # 2 islands x 4 per island x width 2, less duplicates; more than one plain generation holds
+    assert max(counts) > SMALL["islands"] * SMALL["proposals_per_island"]
+    for g, n in zip(generations, counts, strict=True):
+        full = [f for f in rows if f.candidate.generation == g and SCREEN_KEY not in f.report]
+        assert len(full) == math.ceil(0.25 * n)
 
 
 def test_a_run_stopped_after_its_screen_resumes_without_screening_or_fitting_again(task, tmp_path):

@@ -217,6 +217,13 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
         help="share of each generation's candidates a cheap screening fit promotes to the "
         "full fit (default 0.25; 1 fully fits every candidate)",
     )
+    search.add_argument(
+        "--screen-width",
+        type=_positive_int,
+        default=None,
+        help="propose and screen this many times --per-island a generation, promoting as "
+        "many as before (default: from the task's rows, 1 to 4, offline proposer; 1 with an LLM)",
+    )
     search.add_argument("--bootstrap", type=_non_negative_int, default=30)
     search.add_argument(
         "--complexity-weight",

@@ -147,6 +147,7 @@ def search_settings(args: argparse.Namespace) -> dict[str, Any]:
             ("complexity_weight", args.complexity_weight),
             ("param_weight", args.param_weight),
             ("screen_share", args.screen_share),
+            ("screen_width", args.screen_width),
         )
         if value is not None
     }

@@ -12,6 +12,13 @@ and never become the best law; a resumed run neither re-screens nor refits them.
 screen only chooses who is promoted: a promoted law's full fit starts from scratch, so
 its selection score is exactly what it would be without screening.
 
+Width (:func:`screen_width`, :func:`generation_width`). A screen fit's cost is bounded (its
+rows are capped per group) while a full fit's grows with the rows. Where the cap bites, a
+full fit costs that many more screens, so such a generation proposes and screens
+``width`` times ``proposals_per_island`` a island and promotes ``screen_share / width`` of
+them: as many full fits as before, for a small share more of its time. The width is a
+function of the task's rows alone, so it never depends on timing.
+
 Confirmation (:func:`confirm_leaders`, :func:`confirm`). A search fit has ``restarts``
 restarts; on some laws it stops in a local optimum of the training loss that happens to
 score better on the fold bands than the law's best fit does, and such a *lucky* law then
@@ -40,13 +47,16 @@ from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
+from sld.config import RunConfig
 from sld.corpus import Task
 from sld.errors import SldError
 from sld.evolve._members import validation_error
 from sld.evolve.population import Population
+from sld.fit import SCREEN
 from sld.law import Law
 from sld.scoring import ScoreReport, screen_promoted, screen_scores, selection_scores
 
+MAX_WIDTH = 4  # the widest screen measured (README, "Screening")
 SCREENED = "screened"  # state key: the last generation whose screen is on record
 SCREEN_KEY = "screen"  # score report key of a screened-out candidate
 CONFIRMED_KEY = "confirmed"  # score report key of a law re-fitted at final_restarts
@@ -120,6 +130,36 @@ def screen(laws: Sequence[Law], task: Task, *, seed: int, share: float) -> Scree
         promoted=tuple(screen_promoted(errors, share=share)),
         share=share,
     )
+
+
+def screen_width(
+    task: Task, *, max_rows: int | None = SCREEN.max_rows, cap: int = MAX_WIDTH
+) -> int:
+    """How much wider than usual a screening generation is on ``task``:
+    ``floor(R / S)`` clipped to ``[1, cap]``, where ``R = Σ_g R_g`` counts fold 0's fit rows
+    over the groups and ``S = Σ_g min(R_g, max_rows)`` the rows the screen fits of them.
+
+    1 where no group holds more than ``max_rows`` rows (or ``max_rows`` is None).
+    """
+    rows = [len(x) for x in task.folds()[0].fit.X]
+    if max_rows is None or not rows:
+        return 1
+    screened = sum(min(r, max_rows) for r in rows)
+    if screened == 0:
+        return 1
+    return max(1, min(cap, sum(rows) // screened))
+
+
+def generation_width(config: RunConfig, task: Task) -> int:
+    """The width a run uses (see the module docstring): 1 without screening
+    (``screen_share`` 1); else ``config.screen_width`` when set; else
+    :func:`screen_width` for the offline proposer and 1 for proposers that ask an LLM (a
+    wider request would cost tokens on every call)."""
+    if config.screen_share >= 1.0:
+        return 1
+    if config.screen_width is not None:
+        return config.screen_width
+    return screen_width(task) if config.proposer == "offline" else 1
 
 
 def confirm_leaders(population: Population, *, top: int) -> tuple[float, ...]:

@@ -44,7 +44,7 @@ from sld.errors import ParseError, SldError
 from sld.evolve._fidelity import CONFIRMED_KEY as CONFIRMED_KEY
 from sld.evolve._fidelity import SCREEN_KEY as SCREEN_KEY
 from sld.evolve._fidelity import SCREENED as SCREENED
-from sld.evolve._fidelity import confirm, confirm_leaders, screen
+from sld.evolve._fidelity import confirm, confirm_leaders, generation_width, screen
 from sld.evolve._members import (
     as_parent,
     member_from_report,
@@ -71,6 +71,7 @@ class Progress:
     proposed: int = 0
     fitted: int = 0
     screened: int = 0
+    width: int = 1  # proposals_per_island multiplier of a screening generation
     rejected: int = 0
     duplicates: int = 0
     best_r2: float = float("nan")
@@ -120,6 +121,8 @@ class Engine:
         # candidate id -> what proposers are told about it (see _notes); population members only
         self._notes: dict[int, dict[str, Any]] = {}
         self._screened_out: set[int] = set()
+        self.width = generation_width(config, task)
+        self.progress.width = self.width
 
     # -- control (thread-safe) -------------------------------------------------
 
@@ -175,7 +178,7 @@ class Engine:
                 ProposalRequest(
                     brief=self.brief,
                     parents=parents,
-                    count=c.proposals_per_island,
+                    count=c.proposals_per_island * self.width,
                     generation=generation,
                     island=island,
                     seed=c.seed,
@@ -303,7 +306,8 @@ class Engine:
         if self.store.get_state(SCREENED) == batch.generation:
             return []
         laws = [law for _, law in batch.to_fit]
-        outcome = screen(laws, self.task, seed=self.config.seed, share=self.config.screen_share)
+        share = self.config.screen_share / self.width
+        outcome = screen(laws, self.task, seed=self.config.seed, share=share)
         if outcome is None:
             return []
         out: list[Member] = []
@@ -395,6 +399,7 @@ class Engine:
             "proposed": p.proposed,
             "fitted": p.fitted,
             "screened": p.screened,
+            "width": p.width,
             "rejected": p.rejected,
             "duplicates": p.duplicates,
         }
