@@ -33,7 +33,14 @@ from sld.scoring import heldout_score, parse_for_task
 from sld.store import RunReader
 
 
-def repick(run: Path, *, per_shape: int | None, candidates: int | None, heldout: bool) -> dict:
+def repick(
+    run: Path,
+    *,
+    per_shape: int | None,
+    candidates: int | None,
+    heldout: bool,
+    bootstrap_restarts: int | None = None,
+) -> dict:
     """The old and the new pick of one finished run (and their test R² when asked)."""
     report = json.loads((run / "report.json").read_text())
     config = RunConfig.model_validate(report["config"])
@@ -43,6 +50,8 @@ def repick(run: Path, *, per_shape: int | None, candidates: int | None, heldout:
         settings = dataclasses.replace(settings, per_shape=per_shape)
     if candidates is not None:
         settings = dataclasses.replace(settings, candidates=candidates)
+    if bootstrap_restarts is not None:
+        settings = dataclasses.replace(settings, bootstrap_restarts=bootstrap_restarts)
     started = time.perf_counter()
     with RunReader.open(run) as reader:
         record = read_run(reader)
@@ -99,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", type=Path, help="finished run directories")
     parser.add_argument("--per-shape", type=int, help="laws of one shape in the pool")
     parser.add_argument("--candidates", type=int, help="laws in the pool")
+    parser.add_argument("--bootstrap-restarts", type=int, help="restarts of each resample's refit")
     parser.add_argument("--heldout", action="store_true", help="score a new pick on test rows")
     args = parser.parse_args(argv)
     rows = []
@@ -106,7 +116,13 @@ def main(argv: list[str] | None = None) -> int:
         if not (run / "report.json").exists():
             continue
         rows.append(
-            repick(run, per_shape=args.per_shape, candidates=args.candidates, heldout=args.heldout)
+            repick(
+                run,
+                per_shape=args.per_shape,
+                candidates=args.candidates,
+                heldout=args.heldout,
+                bootstrap_restarts=args.bootstrap_restarts,
+            )
         )
         print(re.sub(r"\s+", " ", json.dumps(rows[-1])), flush=True)
     print(table(rows))

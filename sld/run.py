@@ -430,7 +430,6 @@ class Run:
                 seed=self.config.seed,
                 restarts=self.config.final_restarts,
                 bootstrap=self.config.bootstrap,
-                bootstrap_restarts=self.config.restarts,
                 pick=PickSettings.from_config(self.config),
                 on_step=lambda text: self._emit("step", text),
             )

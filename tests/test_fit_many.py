@@ -104,3 +104,26 @@ def test_fidelity_rejects_nonsense() -> None:
         Fidelity(max_rows=2)
     with pytest.raises(ValidationError):
         SCREEN.restarts = 3  # type: ignore[misc]
+
+
+def test_a_warm_start_begins_restart_zero_where_it_says() -> None:
+    rows = power_rows([(1.7, 400.0, 0.3), (2.5, 50.0, 0.15)], noise=1e-3)
+    (best,) = fit_many([POWER_LAW], rows, restarts=16)
+    assert best.ok
+    # three LM steps from the seeded start leave the fit short; from the best fit they stay there
+    (cold,) = fit_many([POWER_LAW], rows, restarts=1, max_iter=3)
+    (warm,) = fit_many([POWER_LAW], rows, restarts=1, max_iter=3, starts=[best.parameters])
+    for g in ("g0", "g1"):
+        assert warm.group_loss[g] == pytest.approx(best.group_loss[g], rel=1e-6)
+        assert cold.group_loss[g] > 1.5 * best.group_loss[g]
+    # only the named groups are warm; a start missing a parameter is ignored
+    (one,) = fit_many(
+        [POWER_LAW], rows, restarts=1, max_iter=3, starts=[{"g1": best.parameters["g1"]}]
+    )
+    assert one.group_loss["g0"] == pytest.approx(cold.group_loss["g0"], rel=1e-12)
+    assert one.group_loss["g1"] == pytest.approx(best.group_loss["g1"], rel=1e-6)
+    partial = {"g0": {"E": 1.7, "A": 400.0}}
+    (same,) = fit_many([POWER_LAW], rows, restarts=1, max_iter=3, starts=[partial])
+    assert same.group_loss == cold.group_loss
+    with pytest.raises(FitError):
+        fit_many([POWER_LAW], rows, restarts=1, starts=[None, None])

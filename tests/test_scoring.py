@@ -65,6 +65,27 @@ def test_score_report_is_json_serialisable_with_bootstrap():
     assert b is not None and b.samples + b.failed == 5 and b.low <= b.median <= b.high
 
 
+def test_interval_resamples_start_from_the_fit_on_all_rows():
+    from sld.fit import fit_law
+    from sld.scoring import parse_for_task
+    from sld.scoring._score import bootstrap_interval
+
+    task = load_task("parallel_scaling_law")
+    law = parse_for_task(LAWS[0], task)
+    train, test = task.train(), task.heldout()
+    fit = fit_law(law, train, restarts=16, seed=0)
+    warm = [
+        bootstrap_interval(law, train, test, samples=6, restarts=1, seed=0, start=fit.parameters)
+        for _ in range(2)
+    ]
+    cold = bootstrap_interval(law, train, test, samples=6, restarts=8, seed=0)
+    assert warm[0] == warm[1]  # deterministic
+    assert warm[0].samples == cold.samples == 6
+    # a well-posed law: one restart from the full fit finds each resample's basin
+    assert warm[0].median == pytest.approx(cold.median, abs=1e-4)
+    assert warm[0].low == pytest.approx(cold.low, abs=1e-4)
+
+
 def test_validation_fit_excludes_the_validation_slice():
     task = load_task("parallel_scaling_law")
     report = sld.score("E + A/(N**a*P**b)", task, split="validation", restarts=4)

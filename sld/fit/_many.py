@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +59,7 @@ def fit_many(
     max_iter: int = 200,
     time_limit: float | None = None,
     fidelity: Fidelity | None = None,
+    starts: Sequence[Mapping[str, Mapping[str, float]] | None] | None = None,
 ) -> list[FitResult]:
     """Fit many distinct laws to the same rows, compiling nothing per law.
 
@@ -69,7 +70,8 @@ def fit_many(
     symbol) gets ``ok=False`` with the reason instead of stopping the batch.
     ``fidelity`` (e.g. ``sld.fit.SCREEN``), when given, sets restarts, iterations,
     a row subsample and the precision instead of ``restarts`` and ``max_iter``;
-    every result records the fidelity it was fitted at.
+    every result records the fidelity it was fitted at. ``starts`` (one per law, or
+    None) warm-starts restart 0 of the named groups (see :func:`fit_many_sets`).
     """
     sets = fit_many_sets(
         laws,
@@ -82,6 +84,7 @@ def fit_many(
         max_iter=max_iter,
         time_limit=time_limit,
         fidelity=fidelity,
+        starts=starts,
     )
     return [per_law[0] for per_law in sets]
 
@@ -98,6 +101,7 @@ def fit_many_sets(
     max_iter: int = 200,
     time_limit: float | None = None,
     fidelity: Fidelity | None = None,
+    starts: Sequence[Mapping[str, Mapping[str, float]] | None] | None = None,
 ) -> list[list[FitResult]]:
     """Fit every law to every row set; ``result[i][s]`` is law i fitted to row set s.
 
@@ -109,6 +113,12 @@ def fit_many_sets(
     A row set whose rows cannot be fitted (non-finite, constant target) gets
     ``ok=False`` results with the reason. ``seconds`` and ``compile_seconds`` of one
     law's batch are shared equally among its row sets; ``iterations`` is the batch's.
+
+    ``starts[i]`` (None: none) maps a group name to law i's parameter values there
+    (a ``FitResult.parameters`` entry): that group's restart 0, in every row set that
+    has the group, starts from them instead of the seeded point (a warm start, e.g.
+    a bootstrap resample from the fit on all rows). A start missing a parameter or
+    holding a non-finite value is ignored.
     """
     fid = fidelity or Fidelity(restarts=restarts, max_iter=max_iter)
     _check_options(fid.restarts, fid.max_iter, loss, time_limit)
@@ -121,6 +131,8 @@ def fit_many_sets(
         raise FitError(f"got {len(seed_list)} seeds for {len(row_sets)} row sets")
     if not laws:
         return []
+    if starts is not None and len(starts) != len(laws):
+        raise FitError(f"got {len(starts)} starts for {len(laws)} laws")
     n_inputs, n_outputs = len(laws[0].inputs), len(laws[0].expressions)
 
     def prepared_rows(rows: GroupedRows) -> Prepared:
@@ -150,7 +162,7 @@ def fit_many_sets(
     dtype = _DTYPES[fid.dtype]
     data = {k: jnp.asarray(_cast(v, dtype)) for k, v in batch.arrays.items()} if batch else None
     pending: list[list[Any]] = []
-    for law in laws:
+    for i, law in enumerate(laws):
         start = time.perf_counter()
         names = list(law.parameters)
         try:
@@ -174,6 +186,9 @@ def fit_many_sets(
             p0[st.first : st.first + len(st.prepared.groups), :, : program.n_params] = points
             if st.first == 0:
                 p0[len(groups) :, :, : program.n_params] = points  # padded groups
+        warm = starts[i] if starts is not None else None
+        if warm:
+            _warm(p0, warm, groups=groups, slots=compiled.slot_names)
         key = ("interpreter", code.n_registers, loss, log_space, _fit.REPROJECT)
         out, compile_seconds = run_lm(
             functools.partial(
@@ -220,6 +235,23 @@ def fit_many_sets(
             per_set.append(result.model_copy(update={"fidelity": fid}))
         results.append(per_set)
     return results
+
+
+def _warm(
+    p0: np.ndarray,
+    start: Mapping[str, Mapping[str, float]],
+    *,
+    groups: Sequence[str],
+    slots: Sequence[str],
+) -> None:
+    """Set restart 0 of each batch group (named ``"<set>/<group>"``) that ``start`` names."""
+    for j, name in enumerate(groups):
+        values = start.get(name.split("/", 1)[1])
+        if values is None or any(slot not in values for slot in slots):
+            continue
+        point = np.array([float(values[slot]) for slot in slots])
+        if np.all(np.isfinite(point)):
+            p0[j, 0, : len(slots)] = point
 
 
 def _failed(names: list[str], st: _Set, reason: str, fid: Fidelity) -> FitResult:

@@ -15,7 +15,7 @@ from sld.plots import write_extrapolation
 from sld.report._content import build_report
 from sld.report._markdown import render_markdown
 from sld.report._record import read_run
-from sld.scoring import ScoreReport, heldout_score, parse_for_task
+from sld.scoring import INTERVAL_RESTARTS, ScoreReport, heldout_score, parse_for_task
 from sld.store import RunStore
 from sld.strict_json import dumps
 
@@ -31,7 +31,7 @@ def finalize(
     seed: int,
     restarts: int,
     bootstrap: int,
-    bootstrap_restarts: int | None = None,
+    bootstrap_restarts: int = INTERVAL_RESTARTS,
     out_dir: Path | None = None,
     pick: PickSettings | None = None,
     on_step: Callable[[str], None] | None = None,

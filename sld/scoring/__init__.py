@@ -36,6 +36,7 @@ from ._reports import Split as Split
 from ._rows import parse_for_task as parse_for_task
 from ._rows import predict_rows as predict_rows
 from ._rows import resolve_task as resolve_task
+from ._score import INTERVAL_RESTARTS as INTERVAL_RESTARTS
 from ._score import heldout_score as heldout_score
 from ._score import score as score
 from ._score import validation_score as validation_score
@@ -49,6 +50,7 @@ from ._selection import selection_scores as selection_scores
 
 __all__ = [
     "DEMOTION",
+    "INTERVAL_RESTARTS",
     "MONOTONE_TOLERANCE",
     "BootstrapInterval",
     "CheckReport",
