@@ -17,7 +17,7 @@ are fitted. No fit is lost or repeated.
 Fidelity. Each generation's new candidates are screened cheaply first, and only the
 promising share gets the full selection fit; a new law that would lead the population is
 confirmed by a re-fit at ``final_restarts`` before it is recorded (both in
-:mod:`sld.evolve._fidelity`).
+:mod:`sld.evolve._fidelity`; the engine's fitting methods are in :mod:`sld.evolve._fitting`).
 
 Protocol integrity. The engine only ever calls :func:`sld.scoring.selection_scores`
 (each selection fold: fit below a cutoff of the training rows, score the band above;
@@ -29,63 +29,36 @@ checks on training inputs); it never touches
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from sld.config import RunConfig
 from sld.corpus import Task
-from sld.errors import ParseError, SldError
+from sld.errors import ParseError
 from sld.evolve._fidelity import CONFIRMED_KEY as CONFIRMED_KEY
 from sld.evolve._fidelity import SCREEN_KEY as SCREEN_KEY
 from sld.evolve._fidelity import SCREENED as SCREENED
-from sld.evolve._fidelity import confirm, confirm_leaders, generation_width, screen
+from sld.evolve._fidelity import generation_width
+from sld.evolve._fitting import Fitting
+from sld.evolve._fitting import Progress as Progress
 from sld.evolve._members import (
     as_parent,
-    member_from_report,
-    member_of,
-    proposer_notes,
-    validation_error,
 )
 from sld.evolve._resume import Batch, resume
 from sld.evolve._resume import member_from_fitted as member_from_fitted
 from sld.evolve.population import Member, Population
-from sld.law import Law
 from sld.proposer import Proposal, ProposalRequest, Proposer, task_brief
-from sld.scoring import ScoreReport, parse_for_task, selection_scores
-from sld.store import CandidateRow, RunStore
+from sld.scoring import parse_for_task
+from sld.store import RunStore
 
 LIVE_POPULATION = "population_live"  # state key: the population at a mid-generation stop
 
 
-@dataclass
-class Progress:
-    """What the progress display shows; updated after every fit."""
-
-    generation: int = 0
-    proposed: int = 0
-    fitted: int = 0
-    screened: int = 0
-    width: int = 1  # proposals_per_island multiplier of a screening generation
-    rejected: int = 0
-    duplicates: int = 0
-    best_r2: float = float("nan")
-    best_law: str = ""
-    elapsed: float = 0.0
-    stopped_by: str = ""
-
-    @property
-    def rate(self) -> float:
-        """Fully fitted candidates per second of wall time (screened-out ones not counted)."""
-        return self.fitted / self.elapsed if self.elapsed > 0 else 0.0
-
-
-class Engine:
+class Engine(Fitting):
     """Runs one discovery to its budget, writing everything to ``store``.
 
     ``on_progress`` is called from the fitting thread after each fit.
@@ -144,9 +117,6 @@ class Engine:
         return not self._running.is_set()
 
     # -- budgets ---------------------------------------------------------------
-
-    def _elapsed(self) -> float:
-        return self._elapsed_before + (time.monotonic() - self._started)
 
     def _out_of_budget(self, generation: int) -> str:
         c = self.config
@@ -234,141 +204,6 @@ class Engine:
             self._keys_in_flight[law.key] = cid
             batch.to_fit.append((self.store.candidate(cid), law))
         return batch
-
-    # -- fitting ---------------------------------------------------------------
-
-    def _record(
-        self, row: CandidateRow, report: ScoreReport, *, extra: dict[str, Any] | None = None
-    ) -> Member:
-        """Write one candidate's fit and validation score (plus ``extra`` report keys) in one
-        transaction."""
-        error, r2, nmse, nmae = validation_error(report)
-        stored = {**report.model_dump(mode="json", exclude={"fit"}), **(extra or {})}
-        self._notes[row.id] = proposer_notes(stored, row)
-        self.store.record_fit_and_score(
-            row.id,
-            report.fit.model_dump(mode="json"),
-            train_loss=report.fit.train_loss,
-            ok=report.fit.ok and report.metrics is not None,
-            seconds=report.seconds["total"],
-            reason=report.reason,
-            r2=r2,
-            nmse=nmse,
-            nmae=nmae,
-            error=error,
-            report=stored,
-        )
-        return member_from_report(row, report)
-
-    def _fit_chunk(
-        self,
-        chunk: Sequence[tuple[CandidateRow, Law]],
-        *,
-        population: Population,
-        leaders: Sequence[float],
-    ) -> list[Member]:
-        """Fit a few candidates in one batched call: every selection fold, plus the checks;
-        re-fit at ``final_restarts`` the ones that rank among the best with ``leaders``
-        (:func:`confirm`); record them all in one transaction."""
-        laws = [law for _, law in chunk]
-        try:
-            reports = selection_scores(
-                laws, self.task, seed=self.config.seed, restarts=self.config.restarts
-            )
-        except SldError as exc:  # a batch the fitter refuses outright: every law in it failed
-            for row, _ in chunk:
-                self.store.set_status(row.id, "failed", reason=str(exc))
-            return [member_of(row, r2=math.nan, error=math.inf) for row, _ in chunk]
-        reports, extras = confirm(
-            laws,
-            reports,
-            fitness=lambda i, report: population.fitness(member_from_report(chunk[i][0], report)),
-            leaders=leaders,
-            top=self.config.confirm_top,
-            task=self.task,
-            seed=self.config.seed,
-            restarts=self.config.final_restarts,
-        )
-        with self.store.transaction():
-            return [
-                self._record(row, report, extra=extra)
-                for (row, _), report, extra in zip(chunk, reports, extras, strict=True)
-            ]
-
-    def _screen(self, batch: Batch) -> list[Member]:
-        """Screen the generation's candidates (:func:`screen`); record the screened-out ones,
-        keep the promoted.
-
-        One transaction writes every screened-out candidate and the ``screened`` state, so
-        a kill leaves either no screen on record (it is redone, with the same outcome) or
-        all of it. ``batch.to_fit`` keeps only the promoted candidates, in order.
-        """
-        if self.store.get_state(SCREENED) == batch.generation:
-            return []
-        laws = [law for _, law in batch.to_fit]
-        share = self.config.screen_share / self.width
-        outcome = screen(laws, self.task, seed=self.config.seed, share=share)
-        if outcome is None:
-            return []
-        out: list[Member] = []
-        with self.store.transaction():
-            for i in outcome.dropped:
-                row = batch.to_fit[i][0]
-                self.store.record_fit_and_score(row.id, **outcome.record(i))
-                self._screened_out.add(row.id)
-                out.append(member_of(row, r2=math.nan, error=math.inf))
-            self.store.set_state(SCREENED, batch.generation)
-        self.progress.screened += len(laws)
-        batch.to_fit = [batch.to_fit[i] for i in outcome.promoted]
-        return out
-
-    def _fit_batch(self, batch: Batch, population: Population) -> tuple[list[Member], bool]:
-        """Screen a generation, then fully fit the promoted in fixed-size chunks (fixed, so
-        timing never changes the results), confirming against ``population`` as the
-        generation began; returns the members and whether every candidate was dealt with
-        (False: time ran out or a stop came first)."""
-        members: list[Member] = []
-        size = self.config.fit_chunk
-        leaders = confirm_leaders(population, top=self.config.confirm_top)
-        self._hold()
-        if self._interrupted():
-            return members, not batch.to_fit
-        screened_out = self._screen(batch)
-        if screened_out and self.on_progress is not None:
-            self.progress.elapsed = self._elapsed()
-            self.on_progress(self.progress)
-        members += screened_out
-        fitted = 0
-        for start in range(0, len(batch.to_fit), size):
-            self._hold()
-            if self._interrupted():
-                break  # left 'proposed': a resumed run fits them
-            chunk = batch.to_fit[start : start + size]
-            for member in self._fit_chunk(chunk, population=population, leaders=leaders):
-                members.append(member)
-                fitted += 1
-                self.progress.fitted += 1
-                self._note_best(member)
-            self.progress.elapsed = self._elapsed()
-            if self.on_progress is not None:
-                self.on_progress(self.progress)
-        return members, fitted == len(batch.to_fit)
-
-    def _hold(self) -> None:
-        """Wait while paused: wall time keeps running, nothing is screened or fitted."""
-        while not self._running.wait(timeout=0.2):
-            pass
-
-    def _interrupted(self) -> bool:
-        """Out of time, or asked to stop."""
-        if self.config.time_limit is not None and self._elapsed() >= self.config.time_limit:
-            return True
-        return self.stop_requested
-
-    def _note_best(self, member: Member) -> None:
-        if math.isfinite(member.r2) and not (member.r2 <= self.progress.best_r2):
-            self.progress.best_r2 = member.r2
-            self.progress.best_law = member.text
 
     # -- the loop --------------------------------------------------------------
 
