@@ -15,7 +15,7 @@ its selection score is exactly what it would be without screening.
 Width (:func:`screen_width`, :func:`generation_width`). A screen fit's cost is bounded (its
 rows are capped per group) while a full fit's grows with the rows. Where the cap bites, a
 full fit costs that many more screens, so such a generation proposes and screens
-``width`` times ``proposals_per_island`` a island and promotes ``screen_share / width`` of
+``width`` times ``proposals_per_island`` an island and promotes ``screen_share / width`` of
 them: as many full fits as before, for a small share more of its time. The width is a
 function of the task's rows alone, so it never depends on timing.
 
