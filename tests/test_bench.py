@@ -153,6 +153,12 @@ def test_directory_refuses_a_bench_with_other_settings(tmp_path):
         (bench_config([{"source": PARALLEL}], seeds=3, run={"generations": 2})[0], "--seeds 2"),
         (bench_config([{"source": PARALLEL}], seeds=2, run={"generations": 3})[0], "--generations"),
         (bench_config([{"source": SFT}], seeds=2, run={"generations": 2})[0], "tasks"),
+        (
+            bench_config(
+                [{"source": PARALLEL}], seeds=2, run={"generations": 2, "screen_width": 2}
+            )[0],
+            r"--screen-width unset \(the default\) there, 2 here",
+        ),
     ):
         with pytest.raises(ConfigError, match=named):
             claim(tmp_path, other)

@@ -180,10 +180,14 @@ _FLAGS = {
     "islands": "--islands",
     "proposals_per_island": "--per-island",
     "restarts": "--restarts",
+    "screen_share": "--screen-share",
+    "screen_width": "--screen-width",
     "bootstrap": "--bootstrap",
     "llm": "the LLM settings",
 }
 
 
 def _shown(value: Any) -> str:
+    if value is None:
+        return "unset (the default)"
     return json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value)
