@@ -17,6 +17,7 @@ and the rule is scored by the mean over pools of the pick's R² clipped to [-1, 
     python bench/selection_sweep.py runs/*/ --laws 60 --out sweep.json
     python bench/selection_sweep.py --table sweep.json          # rules table only
     python bench/selection_sweep.py --grid sweep.json           # weights grid, top 1/3/5
+    python bench/selection_sweep.py --probes sweep.json         # how far the checks probe
 
 The grid smooths the one-pick-per-pool criterion: for each rule it also averages the
 R² of the rule's top 3 and top 5 laws per pool, so a weight that only reshuffles
@@ -42,9 +43,10 @@ import pandas as pd
 from sld.corpus import Task, load_task
 from sld.corpus.task import make_task
 from sld.fit import fit_many
-from sld.scoring import evaluate, parse_for_task, selection_scores
+from sld.scoring import evaluate, extrapolation_checks, parse_for_task, selection_scores
 
 MAX_FOLDS = 4
+PROBES = (10.0, 100.0, 1000.0)  # check probe factors recorded per law (``--probes``)
 
 
 def _with_folds(task: Task, *, train_only: bool) -> Task:
@@ -104,9 +106,20 @@ def _features(task: Task, texts: list[str], *, seed: int) -> list[dict[str, Any]
             out[i][setting] = {
                 "folds": [f.nmse for f in report.folds],
                 "checks": report.checks.passed if report.checks else None,
+                "probes": {f"{p:g}": _passes(law, report.fit, variant, probe=p) for p in PROBES},
                 "r2": held.r2 if held is not None else None,
             }
     return out
+
+
+def _passes(law: Any, fit: Any, task: Task, *, probe: float) -> bool | None:
+    """Whether fold 0's fit passes the extrapolation checks probed ``probe`` × out (None: no fit)."""
+    if fit is None or not fit.ok:
+        return None
+    report = extrapolation_checks(
+        law, fit, task.train(), log_scale=task.log_scale, monotone=task.monotone, probe=probe
+    )
+    return report.passed
 
 
 def _error(folds: list[float | None], k: int, agg: str) -> float:
@@ -118,13 +131,18 @@ def _error(folds: list[float | None], k: int, agg: str) -> float:
 
 
 def _fitness(c: dict, setting: str, rule: tuple) -> float:
-    """The rule's fitness of one pool law (inf when a fold has no finite score)."""
+    """The rule's fitness of one pool law (inf when a fold has no finite score).
+
+    ``demote``: False, True (the checks at the card's probe), or a probe factor's key in
+    ``PROBES`` (the checks at that probe).
+    """
     k, agg, node_w, param_w, demote = rule
     f = _error(c[setting]["folds"], k, agg)
     if not math.isfinite(f):
         return math.inf
     f += node_w * c["nodes"] + param_w * c["params"]
-    if demote and c[setting]["checks"] is False:
+    passed = c[setting]["probes"][demote] if isinstance(demote, str) else c[setting]["checks"]
+    if demote and passed is False:
         f += 3.0
     return f
 
@@ -181,6 +199,31 @@ def grid(pools: dict[str, list[dict]], *, tops: tuple[int, ...] = (1, 3, 5)) -> 
     return "\n".join(out)
 
 
+CURRENT = (3, "mean", 0.005, 0.01)  # the search's fold rule and weights
+
+
+def probes(pools: dict[str, list[dict]], *, tops: tuple[int, ...] = (1, 3, 5)) -> str:
+    """Per probe factor: the current rule, demoting laws that fail the checks at that probe;
+    nested mean (real mean) of the top 1, 3 and 5 laws' clipped R², then each pool's top 3."""
+    names = list(pools)
+    head = "| probe | " + " | ".join(f"top {t}" for t in tops) + " | "
+    head += " | ".join(n.replace("_scaling_law", "") + " top 3" for n in names) + " |"
+    lines = [f"{len(pools)} pools", "", head, "|---" * (1 + len(tops) + len(names)) + "|"]
+    for probe in PROBES:
+        rule = (*CURRENT, f"{probe:g}")
+        cells = []
+        for top in tops:
+            nested = np.mean([_top_mean(p, "nested", rule, top) for p in pools.values()])
+            real = np.mean([_top_mean(p, "real", rule, top) for p in pools.values()])
+            cells.append(f"{nested:.3f} ({real:.3f})")
+        per = [
+            f"{_top_mean(p, 'nested', rule, 3):.2f} ({_top_mean(p, 'real', rule, 3):.2f})"
+            for p in pools.values()
+        ]
+        lines.append(f"| {probe:g} | " + " | ".join(cells + per) + " |")
+    return "\n".join(lines)
+
+
 def table(pools: dict[str, list[dict]], *, top: int = 12) -> str:
     """The rules, best first by the nested criterion, with the real test R² beside it."""
     rows = []
@@ -219,7 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("sweep.json"))
     parser.add_argument("--table", type=Path, help="print the rules table of a saved sweep")
     parser.add_argument("--grid", type=Path, help="print the weights grid of a saved sweep")
+    parser.add_argument("--probes", type=Path, help="print the probe table of a saved sweep")
     args = parser.parse_args(argv)
+    if args.probes:
+        print(probes(json.loads(args.probes.read_text())))
+        return 0
     if args.grid:
         print(grid(json.loads(args.grid.read_text())))
         return 0

@@ -60,7 +60,7 @@ def _check(task, text: str, parameters: dict[str, float], **options):
         task.train(),
         log_scale=task.log_scale,
         monotone=options.pop("monotone", {"N": -1, "D": -1}),
-        probe=10.0,
+        probe=options.pop("probe", 10.0),
         **options,
     )
 
@@ -86,6 +86,22 @@ def test_an_extra_d_term_that_turns_upward_beyond_the_range_is_demoted(tmp_path)
     assert any("rises against its declared direction in D" in r for r in report.reasons)
     # the same law with no declared direction only has to stay finite and positive
     assert _check(task, "E + A/N**a + B/D**b + C*D**c", params, monotone={}).passed
+
+
+def test_the_default_probe_reaches_three_decades_beyond_the_range(tmp_path):
+    task = _task(tmp_path)
+    assert task.card.validation.probe == 1000.0
+    train = task.train()
+    n_max = max(float(x[:, 0].max()) for x in train.X)
+    spread = float(np.std(np.concatenate(train.y)))
+    # C*N**2 adds 5e-4 std at the largest training N and 0.05 std a decade out: the law
+    # still falls in N there; three decades out it has climbed by hundreds of std
+    params = {**CHINCHILLA, "C": 5e-4 * spread / n_max**2}
+    text = "E + A/N**a + B/D**b + C*N**2"
+    assert _check(task, text, params, probe=10.0).passed
+    far = _check(task, text, params, probe=task.card.validation.probe)
+    assert not far.passed
+    assert any("rises against its declared direction in N" in r for r in far.reasons)
 
 
 def test_a_law_that_turns_non_positive_or_non_finite_beyond_the_range_is_demoted(tmp_path):
