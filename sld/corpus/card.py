@@ -77,8 +77,8 @@ class ValidationRule(_Model):
     when it extrapolates in compute (None: random folds); ``fraction``: the
     share of a group's rows in each fold's scored band; ``folds``: how many nested cutoffs
     (fold 0 is the validation slice); ``probe``: how far beyond its training maximum each
-    log-scale input is probed by the extrapolation checks (a factor; 1000 was measured against
-    the default 10 and not kept, ``bench/selection_sweep.md``).
+    log-scale input is probed by the extrapolation checks (a factor, default 10; why not more:
+    ``bench/selection_sweep.md``).
     """
 
     scale: str | None = None
