@@ -188,7 +188,7 @@ def fit_many_sets(
                 p0[len(groups) :, :, : program.n_params] = points  # padded groups
         warm = starts[i] if starts is not None else None
         if warm:
-            _warm(p0, warm, groups=groups, slots=compiled.slot_names)
+            _warm(p0, warm, sets=sets, slots=compiled.slot_names)
         key = ("interpreter", code.n_registers, loss, log_space, _fit.REPROJECT)
         out, compile_seconds = run_lm(
             functools.partial(
@@ -241,17 +241,21 @@ def _warm(
     p0: np.ndarray,
     start: Mapping[str, Mapping[str, float]],
     *,
-    groups: Sequence[str],
+    sets: Sequence[_Set],
     slots: Sequence[str],
 ) -> None:
-    """Set restart 0 of each batch group (named ``"<set>/<group>"``) that ``start`` names."""
-    for j, name in enumerate(groups):
-        values = start.get(name.split("/", 1)[1])
-        if values is None or any(slot not in values for slot in slots):
+    """Set restart 0 of each fitted set's groups that ``start`` names (rows of ``p0`` from
+    each set's ``first``)."""
+    for st in sets:
+        if st.first < 0:
             continue
-        point = np.array([float(values[slot]) for slot in slots])
-        if np.all(np.isfinite(point)):
-            p0[j, 0, : len(slots)] = point
+        for j, name in enumerate(st.prepared.groups):
+            values = start.get(name)
+            if values is None or any(slot not in values for slot in slots):
+                continue
+            point = np.array([float(values[slot]) for slot in slots])
+            if np.all(np.isfinite(point)):
+                p0[st.first + j, 0, : len(slots)] = point
 
 
 def _failed(names: list[str], st: _Set, reason: str, fid: Fidelity) -> FitResult:
