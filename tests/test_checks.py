@@ -102,6 +102,31 @@ def test_a_wider_probe_catches_a_turn_that_a_decade_out_does_not(tmp_path):
     far = _check(task, text, params, probe=1000.0)
     assert not far.passed
     assert any("rises against its declared direction in N" in r for r in far.reasons)
+    # the card's default probes the declared directions alone that far, and names the reach
+    assert task.card.validation.monotone_probe == 1000.0
+    directions = _check(task, text, params, probe=10.0, monotone_probe=1000.0)
+    assert not directions.passed
+    assert any(f"N up to {1000 * n_max:.3g}" in r for r in directions.reasons)
+    # with no declared direction there is nothing to probe that far
+    assert _check(task, text, params, probe=10.0, monotone_probe=1000.0, monotone={}).passed
+
+
+def test_beyond_the_probe_only_the_declared_directions_are_judged(tmp_path):
+    task = _task(tmp_path)
+    d_max = max(float(x[:, 1].max()) for x in task.train().X)
+    # falls in D everywhere, positive a decade out (ln 10 < 3), negative three decades out
+    params = {"E": float(np.log(d_max)) + 3.0, "C": 1.0}
+    law = "E - C*log(D)"
+    assert _check(task, law, params, probe=10.0, monotone={"D": -1}).passed
+    assert _check(task, law, params, probe=10.0, monotone_probe=1000.0, monotone={"D": -1}).passed
+    every = _check(task, law, params, probe=1000.0, monotone={"D": -1})
+    assert any("turns non-positive" in r for r in every.reasons)
+    # falls in D and stays finite a decade out, undefined from e**3 times the largest D on:
+    # the far grid cannot be judged for direction, so it is skipped, not failed
+    law = "E + A*log(c - log(D))"
+    params = {"E": 2.0, "A": 1.0, "c": float(np.log(d_max)) + 3.0}
+    assert _check(task, law, params, probe=10.0, monotone_probe=1000.0, monotone={"D": -1}).passed
+    assert not _check(task, law, params, probe=1000.0, monotone={"D": -1}).passed
 
 
 def test_a_law_that_turns_non_positive_or_non_finite_beyond_the_range_is_demoted(tmp_path):

@@ -78,7 +78,9 @@ class ValidationRule(_Model):
     share of a group's rows in each fold's scored band; ``folds``: how many nested cutoffs
     (fold 0 is the validation slice); ``probe``: how far beyond its training maximum each
     log-scale input is probed by the extrapolation checks (a factor, default 10; why not more:
-    ``bench/selection_sweep.md``).
+    ``bench/selection_sweep.md``); ``monotone_probe``: how far the declared monotone
+    directions alone are probed (default 1000: a law that turns upward three decades out is
+    demoted, one whose fitted floor turns negative there is not).
     """
 
     scale: str | None = None
@@ -86,6 +88,7 @@ class ValidationRule(_Model):
     seed: int = 0
     folds: int = Field(default=3, ge=1, le=10)
     probe: float = Field(default=10.0, gt=1.0, le=1e6)
+    monotone_probe: float = Field(default=1000.0, gt=1.0, le=1e6)
 
 
 class Source(_Model):

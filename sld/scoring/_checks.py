@@ -16,6 +16,13 @@ A law fails (and search demotes it) when, anywhere on these grids:
   the group's training rows. The move is the largest change against the direction
   between any earlier and later grid point, so a slow turn counts in full.
 
+A declared direction is also checked further out, on a second log-spaced grid up to
+``monotone_probe`` × the training maximum (when that exceeds ``probe``). Only the
+direction is judged there: a law whose fitted floor turns non-positive or non-finite
+far beyond the data is not demoted for it (a fitted constant is not meant to hold three
+decades out), but a law that turns upward in a declared-falling input is (why:
+``bench/selection_sweep.md``, "A far probe for the declared directions only").
+
 Training outputs are read only for their sign and spread; the checks never compare a
 prediction with a label.
 """
@@ -58,6 +65,38 @@ def _against(path: np.ndarray, direction: int) -> float:
     return float(np.max(running - signed))
 
 
+def _along(law: Law, params, anchors: np.ndarray, j: int, grid: np.ndarray, width: int):
+    """(anchors, len(grid), width) predictions with input ``j`` swept along ``grid``."""
+    points = np.repeat(anchors, len(grid), axis=0)
+    points[:, j] = np.tile(grid, len(anchors))
+    with np.errstate(all="ignore"):
+        values = np.asarray(predict(law, params, points), dtype=np.float64)
+    return values.reshape(len(anchors), len(grid), width)
+
+
+def _directions(
+    values: np.ndarray,
+    outputs: Sequence[str],
+    spread: np.ndarray,
+    name: str,
+    direction: int | None,
+    tolerance: float,
+    where: str,
+) -> list[str]:
+    """A reason per output that moves against ``direction`` by more than ``tolerance`` std."""
+    reasons = []
+    for k, output in enumerate(outputs):
+        if direction and spread[k] > 0:
+            move = _against(values[:, :, k], direction) / spread[k]
+            if move > tolerance:
+                word = "rises" if direction < 0 else "falls"
+                reasons.append(
+                    f"{output} {word} against its declared direction in {name} "
+                    f"by {move:.2g} std for {where}"
+                )
+    return reasons
+
+
 def extrapolation_checks(
     law: Law,
     fit: FitResult,
@@ -66,13 +105,16 @@ def extrapolation_checks(
     log_scale: Mapping[str, bool],
     monotone: Mapping[str, int] | None = None,
     probe: float = 10.0,
+    monotone_probe: float | None = None,
     tolerance: float = MONOTONE_TOLERANCE,
     names: Sequence[str] | None = None,
 ) -> CheckReport:
     """Run the checks for ``law`` with ``fit``'s per-group parameters over ``rows``' inputs.
 
     ``rows``: the training Split (its X sets the grids and anchors; its y only the sign
-    and spread of each output); ``names[g]``: key of group g in ``fit.parameters``.
+    and spread of each output); ``names[g]``: key of group g in ``fit.parameters``;
+    ``monotone_probe``: how far the declared directions alone are checked (None or a
+    factor not above ``probe``: no further than the other checks).
     """
     directions = dict(monotone or {})
     inputs = list(rows.inputs)
@@ -88,6 +130,15 @@ def extrapolation_checks(
         j: _grid(stacked_x[:, j], log_scale=bool(log_scale.get(name, False)), probe=probe)
         for j, name in enumerate(inputs)
     }
+    reach = monotone_probe if monotone_probe is not None and monotone_probe > probe else None
+    far = {
+        j: _grid(stacked_x[:, j], log_scale=True, probe=reach)
+        for j, name in enumerate(inputs)
+        if reach is not None
+        and directions.get(name)
+        and log_scale.get(name, False)
+        and stacked_x[:, j].min() > 0
+    }
     reasons: list[str] = []
     probes = 0
     keys = names if names is not None else rows.groups
@@ -97,31 +148,26 @@ def extrapolation_checks(
             continue
         anchors = _anchors(x)
         spread = np.std(y, axis=0)
+        in_group = f" in group {group!r}" if len(keys) > 1 else ""
         for j, name in enumerate(inputs):
-            grid = grids[j]
-            points = np.repeat(anchors, GRID, axis=0)
-            points[:, j] = np.tile(grid, len(anchors))
-            with np.errstate(all="ignore"):
-                values = np.asarray(predict(law, params, points), dtype=np.float64)
-            values = values.reshape(len(anchors), GRID, len(outputs))
+            values = _along(law, params, anchors, j, grids[j], len(outputs))
             probes += values.shape[0] * values.shape[1]
-            where = f"{name} up to {grid[-1]:.3g}" + (
-                f" in group {group!r}" if len(keys) > 1 else ""
-            )
+            where = f"{name} up to {grids[j][-1]:.3g}{in_group}"
             if not np.all(np.isfinite(values)):
                 reasons.append(f"predicts a non-finite value for {where}")
                 continue
             for k, output in enumerate(outputs):
                 if positive[k] and np.any(values[:, :, k] <= 0):
                     reasons.append(f"{output} turns non-positive for {where}")
-                direction = directions.get(name)
-                if direction and spread[k] > 0:
-                    move = _against(values[:, :, k], direction) / spread[k]
-                    if move > tolerance:
-                        word = "rises" if direction < 0 else "falls"
-                        reasons.append(
-                            f"{output} {word} against its declared direction in {name} "
-                            f"by {move:.2g} std for {where}"
-                        )
+            checked = [(values, where)]
+            if j in far:
+                values = _along(law, params, anchors, j, far[j], len(outputs))
+                probes += values.shape[0] * values.shape[1]
+                if np.all(np.isfinite(values)):  # beyond the probe only the direction is judged
+                    checked.append((values, f"{name} up to {far[j][-1]:.3g}{in_group}"))
+            for values, where in checked:
+                reasons += _directions(
+                    values, outputs, spread, name, directions.get(name), tolerance, where
+                )
     unique = list(dict.fromkeys(reasons))
     return CheckReport(passed=not unique, reasons=unique[:8], probes=probes)

@@ -173,6 +173,7 @@ def selection_scores(
                 log_scale=task.log_scale,
                 monotone=directions,
                 probe=task.card.validation.probe,
+                monotone_probe=task.card.validation.monotone_probe,
             )
         elif checks:
             check = CheckReport(passed=False, reasons=["the law could not be fitted"], probes=0)
