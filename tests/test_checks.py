@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -161,3 +163,18 @@ def test_selection_scores_carry_the_checks_and_a_demoted_law_keeps_its_fold_scor
     assert reports[0].checks.passed
     assert len(reports[0].folds) == len(task.folds())
     assert all(f.nmse is not None for f in reports[0].folds)
+
+
+def test_selection_scores_probe_the_directions_as_far_as_the_card_says(tmp_path):
+    task = _task(tmp_path)
+    # a fixed (N/6e11)**2 adds 1e-5 std at the largest training N, 1e-3 std a decade out
+    # and about 10 std three decades out, whatever the fitted parameters
+    law = parse_law("E + A/N**a + B/D**b + (N/6e11)**2", inputs=task.inputs, outputs=task.outputs)
+    directions = {"N": -1, "D": -1}
+    far = selection_scores([law], task, seed=0, restarts=4, monotone=directions)[0]
+    assert not far.checks.passed
+    assert any("rises against its declared direction in N" in r for r in far.checks.reasons)
+    validation = task.card.validation.model_copy(update={"monotone_probe": 10.0})
+    near = dataclasses.replace(task, card=task.card.model_copy(update={"validation": validation}))
+    report = selection_scores([law], near, seed=0, restarts=4, monotone=directions)[0]
+    assert report.checks.passed, report.checks.reasons
