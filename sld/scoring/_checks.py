@@ -65,17 +65,20 @@ def _against(path: np.ndarray, direction: int) -> float:
     return float(np.max(running - signed))
 
 
-def _along(law: Law, params, anchors: np.ndarray, j: int, grid: np.ndarray, width: int):
-    """(anchors, len(grid), width) predictions with input ``j`` swept along ``grid``."""
+def _along(
+    law: Law, params: Mapping[str, float], anchors: np.ndarray, *, j: int, grid: np.ndarray
+) -> np.ndarray:
+    """(anchors, len(grid), outputs) predictions with input ``j`` swept along ``grid``."""
     points = np.repeat(anchors, len(grid), axis=0)
     points[:, j] = np.tile(grid, len(anchors))
     with np.errstate(all="ignore"):
         values = np.asarray(predict(law, params, points), dtype=np.float64)
-    return values.reshape(len(anchors), len(grid), width)
+    return values.reshape(len(anchors), len(grid), len(law.outputs))
 
 
 def _directions(
     values: np.ndarray,
+    *,
     outputs: Sequence[str],
     spread: np.ndarray,
     name: str,
@@ -150,7 +153,7 @@ def extrapolation_checks(
         spread = np.std(y, axis=0)
         in_group = f" in group {group!r}" if len(keys) > 1 else ""
         for j, name in enumerate(inputs):
-            values = _along(law, params, anchors, j, grids[j], len(outputs))
+            values = _along(law, params, anchors, j=j, grid=grids[j])
             probes += values.shape[0] * values.shape[1]
             where = f"{name} up to {grids[j][-1]:.3g}{in_group}"
             if not np.all(np.isfinite(values)):
@@ -161,13 +164,19 @@ def extrapolation_checks(
                     reasons.append(f"{output} turns non-positive for {where}")
             checked = [(values, where)]
             if j in far:
-                values = _along(law, params, anchors, j, far[j], len(outputs))
+                values = _along(law, params, anchors, j=j, grid=far[j])
                 probes += values.shape[0] * values.shape[1]
                 if np.all(np.isfinite(values)):  # beyond the probe only the direction is judged
                     checked.append((values, f"{name} up to {far[j][-1]:.3g}{in_group}"))
             for values, where in checked:
                 reasons += _directions(
-                    values, outputs, spread, name, directions.get(name), tolerance, where
+                    values,
+                    outputs=outputs,
+                    spread=spread,
+                    name=name,
+                    direction=directions.get(name),
+                    tolerance=tolerance,
+                    where=where,
                 )
     unique = list(dict.fromkeys(reasons))
     return CheckReport(passed=not unique, reasons=unique[:8], probes=probes)
