@@ -153,8 +153,11 @@ def extrapolation_checks(
         spread = np.std(y, axis=0)
         in_group = f" in group {group!r}" if len(keys) > 1 else ""
         for j, name in enumerate(inputs):
-            values = _along(law, params, anchors, j=j, grid=grids[j])
-            probes += values.shape[0] * values.shape[1]
+            # one pass over both grids: the first GRID points are the near grid
+            grid = np.concatenate([grids[j], far[j]]) if j in far else grids[j]
+            swept = _along(law, params, anchors, j=j, grid=grid)
+            probes += swept.shape[0] * swept.shape[1]
+            values, beyond = swept[:, :GRID], swept[:, GRID:]
             where = f"{name} up to {grids[j][-1]:.3g}{in_group}"
             if not np.all(np.isfinite(values)):
                 reasons.append(f"predicts a non-finite value for {where}")
@@ -163,11 +166,8 @@ def extrapolation_checks(
                 if positive[k] and np.any(values[:, :, k] <= 0):
                     reasons.append(f"{output} turns non-positive for {where}")
             checked = [(values, where)]
-            if j in far:
-                values = _along(law, params, anchors, j=j, grid=far[j])
-                probes += values.shape[0] * values.shape[1]
-                if np.all(np.isfinite(values)):  # beyond the probe only the direction is judged
-                    checked.append((values, f"{name} up to {far[j][-1]:.3g}{in_group}"))
+            if j in far and np.all(np.isfinite(beyond)):  # beyond the probe: direction only
+                checked.append((beyond, f"{name} up to {far[j][-1]:.3g}{in_group}"))
             for values, where in checked:
                 reasons += _directions(
                     values,
