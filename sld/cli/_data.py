@@ -87,8 +87,8 @@ def add_data_flags(parser: argparse.ArgumentParser) -> None:
         "--monotone",
         type=_monotone,
         metavar="INPUT:DIR,...",
-        help="direction the output moves as an input grows, inc or dec, e.g. N:dec,D:dec"
-        + card("monotone"),
+        help="direction the output moves as an input grows, inc or dec, e.g. N:dec,D:dec; "
+        "none for no direction (default: read from the training rows)" + card("monotone"),
     )
 
 
@@ -191,6 +191,8 @@ def _aliases(text: str) -> dict[str, str]:
 def _monotone(text: str) -> dict[str, str]:
     from sld.corpus.options import direction
 
+    if text.strip().lower() == "none":
+        return {}
     out: dict[str, str] = {}
     for key, word in _pairs(text, ":", "INPUT:inc or INPUT:dec pairs such as N:dec,D:dec"):
         try:

@@ -117,6 +117,8 @@ def merge(
         spec["max_params"] = limit
     if options.monotone is not None:
         spec["monotone"] = _monotone(options.monotone, known, listing, naming, where)
+        if not spec["monotone"]:  # "none": no direction, and none read from the rows either
+            spec["validation"] = {**spec["validation"], "infer_monotone": False}
     if not curated:
         spec.pop("counts", None)
     return spec, tuple(notes)

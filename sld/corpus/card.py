@@ -80,7 +80,9 @@ class ValidationRule(_Model):
     log-scale input is probed by the extrapolation checks (a factor, default 10; why not more:
     ``bench/selection_sweep.md``); ``monotone_probe``: how far the declared monotone
     directions alone are probed (default 1000: a law that turns upward three decades out is
-    demoted, one whose fitted floor turns negative there is not).
+    demoted, one whose fitted floor turns negative there is not); ``infer_monotone``: when
+    the card declares no ``[monotone]`` direction, read them from the training rows
+    (:mod:`sld.corpus.directions`).
     """
 
     scale: str | None = None
@@ -89,6 +91,7 @@ class ValidationRule(_Model):
     folds: int = Field(default=3, ge=1, le=10)
     probe: float = Field(default=10.0, gt=1.0, le=1e6)
     monotone_probe: float = Field(default=1000.0, gt=1.0, le=1e6)
+    infer_monotone: bool = True
 
 
 class Source(_Model):

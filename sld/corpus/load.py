@@ -186,6 +186,11 @@ def load_task(
         log_scale=logs,
         where=where,
         scale_fix=f"choose another input with {option_name('validation_scale', naming)}",
+        monotone_fix=(
+            f"to set them pass {option_hint('monotone', naming)} or a card's [monotone], "
+            f"and {option_hint('monotone', naming, 'none' if naming == 'flags' else '{}')} "
+            "for none"
+        ),
         notes=notes,
     )
 

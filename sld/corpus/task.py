@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sld.corpus.card import TaskCard
+from sld.corpus.directions import infer_directions
 from sld.corpus.folds import FoldKind, FoldMasks, group_folds
 from sld.corpus.folds import validation_mask as validation_mask
 from sld.errors import TaskError
@@ -106,7 +107,8 @@ class Task:
     ``groups``: sorted group names (every split's arrays follow this order);
     ``log_scale``: input name -> whether it is positive and best seen on a log axis;
     ``monotone``: input name -> +1 (every output increases with it) or -1 (decreases), from
-    the card's ``monotone`` key; ``notes``: one line per guess made while loading (such as a
+    the card's ``monotone`` key, or read from the training rows when the card declares none
+    (unless ``validation.infer_monotone`` is off); ``notes``: one line per guess made while loading (such as a
     validation scale nobody chose), for front ends to show.
     """
 
@@ -189,12 +191,14 @@ def make_task(
     log_scale: dict[str, bool],
     where: str,
     scale_fix: str = "choose another validation scale",
+    monotone_fix: str = "set them in a card's [monotone], or turn validation.infer_monotone off",
     notes: Sequence[str] = (),
 ) -> Task:
     """Assemble a Task from row arrays. ``X``: (rows, n_inputs); ``y``: (rows, n_outputs).
 
     Raises TaskError when a group has fewer than 2 training rows or when the validation
     slice would leave no rows to fit on (``scale_fix`` says how to choose another scale).
+    Directions read from the rows add a note ending in ``monotone_fix`` (how to override).
     """
     names = tuple(sorted(set(groups.tolist())))
     scale_name = card.validation.scale
@@ -242,6 +246,11 @@ def make_task(
         test_y.append(_frozen(y[test_rows]))
         masks.append(mask)
     inputs, outputs = card.input_names, card.output_names
+    monotone = card.monotone_signs
+    if not monotone and card.validation.infer_monotone:
+        monotone = infer_directions(train_x, train_y, inputs=inputs)
+        if monotone:
+            notes = [*notes, _inferred_note(monotone, fix=monotone_fix)]
     return Task(
         card=card,
         name=card.name,
@@ -253,10 +262,20 @@ def make_task(
         reference_law=card.reference_law,
         log_scale=dict(log_scale),
         validation_scale=card.validation_scale,
-        monotone=card.monotone_signs,
+        monotone=monotone,
         notes=tuple(notes),
         _train=Split(names, inputs, outputs, tuple(train_x), tuple(train_y)),
         _validation=tuple(masks),
         _heldout=Split(names, inputs, outputs, tuple(test_x), tuple(test_y)),
         _folds=tuple(folds),
+    )
+
+
+def _inferred_note(monotone: dict[str, int], *, fix: str) -> str:
+    listed = ", ".join(
+        f"{k} {'increasing' if v > 0 else 'decreasing'}" for k, v in monotone.items()
+    )
+    return (
+        f"monotone directions read from the training rows: {listed}; the extrapolation checks "
+        f"hold laws to them; {fix}"
     )

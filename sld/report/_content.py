@@ -121,6 +121,16 @@ def _heldout_entry(report: ScoreReport) -> dict[str, Any]:
     }
 
 
+def _directions(task: Task | None) -> dict[str, Any] | None:
+    """The monotone directions the extrapolation checks held laws to, and where they came from."""
+    if task is None:
+        return None
+    return {
+        "inputs": {k: "increasing" if v > 0 else "decreasing" for k, v in task.monotone.items()},
+        "source": "card" if task.card.monotone else "training rows" if task.monotone else None,
+    }
+
+
 def build_report(
     record: RunRecord,
     task: Task | None = None,
@@ -159,6 +169,7 @@ def build_report(
             else None
         ),
         "chosen_exports": law_exports,
+        "directions": _directions(task),
         "pick": _pick_entry(record.pick, notes),
         "pareto_front": [_candidate_entry(m) for m in record.front],
         "heldout": {

@@ -22,7 +22,16 @@ def _notes_lines(entry: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _why_lines(pick: Mapping[str, Any] | None) -> list[str]:
+def _directions_line(directions: Mapping[str, Any] | None) -> str:
+    """Which monotone directions the extrapolation checks used, and their source."""
+    if not directions or not directions["inputs"]:
+        return "Extrapolation checks: no monotone direction declared or read from the rows."
+    listed = ", ".join(f"{k} {v}" for k, v in directions["inputs"].items())
+    source = "the card" if directions["source"] == "card" else "read from the training rows"
+    return f"Extrapolation checks held laws to: {listed} ({source})."
+
+
+def _why_lines(pick: Mapping[str, Any] | None, directions: Mapping[str, Any] | None) -> list[str]:
     """The final pick as a Markdown table: why the winner won."""
     if not pick:
         return []
@@ -31,6 +40,8 @@ def _why_lines(pick: Mapping[str, Any] | None) -> list[str]:
         "## Why this law (final pick, training rows only)",
         "",
         f"{pick['reason']}.",
+        "",
+        _directions_line(directions),
         "",
         "| rank | law | params | fold NMSE (fold 0 first) | pessimistic error | checks |",
         "|---|---|---|---|---|---|",
@@ -86,7 +97,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
                 exports["python"],
                 "```",
             ]
-    lines += _why_lines(report.get("pick"))
+    lines += _why_lines(report.get("pick"), report.get("directions"))
     lines += [
         "",
         "## Held-out extrapolation (computed after selection)",
