@@ -13,6 +13,7 @@ import json
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ from sld.store import RunReader, RunStore
 from sld.tui.app import APP_STATES, AppState, SldApp, run_app
 from sld.tui.extrapolation import law_picture, panel_series, panels
 from sld.tui.plot import Y_MARGIN, Series, scatter
-from sld.tui.screens import HelpScreen, LawDetailScreen
+from sld.tui.screens import HelpScreen, LawDetailScreen, _selection_notes
 from sld.tui.view import LawRow, filter_rows, sort_rows
 from sld.tui.widgets import ExtrapolationPlot
 
@@ -339,6 +340,16 @@ def test_detail_shows_residual_diagnostics_in_words_and_an_llm_laws_hypothesis(d
                 in text
             )
             assert "hypothesis" not in text
+            # the checks name the card's directions they held the law to, by alias
+            detail = app.screen.detail
+            assert dict(detail.directions) == {"num_params": -1, "parallel_size": -1}
+            checks = {"passed": True, "reasons": [], "probes": 40}
+            passed = replace(detail, validation={**(detail.validation or {}), "checks": checks})
+            lines = [str(line) for line in _selection_notes(passed)]
+            assert (
+                "extrapolation checks: passed (40 probes; directions: N decreasing, "
+                "P decreasing)" in lines
+            )
             await pilot.press("escape")
             app.selected_id = 5  # an LLM proposal with a hypothesis, no diagnostics stored
             await pilot.press("d")

@@ -143,6 +143,7 @@ class LawActions:
             heldout_source=source,
             lineage=lineage,
             pick=view.pick if view is not None else None,
+            directions=self.run_task.monotone if self.run_task else {},
         )
 
     def action_detail(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -106,6 +106,7 @@ class LawDetail:
     heldout_source: str  # 'reporting path (after selection)' or 'requested in this session'
     lineage: Sequence[tuple[int, int, str, str]]  # (level, id, operator, text)
     pick: PickReport | None = None  # the run's final pick, if it has one
+    directions: Mapping[str, int] = field(default_factory=dict)  # input -> ±1 the checks used
 
 
 def pretty_law(law: Law, aliases: Mapping[str, str]) -> str:
@@ -202,7 +203,16 @@ def _selection_notes(detail: LawDetail) -> list[RenderableType]:
     checks = report.get("checks")
     if checks is not None:
         if checks.get("passed"):
-            notes.append(Text(f"extrapolation checks: passed ({checks.get('probes', 0)} probes)"))
+            held = ", ".join(
+                f"{detail.aliases.get(k, k)} {'increasing' if v > 0 else 'decreasing'}"
+                for k, v in detail.directions.items()
+            )
+            notes.append(
+                Text(
+                    f"extrapolation checks: passed ({checks.get('probes', 0)} probes"
+                    + (f"; directions: {held})" if held else ")")
+                )
+            )
         else:
             reasons = "; ".join(checks.get("reasons") or []) or "failed"
             notes.append(Text(f"extrapolation checks: demoted: {reasons}", style="yellow"))
