@@ -83,10 +83,10 @@ def test_report_of_an_offline_run_has_diagnostics_and_no_hypothesis(tmp_path):
     headline, words = _expected_words(run_dir, chosen["id"])
     assert chosen["diagnostics"] == words and f"{headline}:" in markdown
     directions = {"num_params": "decreasing", "parallel_size": "decreasing"}
-    assert report["directions"] == {"inputs": directions, "source": "card"}
+    assert report["directions"] == {"inputs": directions, "source": "declared"}
     assert (
         "Extrapolation checks held laws to: num_params decreasing, parallel_size decreasing "
-        "(the card)." in markdown
+        "(declared)." in markdown
     )
     # `sld report` rebuilds the same notes from the store alone
     rebuilt = build_report(read_run(run_dir), load_task(TASK))

@@ -108,8 +108,8 @@ class Task:
     ``log_scale``: input name -> whether it is positive and best seen on a log axis;
     ``monotone``: input name -> +1 (every output increases with it) or -1 (decreases), from
     the card's ``monotone`` key, or read from the training rows when the card declares none
-    (unless ``validation.infer_monotone`` is off); ``notes``: one line per guess made while loading (such as a
-    validation scale nobody chose), for front ends to show.
+    (unless ``validation.infer_monotone`` is off); ``notes``: one line per guess made while
+    loading (such as a validation scale nobody chose), for front ends to show.
     """
 
     card: TaskCard

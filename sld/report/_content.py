@@ -122,12 +122,13 @@ def _heldout_entry(report: ScoreReport) -> dict[str, Any]:
 
 
 def _directions(task: Task | None) -> dict[str, Any] | None:
-    """The monotone directions the extrapolation checks held laws to, and where they came from."""
+    """The monotone directions the extrapolation checks held laws to, and where they came from:
+    ``declared`` (a card's ``[monotone]`` or ``--monotone``) or ``training rows``."""
     if task is None:
         return None
     return {
         "inputs": {k: "increasing" if v > 0 else "decreasing" for k, v in task.monotone.items()},
-        "source": "card" if task.card.monotone else "training rows" if task.monotone else None,
+        "source": "declared" if task.card.monotone else "training rows" if task.monotone else None,
     }
 
 

@@ -27,7 +27,7 @@ def _directions_line(directions: Mapping[str, Any] | None) -> str:
     if not directions or not directions["inputs"]:
         return "Extrapolation checks: no monotone direction declared or read from the rows."
     listed = ", ".join(f"{k} {v}" for k, v in directions["inputs"].items())
-    source = "the card" if directions["source"] == "card" else "read from the training rows"
+    source = "declared" if directions["source"] == "declared" else "read from the training rows"
     return f"Extrapolation checks held laws to: {listed} ({source})."
 
 
