@@ -18,7 +18,7 @@ matched sets (mixtures drawn at random) yields none. Only training rows are read
 The thresholds were chosen on the ten curated tasks' training rows against the directions
 their cards declare from the science (``bench/selection_sweep.md``, "Directions read from
 the data"): every input the science gives an optimum or a turn (a vocabulary size, a
-learning rate, a batch size, easy_question's compute) agrees on at most 0.62 of its steps,
+learning rate, a batch size, a compute budget past a turn) agrees on at most 0.62 of its steps,
 while 12 of the 15 declared directions agree on 0.81 or more; 0.8 finds those 12 and
 contradicts none.
 """
