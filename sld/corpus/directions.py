@@ -76,26 +76,25 @@ def levels(values: np.ndarray, *, tolerance: float = TOLERANCE) -> np.ndarray:
     return ids[np.searchsorted(distinct, values)]
 
 
-def _steps(x: np.ndarray, y: np.ndarray, column: int) -> np.ndarray:
+def _steps(at: np.ndarray, y: np.ndarray, column: int) -> np.ndarray:
     """Output differences between neighbouring levels of ``column`` within matched sets.
 
-    x: (rows, inputs), y: (rows, outputs) → (steps, outputs). Rows match when every other
-    input is at the same level (:func:`levels`); the output is averaged over the rows of a
-    set at one level of ``column``.
+    at: (rows, inputs) each input's :func:`levels`, y: (rows, outputs) → (steps, outputs).
+    Rows match when every other input is at the same level; the output is averaged over
+    the rows of a set at one level of ``column``.
     """
-    others = [levels(x[:, k]) for k in range(x.shape[1]) if k != column]
-    keys = list(zip(*others, strict=True)) if others else [()] * x.shape[0]
-    sets: dict[tuple, list[int]] = {}
-    for i in range(x.shape[0]):
-        sets.setdefault(keys[i], []).append(i)
-    own = levels(x[:, column])
+    others = np.delete(at, column, axis=1)
+    if others.shape[1]:
+        sets = np.unique(others, axis=0, return_inverse=True)[1].reshape(-1)
+    else:
+        sets = np.zeros(len(at), dtype=np.int64)
     out = []
-    for rows in sets.values():
-        at = own[rows]
-        steps = np.unique(at)
+    for s in np.unique(sets):
+        own, y_s = at[sets == s, column], y[sets == s]
+        steps = np.unique(own)
         if len(steps) < 2:
             continue
-        means = np.stack([y[rows][at == level].mean(axis=0) for level in steps])
+        means = np.stack([y_s[own == level].mean(axis=0) for level in steps])
         out.append(np.diff(means, axis=0))
     if not out:
         return np.zeros((0, y.shape[1]))
@@ -110,9 +109,15 @@ def direction_evidence(
     X[g]: (rows_g, inputs), y[g]: (rows_g, outputs), one pair per group; pass training rows.
     """
     n_outputs = y[0].shape[1] if len(y) else 1
+    # each input's levels once per group, shared by every input's matched sets
+    groups = [
+        (np.column_stack([levels(x_g[:, k]) for k in range(x_g.shape[1])]), y_g)
+        for x_g, y_g in zip(X, y, strict=True)
+        if len(x_g)
+    ]
     out = []
     for j, name in enumerate(inputs):
-        diffs = [_steps(x_g, y_g, j) for x_g, y_g in zip(X, y, strict=True) if len(x_g)]
+        diffs = [_steps(at, y_g, j) for at, y_g in groups]
         d = np.concatenate(diffs, axis=0) if diffs else np.zeros((0, n_outputs))
         n = d.shape[0]
         falls = tuple(float((d[:, o] < 0).mean()) if n else 0.0 for o in range(n_outputs))
