@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 from test_tui_snapshots import demo_run, write_demo_run  # noqa: F401  (fixture)
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, RichLog, Static, TabbedContent
 from waiting import HANG, pilot_wait_until, wait_until
 
 from sld.cli import main
@@ -32,9 +32,10 @@ from sld.scoring import parse_for_task
 from sld.store import RunReader, RunStore
 from sld.tui.app import APP_STATES, AppState, SldApp, run_app
 from sld.tui.extrapolation import law_picture, panel_series, panels
+from sld.tui.messages import RunOpened
 from sld.tui.plot import Y_MARGIN, Series, scatter
 from sld.tui.screens import HelpScreen, LawDetailScreen, _selection_notes
-from sld.tui.view import LawRow, filter_rows, sort_rows
+from sld.tui.view import LawRow, ViewPoller, filter_rows, sort_rows
 from sld.tui.widgets import ExtrapolationPlot
 
 TINY_SETTINGS = dict(
@@ -313,6 +314,32 @@ def test_detail_shows_lineage_and_h_scores_a_law_on_request(demo_run):  # noqa: 
     asyncio.run(drive())
     with RunStore.open(demo_run, readonly=True) as store:
         assert [h.kind for h in store.heldout()] == ["chosen", "human"]  # nothing written
+
+
+def test_the_tasks_notes_open_the_events_log(demo_run):  # noqa: F811
+    """Guesses made loading the task's data (a validation scale, read directions) are shown
+    in the session as `sld discover` prints them, and a task without notes shows none."""
+    app = SldApp(attach=demo_run)
+
+    def logged() -> str:
+        return "\n".join(strip.text for strip in app.query_one("#events", RichLog).lines)
+
+    async def drive() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot_wait_until(pilot, lambda: app.view is not None, what="the store")
+            app.query_one(TabbedContent).active = "log"  # a hidden log defers its lines
+            await pilot.pause()
+            assert "note:" not in logged()
+            noted = replace(app.run_task, notes=("tokens guessed as the validation scale",))
+            app.post_message(
+                RunOpened(demo_run, ViewPoller(RunReader.open(demo_run)), noted, attached=True)
+            )
+            await pilot_wait_until(
+                pilot, lambda: app.run_task is noted and "note:" in logged(), what="the note"
+            )
+            assert "note: tokens guessed as the validation scale" in logged()
+
+    asyncio.run(drive())
 
 
 def test_detail_shows_residual_diagnostics_in_words_and_an_llm_laws_hypothesis(demo_run):  # noqa: F811

@@ -78,7 +78,7 @@ class StoreReading:
         self.post_message(RunOpened(run_dir, reader, task, attached=True))
 
     def on_run_opened(self, message: RunOpened) -> None:
-        """Point every pane at the new run store."""
+        """Point every pane at the new run store; the task's notes open its events log."""
         if self._reader is not None and self._reader is not message.reader:
             self._reader.store.close()  # a read still under way on it is dropped (on_store_read)
         self._reader, self.run_dir, self.run_task = message.reader, message.run_dir, message.task
@@ -87,7 +87,10 @@ class StoreReading:
         self._session_heldout.clear()
         self._select_automatically(None)
         self._follow_chosen = True
-        self.query_one("#events", RichLog).clear()
+        events = self.query_one("#events", RichLog).clear()
+        for note in getattr(message.task, "notes", ()):  # guesses made loading the task's data
+            events.write(f"note: {note}")
+            self.notify(note, title="note", timeout=15)
         self.title = f"sld · {message.reader.task}"
         self.sub_title = f"{message.run_dir.name}" + (" (read-only)" if message.attached else "")
         for plot in self.query(ExtrapolationPlot):
