@@ -41,9 +41,10 @@ import numpy as np
 import pandas as pd
 
 from sld.corpus import Task, load_task
-from sld.corpus.task import make_task
-from sld.fit import fit_many
-from sld.scoring import evaluate, extrapolation_checks, parse_for_task, selection_scores
+from sld.corpus.task import Split, make_task
+from sld.fit import fit_many, predict
+from sld.scoring import evaluate, extrapolation_checks, parse_for_task
+from sld.scoring._selection import fold_rows, restrict, score_folds
 
 MAX_FOLDS = 4
 PROBES = (10.0, 100.0, 1000.0)  # check probe factors recorded per law (``--probes``)
@@ -94,22 +95,99 @@ def _features(task: Task, texts: list[str], *, seed: int) -> list[dict[str, Any]
     out = []
     for setting, train_only in (("real", False), ("nested", True)):
         variant = _with_folds(task, train_only=train_only)
-        reports = selection_scores(parsed, variant, seed=seed, restarts=8)
+        folds = variant.folds()
+        fold_fits = fit_many(parsed, fold_rows(folds), restarts=8, seed=seed)
         # held-out (or pseudo-test) R²: one batched fit on every training row, as the report does
         fits = fit_many(parsed, variant.train(), restarts=16, seed=seed)
-        for i, (law, report, fit) in enumerate(zip(parsed, reports, fits, strict=True)):
+        for i, (law, fold_fit, fit) in enumerate(zip(parsed, fold_fits, fits, strict=True)):
             held, _ = evaluate(law, fit, variant.heldout())
+            top = restrict(fold_fit, folds[0])
+            checks = None
+            if top.ok:
+                checks = extrapolation_checks(
+                    law,
+                    top,
+                    variant.train(),
+                    log_scale=variant.log_scale,
+                    monotone=variant.monotone,
+                    probe=variant.card.validation.probe,
+                    monotone_probe=variant.card.validation.monotone_probe,
+                ).passed
             if setting == "real":
                 out.append(
                     {"law": law.text, "nodes": law.complexity, "params": len(law.parameters)}
                 )
             out[i][setting] = {
-                "folds": [f.nmse for f in report.folds],
-                "checks": report.checks.passed if report.checks else None,
-                "probes": {f"{p:g}": _passes(law, report.fit, variant, probe=p) for p in PROBES},
+                "folds": [f.nmse for f in score_folds(law, fold_fit, folds)],
+                "reach": _reach(law, fold_fit, folds),
+                "spread": {f"{p:g}": _spread(law, fold_fit, variant, probe=p) for p in SPREADS},
+                "checks": checks,
+                "probes": {f"{p:g}": _passes(law, top, variant, probe=p) for p in PROBES},
                 "r2": held.r2 if held is not None else None,
             }
     return out
+
+
+SPREADS = (1.0, 10.0)  # where fold fits are compared: the top band, or its scale × 10
+
+
+def _reach(law: Any, fit: Any, folds: Any) -> list[float | None]:
+    """Per fold k: NMSE of fold k's fit on every band 0..k (all rows above its cutoff)."""
+    out: list[float | None] = []
+    for k, fold in enumerate(folds):
+        part = restrict(fit, fold)
+        X, y = [], []
+        for g, x_fit in enumerate(fold.fit.X):
+            if len(x_fit) == 0:
+                X.append(np.zeros((0, len(fold.fit.inputs))))
+                y.append(np.zeros((0, len(fold.fit.outputs))))
+                continue
+            X.append(np.concatenate([f.score.X[g] for f in folds[: k + 1]]))
+            y.append(np.concatenate([f.score.y[g] for f in folds[: k + 1]]))
+        rows = Split(fold.fit.groups, fold.fit.inputs, fold.fit.outputs, tuple(X), tuple(y))
+        metrics, _ = evaluate(law, part, rows)
+        out.append(metrics.nmse if metrics is not None else None)
+    return out
+
+
+def _spread(law: Any, fit: Any, task: Task, *, probe: float) -> float | None:
+    """How far the fold fits disagree where they extrapolate, in output std (label-free).
+
+    Points: each group's top band (fold 0's score rows), its validation-scale input × ``probe``
+    (scale folds; random folds use the band as it is). Per group and output, the RMS over
+    points of the std across fold fits, over the std of the group's training outputs; then
+    the RMS over groups and outputs. None when fewer than two folds were fitted.
+    """
+    folds = task.folds()
+    train = task.train()
+    col = task.inputs.index(task.validation_scale) if task.validation_scale else None
+    terms = []
+    for g, group in enumerate(task.groups):
+        x = np.array(folds[0].score.X[g], dtype=np.float64)
+        if len(x) == 0:
+            continue
+        if col is not None and folds[0].kind == "scale":
+            x[:, col] *= probe
+        preds = []
+        for fold in folds:
+            params = restrict(fit, fold).parameters.get(group)
+            if params is None:
+                continue
+            with np.errstate(all="ignore"):
+                preds.append(
+                    np.asarray(predict(law, params, x), dtype=np.float64).reshape(len(x), -1)
+                )
+        if len(preds) < 2:
+            continue
+        stack = np.stack(preds)
+        if not np.all(np.isfinite(stack)):
+            return math.inf
+        std_y = np.std(train.y[g], axis=0)
+        std_y = np.where(std_y > 0, std_y, 1.0)
+        terms.extend(np.sqrt(np.mean(np.var(stack, axis=0), axis=0)) / std_y)
+    if not terms:
+        return None
+    return float(np.sqrt(np.mean(np.square(terms))))
 
 
 def _passes(law: Any, fit: Any, task: Task, *, probe: float) -> bool | None:
@@ -224,6 +302,64 @@ def probes(pools: dict[str, list[dict]], *, tops: tuple[int, ...] = (1, 3, 5)) -
     return "\n".join(lines)
 
 
+STABILITY_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+
+
+def _stable_fitness(c: dict, setting: str, rule: tuple) -> float:
+    """The current rule's fitness with a fold-spread term (``stability`` rules).
+
+    ``rule`` = (errors, spread probe key, weight): ``errors`` is "folds" (each fold scored on
+    its next band, the search's rule) or "reach" (each fold scored on every band above its
+    cutoff); fitness += weight × log10(1 + spread) (a law with one fold has spread 0).
+    """
+    errors, probe, weight = rule
+    k, agg, node_w, param_w = CURRENT
+    f = _error(c[setting][errors], k, agg)
+    if not math.isfinite(f):
+        return math.inf
+    f += node_w * c["nodes"] + param_w * c["params"]
+    if c[setting]["checks"] is False:
+        f += 3.0
+    spread = c[setting]["spread"][probe]
+    if weight and spread is not None:
+        f += weight * (math.log10(1.0 + spread) if math.isfinite(spread) else 3.0)
+    return f
+
+
+def _stable_top(pool: list[dict], setting: str, rule: tuple, top: int) -> float:
+    scored = [(_stable_fitness(c, setting, rule), i) for i, c in enumerate(pool)]
+    ranked = [pool[i] for f, i in sorted(scored) if math.isfinite(f)][:top]
+    return float(np.mean([_clip(c[setting]["r2"]) for c in ranked])) if ranked else -1.0
+
+
+def stability(pools: dict[str, list[dict]], *, tops: tuple[int, ...] = (1, 3, 5)) -> str:
+    """Fold errors (next band or every band above) × spread weight: nested mean (real mean)
+    of the top 1, 3, 5 laws' clipped R², then each pool's top-3 nested (real)."""
+    names = list(pools)
+    head = "| errors | spread at | weight | " + " | ".join(f"top {t}" for t in tops) + " | "
+    head += " | ".join(n.replace("_scaling_law", "") + " top 3" for n in names) + " |"
+    lines = [f"{len(pools)} pools", "", head, "|---" * (3 + len(tops) + len(names)) + "|"]
+    for errors in ("folds", "reach"):
+        for probe in SPREADS:
+            for weight in STABILITY_WEIGHTS:
+                if weight == 0 and probe != SPREADS[0]:
+                    continue
+                rule = (errors, f"{probe:g}", weight)
+                cells = []
+                for top in tops:
+                    nested = np.mean([_stable_top(p, "nested", rule, top) for p in pools.values()])
+                    real = np.mean([_stable_top(p, "real", rule, top) for p in pools.values()])
+                    cells.append(f"{nested:.3f} ({real:.3f})")
+                per = [
+                    f"{_stable_top(p, 'nested', rule, 3):.2f} ({_stable_top(p, 'real', rule, 3):.2f})"
+                    for p in pools.values()
+                ]
+                lines.append(
+                    f"| {errors} | {probe:g} | {weight:g} | " + " | ".join(cells + per) + " |"
+                )
+    return "\n".join(lines)
+
+
 def table(pools: dict[str, list[dict]], *, top: int = 12) -> str:
     """The rules, best first by the nested criterion, with the real test R² beside it."""
     rows = []
@@ -263,7 +399,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", type=Path, help="print the rules table of a saved sweep")
     parser.add_argument("--grid", type=Path, help="print the weights grid of a saved sweep")
     parser.add_argument("--probes", type=Path, help="print the probe table of a saved sweep")
+    parser.add_argument("--stability", type=Path, help="print the fold-spread table of a sweep")
     args = parser.parse_args(argv)
+    if args.stability:
+        print(stability(json.loads(args.stability.read_text())))
+        return 0
     if args.probes:
         print(probes(json.loads(args.probes.read_text())))
         return 0
