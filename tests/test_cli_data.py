@@ -199,6 +199,7 @@ def test_no_inputs_and_no_card_hints_the_flag_and_the_card(capsys, tmp_path):
     assert "no inputs given; pass --inputs N,D" in line
     assert "[[inputs]] name in a card sweep.toml beside the data" in line
     assert "inputs=[" not in line
+    assert line.endswith("; the columns are: model, params, tokens, loss")
 
 
 def test_non_positive_value_on_log_scale_names_the_flag_that_turns_it_off(capsys, tmp_path):

@@ -241,7 +241,19 @@ def test_invalid_split_values(tmp_path):
 
 
 def test_no_test_rule_and_no_split_column(tmp_path):
-    _fails(_write(tmp_path, GOOD), "no test rule and no 'split' column", **dict(SWEEP, test=None))
+    message = _fails(
+        _write(tmp_path, GOOD), "no test rule and no 'split' column", **dict(SWEEP, test=None)
+    )
+    assert "pass test='N >= 1e+09'" in message  # the first input at its largest value
+
+
+def test_no_inputs_or_outputs_names_the_columns_to_choose_from(tmp_path):
+    for options in (dict(outputs=["loss"]), dict(inputs=["N", "D"])):
+        message = _fails(_write(tmp_path, GOOD), r"no \w+ given", **options, test="N > 1")
+        assert message.endswith("; the columns are: model, N, D, loss")
+    frame = pd.read_csv(_write(tmp_path, GOOD))
+    with pytest.raises(TaskError, match="the columns are: model, N, D, loss$"):
+        load_task(frame, outputs=["loss"])
 
 
 def test_column_both_input_and_output(tmp_path):

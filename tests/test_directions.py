@@ -135,6 +135,7 @@ def test_own_data_without_directions_gets_them_from_its_training_rows(tmp_path):
     task = load_task(_sweep(tmp_path), inputs=["N", "D"], outputs=["loss"], test="N >= 1e9")
     assert task.monotone == {"N": -1, "D": -1}
     assert any("read from the training rows: N decreasing, D decreasing" in n for n in task.notes)
+    assert any("pass monotone={'N': 'dec', 'D': 'dec'}" in n for n in task.notes)
 
 
 def test_declared_directions_win_and_none_turns_inference_off(tmp_path):
@@ -168,6 +169,7 @@ def test_score_prints_the_inferred_directions_as_a_note(tmp_path, capsys, flags,
         assert "read from the training rows" not in err
     else:
         assert expected in err and "--monotone none for none" in err
+        assert "to keep them pass --monotone N:dec,D:dec" in err  # the directions read
 
 
 def test_the_report_names_the_directions_and_where_they_came_from(tmp_path):

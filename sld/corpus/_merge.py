@@ -5,7 +5,7 @@ from (an option or the card) in the words a message uses.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,17 +43,23 @@ def merge(
     naming: Naming,
     card_path: Path | None,
     where: str,
+    columns: Sequence[str] = (),
 ) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The effective card as a dict (``base`` with the caller's options applied, each option
-    checked and named as the caller wrote it), and the notes on what was guessed."""
+    checked and named as the caller wrote it), and the notes on what was guessed.
+
+    ``columns`` (the data's header, when known) is named in the error for missing inputs or
+    outputs, so the fix can be copied from it."""
     spec = dict(base)
     spec["name"] = name or spec.get("name") or default_name
     if isinstance(options.inputs, str) or isinstance(options.outputs, str):
         raise TaskError(f"{where}: pass inputs and outputs as lists, e.g. inputs=['N', 'D']")
     beside = card_path or _card_beside(where)
-    spec["inputs"] = _pick(spec.get("inputs", []), options.inputs, "inputs", naming, beside, where)
+    spec["inputs"] = _pick(
+        spec.get("inputs", []), options.inputs, "inputs", naming, beside, where, columns
+    )
     spec["outputs"] = _pick(
-        spec.get("outputs", []), options.outputs, "outputs", naming, beside, where
+        spec.get("outputs", []), options.outputs, "outputs", naming, beside, where, columns
     )
     input_names = [v["name"] for v in spec["inputs"]]
     output_names = [v["name"] for v in spec["outputs"]]
@@ -143,14 +149,16 @@ def _pick(
     naming: Naming,
     card: Path | None,
     where: str,
+    columns: Sequence[str],
 ) -> list[dict[str, Any]]:
     flag = option_name(option, naming)
     if wanted is None:
         if not declared:
             in_card = f" or list them as {DATA_OPTIONS[option].card_key}"
             in_card += f" in a card {card.name} beside the data" if card else " in a card"
+            header = f"; the columns are: {', '.join(columns)}" if columns else ""
             raise TaskError(
-                f"{where}: no {option} given; pass {option_hint(option, naming)}{in_card}"
+                f"{where}: no {option} given; pass {option_hint(option, naming)}{in_card}{header}"
             )
         return [dict(v) for v in declared]
     wanted = list(wanted)

@@ -20,7 +20,7 @@ from sld.corpus._merge import Options, log_scale_fix, merge, origins, rule_where
 from sld.corpus._rows import check_counts, check_duplicates, check_positive, test_rows
 from sld.corpus.card import TaskCard, card_from_dict, read_card
 from sld.corpus.options import Naming, option_hint, option_name
-from sld.corpus.table import PARQUET_SUFFIXES, frame_table, read_table
+from sld.corpus.table import PARQUET_SUFFIXES, Table, column_names, frame_table, read_table
 from sld.corpus.task import Task, make_task
 from sld.errors import TaskError
 from sld.resources import datasets_dir
@@ -108,6 +108,11 @@ def load_task(
         monotone=monotone,
     )
     default_name = str(source) if curated else data_path.stem if data_path is not None else "frame"
+    header: list[str] = []  # for the hint when no inputs or outputs were named
+    if frame is not None:
+        header = [str(c) for c in frame.columns]
+    elif data_path is not None:
+        header = column_names(data_path)
     spec, notes = merge(
         base,
         options,
@@ -117,6 +122,7 @@ def load_task(
         naming=naming,
         card_path=card_path,
         where=where,
+        columns=header,
     )
     explicit_log = {v["name"] for v in spec["inputs"] if "log_scale" in v}
     card = card_from_dict(
@@ -158,7 +164,8 @@ def load_task(
         where=where,
         verify=curated and test is None,
         rule_where=rule_where(where, test_option if test is not None else None, card_path),
-        fix=f"pass {option_hint('test', naming)}, set split.test in a card",
+        fix=f"pass {option_hint('test', naming, _rule_example(card, table, naming))}, "
+        "set split.test in a card",
     )
     n_test = int(is_test.sum())
     if n_test == 0:
@@ -186,11 +193,7 @@ def load_task(
         log_scale=logs,
         where=where,
         scale_fix=f"choose another input with {option_name('validation_scale', naming)}",
-        monotone_fix=(
-            f"to set them pass {option_hint('monotone', naming)} or a card's [monotone], "
-            f"and {option_hint('monotone', naming, 'none' if naming == 'flags' else '{}')} "
-            "for none"
-        ),
+        monotone_fix=lambda read: _monotone_fix(read, naming),
         notes=notes,
     )
 
@@ -215,3 +218,24 @@ def _locate(name_or_path: str | PathLike[str]) -> tuple[Path | None, Path, bool]
         return path, path.with_suffix(".csv"), False
     beside = path.with_suffix(".toml")
     return (beside if beside.is_file() else None), path, False
+
+
+def _rule_example(card: TaskCard, table: Table, naming: Naming) -> str:
+    """A test rule in the data's own terms for the hint: its first input at or above its
+    largest value, e.g. ``"params >= 5e+09"``."""
+    name = card.input_names[0]
+    rule = f"{name} >= {float(np.max(table.values[name])):.3g}"
+    return f'"{rule}"' if naming == "flags" else f"'{rule}'"
+
+
+def _monotone_fix(read: Mapping[str, int], naming: Naming) -> str:
+    """How to pin the directions read from the rows, or turn them off, in the caller's terms."""
+    words = {name: "inc" if sign > 0 else "dec" for name, sign in read.items()}
+    if naming == "flags":
+        pinned, none = ",".join(f"{name}:{word}" for name, word in words.items()), "none"
+    else:
+        pinned, none = repr(words), "{}"
+    return (
+        f"to keep them pass {option_hint('monotone', naming, pinned)} or a card's [monotone], "
+        f"and {option_hint('monotone', naming, none)} for none"
+    )

@@ -170,6 +170,23 @@ def frame_table(
     )
 
 
+def column_names(path: Path) -> list[str]:
+    """The header of a CSV or Parquet file, for hints in messages; [] when it cannot be read
+    (reading the table proper reports why)."""
+    try:
+        if path.suffix.lower() in PARQUET_SUFFIXES:
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            for record in csv.reader(handle):
+                if record and any(cell.strip() for cell in record):
+                    return [cell.strip() for cell in record]
+    except Exception:  # noqa: BLE001 - only a hint; the reader names the real problem
+        return []
+    return []
+
+
 def _read_parquet(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise TaskError(f"{path}: file not found; check the path")

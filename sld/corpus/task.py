@@ -7,7 +7,7 @@ report calls :meth:`Task.heldout`, the single way to reach the test rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -191,14 +191,17 @@ def make_task(
     log_scale: dict[str, bool],
     where: str,
     scale_fix: str = "choose another validation scale",
-    monotone_fix: str = "set them in a card's [monotone], or turn validation.infer_monotone off",
+    monotone_fix: str | Callable[[Mapping[str, int]], str] = (
+        "set them in a card's [monotone], or turn validation.infer_monotone off"
+    ),
     notes: Sequence[str] = (),
 ) -> Task:
     """Assemble a Task from row arrays. ``X``: (rows, n_inputs); ``y``: (rows, n_outputs).
 
     Raises TaskError when a group has fewer than 2 training rows or when the validation
     slice would leave no rows to fit on (``scale_fix`` says how to choose another scale).
-    Directions read from the rows add a note ending in ``monotone_fix`` (how to override).
+    Directions read from the rows add a note ending in ``monotone_fix`` (how to override;
+    a callable gets the directions read).
     """
     names = tuple(sorted(set(groups.tolist())))
     scale_name = card.validation.scale
@@ -271,11 +274,13 @@ def make_task(
     )
 
 
-def _inferred_note(monotone: dict[str, int], *, fix: str) -> str:
+def _inferred_note(
+    monotone: dict[str, int], *, fix: str | Callable[[Mapping[str, int]], str]
+) -> str:
     listed = ", ".join(
         f"{k} {'increasing' if v > 0 else 'decreasing'}" for k, v in monotone.items()
     )
     return (
         f"monotone directions read from the training rows: {listed}; the extrapolation checks "
-        f"hold laws to them; {fix}"
+        f"hold laws to them; {fix(monotone) if callable(fix) else fix}"
     )
