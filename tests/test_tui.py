@@ -16,6 +16,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from rich.console import Console
 from test_tui_snapshots import demo_run, write_demo_run  # noqa: F401  (fixture)
@@ -23,7 +24,7 @@ from textual.widgets import DataTable, Input, RichLog, Static, TabbedContent
 from waiting import HANG, pilot_wait_until, wait_until
 
 from sld.cli import main
-from sld.config import RunConfig
+from sld.config import RunConfig, TaskSpec
 from sld.corpus import load_task
 from sld.errors import SldError, StoreError
 from sld.evolve.engine import Engine
@@ -35,6 +36,7 @@ from sld.tui.extrapolation import law_picture, panel_series, panels
 from sld.tui.messages import RunOpened
 from sld.tui.plot import Y_MARGIN, Series, scatter
 from sld.tui.screens import HelpScreen, LawDetailScreen, _selection_notes
+from sld.tui.setup import SetupPane
 from sld.tui.view import LawRow, ViewPoller, filter_rows, sort_rows
 from sld.tui.widgets import ExtrapolationPlot
 
@@ -383,6 +385,66 @@ def test_detail_shows_residual_diagnostics_in_words_and_an_llm_laws_hypothesis(d
             text = scores_text()
             assert "hypothesis: parallel copies act like a larger model: log P scales N" in text
             assert "residuals on the fold bands" not in text
+
+    asyncio.run(drive())
+
+
+def _own_sweep(tmp_path: Path) -> Path:
+    """A Chinchilla-shaped grid as a user's CSV: no card, so the data flags describe it."""
+    rows = [
+        {"N": n, "D": d, "loss": 1.7 + 400 / n**0.34 + 410 / d**0.28}
+        for n in (1e8, 2e8, 5e8, 1e9, 2e9)
+        for d in (2e9, 5e9, 1e10, 2e10)
+    ]
+    path = tmp_path / "sweep.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_sld_tui_takes_the_data_flags_of_your_own_file(tmp_path, monkeypatch, capsys):
+    path = _own_sweep(tmp_path)
+    opened: list = []
+    monkeypatch.setattr("sld.tui.run_app", lambda task, **options: opened.append(task) or 0)
+    flags = ["--inputs", "N,D", "--output", "loss", "--test", "N >= 1e9"]
+    assert main(["tui", str(path), *flags]) == 0
+    (spec,) = opened
+    assert isinstance(spec, TaskSpec)
+    assert (spec.source, spec.inputs, spec.outputs, spec.test) == (
+        str(path),
+        ["N", "D"],
+        ["loss"],
+        "N >= 1e9",
+    )
+    assert "note: the validation slice holds" in capsys.readouterr().err  # a guess, named
+    # a bad flag is one line before any screen opens, as for sld discover
+    assert main(["tui", str(path), "--inputs", "N,X", "--output", "loss"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "'X'" in err and "--inputs" in err
+    assert main(["tui", "--attach", str(tmp_path), "--inputs", "N"]) == 2
+    assert "data flags" in capsys.readouterr().err
+    assert len(opened) == 1
+
+
+def test_a_session_on_your_own_file_shows_its_card_and_runs_with_its_options(tmp_path):
+    spec = TaskSpec(
+        source=str(_own_sweep(tmp_path)), inputs=["N", "D"], outputs=["loss"], test="N >= 1e9"
+    )
+    app = SldApp(spec, out=tmp_path / "runs")
+
+    def card_text() -> str:
+        console = Console(width=120, record=True, file=io.StringIO())
+        console.print(app.query_one("#card", Static).content)
+        return console.export_text()
+
+    async def drive() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            assert "sweep" in card_text() and "no inputs given" not in card_text()
+            assert app.query_one(SetupPane).run_config({}).task == spec
+            # another task in the list is the bare name, without this file's options
+            assert app.query_one(SetupPane).spec_of("parallel_scaling_law") == TaskSpec(
+                source="parallel_scaling_law"
+            )
 
     asyncio.run(drive())
 

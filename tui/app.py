@@ -35,6 +35,7 @@ from textual.widgets import (
     TabPane,
 )
 
+from sld.config import TaskSpec
 from sld.errors import SldError
 from sld.run import Run
 from sld.store import RunReader
@@ -91,7 +92,7 @@ class SldApp(RunControl, LawActions, StoreReading, Navigation, App[int]):
 
     def __init__(
         self,
-        task: str | None = None,
+        task: str | TaskSpec | None = None,
         *,
         attach: str | Path | None = None,
         bench: str | Path | None = None,
@@ -102,7 +103,9 @@ class SldApp(RunControl, LawActions, StoreReading, Navigation, App[int]):
         poll_seconds: float = POLL_SECONDS,
     ) -> None:
         super().__init__()
-        self.task_source = task
+        # a TaskSpec carries a data file's options (the data flags of 'sld tui FILE --inputs ...')
+        self.task_spec = task if isinstance(task, TaskSpec) else None
+        self.task_source = task.source if isinstance(task, TaskSpec) else task
         self.attach_dir = Path(attach) if attach is not None else None
         self.bench_dir = Path(bench) if bench is not None else None
         self.out = Path(out)
@@ -131,7 +134,9 @@ class SldApp(RunControl, LawActions, StoreReading, Navigation, App[int]):
         yield Static(id="status")
         with TabbedContent(initial="laws" if self.read_only else "setup", id="tabs"):
             with TabPane("Setup", id="setup"):
-                yield SetupPane(task=self.task_source, settings=self.settings, id="setup-row")
+                yield SetupPane(
+                    task=self.task_spec or self.task_source, settings=self.settings, id="setup-row"
+                )
             with TabPane("Laws", id="laws"):
                 with Horizontal(id="laws-row"):
                     with Vertical(id="table-column"):
@@ -325,7 +330,7 @@ class SldApp(RunControl, LawActions, StoreReading, Navigation, App[int]):
 
 
 def run_app(
-    task: str | None = None,
+    task: str | TaskSpec | None = None,
     *,
     attach: str | Path | None = None,
     bench: str | Path | None = None,
@@ -334,7 +339,9 @@ def run_app(
 ) -> int:
     """Run the app in the terminal; returns the exit code.
 
-    ``attach`` may also be a bench directory (made by ``sld bench``): it then opens as ``bench``.
+    ``task``: a curated name or a data file (with a card beside it), or a TaskSpec holding a
+    data file's options. ``attach`` may also be a bench directory (made by ``sld bench``): it
+    then opens as ``bench``.
     """
     from sld.bench import is_bench_dir
 

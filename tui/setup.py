@@ -33,13 +33,24 @@ class SetupPane(Horizontal):
     """Pick a task (its card shows beside the list), adjust the settings, start and control a run.
 
     ``settings`` fill the form (keys of :data:`DEFAULT_SETTINGS`); ``task`` is
-    highlighted first (a CSV path is added to the curated names).
+    highlighted first (a data file's path is added to the curated names; a TaskSpec brings
+    the file's options: inputs, outputs, test rule...).
     """
 
-    def __init__(self, *, task: str | None, settings: Mapping[str, Any], id: str) -> None:
+    def __init__(
+        self, *, task: str | TaskSpec | None, settings: Mapping[str, Any], id: str
+    ) -> None:
         super().__init__(id=id)
-        self.task_source = task
+        self.task_spec = task if isinstance(task, TaskSpec) else None
+        self.task_source = task.source if isinstance(task, TaskSpec) else task
         self.settings = dict(settings)
+
+    def spec_of(self, source: str) -> TaskSpec:
+        """The task spec a run on ``source`` uses: the given one (with its data options) for
+        the task the session opened on, the bare name or path for any other."""
+        if self.task_spec is not None and source == self.task_spec.source:
+            return self.task_spec
+        return TaskSpec(source=source)
 
     def compose(self) -> ComposeResult:
         """The task column and the settings column with the run controls."""
@@ -107,11 +118,9 @@ class SetupPane(Horizontal):
 
     def show_card(self, source: str) -> None:
         """Show the card of task ``source`` (or why it cannot be loaded)."""
-        from sld.corpus import load_task
-
         card = self.query_one("#card", TaskCard)
         try:
-            card.show_task(load_task(source))
+            card.show_task(self.spec_of(source).load())
         except SldError as exc:
             card.show_task(None, error=str(exc))
 
@@ -158,7 +167,7 @@ class SetupPane(Horizontal):
             "model": text("model") or None,
         }
         values: dict[str, Any] = dict(
-            task=TaskSpec(source=option.id),
+            task=self.spec_of(option.id),
             seed=integer("seed"),
             generations=integer("generations", optional=True),
             time_limit=text("time") or None,  # a Duration: '90s', '10m', '1h'

@@ -139,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     session = sub.add_parser(
         "tui", help="interactive terminal session: run a discovery or watch one"
     )
-    session.add_argument("task", nargs="?", help="curated task name or path to a CSV with a card")
+    session.add_argument(
+        "task", nargs="?", help="curated task name, or path to your own CSV or Parquet file"
+    )
     session.add_argument(
         "--attach",
         metavar="RUN_DIR",
@@ -156,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default="runs", help="parent folder for new run directories (default: runs/)"
     )
     session.add_argument("--seed", type=int, default=0)
+    add_data_flags(session)
     session.set_defaults(handler=tui.run)
     return parser
 
