@@ -197,6 +197,18 @@ def llm_config(*, config_file: str | Path | None = None, **flags: Any) -> LlmCon
 # -- the run -------------------------------------------------------------------------------
 
 
+def _source_text(value: Any) -> Any:
+    """A path-like source as text; a DataFrame refused with how to run on it."""
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "columns") and hasattr(value, "to_csv"):
+        raise ValueError(
+            "a run reloads its data on resume, so it needs a file, not a DataFrame; save it "
+            "first (frame.to_csv('sweep.csv')) and pass the path"
+        )
+    return value
+
+
 class TaskSpec(BaseModel):
     """How to load the task again on resume: a curated name, or a user's data file with every
     option that describes it (what the data flags gave, recorded verbatim; see
@@ -204,7 +216,7 @@ class TaskSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    source: str
+    source: Annotated[str, BeforeValidator(_source_text)]
     inputs: list[str] | None = None
     outputs: list[str] | None = None
     group: str | None = None
@@ -214,6 +226,15 @@ class TaskSpec(BaseModel):
     aliases: dict[str, str] | None = None
     max_params: int | None = None
     monotone: dict[str, str] | None = None
+
+    def anchored(self) -> TaskSpec:
+        """This spec with a data file's path made absolute (a curated name stays), so a run
+        recorded with it resumes from any folder."""
+        from sld.corpus import is_curated
+
+        if is_curated(self.source):
+            return self
+        return self.model_copy(update={"source": str(Path(self.source).absolute())})
 
     def options(self) -> dict[str, Any]:
         """The data options that were given (``load_task`` keywords)."""

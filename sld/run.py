@@ -239,10 +239,12 @@ class Run:
     ) -> Run:
         """A new run: in ``run_dir`` exactly when given, else in a fresh folder under ``out``.
 
-        Validates everything (task, output folder, proposer) before it writes.
+        Validates everything (task, output folder, proposer) before it writes; a data file's
+        path is recorded absolute, so ``--resume`` works from any folder.
         Raises StoreError when ``run_dir`` already holds a store.
         """
         task = config.task.load()
+        config = config.model_copy(update={"task": config.task.anchored()})
         if run_dir is None:
             parent = Path(out)
             writable(parent)

@@ -15,6 +15,7 @@ from waiting import HANG, pilot_wait_until, wait_until
 
 from sld.cli import main
 from sld.config import Budgets, RunConfig, TaskSpec
+from sld.corpus import load_task
 from sld.errors import StoreError
 from sld.report import REPORT_JSON
 from sld.run import RUN_STATES, Run, RunEvent, writable
@@ -147,3 +148,35 @@ def test_many_processes_may_check_one_output_directory_at_once(tmp_path):
         results = list(pool.map(lambda _: writable(shared), range(400)))
     assert results == [None] * 400
     assert list(shared.iterdir()) == []
+
+
+def test_a_run_on_a_relative_data_path_resumes_from_another_folder(tmp_path, monkeypatch):
+    data, elsewhere = tmp_path / "data", tmp_path / "elsewhere"
+    data.mkdir()
+    elsewhere.mkdir()
+    frame = load_task("parallel_scaling_law").frame()
+    frame.to_csv(data / "sweep.csv", index=False)
+    spec = TaskSpec(
+        source="sweep.csv",
+        inputs=["num_params", "parallel_size"],
+        outputs=["loss"],
+        group="group",
+        test="num_params >= 1.5e9",
+    )
+    monkeypatch.chdir(data)
+    run = Run.create(RunConfig(task=spec, generations=1, **TINY), out=tmp_path / "runs")
+    run.close()
+    assert run.config.task.source == str(data / "sweep.csv")
+    monkeypatch.chdir(elsewhere)
+    resumed = Run.open(run.run_dir)
+    assert resumed.task.name == "sweep"
+    assert resumed.config.task.source == str(data / "sweep.csv")
+    resumed.close()
+    assert TaskSpec(source="parallel_scaling_law").anchored().source == "parallel_scaling_law"
+
+
+def test_a_run_takes_a_path_object_and_refuses_a_dataframe_with_the_fix():
+    assert TaskSpec(source=Path("sweep.csv")).source == "sweep.csv"
+    frame = load_task("parallel_scaling_law").frame()
+    with pytest.raises(ValueError, match=r"not a DataFrame; save it first \(frame.to_csv"):
+        RunConfig(task={"source": frame}, generations=1)
