@@ -11,6 +11,7 @@ import pytest
 
 from sld.corpus import load_task
 from sld.errors import TaskError
+from sld.scoring import score
 
 GOOD = """model,N,D,loss
 a,1e8,1e9,3.1
@@ -435,3 +436,36 @@ def test_guessed_validation_scale_is_noted_with_the_keyword(tmp_path):
     assert len(task.notes) == 1 and "'N' is a guess" in task.notes[0]
     assert "validation_scale=INPUT" in task.notes[0]
     assert load_task(_write(tmp_path, GOOD), **SWEEP, validation_scale="N").notes == ()
+
+
+ODD_COLUMNS = """data mix,model size,train-tokens,val loss
+web,1e8,1e9,3.1
+web,2e8,1e9,3.0
+web,4e8,1e9,2.9
+web,1e9,1e9,2.8
+code,1e8,2e9,3.2
+code,2e8,2e9,3.1
+code,4e8,2e9,3.0
+code,1e9,2e9,2.9
+"""
+
+
+def test_columns_a_law_cannot_name_get_aliases_and_an_output_must_be_renamed(tmp_path):
+    options = dict(inputs=["model size", "train-tokens"], group="data mix", test="x1 >= 1e9")
+    _fails(
+        _write(tmp_path, ODD_COLUMNS),
+        r"output 'val loss' cannot stand on the left of a law .*rename the column",
+        outputs=["val loss"],
+        **options,
+    )
+    path = _write(tmp_path, ODD_COLUMNS.replace("val loss", "val_loss"))
+    task = load_task(str(path), outputs=["val_loss"], **options)
+    assert task.aliases == {"x1": "model size", "x2": "train-tokens"}  # given for you
+    named = load_task(
+        str(path),
+        outputs=["val_loss"],
+        **{**options, "test": "N >= 1e9"},
+        aliases={"N": "model size", "D": "train-tokens"},
+    )
+    report = score("E + A/N**a + B/D**b", named, split="test")
+    assert report.ok and report.law == "val_loss = E + A/N**a + B/D**b"

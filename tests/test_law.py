@@ -497,3 +497,28 @@ def test_shape_keeps_the_top_of_the_tree_and_erases_parameter_names():
     # every output contributes
     two = parse_law("y = A/N**a; z = B/D**b", inputs=("N", "D"), outputs=("y", "z"))
     assert two.shape.count(" ; ") == 1
+
+
+def test_a_column_that_is_no_identifier_is_named_by_its_alias_in_text_and_exports():
+    """`model size` cannot appear in a law, so laws write its alias; the normalized text
+    parses again to the same law, and the code exports name it `model_size`."""
+    np = pytest.importorskip("numpy")
+    task = dict(inputs=["model size", "train-tokens"], outputs=["loss"])
+    aliases = {"N": "model size", "D": "train-tokens"}
+    law = parse_law("E + A/N**a + B/D**b", **task, aliases=aliases)
+    assert law.text == "loss = E + A/N**a + B/D**b"
+    assert parse_law(law.text, **task, aliases=aliases).key == law.key
+    function = _load(law.python())
+    assert "def law(model_size, train_tokens, E, A, a, B, b):" in law.python()
+    assert function(np.array([1e8]), np.array([1e9]), 1.7, 400.0, 0.3, 410.0, 0.3) == (
+        pytest.approx(1.7 + 400 / 1e8**0.3 + 410 / 1e9**0.3)
+    )
+    namespace: dict = {}
+    exec(compile(law.sympy_source(), "<law>", "exec"), namespace)  # noqa: S102 - our own output
+    assert namespace["loss"].free_symbols >= {namespace["model_size"], namespace["train_tokens"]}
+    with pytest.raises(
+        TaskError, match=r"'model size' is not a plain identifier; give it an alias"
+    ):
+        parse_law("E + A/N**a", inputs=["model size"], outputs=["loss"])
+    with pytest.raises(TaskError, match=r"'val loss' is not a plain identifier; rename the column"):
+        parse_law("E + A/N**a", inputs=["N"], outputs=["val loss"])

@@ -7,6 +7,7 @@ CSV may leave those out.
 
 from __future__ import annotations
 
+import keyword
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +20,10 @@ from sld.errors import TaskError, validation_message
 RESERVED_NAMES = frozenset(
     {"log", "exp", "sqrt", "abs", "tanh", "min", "max", "sin", "cos", "pow", "pi", "e", "group"}
 )
+
+
+def _reserved(name: str) -> bool:
+    return name in RESERVED_NAMES or keyword.iskeyword(name)
 
 
 Direction = Literal["increasing", "decreasing"]
@@ -163,6 +168,12 @@ class TaskCard(_Model):
         both = sorted(set(input_names) & set(output_names))
         if both:
             raise ValueError(f"column {both[0]!r} is both an input and an output; pick one role")
+        for name in output_names:  # a law writes 'output = ...', so the output must be a name
+            if not name.isidentifier() or name.startswith("_") or _reserved(name):
+                raise ValueError(
+                    f"output {name!r} cannot stand on the left of a law ('{name} = ...'); "
+                    "rename the column to letters, digits and _"
+                )
         columns = {*input_names, *output_names}
         if self.group_column is not None and self.group_column in columns:
             raise ValueError(f"group column {self.group_column!r} is also an input or output")

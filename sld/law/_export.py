@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import keyword
+import re
 from collections.abc import Mapping, Sequence
 
 import sympy
@@ -30,6 +32,27 @@ def law_latex(outputs: Sequence[str], expressions: Sequence[sympy.Expr]) -> str:
         for out, expr in zip(outputs, expressions, strict=True)
     ]
     return "\n".join(lines)
+
+
+def _code_names(
+    inputs: Sequence[str], parameters: Sequence[str], expressions: Sequence[sympy.Expr]
+) -> tuple[list[str], tuple[sympy.Expr, ...]]:
+    """Inputs as Python identifiers (a column such as ``model size`` becomes ``model_size``,
+    clear of every other name) and the expressions with those symbols swapped in."""
+    taken = set(parameters) | {i for i in inputs if i.isidentifier() and not keyword.iskeyword(i)}
+    names, swap = [], {}
+    for name in inputs:
+        if name.isidentifier() and not keyword.iskeyword(name):
+            names.append(name)
+            continue
+        code = re.sub(r"\W", "_", name)
+        code = code if code[:1].isalpha() or code[:1] == "_" else f"x_{code}"
+        while code in taken or keyword.iskeyword(code):
+            code += "_"
+        taken.add(code)
+        names.append(code)
+        swap[sympy.Symbol(name, positive=True)] = sympy.Symbol(code, positive=True)
+    return names, tuple(e.xreplace(swap) for e in expressions)
 
 
 class _Printer(NumPyPrinter):
@@ -61,9 +84,11 @@ def law_python(
 ) -> str:
     """Source of ``def law(<inputs>, <parameters>)`` returning the output(s) with NumPy.
 
-    Arguments are all task inputs in task order, then the parameters; one
-    output is returned as an array, several as a tuple in output order.
+    Arguments are all task inputs in task order (a name that is not an identifier written as
+    one, e.g. ``model_size``), then the parameters; one output is returned as an array,
+    several as a tuple in output order.
     """
+    inputs, expressions = _code_names(inputs, parameters, expressions)
     printer = _Printer({"fully_qualified_modules": True})
     values = [printer.doprint(expr) for expr in expressions]
     body = values[0] if len(values) == 1 else "(" + ", ".join(values) + ",)"
@@ -103,7 +128,9 @@ def law_sympy(
     expressions: Sequence[sympy.Expr],
 ) -> str:
     """Source that rebuilds the law's SymPy expressions: inputs as positive symbols, parameters
-    as real ones, one assignment per output (``parse_law``'s own symbols, equal expressions)."""
+    as real ones, one assignment per output (``parse_law``'s own symbols, equal expressions;
+    an input whose name is not an identifier is written as one, e.g. ``model_size``)."""
+    inputs, expressions = _code_names(inputs, parameters, expressions)
     used = set().union(*(e.free_symbols for e in expressions))
     names = {s.name for s in used}
     lines = [f"# {text}", "import sympy", ""]

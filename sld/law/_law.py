@@ -177,8 +177,9 @@ def parse_law(
     present = set().union(*(e.free_symbols for e in expressions))
     kept = tuple(p for p in parameters if parameter_symbol(p) in present)
     canonical = canonicalize(expressions, parameters=kept)
+    printed = _printed_names(names.inputs)
     normalized = "; ".join(
-        f"{out} = {law_text(body, names=names.inputs)}"
+        f"{out} = {law_text(body, names=printed)}"
         for (body, _), out in zip(trees, outputs, strict=True)
     )
     return Law(
@@ -198,6 +199,17 @@ def parse_law(
     )
 
 
+def _printed_names(resolved: Mapping[str, str]) -> dict[str, str]:
+    """Written name (input or alias) -> the name the normalized text prints: the input's own
+    name, or, for a column a law cannot name (``model size``), its first alias in sorted order,
+    so the text always parses again."""
+    spoken: dict[str, str] = {}
+    for written, target in sorted(resolved.items()):
+        if written.isidentifier():
+            spoken.setdefault(target, target if target.isidentifier() else written)
+    return {written: spoken.get(target, target) for written, target in resolved.items()}
+
+
 def _task_names(
     inputs: Sequence[str], outputs: Sequence[str], aliases: Mapping[str, str] | None
 ) -> Names:
@@ -206,9 +218,18 @@ def _task_names(
         raise TaskError("law: inputs and outputs must be sequences of names, not one string")
     if not inputs or not outputs:
         raise TaskError("law: a task needs at least one input and one output")
+    aliased = set((aliases or {}).values())
     for name in (*inputs, *outputs, *(aliases or {})):
-        if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+        if not isinstance(name, str):
             raise TaskError(f"law: task name {name!r} is not a plain identifier; rename the column")
+        if name in aliased and name in inputs:
+            continue  # laws name this input by its alias, so the column may be any text
+        if not name.isidentifier() or name.startswith("_"):
+            fix = f"give it an alias (--aliases X='{name}')" if name in inputs else ""
+            raise TaskError(
+                f"law: task name {name!r} is not a plain identifier; "
+                f"{fix + ' or ' if fix else ''}rename the column"
+            )
         if keyword.iskeyword(name) or name in RESERVED:
             raise TaskError(f"law: task name {name!r} is reserved; rename the column")
     if len(set(inputs)) != len(inputs) or len(set(outputs)) != len(outputs):
