@@ -138,6 +138,15 @@ def test_own_data_without_directions_gets_them_from_its_training_rows(tmp_path):
     assert any("pass monotone={'N': 'dec', 'D': 'dec'}" in n for n in task.notes)
 
 
+def test_the_note_pins_a_column_a_law_cannot_name_by_its_alias(tmp_path):
+    frame = pd.read_csv(_sweep(tmp_path)).rename(columns={"N": "model size"})
+    task = load_task(
+        frame, inputs=["model size", "D"], outputs=["loss"], test="x1 >= 1e9", named_as="flags"
+    )
+    assert task.monotone == {"model size": -1, "D": -1}
+    assert any("to keep them pass --monotone x1:dec,D:dec" in n for n in task.notes)
+
+
 def test_declared_directions_win_and_none_turns_inference_off(tmp_path):
     path = _sweep(tmp_path)
     options = dict(inputs=["N", "D"], outputs=["loss"], test="N >= 1e9")

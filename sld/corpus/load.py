@@ -193,7 +193,7 @@ def load_task(
         log_scale=logs,
         where=where,
         scale_fix=f"choose another input with {option_name('validation_scale', naming)}",
-        monotone_fix=lambda read: _monotone_fix(read, naming),
+        monotone_fix=lambda read: _monotone_fix(read, naming, aliases=card.aliases),
         notes=notes,
     )
 
@@ -228,9 +228,14 @@ def _rule_example(card: TaskCard, table: Table, naming: Naming) -> str:
     return f'"{rule}"' if naming == "flags" else f"'{rule}'"
 
 
-def _monotone_fix(read: Mapping[str, int], naming: Naming) -> str:
-    """How to pin the directions read from the rows, or turn them off, in the caller's terms."""
-    words = {name: "inc" if sign > 0 else "dec" for name, sign in read.items()}
+def _monotone_fix(read: Mapping[str, int], naming: Naming, *, aliases: Mapping[str, str]) -> str:
+    """How to pin the directions read from the rows, or turn them off, in the caller's terms
+    (an input whose name is not a plain identifier by its alias)."""
+    alias_of = {target: alias for alias, target in sorted(aliases.items(), reverse=True)}
+    words = {
+        name if name.isidentifier() else alias_of.get(name, name): "inc" if sign > 0 else "dec"
+        for name, sign in read.items()
+    }
     if naming == "flags":
         pinned, none = ",".join(f"{name}:{word}" for name, word in words.items()), "none"
     else:
