@@ -461,6 +461,13 @@ def test_columns_a_law_cannot_name_get_aliases_and_an_output_must_be_renamed(tmp
     path = _write(tmp_path, ODD_COLUMNS.replace("val loss", "val_loss"))
     task = load_task(str(path), outputs=["val_loss"], **options)
     assert task.aliases == {"x1": "model size", "x2": "train-tokens"}  # given for you
+    # a rule names what it can write: the aliases, not the columns with a space or a dash
+    _fails(
+        path,
+        r"valid names are: group, x1, x2$",
+        outputs=["val_loss"],
+        **options | {"test": "N > 1"},
+    )
     named = load_task(
         str(path),
         outputs=["val_loss"],

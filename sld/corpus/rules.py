@@ -80,7 +80,7 @@ def parse_rule(text: str, *, names: Collection[str], where: str = "rule") -> Rul
     _check(tree.body, depth=0, used=used, text=text, where=where)
     unknown = sorted(used - set(names))
     if unknown:
-        valid = ", ".join(sorted(names))
+        valid = ", ".join(sorted(n for n in names if n.isidentifier()))  # what a rule can write
         raise TaskError(
             f"{where}: unknown name {unknown[0]!r} in rule {text!r}; valid names are: {valid}"
         )
