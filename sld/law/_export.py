@@ -16,8 +16,17 @@ import sympy
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.str import StrPrinter
 
+_LATEX_SPECIAL = {c: "\\" + c for c in "#$%&_{}"} | {
+    "~": r"\~{}",
+    "^": r"\^{}",
+    "\\": r"\textbackslash{}",
+}
+
 
 def _latex_name(name: str) -> str:
+    # a column a law cannot name ("model size") is shown as the text it is
+    if not name.isidentifier():
+        return r"\text{" + "".join(_LATEX_SPECIAL.get(c, c) for c in name) + "}"
     # SymPy reads "num_params" as num subscript params; show multi-part names upright.
     if "_" in name:
         return r"\mathrm{" + name.replace("_", r"\_") + "}"
