@@ -280,6 +280,22 @@ def grid(pools: dict[str, list[dict]], *, tops: tuple[int, ...] = (1, 3, 5)) -> 
 CURRENT = (3, "mean", 0.005, 0.01)  # the search's fold rule and weights
 
 
+def _cells(
+    pools: dict[str, list[dict]], top_mean: Any, rule: tuple, tops: tuple[int, ...]
+) -> list[str]:
+    """One table row's cells: per top-k the nested (real) mean over pools, then each pool's
+    top 3; ``top_mean(pool, setting, rule, top)`` scores one pool."""
+    cells = []
+    for top in tops:
+        nested = np.mean([top_mean(p, "nested", rule, top) for p in pools.values()])
+        real = np.mean([top_mean(p, "real", rule, top) for p in pools.values()])
+        cells.append(f"{nested:.3f} ({real:.3f})")
+    return cells + [
+        f"{top_mean(p, 'nested', rule, 3):.2f} ({top_mean(p, 'real', rule, 3):.2f})"
+        for p in pools.values()
+    ]
+
+
 def probes(pools: dict[str, list[dict]], *, tops: tuple[int, ...] = (1, 3, 5)) -> str:
     """Per probe factor: the current rule, demoting laws that fail the checks at that probe;
     nested mean (real mean) of the top 1, 3 and 5 laws' clipped R², then each pool's top 3."""
@@ -288,17 +304,8 @@ def probes(pools: dict[str, list[dict]], *, tops: tuple[int, ...] = (1, 3, 5)) -
     head += " | ".join(n.replace("_scaling_law", "") + " top 3" for n in names) + " |"
     lines = [f"{len(pools)} pools", "", head, "|---" * (1 + len(tops) + len(names)) + "|"]
     for probe in PROBES:
-        rule = (*CURRENT, f"{probe:g}")
-        cells = []
-        for top in tops:
-            nested = np.mean([_top_mean(p, "nested", rule, top) for p in pools.values()])
-            real = np.mean([_top_mean(p, "real", rule, top) for p in pools.values()])
-            cells.append(f"{nested:.3f} ({real:.3f})")
-        per = [
-            f"{_top_mean(p, 'nested', rule, 3):.2f} ({_top_mean(p, 'real', rule, 3):.2f})"
-            for p in pools.values()
-        ]
-        lines.append(f"| {probe:g} | " + " | ".join(cells + per) + " |")
+        cells = _cells(pools, _top_mean, (*CURRENT, f"{probe:g}"), tops)
+        lines.append(f"| {probe:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -344,19 +351,8 @@ def stability(pools: dict[str, list[dict]], *, tops: tuple[int, ...] = (1, 3, 5)
             for weight in STABILITY_WEIGHTS:
                 if weight == 0 and probe != SPREADS[0]:
                     continue
-                rule = (errors, f"{probe:g}", weight)
-                cells = []
-                for top in tops:
-                    nested = np.mean([_stable_top(p, "nested", rule, top) for p in pools.values()])
-                    real = np.mean([_stable_top(p, "real", rule, top) for p in pools.values()])
-                    cells.append(f"{nested:.3f} ({real:.3f})")
-                per = [
-                    f"{_stable_top(p, 'nested', rule, 3):.2f} ({_stable_top(p, 'real', rule, 3):.2f})"
-                    for p in pools.values()
-                ]
-                lines.append(
-                    f"| {errors} | {probe:g} | {weight:g} | " + " | ".join(cells + per) + " |"
-                )
+                cells = _cells(pools, _stable_top, (errors, f"{probe:g}", weight), tops)
+                lines.append(f"| {errors} | {probe:g} | {weight:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
