@@ -222,8 +222,8 @@ def _task_names(
     for name in (*inputs, *outputs, *(aliases or {})):
         if not isinstance(name, str):
             raise TaskError(f"law: task name {name!r} is not a plain identifier; rename the column")
-        if name in aliased and name in inputs:
-            continue  # laws name this input by its alias, so the column may be any text
+        if name in aliased and name in inputs and not name.isidentifier():
+            continue  # laws name this input by its alias; text that is no name cannot clash
         if not name.isidentifier() or name.startswith("_"):
             fix = f"give it an alias (--aliases X='{name}')" if name in inputs else ""
             raise TaskError(
