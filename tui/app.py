@@ -104,8 +104,7 @@ class SldApp(RunControl, LawActions, StoreReading, Navigation, App[int]):
     ) -> None:
         super().__init__()
         # a TaskSpec carries a data file's options (the data flags of 'sld tui FILE --inputs ...')
-        self.task_spec = task if isinstance(task, TaskSpec) else None
-        self.task_source = task.source if isinstance(task, TaskSpec) else task
+        self.opening_task = task
         self.attach_dir = Path(attach) if attach is not None else None
         self.bench_dir = Path(bench) if bench is not None else None
         self.out = Path(out)
@@ -134,9 +133,7 @@ class SldApp(RunControl, LawActions, StoreReading, Navigation, App[int]):
         yield Static(id="status")
         with TabbedContent(initial="laws" if self.read_only else "setup", id="tabs"):
             with TabPane("Setup", id="setup"):
-                yield SetupPane(
-                    task=self.task_spec or self.task_source, settings=self.settings, id="setup-row"
-                )
+                yield SetupPane(task=self.opening_task, settings=self.settings, id="setup-row")
             with TabPane("Laws", id="laws"):
                 with Horizontal(id="laws-row"):
                     with Vertical(id="table-column"):
