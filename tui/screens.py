@@ -16,6 +16,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
+from sld.corpus import direction
 from sld.law import Law
 from sld.scoring import PickReport, ResidualDiagnostics, diagnostics_headline, diagnostics_words
 from sld.tui.extrapolation import HELDOUT_LABEL
@@ -204,8 +205,7 @@ def _selection_notes(detail: LawDetail) -> list[RenderableType]:
     if checks is not None:
         if checks.get("passed"):
             held = ", ".join(
-                f"{detail.aliases.get(k, k)} {'increasing' if v > 0 else 'decreasing'}"
-                for k, v in detail.directions.items()
+                f"{detail.aliases.get(k, k)} {direction(v)}" for k, v in detail.directions.items()
             )
             notes.append(
                 Text(

@@ -31,6 +31,7 @@ from sld.corpus.load import load_task as load_task
 from sld.corpus.options import DATA_OPTIONS as DATA_OPTIONS
 from sld.corpus.options import DataOption as DataOption
 from sld.corpus.options import Naming as Naming
+from sld.corpus.options import direction as direction
 from sld.corpus.rules import Rule as Rule
 from sld.corpus.rules import parse_rule as parse_rule
 from sld.corpus.task import Fold as Fold
@@ -52,6 +53,7 @@ __all__ = [
     "TaskCard",
     "ValidationRule",
     "Variable",
+    "direction",
     "is_curated",
     "list_tasks",
     "load_card",

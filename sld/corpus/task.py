@@ -17,6 +17,7 @@ from sld.corpus.card import TaskCard
 from sld.corpus.directions import infer_directions
 from sld.corpus.folds import FoldKind, FoldMasks, group_folds
 from sld.corpus.folds import validation_mask as validation_mask
+from sld.corpus.options import direction
 from sld.errors import TaskError
 
 
@@ -277,9 +278,7 @@ def make_task(
 def _inferred_note(
     monotone: dict[str, int], *, fix: str | Callable[[Mapping[str, int]], str]
 ) -> str:
-    listed = ", ".join(
-        f"{k} {'increasing' if v > 0 else 'decreasing'}" for k, v in monotone.items()
-    )
+    listed = ", ".join(f"{k} {direction(v)}" for k, v in monotone.items())
     return (
         f"monotone directions read from the training rows: {listed}; the extrapolation checks "
         f"hold laws to them; {fix(monotone) if callable(fix) else fix}"

@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from sld.corpus import Task
+from sld.corpus import Task, direction
 from sld.evolve.offline import NAME as OFFLINE
 from sld.evolve.population import Member
 from sld.report._record import RunRecord, read_run
@@ -127,7 +127,7 @@ def _directions(task: Task | None) -> dict[str, Any] | None:
     if task is None:
         return None
     return {
-        "inputs": {k: "increasing" if v > 0 else "decreasing" for k, v in task.monotone.items()},
+        "inputs": {k: direction(v) for k, v in task.monotone.items()},
         "source": "declared" if task.card.monotone else "training rows" if task.monotone else None,
     }
 
