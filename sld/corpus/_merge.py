@@ -5,7 +5,7 @@ from (an option or the card) in the words a message uses.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,13 +43,13 @@ def merge(
     naming: Naming,
     card_path: Path | None,
     where: str,
-    columns: Sequence[str] = (),
+    columns: Callable[[], Sequence[str]] = tuple,
 ) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The effective card as a dict (``base`` with the caller's options applied, each option
     checked and named as the caller wrote it), and the notes on what was guessed.
 
-    ``columns`` (the data's header, when known) is named in the error for missing inputs or
-    outputs, so the fix can be copied from it."""
+    ``columns()`` (the data's header, when known; called only then) is named in the error for
+    missing inputs or outputs, so the fix can be copied from it."""
     spec = dict(base)
     spec["name"] = name or spec.get("name") or default_name
     if isinstance(options.inputs, str) or isinstance(options.outputs, str):
@@ -149,14 +149,15 @@ def _pick(
     naming: Naming,
     card: Path | None,
     where: str,
-    columns: Sequence[str],
+    columns: Callable[[], Sequence[str]],
 ) -> list[dict[str, Any]]:
     flag = option_name(option, naming)
     if wanted is None:
         if not declared:
             in_card = f" or list them as {DATA_OPTIONS[option].card_key}"
             in_card += f" in a card {card.name} beside the data" if card else " in a card"
-            header = f"; the columns are: {', '.join(columns)}" if columns else ""
+            names = columns()
+            header = f"; the columns are: {', '.join(names)}" if names else ""
             raise TaskError(
                 f"{where}: no {option} given; pass {option_hint(option, naming)}{in_card}{header}"
             )

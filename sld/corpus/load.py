@@ -108,11 +108,12 @@ def load_task(
         monotone=monotone,
     )
     default_name = str(source) if curated else data_path.stem if data_path is not None else "frame"
-    header: list[str] = []  # for the hint when no inputs or outputs were named
-    if frame is not None:
-        header = [str(c) for c in frame.columns]
-    elif data_path is not None:
-        header = column_names(data_path)
+
+    def header() -> list[str]:  # read only for the hint when no inputs or outputs were named
+        if frame is not None:
+            return [str(c) for c in frame.columns]
+        return column_names(data_path) if data_path is not None else []
+
     spec, notes = merge(
         base,
         options,
