@@ -1,31 +1,12 @@
-"""The run object: one discovery run, opened, driven and finalized in one place.
-
-``sld discover``, the TUI and ``sld bench`` all drive :class:`Run`, so they
-cannot behave differently. A run directory holds ``run.sqlite`` (the store),
-``report.json``, ``report.md`` and ``extrapolation.png``.
-
-Everything a user can get wrong (unknown task, bad CSV, unwritable folder,
-missing model, corrupted store) raises a one-line SldError from :meth:`Run.create`
-or :meth:`Run.open`, before the search starts.
-
-Proposers: ``offline``; ``llm`` and ``mixed`` ask the configured endpoint. The
-one policy when no endpoint is configured (no ``--base-url``, ``OPENAI_BASE_URL``
-or ``OPENAI_API_KEY``): the offline proposer, with a notice. A proposer that is
-configured but cannot be built (the local model is not installed, the replay
-source is missing) is an error.
-"""
+"""The run object (:class:`Run`) and what it tells its listener (:class:`RunEvent`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import dataclasses
-import platform
 import signal
-import sys
-import tempfile
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -34,14 +15,13 @@ import pandas as pd
 
 from sld.config import Budgets, RunConfig
 from sld.corpus import Task
-from sld.errors import ConfigError, StoreError
+from sld.errors import StoreError
 from sld.evolve.engine import Engine, Progress
-from sld.evolve.offline import OfflineProposer
 from sld.evolve.pick import PickSettings
-from sld.llm import ChatTransport, LlmProposer, MixedProposer, transport_for
-from sld.proposer import Proposer
+from sld.llm import ChatTransport
 from sld.report import build_report, finalize, read_run
-from sld.store import RunReader, RunStore
+from sld.run._setup import new_run_dir, proposer_for, transport_of, versions, writable
+from sld.store import RunStore
 
 RunState = Literal[
     "idle", "running", "paused", "stopping", "stopped", "scoring", "finished", "failed"
@@ -81,111 +61,6 @@ class RunEvent:
 Listener = Callable[[RunEvent], None]
 
 
-def versions() -> dict[str, str]:
-    """Versions of everything that can change a run's numbers."""
-    import jax
-    import numpy
-    import sympy
-
-    from sld._version import __version__
-
-    return {
-        "sld": __version__,
-        "python": sys.version.split()[0],
-        "jax": jax.__version__,
-        "numpy": numpy.__version__,
-        "sympy": sympy.__version__,
-        "platform": platform.platform(),
-        "jax_backend": jax.default_backend(),
-    }
-
-
-def new_run_dir(out: Path, task_name: str, seed: int) -> Path:
-    """A fresh directory under ``out`` named for the task, seed and start time."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = Path(task_name).stem
-    candidate = out / f"{base}-s{seed}-{stamp}"
-    n = 1
-    while candidate.exists():
-        n += 1
-        candidate = out / f"{base}-s{seed}-{stamp}-{n}"
-    return candidate
-
-
-def replay_config(run_dir: str | Path, budgets: Budgets | None = None) -> RunConfig:
-    """The config of the run in ``run_dir``, set to replay its recorded LLM replies (``--replay``)."""
-    if not RunReader.exists(run_dir):
-        raise ConfigError(
-            f"no run store in {run_dir}; pass a directory made by 'sld discover' to --replay"
-        )
-    with RunReader.open(run_dir) as reader:
-        config = RunConfig.model_validate(reader.config())
-    config = config.model_copy(update={"replay_from": str(Path(run_dir))})
-    return config.extended(budgets) if budgets is not None else config
-
-
-def make_proposer(
-    config: RunConfig, *, task: Task, store: RunStore | None, notice: Callable[[str], None]
-) -> Proposer:
-    """The proposer ``config`` asks for (see the module docstring for the no-endpoint policy).
-
-    ``store`` records every LLM exchange; ``notice`` receives the offline-fallback note.
-    """
-    return _proposer(config, _transport(config), task=task, store=store, notice=notice)
-
-
-def _transport(config: RunConfig) -> ChatTransport | None:
-    """The LLM transport ``config`` needs (None: offline, or no endpoint configured)."""
-    if config.proposer == "offline":
-        return None
-    return transport_for(config.llm, replay_from=config.replay_from)
-
-
-def _proposer(
-    config: RunConfig,
-    transport: ChatTransport | None,
-    *,
-    task: Task,
-    store: RunStore | None,
-    notice: Callable[[str], None],
-) -> Proposer:
-    if config.proposer == "offline":
-        return OfflineProposer()
-    if transport is None:
-        notice(
-            f"no LLM endpoint is configured: --proposer {config.proposer} falls back to the "
-            "offline proposer"
-        )
-        return OfflineProposer()
-    llm = LlmProposer(
-        transport,
-        config.llm,
-        store=store,
-        group=str(getattr(task.card, "group", "") or ""),
-        max_params=config.max_params,
-        notice=notice,
-    )
-    if config.proposer == "mixed":
-        return MixedProposer(llm, OfflineProposer(), ratio=config.llm.mixed_ratio)
-    return llm
-
-
-def writable(directory: Path, *, what: str = "output directory") -> None:
-    """ConfigError unless ``directory`` can be created and written (``what`` names it).
-
-    The probe is a uniquely named temporary file, so processes that check one
-    directory at once (bench workers sharing ``runs/``) never remove each other's.
-    """
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory, prefix=".sld-write-test-"):
-            pass
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot write to {what} {directory}: {exc.strerror or exc}; choose another with --out"
-        ) from None
-
-
 class Run:
     """One discovery run: open it with :meth:`create` or :meth:`open`, never directly.
 
@@ -219,7 +94,7 @@ class Run:
         self._progress = Progress()
         self._engine: Engine | None = None
         try:
-            self._proposer = _proposer(
+            self._proposer = proposer_for(
                 config, transport, task=task, store=store, notice=self._notice
             )
         except BaseException:
@@ -252,7 +127,7 @@ class Run:
         else:
             directory = Path(run_dir)
             writable(directory.parent)
-        transport = _transport(config)
+        transport = transport_of(config)
         store = RunStore.create(
             directory,
             task=task.name,
@@ -292,7 +167,7 @@ class Run:
             if budgets is not None:
                 config = config.extended(budgets)
             task = config.task.load()
-            transport = _transport(config)
+            transport = transport_of(config)
         except BaseException:
             store.close()
             raise
