@@ -208,14 +208,14 @@ def _error(folds: list[float | None], k: int, agg: str) -> float:
     return {"mean": float(np.mean(logs)), "max": max(logs), "first": logs[0]}[agg]
 
 
-def _fitness(c: dict, setting: str, rule: tuple) -> float:
+def _fitness(c: dict, setting: str, rule: tuple, *, errors: str = "folds") -> float:
     """The rule's fitness of one pool law (inf when a fold has no finite score).
 
     ``demote``: False, True (the checks at the card's probe), or a probe factor's key in
-    ``PROBES`` (the checks at that probe).
+    ``PROBES`` (the checks at that probe). ``errors``: which fold errors ("folds" or "reach").
     """
     k, agg, node_w, param_w, demote = rule
-    f = _error(c[setting]["folds"], k, agg)
+    f = _error(c[setting][errors], k, agg)
     if not math.isfinite(f):
         return math.inf
     f += node_w * c["nodes"] + param_w * c["params"]
@@ -320,13 +320,9 @@ def _stable_fitness(c: dict, setting: str, rule: tuple) -> float:
     cutoff); fitness += weight × log10(1 + spread) (a law with one fold has spread 0).
     """
     errors, probe, weight = rule
-    k, agg, node_w, param_w = CURRENT
-    f = _error(c[setting][errors], k, agg)
+    f = _fitness(c, setting, (*CURRENT, True), errors=errors)
     if not math.isfinite(f):
         return math.inf
-    f += node_w * c["nodes"] + param_w * c["params"]
-    if c[setting]["checks"] is False:
-        f += 3.0
     spread = c[setting]["spread"][probe]
     if weight and spread is not None:
         f += weight * (math.log10(1.0 + spread) if math.isfinite(spread) else 3.0)
