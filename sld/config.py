@@ -332,6 +332,12 @@ class RunConfig(BaseModel):
         default=0.8, ge=0.5, le=1.0, description="pessimistic quantile of the resampled errors"
     )
     max_params: int | None = Field(default=None, ge=1)
+    start_laws: list[Annotated[str, Field(min_length=1, max_length=4000)]] = Field(
+        default_factory=list,
+        max_length=64,
+        description="your own laws, proposed first and always fully fitted; the report "
+        "scores each beside the chosen law (sld.evolve.start)",
+    )
     llm: LlmConfig = Field(default_factory=LlmConfig)
     replay_from: str | None = Field(
         default=None, description="run directory whose recorded LLM replies this run replays"

@@ -185,16 +185,20 @@ def _run(task, run_dir: Path, **options) -> RunStore:
 @pytest.mark.slow
 def test_a_whole_run_picks_the_same_law_whatever_the_test_labels(tmp_path):
     clean, perturbed = _pair(tmp_path)
-    a, b = _run(clean, tmp_path / "a"), _run(perturbed, tmp_path / "b")
+    start = ["E + A/N**a + B/U**b"]  # a start law is held out only on the report's path too
+    a = _run(clean, tmp_path / "a", start_laws=start)
+    b = _run(perturbed, tmp_path / "b", start_laws=start)
     ra, rb = read_run(a), read_run(b)
     assert ra.pick is not None and ra.pick.chosen is not None
     assert ra.pick.model_dump() == rb.pick.model_dump()
     assert [(f.candidate.seq, f.report.get("folds")) for f in a.fitted()] == [
         (f.candidate.seq, f.report.get("folds")) for f in b.fitted()
     ]
+    assert [c.proposer for c in ra.starts] == ["start"]
     held_a = {row.kind: row.r2 for row in a.heldout()}
     held_b = {row.kind: row.r2 for row in b.heldout()}
     assert held_a["chosen"] != held_b["chosen"]
+    assert held_a["start"] != held_b["start"]
 
 
 @pytest.mark.slow

@@ -574,3 +574,34 @@ def test_the_pane_shows_heldout_rows_and_the_human_law_only_after_selection():
     series = panel_series(after, panels(after)[1])
     assert {s.label.split()[-1] for s in series} == {"pile"}
     assert [s.dashed for s in series if s.line] == [False, True]
+
+
+def test_start_laws_come_from_the_flag_fill_the_form_and_a_bad_one_is_a_notification(
+    tmp_path, monkeypatch, capsys
+):
+    opened: list = []
+    monkeypatch.setattr("sld.tui.run_app", lambda task, **options: opened.append(options) or 0)
+    laws = ["E + A/N**a + B/P", "E + A/(N*P)**a"]
+    argv = ["tui", "parallel_scaling_law", "--start", laws[0], "--start", laws[1]]
+    assert main(argv) == 0
+    assert opened[0]["start"] == laws
+    assert main(["tui", "--attach", str(tmp_path), "--start", laws[0]]) == 2
+    assert "--start" in capsys.readouterr().err
+
+    app = SldApp("parallel_scaling_law", out=tmp_path, settings={"start": " | ".join(laws)})
+
+    async def drive() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            pane = app.query_one(SetupPane)
+            assert pane.run_config({}).start_laws == laws
+            app.query_one("#start_laws", Input).value = f"{laws[0]} |  | E + A/Q**a"
+            assert pane.run_config({}).start_laws == [laws[0], "E + A/Q**a"]
+            await pilot.press("s")  # a law of no input is refused before the run exists
+            await pilot.pause()
+            assert app.state == "failed"  # startable again, once the form is fixed
+            errors = [n.message for n in app._notifications if n.severity == "error"]
+            assert any("start law 2 ('E + A/Q**a')" in message for message in errors), errors
+            assert not list(tmp_path.iterdir())
+
+    asyncio.run(drive())

@@ -14,7 +14,7 @@ They are displayed and exported, never written where the engine reads.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ from sld.tui.laws import LawTable
 from sld.tui.navigation import BENCH_BINDING, Navigation
 from sld.tui.reading import StoreReading
 from sld.tui.running import APP_STATES, PAUSABLE, STARTABLE, AppState, RunControl
-from sld.tui.setup import DEFAULT_SETTINGS, SetupPane
+from sld.tui.setup import DEFAULT_SETTINGS, START_SEPARATOR, SetupPane
 from sld.tui.status import event_line, status_line
 from sld.tui.view import RunView, ViewPoller, filter_rows, sort_rows
 from sld.tui.widgets import ExtrapolationPlot, LedgerView, ParetoPlot
@@ -333,12 +333,13 @@ def run_app(
     bench: str | Path | None = None,
     out: str | Path = "runs",
     seed: int = 0,
+    start: Sequence[str] = (),
 ) -> int:
     """Run the app in the terminal; returns the exit code.
 
     ``task``: a curated name or a data file (with a card beside it), or a TaskSpec holding a
     data file's options. ``attach`` may also be a bench directory (made by ``sld bench``): it
-    then opens as ``bench``.
+    then opens as ``bench``. ``start``: start laws to fill the form with (``--start``).
     """
     from sld.bench import is_bench_dir
 
@@ -355,5 +356,6 @@ def run_app(
         )
     if bench is not None and not is_bench_dir(bench):
         raise SldError(f"no bench in {bench}; pass a directory made by 'sld bench' to --bench")
-    result = SldApp(task, attach=attach, bench=bench, out=out, seed=seed).run()
+    settings = {"start": f" {START_SEPARATOR} ".join(start)} if start else None
+    result = SldApp(task, attach=attach, bench=bench, out=out, seed=seed, settings=settings).run()
     return int(result or 0)

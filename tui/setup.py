@@ -26,7 +26,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "per_island": 6,
     "restarts": 8,
     "bootstrap": 30,
+    "start": "",
 }
+START_SEPARATOR = "|"  # between start laws in the form: no law can contain it
 
 
 class SetupPane(Horizontal):
@@ -96,6 +98,15 @@ class SetupPane(Horizontal):
             ("per island", number("per_island")),
             ("restarts", number("restarts")),
             ("bootstrap", number("bootstrap")),
+            (
+                "start laws",
+                Input(
+                    str(s["start"]),
+                    placeholder="optional: your law(s), | between",
+                    id="start_laws",
+                    compact=True,
+                ),
+            ),
         ]
         for label, widget in rows:
             with Horizontal(classes="field"):
@@ -176,6 +187,9 @@ class SetupPane(Horizontal):
             proposals_per_island=integer("per_island"),
             restarts=integer("restarts"),
             bootstrap=integer("bootstrap"),
+            start_laws=[
+                law.strip() for law in text("start_laws").split(START_SEPARATOR) if law.strip()
+            ],
             llm=llm,
         )
         values.update(overrides)
@@ -200,6 +214,7 @@ class SetupPane(Horizontal):
             "per_island": config.get("proposals_per_island", ""),
             "restarts": config.get("restarts", ""),
             "bootstrap": config.get("bootstrap", ""),
+            "start_laws": f" {START_SEPARATOR} ".join(config.get("start_laws") or []),
         }
         for widget_id, value in values.items():
             self.query_one(f"#{widget_id}", Input).value = str(value)

@@ -158,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default="runs", help="parent folder for new run directories (default: runs/)"
     )
     session.add_argument("--seed", type=int, default=0)
+    session.add_argument(
+        "--start",
+        action="append",
+        default=None,
+        metavar="LAW",
+        help="a law of your own to start from (repeatable; fills the form's start laws)",
+    )
     add_data_flags(session)
     session.set_defaults(handler=tui.run)
     return parser
@@ -226,6 +233,14 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="propose and screen this many times --per-island a generation, promoting as "
         "many as before (default: from the task's rows, 1 to 4, offline proposer; 1 with an LLM)",
+    )
+    search.add_argument(
+        "--start",
+        action="append",
+        default=None,
+        metavar="LAW",
+        help="a law of your own to start from (repeatable): proposed first, always fully "
+        "fitted, and scored on held-out rows beside the chosen law",
     )
     search.add_argument("--bootstrap", type=_non_negative_int, default=30)
     search.add_argument(

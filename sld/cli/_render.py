@@ -153,8 +153,22 @@ def baseline_table(rows: Sequence[Mapping[str, Any]]) -> None:
     console().print(table)
 
 
+def start_standing(start: Mapping[str, Any]) -> str:
+    """Where a start law of a report stands: chosen, its rank in the final pick, or why it
+    never competed (a duplicate, a failed fit)."""
+    if start["chosen"]:
+        return "chosen"
+    if start["status"] != "fitted":
+        return f"{start['status']}: {start['reason']}" if start.get("reason") else start["status"]
+    rank = start["pick_rank"]
+    return f"validation R² {fmt(start['validation_r2'])}, " + (
+        f"rank {rank} in the final pick" if rank is not None else "not in the final pick"
+    )
+
+
 def render_report(report: Mapping[str, Any]) -> None:
-    """The final report on the terminal: chosen law, held-out scores beside the human law, Pareto front."""
+    """The final report on the terminal: chosen law, held-out scores beside the human law and
+    any start laws, Pareto front."""
     out = console()
     out.print(
         f"[bold]{report['task']}[/bold]: {report['candidates']} candidates, "
@@ -178,19 +192,23 @@ def render_report(report: Mapping[str, Any]) -> None:
     held = Table(title="held-out extrapolation (after selection)")
     for column in ("law", "test R²", "95% bootstrap", "NMSE", "NMAE"):
         held.add_column(column)
-    for kind in ("chosen", "human"):
-        e = (report.get("heldout") or {}).get(kind)
+    starts = report.get("start_laws") or []
+    rows = [(kind, (report.get("heldout") or {}).get(kind)) for kind in ("chosen", "human")]
+    rows += [(f"start {n}", start["heldout"]) for n, start in enumerate(starts, start=1)]
+    for label, e in rows:
         if e is None:
             continue
         interval = e.get("bootstrap_95")
         held.add_row(
-            kind,
+            label,
             fmt(e.get("test_r2_clipped")),
             f"[{fmt(interval[0])}, {fmt(interval[1])}]" if interval else "—",
             fmt(e.get("test_nmse")),
             fmt(e.get("test_nmae")),
         )
     out.print(held)
+    for n, start in enumerate(starts, start=1):
+        out.print(f"start {n}: {start['text']} ({start_standing(start)})", markup=False)
     front = Table(title="Pareto front (validation)")
     for column in ("complexity", "params", "val R²", "law"):
         front.add_column(column)

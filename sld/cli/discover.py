@@ -148,6 +148,7 @@ def search_settings(args: argparse.Namespace) -> dict[str, Any]:
             ("param_weight", args.param_weight),
             ("screen_share", args.screen_share),
             ("screen_width", args.screen_width),
+            ("start_laws", args.start),
         )
         if value is not None
     }

@@ -27,4 +27,13 @@ def run(args: argparse.Namespace) -> int:
     # the one step from the CLI to its sibling front end: the app's entry point, lazily
     from sld.tui import run_app
 
-    return run_app(task, attach=args.attach, bench=args.bench, out=args.out, seed=args.seed)
+    if args.start and (args.attach is not None or args.bench is not None):
+        raise ConfigError("--start sets a new run's start laws; drop it with --attach or --bench")
+    return run_app(
+        task,
+        attach=args.attach,
+        bench=args.bench,
+        out=args.out,
+        seed=args.seed,
+        start=args.start or (),
+    )

@@ -22,6 +22,7 @@ from sld.evolve._fidelity import SCREENED, confirm, confirm_leaders, screen
 from sld.evolve._members import member_from_report, member_of, proposer_notes, validation_error
 from sld.evolve._resume import Batch
 from sld.evolve.population import Member, Population
+from sld.evolve.start import NAME as START
 from sld.law import Law
 from sld.scoring import ScoreReport, selection_scores
 from sld.store import CandidateRow, RunStore
@@ -128,7 +129,8 @@ class Fitting:
 
     def _screen(self, batch: Batch) -> list[Member]:
         """Screen the generation's candidates (:func:`screen`); record the screened-out ones,
-        keep the promoted.
+        keep the promoted. Start laws (:mod:`sld.evolve.start`) are not screened: they go
+        first to the full fit.
 
         One transaction writes every screened-out candidate and the ``screened`` state, so
         a kill leaves either no screen on record (it is redone, with the same outcome) or
@@ -136,7 +138,9 @@ class Fitting:
         """
         if self.store.get_state(SCREENED) == batch.generation:
             return []
-        laws = [law for _, law in batch.to_fit]
+        given = [item for item in batch.to_fit if item[0].proposer == START]
+        screened = [item for item in batch.to_fit if item[0].proposer != START]
+        laws = [law for _, law in screened]
         share = self.config.screen_share / self.width
         outcome = screen(laws, self.task, seed=self.config.seed, share=share)
         if outcome is None:
@@ -144,13 +148,13 @@ class Fitting:
         out: list[Member] = []
         with self.store.transaction():
             for i in outcome.dropped:
-                row = batch.to_fit[i][0]
+                row = screened[i][0]
                 self.store.record_fit_and_score(row.id, **outcome.record(i))
                 self._screened_out.add(row.id)
                 out.append(member_of(row, r2=math.nan, error=math.inf))
             self.store.set_state(SCREENED, batch.generation)
         self.progress.screened += len(laws)
-        batch.to_fit = [batch.to_fit[i] for i in outcome.promoted]
+        batch.to_fit = given + [screened[i] for i in outcome.promoted]
         return out
 
     def _fit_batch(self, batch: Batch, population: Population) -> tuple[list[Member], bool]:

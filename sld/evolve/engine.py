@@ -51,6 +51,7 @@ from sld.evolve._members import (
 from sld.evolve._resume import Batch, resume
 from sld.evolve._resume import member_from_fitted as member_from_fitted
 from sld.evolve.population import Member, Population
+from sld.evolve.start import start_proposals
 from sld.proposer import Proposal, ProposalRequest, Proposer, task_brief
 from sld.scoring import parse_for_task
 from sld.store import RunStore
@@ -136,7 +137,8 @@ class Engine(Fitting):
     # -- proposing -------------------------------------------------------------
 
     async def _propose(self, generation: int, population: Population) -> list[tuple[int, Proposal]]:
-        """All islands' proposals for ``generation``, drawn from ``population`` as it is now."""
+        """All islands' proposals for ``generation``, drawn from ``population`` as it is now;
+        generation 0 opens with the config's start laws (:mod:`sld.evolve.start`)."""
         c = self.config
         requests = []
         tried = population.keys() | frozenset(self._keys_in_flight)
@@ -157,7 +159,10 @@ class Engine(Fitting):
                 )
             )
         batches = await asyncio.gather(*(self.proposer.propose(r) for r in requests))
-        return [(r.island, p) for r, batch in zip(requests, batches, strict=True) for p in batch]
+        given = start_proposals(c.start_laws, islands=c.islands) if generation == 0 else []
+        return given + [
+            (r.island, p) for r, batch in zip(requests, batches, strict=True) for p in batch
+        ]
 
     def _record_proposals(
         self, generation: int, proposals: Sequence[tuple[int, Proposal]], population: Population

@@ -11,6 +11,7 @@ from typing import Any
 from sld.corpus import Task, direction
 from sld.evolve.offline import NAME as OFFLINE
 from sld.evolve.population import Member
+from sld.evolve.start import NAME as START
 from sld.report._record import RunRecord, read_run
 from sld.scoring import (
     PickReport,
@@ -121,6 +122,36 @@ def _heldout_entry(report: ScoreReport) -> dict[str, Any]:
     }
 
 
+def _start_entries(
+    record: RunRecord, heldout: Mapping[int, ScoreReport], chosen: int | None
+) -> list[dict[str, Any]]:
+    """Each start law (:mod:`sld.evolve.start`), in order: where it stands (``status``, with the
+    ``reason`` for a duplicate, a failed fit or a rejection), its validation score, its rank in
+    the final pick (None: not among the laws the pick re-fitted), whether it was chosen, and its
+    held-out score (None when it was not fitted)."""
+    pick = record.pick
+    ranks = {e.id: e.rank for e in pick.entries} if pick is not None else {}
+    out = []
+    for candidate in record.starts:
+        row = record.scored.get(candidate.id)
+        out.append(
+            {
+                "id": candidate.id,
+                "text": candidate.text,
+                "status": candidate.status,
+                "reason": candidate.reason,
+                "validation_r2": _finite(row.r2) if row is not None else None,
+                "selection_error": _finite(row.error) if row is not None else None,
+                "pick_rank": ranks.get(candidate.id),
+                "chosen": candidate.id == chosen,
+                "heldout": (
+                    _heldout_entry(heldout[candidate.id]) if candidate.id in heldout else None
+                ),
+            }
+        )
+    return out
+
+
 def _directions(task: Task | None) -> dict[str, Any] | None:
     """The monotone directions the extrapolation checks held laws to, and where they came from:
     ``declared`` (a card's ``[monotone]`` or ``--monotone``) or ``training rows``."""
@@ -137,12 +168,13 @@ def build_report(
     task: Task | None = None,
     *,
     heldout: Mapping[str, ScoreReport] | None = None,
+    start_heldout: Mapping[int, ScoreReport] | None = None,
 ) -> dict[str, Any]:
     """The report as plain data, from one read of the run.
 
-    Held-out entries come from ``heldout`` when given (just computed), else from
-    the store's held-out table as read in ``record``. LaTeX/Python exports of
-    the chosen law need ``task``.
+    Held-out entries come from ``heldout`` (kind -> report) and ``start_heldout`` (start law's
+    candidate id -> report) when given (just computed), else from the store's held-out table
+    as read in ``record``. LaTeX/Python exports of the chosen law need ``task``.
     """
     snap = record.snapshot
     summary = snap.summary
@@ -154,7 +186,17 @@ def build_report(
         law = parse_for_task(chosen.text, task)
         law_exports = {"latex": law.latex(), "python": law.python()}
     if heldout is None:
-        heldout = {row.kind: ScoreReport.model_validate(row.report) for row in snap.heldout}
+        heldout = {
+            row.kind: ScoreReport.model_validate(row.report)
+            for row in snap.heldout
+            if row.kind != START
+        }
+    if start_heldout is None:
+        start_heldout = {
+            row.candidate_id: ScoreReport.model_validate(row.report)
+            for row in snap.heldout
+            if row.kind == START and row.candidate_id is not None
+        }
     return {
         "task": summary.task,
         "seed": summary.seed,
@@ -177,6 +219,9 @@ def build_report(
             kind: _heldout_entry(heldout[kind]) if kind in heldout else None
             for kind in ("chosen", "human")
         },
+        "start_laws": _start_entries(
+            record, start_heldout, chosen.id if chosen is not None else None
+        ),
         "config": snap.config,
         "versions": snap.versions,
         "llm": {

@@ -1,5 +1,6 @@
 """The steps after the search: the final pick (training rows only), held-out scores of the
-picked and the human law, and the report files, each written whole or not at all.
+picked law, the human law and the start laws, and the report files, each written whole or not
+at all.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from sld.corpus import Task
 from sld.evolve.pick import PICK_STATE, PickSettings, pick_law
+from sld.evolve.start import NAME as START
 from sld.plots import write_extrapolation
 from sld.report._content import build_report
 from sld.report._markdown import render_markdown
@@ -36,8 +38,8 @@ def finalize(
     pick: PickSettings | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the final pick (training rows only), then score the picked law and the human law on
-    held-out rows, and write the report files once.
+    """Run the final pick (training rows only), then score the picked law, the human law and
+    every fitted start law on held-out rows, and write the report files once.
 
     ``pick`` None skips the final pick: the population's best is the chosen law.
     ``on_step`` is called with a one-line description as each of those parts begins.
@@ -55,15 +57,19 @@ def finalize(
         record = read_run(store)
     chosen = record.chosen
     texts = {"chosen": chosen.text if chosen else None, "human": task.reference_law}
-    named = [kind for kind, text in texts.items() if text]
+    named = [f"the {kind} law" for kind, text in texts.items() if text]
+    # start laws that were fitted (a duplicate or a failed fit has nothing to score)
+    starts = [c for c in record.starts if c.id in record.scored and record.scored[c.id].ok]
+    if starts:
+        named.append(f"{len(starts)} start law{'s' if len(starts) > 1 else ''}")
     if named:
         step(
-            f"held-out scores: the {' and the '.join(named)} law"
-            f"{'s' if len(named) > 1 else ''}"
+            f"held-out scores: {' and '.join(named)}"
             f"{f', {bootstrap} resamples each' if bootstrap > 0 else ''}"
         )
-    reports: dict[str, ScoreReport] = {
-        kind: heldout_score(
+
+    def score(text: str) -> ScoreReport:
+        return heldout_score(
             parse_for_task(text, task),
             task,
             seed=seed,
@@ -71,18 +77,27 @@ def finalize(
             bootstrap=bootstrap,
             bootstrap_restarts=bootstrap_restarts,
         )
-        for kind, text in texts.items()
-        if text
+
+    reports = {kind: score(text) for kind, text in texts.items() if text}
+    start_reports = {
+        c.id: reports["chosen"] if chosen is not None and c.id == chosen.id else score(c.text)
+        for c in starts
     }
-    for kind, scored in reports.items():
+    for kind, candidate_id, scored in [
+        *(
+            (kind, chosen.id if kind == "chosen" and chosen else None, r)
+            for kind, r in reports.items()
+        ),
+        *((START, i, r) for i, r in start_reports.items()),
+    ]:
         store.record_heldout(
             kind=kind,
             text=scored.law,
             r2=scored.metrics.r2 if scored.metrics else float("nan"),
             report=scored.model_dump(mode="json"),
-            candidate_id=chosen.id if kind == "chosen" and chosen else None,
+            candidate_id=candidate_id,
         )
-    report = build_report(record, task, heldout=reports)
+    report = build_report(record, task, heldout=reports, start_heldout=start_reports)
     out = Path(out_dir) if out_dir is not None else store.path.parent
     step("writing the report and the plot")
     if reports:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 RUNNERS_UP = 3  # how many of the final pick's other laws report.md describes
@@ -11,6 +11,10 @@ RUNNERS_UP = 3  # how many of the final pick's other laws report.md describes
 
 def _num(x: float | None, digits: int = 4) -> str:
     return "—" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+def _sig(x: float | None) -> str:
+    return "—" if x is None or not math.isfinite(x) else f"{x:.3g}"
 
 
 def _notes_lines(entry: Mapping[str, Any]) -> list[str]:
@@ -61,6 +65,33 @@ def _why_lines(pick: Mapping[str, Any] | None, directions: Mapping[str, Any] | N
     return lines
 
 
+def _start_lines(starts: Sequence[Mapping[str, Any]], *, picked: bool) -> list[str]:
+    """The start laws' section: where each stands after the search and the final pick
+    (``picked``: the run had one)."""
+    if not starts:
+        return []
+    lines = [
+        "",
+        "## Start laws (given by you, selected on validation like any other)",
+        "",
+        "| # | law | status | validation R² | selection error | final pick |",
+        "|---|---|---|---|---|---|",
+    ]
+    for n, e in enumerate(starts, start=1):
+        if e["chosen"]:
+            pick = "chosen"
+        elif e["pick_rank"] is not None:
+            pick = f"rank {e['pick_rank']}"
+        else:
+            pick = "not among the laws re-fitted" if picked else "—"
+        status = e["status"] if not e.get("reason") else f"{e['status']}: {e['reason']}"
+        lines.append(
+            f"| {n} | `{e['text']}` | {status} | {_num(e['validation_r2'])} | "
+            f"{_sig(e['selection_error'])} | {pick} |"
+        )
+    return lines
+
+
 def render_markdown(report: Mapping[str, Any]) -> str:
     """A human-readable report (Markdown)."""
     lines = [f"# sld discovery: {report['task']}", ""]
@@ -98,6 +129,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
                 "```",
             ]
     lines += _why_lines(report.get("pick"), report.get("directions"))
+    starts = report.get("start_laws") or []  # absent from reports written before start laws
+    lines += _start_lines(starts, picked=report.get("pick") is not None)
     lines += [
         "",
         "## Held-out extrapolation (computed after selection)",
@@ -112,6 +145,16 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         interval = e.get("bootstrap_95")
         lines.append(
             f"| {kind}: `{e['law']}` | {_num(e['test_r2'])} | "
+            f"{'[' + _num(interval[0]) + ', ' + _num(interval[1]) + ']' if interval else '—'} | "
+            f"{_num(e['test_nmse'])} | {_num(e['test_nmae'])} |"
+        )
+    for n, start in enumerate(starts, start=1):
+        e = start["heldout"]
+        if e is None:
+            continue
+        interval = e.get("bootstrap_95")
+        lines.append(
+            f"| start {n}: `{e['law']}` | {_num(e['test_r2'])} | "
             f"{'[' + _num(interval[0]) + ', ' + _num(interval[1]) + ']' if interval else '—'} | "
             f"{_num(e['test_nmse'])} | {_num(e['test_nmae'])} |"
         )

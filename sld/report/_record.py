@@ -14,8 +14,9 @@ import pandas as pd
 from sld.evolve.engine import LIVE_POPULATION, member_from_fitted
 from sld.evolve.pick import PICK_STATE
 from sld.evolve.population import Member, Population
+from sld.evolve.start import NAME as START
 from sld.scoring import PickReport
-from sld.store import FittedRow, RunReader, RunSnapshot
+from sld.store import CandidateRow, FittedRow, RunReader, RunSnapshot
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,13 +26,15 @@ class RunRecord:
     ``chosen`` is the final pick's law when the run has one (:mod:`sld.evolve.pick`), else
     the population's best by penalised selection error (no test data involved either
     way); ``front`` the Pareto front over (selection error, complexity); ``scored`` the
-    stored fit and validation score of the chosen law and of every law the final pick ranked,
-    by candidate id.
+    stored fit and validation score of the chosen law, of every law the final pick ranked and
+    of every start law, by candidate id; ``starts`` the start laws' candidates
+    (:mod:`sld.evolve.start`), in order.
     """
 
     snapshot: RunSnapshot
     population: Population | None
     scored: Mapping[int, FittedRow] = dataclasses.field(default_factory=dict)
+    starts: tuple[CandidateRow, ...] = ()
 
     @property
     def pick(self) -> PickReport | None:
@@ -88,5 +91,7 @@ def read_run(source: RunReader | str | Path, *, rows: bool = False) -> RunRecord
         shown.append(pick.chosen)
     if record.chosen is not None:
         shown.append(record.chosen.id)
+    starts = tuple(source.candidates(proposer=START))
+    shown += [c.id for c in starts]
     # a score is written once, so this second read agrees with the snapshot
-    return dataclasses.replace(record, scored=source.scored(shown))
+    return dataclasses.replace(record, scored=source.scored(shown), starts=starts)

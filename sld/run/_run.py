@@ -18,6 +18,7 @@ from sld.corpus import Task
 from sld.errors import StoreError
 from sld.evolve.engine import Engine, Progress
 from sld.evolve.pick import PickSettings
+from sld.evolve.start import check_start_laws
 from sld.llm import ChatTransport
 from sld.report import build_report, finalize, read_run
 from sld.run._setup import new_run_dir, proposer_for, transport_of, versions, writable
@@ -114,11 +115,12 @@ class Run:
     ) -> Run:
         """A new run: in ``run_dir`` exactly when given, else in a fresh folder under ``out``.
 
-        Validates everything (task, output folder, proposer) before it writes; a data file's
+        Validates everything (task, start laws, output folder, proposer) before it writes; a data file's
         path is recorded absolute, so ``--resume`` works from any folder.
         Raises StoreError when ``run_dir`` already holds a store.
         """
         task = config.task.load()
+        check_start_laws(config.start_laws, task, max_params=config.max_params)
         config = config.model_copy(update={"task": config.task.anchored()})
         if run_dir is None:
             parent = Path(out)

@@ -161,11 +161,20 @@ class RunReader:
 
     # -- rows ------------------------------------------------------------------------
 
-    def candidates(self, *, status: str | None = None) -> list[CandidateRow]:
-        """Candidates in proposal (``seq``) order, optionally only those with ``status``."""
-        where, params = ("WHERE c.status = ?", (status,)) if status is not None else ("", ())
+    def candidates(
+        self, *, status: str | None = None, proposer: str | None = None
+    ) -> list[CandidateRow]:
+        """Candidates in proposal (``seq``) order, optionally only those with ``status`` and
+        only those from ``proposer``."""
+        terms = [
+            (f"c.{name} = ?", value)
+            for name, value in (("status", status), ("proposer", proposer))
+            if value is not None
+        ]
+        where = f"WHERE {' AND '.join(t for t, _ in terms)}" if terms else ""
         rows = self._read(
-            f"SELECT {CANDIDATE_COLUMNS} FROM candidates c {where} ORDER BY c.seq", params
+            f"SELECT {CANDIDATE_COLUMNS} FROM candidates c {where} ORDER BY c.seq",
+            tuple(v for _, v in terms),
         )
         return [candidate_row(r) for r in rows]
 
