@@ -138,3 +138,17 @@ def test_cli_start_flag_errors_in_one_line_and_reaches_the_run(tmp_path, capsys)
     (run_dir,) = (tmp_path / "runs").iterdir()
     with RunReader.open(run_dir) as reader:
         assert reader.config()["start_laws"] == [OTHER]
+
+
+def test_reference_stands_for_the_tasks_reference_law_and_the_run_records_the_law(tmp_path):
+    task = load_task("parallel_scaling_law")
+    with Run.create(_config(start_laws=["reference", OTHER]), out=tmp_path / "runs") as run:
+        assert run.config.start_laws == [task.reference_law, OTHER]
+        run_dir = run.run_dir
+    with RunReader.open(run_dir) as reader:
+        assert reader.config()["start_laws"] == [task.reference_law, OTHER]
+    own = tmp_path / "sweep.csv"
+    own.write_text("N,P,loss,split\n1,1,3,train\n2,1,2.5,train\n4,1,2.2,train\n8,1,2,test\n")
+    spec = TaskSpec(source=str(own), inputs=["N", "P"], outputs=["loss"])
+    with pytest.raises(ConfigError, match=r"^start law 1 is 'reference', but task sweep has no "):
+        Run.create(RunConfig(task=spec, start_laws=["reference"]), out=tmp_path / "runs")

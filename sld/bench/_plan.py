@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sld.config import RunConfig, TaskSpec
 from sld.errors import ConfigError, SldError
-from sld.evolve.start import check_start_laws
+from sld.evolve.start import start_laws_for
 from sld.report import write_atomically
 
 CONFIG_FILE = "bench-config.json"
@@ -100,7 +100,7 @@ def bench_config(
             )
     probe = RunConfig.model_validate({**run, "task": specs[0].model_dump(), "seed": 0})
     for task in loaded:  # start laws must fit every task, or the bench stops before it runs
-        check_start_laws(probe.start_laws, task, max_params=probe.max_params)
+        start_laws_for(probe.start_laws, task, max_params=probe.max_params)
     settings = probe.model_dump(mode="json", exclude={"task", "seed"})
     return BenchConfig(tasks=specs, names=names, seeds=seeds, run=settings), loaded
 

@@ -240,7 +240,8 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="LAW",
         help="a law of your own to start from (repeatable): proposed first, always fully "
-        "fitted, and scored on held-out rows beside the chosen law",
+        "fitted, and scored on held-out rows beside the chosen law; 'reference' is the "
+        "task's reference law",
     )
     search.add_argument("--bootstrap", type=_non_negative_int, default=30)
     search.add_argument(

@@ -18,7 +18,7 @@ from sld.corpus import Task
 from sld.errors import StoreError
 from sld.evolve.engine import Engine, Progress
 from sld.evolve.pick import PickSettings
-from sld.evolve.start import check_start_laws
+from sld.evolve.start import start_laws_for
 from sld.llm import ChatTransport
 from sld.report import build_report, finalize, read_run
 from sld.run._setup import new_run_dir, proposer_for, transport_of, versions, writable
@@ -120,8 +120,8 @@ class Run:
         Raises StoreError when ``run_dir`` already holds a store.
         """
         task = config.task.load()
-        check_start_laws(config.start_laws, task, max_params=config.max_params)
-        config = config.model_copy(update={"task": config.task.anchored()})
+        starts = start_laws_for(config.start_laws, task, max_params=config.max_params)
+        config = config.model_copy(update={"task": config.task.anchored(), "start_laws": starts})
         if run_dir is None:
             parent = Path(out)
             writable(parent)
