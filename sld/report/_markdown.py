@@ -138,23 +138,14 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "| law | test R² | 95 % bootstrap | NMSE | NMAE |",
         "|---|---|---|---|---|",
     ]
-    for kind in ("chosen", "human"):
-        e = report["heldout"].get(kind)
+    held = [(kind, report["heldout"].get(kind)) for kind in ("chosen", "human")]
+    held += [(f"start {n}", start["heldout"]) for n, start in enumerate(starts, start=1)]
+    for label, e in held:
         if e is None:
             continue
         interval = e.get("bootstrap_95")
         lines.append(
-            f"| {kind}: `{e['law']}` | {_num(e['test_r2'])} | "
-            f"{'[' + _num(interval[0]) + ', ' + _num(interval[1]) + ']' if interval else '—'} | "
-            f"{_num(e['test_nmse'])} | {_num(e['test_nmae'])} |"
-        )
-    for n, start in enumerate(starts, start=1):
-        e = start["heldout"]
-        if e is None:
-            continue
-        interval = e.get("bootstrap_95")
-        lines.append(
-            f"| start {n}: `{e['law']}` | {_num(e['test_r2'])} | "
+            f"| {label}: `{e['law']}` | {_num(e['test_r2'])} | "
             f"{'[' + _num(interval[0]) + ', ' + _num(interval[1]) + ']' if interval else '—'} | "
             f"{_num(e['test_nmse'])} | {_num(e['test_nmae'])} |"
         )
