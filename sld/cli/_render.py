@@ -153,22 +153,11 @@ def baseline_table(rows: Sequence[Mapping[str, Any]]) -> None:
     console().print(table)
 
 
-def start_standing(start: Mapping[str, Any]) -> str:
-    """Where a start law of a report stands: chosen, its rank in the final pick, or why it
-    never competed (a duplicate, a failed fit)."""
-    if start["chosen"]:
-        return "chosen"
-    if start["status"] != "fitted":
-        return f"{start['status']}: {start['reason']}" if start.get("reason") else start["status"]
-    rank = start["pick_rank"]
-    return f"validation R² {fmt(start['validation_r2'])}, " + (
-        f"rank {rank} in the final pick" if rank is not None else "not in the final pick"
-    )
-
-
 def render_report(report: Mapping[str, Any]) -> None:
     """The final report on the terminal: chosen law, held-out scores beside the human law and
     any start laws, Pareto front."""
+    from sld.report import start_standing
+
     out = console()
     out.print(
         f"[bold]{report['task']}[/bold]: {report['candidates']} candidates, "
@@ -208,7 +197,12 @@ def render_report(report: Mapping[str, Any]) -> None:
         )
     out.print(held)
     for n, start in enumerate(starts, start=1):
-        out.print(f"start {n}: {start['text']} ({start_standing(start)})", markup=False)
+        status, pick = start_standing(start, picked=report.get("pick") is not None)
+        out.print(
+            f"start {n}: {start['text']} ({status}, validation R² "
+            f"{fmt(start['validation_r2'])}, final pick: {pick})",
+            markup=False,
+        )
     front = Table(title="Pareto front (validation)")
     for column in ("complexity", "params", "val R²", "law"):
         front.add_column(column)

@@ -24,6 +24,7 @@ from sld.report._finalize import write_atomically as write_atomically
 from sld.report._finalize import write_report as write_report
 from sld.report._markdown import RUNNERS_UP as RUNNERS_UP
 from sld.report._markdown import render_markdown as render_markdown
+from sld.report._markdown import start_standing as start_standing
 from sld.report._record import RunRecord as RunRecord
 from sld.report._record import read_run as read_run
 
@@ -39,6 +40,7 @@ __all__ = [
     "law_notes",
     "read_run",
     "render_markdown",
+    "start_standing",
     "write_atomically",
     "write_report",
 ]

@@ -83,13 +83,11 @@ def finalize(
         c.id: reports["chosen"] if chosen is not None and c.id == chosen.id else score(c.text)
         for c in starts
     }
-    for kind, candidate_id, scored in [
-        *(
-            (kind, chosen.id if kind == "chosen" and chosen else None, r)
-            for kind, r in reports.items()
-        ),
-        *((START, i, r) for i, r in start_reports.items()),
-    ]:
+    rows = [
+        (kind, chosen.id if kind == "chosen" and chosen else None, r) for kind, r in reports.items()
+    ]
+    rows += [(START, candidate_id, r) for candidate_id, r in start_reports.items()]
+    for kind, candidate_id, scored in rows:
         store.record_heldout(
             kind=kind,
             text=scored.law,

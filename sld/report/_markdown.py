@@ -65,6 +65,21 @@ def _why_lines(pick: Mapping[str, Any] | None, directions: Mapping[str, Any] | N
     return lines
 
 
+def start_standing(entry: Mapping[str, Any], *, picked: bool) -> tuple[str, str]:
+    """Where a report's start law stands: its status (with the reason for a duplicate or a
+    failed fit) and its place in the final pick (``picked``: the run had one)."""
+    status = entry["status"]
+    if entry.get("reason"):
+        status = f"{status}: {entry['reason']}"
+    if entry["chosen"]:
+        pick = "chosen"
+    elif entry["pick_rank"] is not None:
+        pick = f"rank {entry['pick_rank']}"
+    else:
+        pick = "not among the laws re-fitted" if picked else "—"
+    return status, pick
+
+
 def _start_lines(starts: Sequence[Mapping[str, Any]], *, picked: bool) -> list[str]:
     """The start laws' section: where each stands after the search and the final pick
     (``picked``: the run had one)."""
@@ -78,13 +93,7 @@ def _start_lines(starts: Sequence[Mapping[str, Any]], *, picked: bool) -> list[s
         "|---|---|---|---|---|---|",
     ]
     for n, e in enumerate(starts, start=1):
-        if e["chosen"]:
-            pick = "chosen"
-        elif e["pick_rank"] is not None:
-            pick = f"rank {e['pick_rank']}"
-        else:
-            pick = "not among the laws re-fitted" if picked else "—"
-        status = e["status"] if not e.get("reason") else f"{e['status']}: {e['reason']}"
+        status, pick = start_standing(e, picked=picked)
         lines.append(
             f"| {n} | `{e['text']}` | {status} | {_num(e['validation_r2'])} | "
             f"{_sig(e['selection_error'])} | {pick} |"

@@ -91,7 +91,9 @@ def read_run(source: RunReader | str | Path, *, rows: bool = False) -> RunRecord
         shown.append(pick.chosen)
     if record.chosen is not None:
         shown.append(record.chosen.id)
-    starts = tuple(source.candidates(proposer=START))
+    # with rows the snapshot holds every candidate already: no second read on the TUI's poll
+    listed = snapshot.candidates if rows else source.candidates(proposer=START)
+    starts = tuple(c for c in listed if c.proposer == START)
     shown += [c.id for c in starts]
     # a score is written once, so this second read agrees with the snapshot
     return dataclasses.replace(record, scored=source.scored(shown), starts=starts)
