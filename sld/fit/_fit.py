@@ -90,7 +90,7 @@ def _runner(
             linear,
             stop_at,
             fresh,
-            lambda p: model_of(p, data["x"]),
+            lambda p, work: (*model_of(p, data["x"]), work),
             loss=loss,
             log_space=log_space,
             reproject=REPROJECT,
@@ -280,7 +280,7 @@ def _interpreter_runner(*, registers: int, loss: str, log_space: bool) -> jax.st
         stop_at: jax.Array,
         fresh: jax.Array,
     ) -> dict[str, jax.Array]:
-        model = interpreter_model(code, data["x"], registers=registers)
+        model, first = interpreter_model(code, data["x"], registers=registers)
         return lm_run(
             carry,
             data,
@@ -291,6 +291,7 @@ def _interpreter_runner(*, registers: int, loss: str, log_space: bool) -> jax.st
             loss=loss,
             log_space=log_space,
             reproject=REPROJECT,
+            work=first(carry["p"]),
         )
 
     return jax.jit(run)

@@ -3,8 +3,11 @@
 Shapes: ``G`` groups, ``R`` restarts, ``N`` padded rows, ``K`` outputs,
 ``P`` parameter slots, ``M = N·K`` residuals per (group, restart).
 
-A *model* maps parameters ``p: (G, R, P)`` to values ``f: (G, R, N, K)`` and
-their Jacobian ``∂f/∂p: (G, R, N, K, P)``. Residuals are
+A *model* maps parameters ``p: (G, R, P)`` and a workspace to values
+``f: (G, R, N, K)``, their Jacobian ``∂f/∂p: (G, R, N, K, P)`` and the workspace
+again. The workspace is whatever scratch arrays the model writes into (the
+interpreter's register file; ``()`` for straight-line code); the loop carries it
+from one evaluation to the next, so XLA keeps it in place. Residuals are
 
     r = (f − y) / std_g(y)          per output k, over group g's rows
     (log space: r = (log f − log y) / std_g(log y))
@@ -42,7 +45,7 @@ from typing import Any, Literal
 import jax
 import jax.numpy as jnp
 
-Model = Callable[[jax.Array], tuple[jax.Array, jax.Array]]
+Model = Callable[[jax.Array, Any], tuple[jax.Array, jax.Array, Any]]
 Reproject = Literal["exact", "affine", "none"]
 
 TAU = 1e-3  # λ₀ = τ · max diag(JᵀJ)
@@ -103,17 +106,18 @@ def _linear_step(j: jax.Array, r: jax.Array, lin: jax.Array) -> jax.Array:
 
 
 def project_linear(
-    p: jax.Array, model: Model, data: dict[str, jax.Array], linear: jax.Array
-) -> jax.Array:
+    p: jax.Array, model: Model, data: dict[str, jax.Array], linear: jax.Array, work: Any
+) -> tuple[jax.Array, Any]:
     """Variable projection: solve least squares for the linear parameters, the others held fixed.
 
     With f affine in the linear set L, f(p) = f(p|L=0) + Σ_{l∈L} ∂f/∂p_l · p_l, so p_L solves a
     linear least-squares problem in the raw (not log, not Huber) scaled residuals.
-    p: (G, R, P), linear: (P,) bool → (G, R, P); restarts where the solve fails keep p.
+    p: (G, R, P), linear: (P,) bool → (G, R, P) and the model's workspace; restarts where
+    the solve fails keep p.
     """
     lin = linear[None, None, :]
     p0 = jnp.where(lin, 0.0, p)
-    f, jf = model(p0)
+    f, jf, work = model(p0, work)
     scale = data["scale_raw"][:, None, None, :]
     keep = data["mask"][:, None, :, None]
     G, R, N, K = f.shape
@@ -122,7 +126,7 @@ def project_linear(
     j = jnp.where(keep[..., None], jf * scale[..., None], 0.0).reshape(G, R, N * K, P)
     sol = _linear_step(j, r, lin)
     ok = jnp.all(jnp.isfinite(sol), axis=-1, keepdims=True)
-    return jnp.where(lin & ok, sol, p)
+    return jnp.where(lin & ok, sol, p), work
 
 
 def lm_run(
@@ -136,6 +140,7 @@ def lm_run(
     loss: str,
     log_space: bool,
     reproject: Reproject = "exact",
+    work: Any = (),
 ) -> dict[str, jax.Array]:
     """Run LM from ``carry`` until every restart stops or ``stop_at`` total iterations.
 
@@ -148,11 +153,14 @@ def lm_run(
     the other Jacobian columns from before the projection: one evaluation per iteration
     instead of two, at some cost in convergence (see bench/fit_bench.py). ``"none"``: no
     projection after the first call.
+    ``work``: the model's first workspace.
     Returns the carry plus F (G,R) and g = Jᵀr (G,R,P) at the final point.
     """
     p = carry["p"]
-    p = jnp.where(fresh, project_linear(p, model, data, linear), p)
-    r, j, finite = residuals(*model(p), data, loss=loss, log_space=log_space)
+    projected, work = project_linear(p, model, data, linear, work)
+    p = jnp.where(fresh, projected, p)
+    f, jf, work = model(p, work)
+    r, j, finite = residuals(f, jf, data, loss=loss, log_space=log_space)
     F = 0.5 * jnp.sum(r * r, axis=-1)
     diag_max = jnp.max(jnp.einsum("grmp,grmp->grp", j, j), axis=-1)
     lam = jnp.where(fresh, TAU * jnp.maximum(diag_max, 1e-12), carry["lam"])
@@ -179,6 +187,7 @@ def lm_run(
         best_ref=jnp.where(fresh, best, carry["best_ref"]),
         ref_it=jnp.where(fresh, carry["it"], carry["ref_it"]),
         stalled=jnp.where(fresh, False, carry["stalled"]),
+        work=work,
     )
 
     def cond(s: dict[str, jax.Array]) -> jax.Array:
@@ -193,14 +202,15 @@ def lm_run(
         step = jnp.where(step_ok[..., None], step, 0.0)
         p_new = p + step
         lm_step = step
-        f_new, jf_new = model(p_new)
+        f_new, jf_new, work = model(p_new, s["work"])
         r_new, j_new, finite_new = residuals(f_new, jf_new, data, loss=loss, log_space=log_space)
         F_new = 0.5 * jnp.sum(r_new * r_new, axis=-1)
         F_new = jnp.where(finite_new, F_new, jnp.inf)
         if reproject == "exact":
             p_proj = p_new + _linear_step(j_new, r_new, lin)
+            f_proj, jf_proj, work = model(p_proj, work)
             r_proj, j_proj, finite_proj = residuals(
-                *model(p_proj), data, loss=loss, log_space=log_space
+                f_proj, jf_proj, data, loss=loss, log_space=log_space
             )
         elif reproject == "affine":
             # f is affine in the linear parameters, so f(p_new + δ) = f(p_new) + J δ exactly
@@ -261,6 +271,7 @@ def lm_run(
             best_ref=jnp.where(boundary, best, s["best_ref"]),
             ref_it=jnp.where(boundary, it, s["ref_it"]),
             stalled=stalled,
+            work=work,
         )
 
     s = jax.lax.while_loop(cond, body, state)

@@ -58,13 +58,17 @@ def _odd_integer(b: float | jax.Array) -> jax.Array:
 def power_parts(a: jax.Array, b: float | jax.Array) -> tuple[jax.Array, jax.Array]:
     """``(a^b, log|a|)`` elementwise; a^b agrees with ``jnp.power`` on every special case."""
     la = log(jnp.abs(a))
+    return power_from_log(a, b, la), la
+
+
+def power_from_log(a: jax.Array, b: float | jax.Array, la: jax.Array) -> jax.Array:
+    """a^b given la = log|a| (computed once where a does not change between calls)."""
     v = jnp.exp(b * la)
     integer = b == jnp.round(b)
     negative = a < 0.0
     v = jnp.where(negative & ~integer, jnp.nan, v)
     v = jnp.where(negative & integer & _odd_integer(b), -v, v)
-    v = jnp.where(b == 0.0, 1.0, v)  # 0^0 = inf^0 = nan^0 = 1
-    return v, la
+    return jnp.where(b == 0.0, 1.0, v)  # 0^0 = inf^0 = nan^0 = 1
 
 
 def power(a: jax.Array, b: jax.Array) -> jax.Array:
