@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from sld.fit._interpreter import POWL, interpret, lower
+from sld.fit._interpreter import interpret
+from sld.fit._lowering import POWL, lower
 from sld.fit._program import CompiledLaw, compile_law, evaluate
 
 x, y = sp.symbols("x y", real=True)

@@ -24,8 +24,8 @@ from . import _fit
 from ._data import GroupedRows, Prepared, prepare
 from ._fidelity import Fidelity, subsample
 from ._fit import Loss, _check_options, _interpreter_runner, compiled_law, run_lm, starting_points
-from ._interpreter import lower
 from ._lm import initial_carry
+from ._lowering import lower
 from ._result import FitResult, failed, summarise
 
 _DTYPES = {"float64": np.float64, "float32": np.float32}
