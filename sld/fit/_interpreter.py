@@ -1,23 +1,12 @@
 """A compile-once interpreter: many laws, one XLA executable.
 
-Each law's ``Program`` is lowered on the host (microseconds, :mod:`sld.fit._lowering`)
-to fixed-length instruction arrays; one jitted interpreter runs any of them. Instruction ``i``
-(static single assignment: it writes slot ``i``) reads two operands, each
-``(kind, index, const)`` with kind one of
-
-    REG (an earlier slot) · FROM_INPUT (a column of x) · FROM_PARAM (a slot of p)
-    FROM_CONST (const) · FROM_HOISTED (a slot of the hoisted values)
-
-and computes its value v and the partials da = ∂v/∂a, db = ∂v/∂b (one
-``lax.switch`` branch per opcode, rules as in ``_program``).
-
-**Hoisting.** Instructions that depend on no parameter (``log(x)``, ``x**2``) are
-lowered into ``h_*`` arrays, computed once per LM run over the rows alone, and
-read back as FROM_HOISTED operands, so the per-iteration program keeps only
-work that depends on p. A power whose base depends on no parameter (``N**(-a)``,
-the commonest term of a scaling law) gets its ``log|N|`` hoisted too: it runs as
-``POWL``, ``exp(b·log|a|)`` with the log read from the hoisted slot its ``const``
-names, and the special cases of ``_numerics.power_parts`` decided from the base.
+Each law's ``Program`` is lowered on the host to fixed-length instruction arrays
+(:mod:`sld.fit._lowering`: operand kinds, hoisted instructions, use tables, padded
+sizes); one jitted interpreter runs any of them. Instruction ``i`` writes slot ``i``
+with its value v and the partials da = ∂v/∂a, db = ∂v/∂b (one ``lax.switch`` branch
+per opcode, rules as in ``_program``). Hoisted values are computed once per LM run
+(:func:`hoisted_values`) and read back, so each evaluation does only the work that
+depends on p.
 
 **Reverse mode.** The Jacobian comes from one backward sweep per output instead
 of forward tangents: the adjoint of slot i is
@@ -30,10 +19,6 @@ A[u]·D[u, s]. Every array the loops touch is value-sized (G, R, N), where forwa
 tangents were P times larger and XLA copied two operand tangents out of the
 register file at every instruction. Nodes or parameters used more than twice
 get copies (``x + 0``) so two use slots always suffice.
-
-Sizes are padded to buckets (instructions, hoisted instructions, parameter
-slots), so laws of similar size share the executable; padded parameter slots
-never appear in the program, get zero Jacobian columns and so a zero LM step.
 """
 
 from __future__ import annotations
