@@ -337,7 +337,7 @@ def run_population(
         share = 1.0 - len(worse) / max(len(pairs), 1)
         print(
             f"{name}: {len(laws)} laws, {restarts} restarts, {len(task.train.groups)} groups, "
-            f"reproject={_fit.REPROJECT}, max_iter={max_iter}, {dtype}, "
+            f"reproject={_fit.REPROJECT}, damping={_fit.DAMPING}, max_iter={max_iter}, {dtype}, "
             f"backend={jax.default_backend()}:\n"
             f"  ours  {len(laws) / t_ours:.2f} laws/s end to end ({t_ours:.1f} s, {compile_s:.1f} s of it compiling), "
             f"{len(laws) / t_warm:.2f} laws/s once compiled ({t_warm:.1f} s); "
@@ -394,6 +394,12 @@ def main() -> None:
         help="LM variable projection after each step (sld.fit._lm.lm_run)",
     )
     ap.add_argument(
+        "--damping",
+        choices=["marquardt", "levenberg"],
+        default="marquardt",
+        help="LM damping (sld.fit._lm.lm_run): λ·diag(JᵀJ) scaled, or λ·I as before",
+    )
+    ap.add_argument(
         "--max-iter", type=int, default=200, help="LM iterations per fit (scipy: 100·P evaluations)"
     )
     ap.add_argument(
@@ -410,6 +416,7 @@ def main() -> None:
     ap.add_argument("--losses", action="store_true", help="print each law's train loss")
     args = ap.parse_args()
     _fit.REPROJECT = args.reproject
+    _fit.DAMPING = args.damping
     if args.mode == "single":
         run_single(args.restarts, args.seed)
     else:

@@ -127,6 +127,40 @@ def test_non_finite_restart_does_not_touch_the_others(monkeypatch) -> None:
     np.testing.assert_allclose(bad["p"][0, 1:], clean["p"][0, 1:], rtol=1e-12)
 
 
+@pytest.mark.parametrize("damping", ["marquardt", "levenberg"])
+def test_marquardt_steps_do_not_depend_on_parameter_units(monkeypatch, damping) -> None:
+    # E + A/N**(a/1000) from a' = 1000·a is E + A/N**a in other units. With Marquardt's
+    # scaling every iterate maps onto the other run's (a' = 1000·a), so both runs stop at
+    # the same iteration with the same losses; with λ·I damping they part ways. Both starts
+    # are where the exponent's column is alive: a column under DSQ_FLOOR of the largest is
+    # floored, by design.
+    monkeypatch.setattr(fit_internals, "DAMPING", damping)
+    rows = power_rows([(1.7, 400.0, 0.3)], noise=1e-3)
+    scaled = make_law([E + A / N ** (a / 1000)], ["N"], canonical=("E", "A", "a"))
+    outs = []
+    for law, unit in ((POWER_LAW, 1.0), (scaled, 1000.0)):
+        compiled, prepared = fit_internals._prepare_law(law, rows, log_space=False, huber_delta=1.0)
+        program = compiled.program
+        slot = compiled.slot_names.index("a")
+        p0 = np.ones((1, 2, 3))
+        p0[0, :, slot] = [0.05 * unit, 0.6 * unit]
+        out, _ = fit_internals.run_lm(
+            lambda program=program: fit_internals._runner(
+                program, loss="squared", log_space=False, jacobian="forward"
+            ),
+            ("test-units", program.fingerprint, damping),
+            initial_carry(p0),
+            (prepared.arrays, np.array(program.linear)),
+            max_iter=12,
+            time_limit=None,
+            start=0.0,
+        )
+        outs.append((out["F"], out["p"][..., slot] / unit, int(out["it"])))
+    (F1, a1, it1), (F2, a2, it2) = outs
+    same = np.allclose(F1, F2, rtol=1e-8) and np.allclose(a1, a2, rtol=1e-8) and it1 == it2
+    assert same == (damping == "marquardt"), (F1, F2, a1, a2, it1, it2)
+
+
 def test_overflowing_law_gives_reason_not_exception() -> None:
     law = make_law([E + sp.exp(c**2 * N**2)], ["N"])
     res = fit_law(law, power_rows([(1.7, 400.0, 0.3)]))

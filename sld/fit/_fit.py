@@ -23,7 +23,7 @@ from sld.errors import FitError
 from ._data import GroupedRows, Prepared, initial_points, prepare
 from ._fidelity import Fidelity
 from ._interpreter import interpreter_model
-from ._lm import Reproject, initial_carry, lm_run
+from ._lm import Damping, Reproject, initial_carry, lm_run
 from ._program import CompiledLaw, Program, compile_law, evaluate, parameter_vector
 from ._result import FitResult, failed, summarise
 
@@ -33,6 +33,7 @@ JacobianMode = Literal["forward", "jacfwd"]
 _COMPILED: dict[tuple[Any, ...], Any] = {}
 _LAWS: dict[tuple[Any, ...], CompiledLaw] = {}
 REPROJECT: Reproject = "exact"  # lm_run's projection; the bench also times "affine" and "none"
+DAMPING: Damping = "marquardt"  # lm_run's damping; the bench also runs "levenberg"
 TIME_CHUNK = 20  # iterations between wall-clock checks when a time limit is set
 
 
@@ -94,6 +95,7 @@ def _runner(
             loss=loss,
             log_space=log_space,
             reproject=REPROJECT,
+            damping=DAMPING,
         )
 
     return jax.jit(run)
@@ -233,7 +235,7 @@ def fit_law(
         (G, restarts, program.n_params),
     )
     linear = np.array(program.linear, dtype=bool)
-    key = ("straight", program.fingerprint, loss, log_space, jacobian, REPROJECT)
+    key = ("straight", program.fingerprint, loss, log_space, jacobian, REPROJECT, DAMPING)
     out, compile_seconds = run_lm(
         lambda: _runner(program, loss=loss, log_space=log_space, jacobian=jacobian),
         key,
@@ -291,6 +293,7 @@ def _interpreter_runner(*, registers: int, loss: str, log_space: bool) -> jax.st
             loss=loss,
             log_space=log_space,
             reproject=REPROJECT,
+            damping=DAMPING,
             work=first(carry["p"]),
         )
 

@@ -17,12 +17,16 @@ squared loss and r̃ = sign(r)·√(2δ|r| − δ²) beyond |r| > δ for Huber, 
 ½ r̃² = huber_δ(r). The reported loss is 2F / (rows·K): the mean squared scaled
 residual (Huber: the mean of 2·huber_δ).
 
-Each iteration solves (JᵀJ + λI) δ = −Jᵀr per (group, restart); a step is
-accepted when F drops, and λ follows Nielsen's rule::
+Each iteration solves (JᵀJ + λD²) δ = −Jᵀr per (group, restart), with Marquardt's
+scaling D² = diag of the running maximum of diag(JᵀJ) over the run (each entry at
+least ``DSQ_FLOOR`` times the largest) and λ₀ = τ, so a step does not depend on the
+units of the parameters: a coefficient of 1e5 beside an exponent of 0.3 is damped in
+proportion to each one's own curvature. A step is accepted when F drops, and λ
+follows Nielsen's rule::
 
     accepted:  λ ← λ · max(1/3, 1 − (2ρ − 1)³),  ν ← 2
     rejected:  λ ← λ · ν,                         ν ← 2ν
-    ρ = (F(p) − F(p + δ)) / (½ δᵀ(λδ − Jᵀr))
+    ρ = (F(p) − F(p + δ)) / (½ δᵀ(λD²δ − Jᵀr))
 
 A restart converges when a step changes every parameter by less than
 ``xtol·(|p| + xtol)``, an accepted step lowers F by less than ``ftol·F``, or
@@ -47,6 +51,7 @@ import jax.numpy as jnp
 
 Model = Callable[[jax.Array, Any], tuple[jax.Array, jax.Array, Any]]
 Reproject = Literal["exact", "affine", "none"]
+Damping = Literal["marquardt", "levenberg"]
 
 TAU = 1e-3  # λ₀ = τ · max diag(JᵀJ)
 FTOL = 1e-12
@@ -55,6 +60,7 @@ GTOL = 1e-12
 LAMBDA_MAX = 1e30
 STALL_WINDOW = 30  # iterations
 STALL_TOL = 1e-6  # relative improvement of a group's best F that counts as progress
+DSQ_FLOOR = 1e-12  # Marquardt: a column's damping weight is at least this share of the largest
 
 
 def residuals(
@@ -140,6 +146,7 @@ def lm_run(
     loss: str,
     log_space: bool,
     reproject: Reproject = "exact",
+    damping: Damping = "marquardt",
     work: Any = (),
 ) -> dict[str, jax.Array]:
     """Run LM from ``carry`` until every restart stops or ``stop_at`` total iterations.
@@ -153,6 +160,8 @@ def lm_run(
     the other Jacobian columns from before the projection: one evaluation per iteration
     instead of two, at some cost in convergence (see bench/fit_bench.py). ``"none"``: no
     projection after the first call.
+    ``damping``: ``"marquardt"`` damps λ·D² (module docstring); ``"levenberg"`` damps λ·I
+    with λ₀ = τ·max diag(JᵀJ) (what sld used before; kept for ``bench/fit_bench.py``).
     ``work``: the model's first workspace.
     Returns the carry plus F (G,R) and g = Jᵀr (G,R,P) at the final point.
     """
@@ -162,8 +171,16 @@ def lm_run(
     f, jf, work = model(p, work)
     r, j, finite = residuals(f, jf, data, loss=loss, log_space=log_space)
     F = 0.5 * jnp.sum(r * r, axis=-1)
-    diag_max = jnp.max(jnp.einsum("grmp,grmp->grp", j, j), axis=-1)
-    lam = jnp.where(fresh, TAU * jnp.maximum(diag_max, 1e-12), carry["lam"])
+    diag = jnp.einsum("grmp,grmp->grp", j, j)
+    diag_max = jnp.max(diag, axis=-1)
+    if damping == "marquardt":
+        dsq = jnp.where(fresh, diag, jnp.maximum(carry["dsq"], diag))
+        lam = jnp.where(fresh, TAU, carry["lam"])
+    elif damping == "levenberg":
+        dsq = jnp.ones_like(diag)
+        lam = jnp.where(fresh, TAU * jnp.maximum(diag_max, 1e-12), carry["lam"])
+    else:
+        raise ValueError(f"damping must be 'marquardt' or 'levenberg', got {damping!r}")
     nu = jnp.where(fresh, 2.0, carry["nu"])
     good = jnp.where(fresh, finite, carry["good"] & finite)
     active = jnp.where(fresh, finite, carry["active"] & finite)
@@ -188,6 +205,7 @@ def lm_run(
         ref_it=jnp.where(fresh, carry["it"], carry["ref_it"]),
         stalled=jnp.where(fresh, False, carry["stalled"]),
         work=work,
+        dsq=dsq,
     )
 
     def cond(s: dict[str, jax.Array]) -> jax.Array:
@@ -197,7 +215,14 @@ def lm_run(
         p, r, j, F, lam, nu, active = s["p"], s["r"], s["j"], s["F"], s["lam"], s["nu"], s["active"]
         a = jnp.einsum("grmp,grmq->grpq", j, j)
         g = jnp.einsum("grmp,grm->grp", j, r)
-        step = jnp.linalg.solve(a + lam[..., None, None] * eye, -g[..., None])[..., 0]
+        dsq = s["dsq"]
+        if damping == "marquardt":
+            dsq = jnp.maximum(dsq, jnp.diagonal(a, axis1=-2, axis2=-1))
+            floor = DSQ_FLOOR * jnp.maximum(jnp.max(dsq, axis=-1, keepdims=True), 1e-300)
+            damp = jnp.maximum(dsq, floor)
+        else:
+            damp = dsq
+        step = jnp.linalg.solve(a + (lam[..., None] * damp)[..., None] * eye, -g[..., None])[..., 0]
         step_ok = jnp.all(jnp.isfinite(step), axis=-1)
         step = jnp.where(step_ok[..., None], step, 0.0)
         p_new = p + step
@@ -236,7 +261,7 @@ def lm_run(
             F_new = jnp.where(better, F_proj, F_new)
             finite_new = finite_new | finite_proj
             step = p_new - p
-        predicted = 0.5 * jnp.sum(lm_step * (lam[..., None] * lm_step - g), axis=-1)
+        predicted = 0.5 * jnp.sum(lm_step * (lam[..., None] * damp * lm_step - g), axis=-1)
         rho = (F - F_new) / jnp.where(predicted > 0.0, predicted, 1.0)
         accept = active & step_ok & (F_new < F) & (predicted > 0.0)
         lam_up = lam * jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
@@ -272,6 +297,7 @@ def lm_run(
             ref_it=jnp.where(boundary, it, s["ref_it"]),
             stalled=stalled,
             work=work,
+            dsq=dsq,
         )
 
     s = jax.lax.while_loop(cond, body, state)
@@ -287,6 +313,7 @@ def lm_run(
         best_ref=s["best_ref"],
         ref_it=s["ref_it"],
         stalled=s["stalled"],
+        dsq=s["dsq"],
         F=jnp.where(good, s["F"], jnp.inf),
         g=g,
     )
@@ -313,4 +340,5 @@ def initial_carry(p0: Any) -> dict[str, Any]:
         best_ref=np.full(shape[:1], np.inf),
         ref_it=np.zeros((), dtype=np.int32),
         stalled=np.zeros((), dtype=bool),
+        dsq=np.ones(p0.shape),
     )

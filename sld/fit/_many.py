@@ -189,7 +189,7 @@ def fit_many_sets(
         warm = starts[i] if starts is not None else None
         if warm:
             _warm(p0, warm, sets=sets, slots=compiled.slot_names)
-        key = ("interpreter", code.n_registers, loss, log_space, _fit.REPROJECT)
+        key = ("interpreter", code.n_registers, loss, log_space, _fit.REPROJECT, _fit.DAMPING)
         out, compile_seconds = run_lm(
             functools.partial(
                 _interpreter_runner, registers=code.n_registers, loss=loss, log_space=log_space
