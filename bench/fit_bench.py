@@ -396,8 +396,8 @@ def main() -> None:
     ap.add_argument(
         "--damping",
         choices=["marquardt", "levenberg"],
-        default="marquardt",
-        help="LM damping (sld.fit._lm.lm_run): λ·diag(JᵀJ) scaled, or λ·I as before",
+        default="levenberg",
+        help="LM damping (sld.fit._lm.lm_run): λ·I (sld's), or λ·D² scaled by diag(JᵀJ)",
     )
     ap.add_argument(
         "--max-iter", type=int, default=200, help="LM iterations per fit (scipy: 100·P evaluations)"
