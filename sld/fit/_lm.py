@@ -55,7 +55,7 @@ Model = Callable[[jax.Array, Any], tuple[jax.Array, jax.Array, Any]]
 Reproject = Literal["exact", "affine", "none"]
 Damping = Literal["marquardt", "levenberg"]
 
-TAU = 1e-3  # λ₀ = τ · max diag(JᵀJ)
+TAU = 1e-3  # λ₀ = τ · max diag(JᵀJ) (Marquardt: λ₀ = τ, since D² carries the scale)
 FTOL = 1e-12
 XTOL = 1e-10
 GTOL = 1e-12
