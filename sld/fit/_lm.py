@@ -175,7 +175,7 @@ def lm_run(
     diag = jnp.einsum("grmp,grmp->grp", j, j)
     diag_max = jnp.max(diag, axis=-1)
     if damping == "marquardt":
-        dsq = jnp.where(fresh, diag, jnp.maximum(carry["dsq"], diag))
+        dsq = jnp.where(fresh, diag, carry["dsq"])  # the loop takes the running max
         lam = jnp.where(fresh, TAU, carry["lam"])
     elif damping == "levenberg":
         dsq = jnp.ones_like(diag)
