@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sld.corpus import load_task
 from sld.evolve.engine import member_from_fitted
-from sld.evolve.offline import parse_for
+from sld.evolve.text import parse_for
 from sld.proposer import task_brief
 from sld.store import RunReader
 

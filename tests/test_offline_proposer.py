@@ -9,17 +9,11 @@ import numpy as np
 import pytest
 import sympy
 
-from sld.evolve.families import (
-    Params,
-    features,
-    offset_power,
-    param_budget,
-    placeholders_in,
-    seeds,
-    sum_of_powers,
-)
+from sld.evolve.families import offset_power, param_budget, seeds, sum_of_powers
+from sld.evolve.features import Params, features, placeholders_in
 from sld.evolve.mutate import MUTATIONS, tie_exponents
-from sld.evolve.offline import OfflineProposer, law_text, offline_proposals
+from sld.evolve.offline import OfflineProposer, offline_proposals
+from sld.evolve.text import law_text
 from sld.law import input_symbol, parameter_symbol, parse_law
 from sld.proposer import Parent, ProposalRequest, Proposer, TaskBrief
 

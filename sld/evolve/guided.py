@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
-from sld.evolve.families import Feature, Params, power_term
+from sld.evolve.families import power_term
+from sld.evolve.features import Feature, Params
 from sld.evolve.mutate import nodes, replace_at, tidy
 from sld.proposer import TaskBrief
 from sld.scoring import InputTrend, ResidualDiagnostics

@@ -1,7 +1,7 @@
 """Mutation and crossover of laws as SymPy trees.
 
 Every operator takes one expression (one output of a law) whose parameters are
-placeholders (see :mod:`sld.evolve.families`), the task's features, a source of
+placeholders (see :mod:`sld.evolve.features`), the task's features, a source of
 fresh parameters and a random generator, and returns a new expression, or
 ``None`` when it does not apply to that tree (no term to drop, one input only,
 ...). Operators only rebuild trees with SymPy constructors; nothing is evaluated
@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import sympy
 
-from sld.evolve.families import Feature, Params, fragment, is_placeholder
+from sld.evolve.families import fragment
+from sld.evolve.features import Feature, Params, is_placeholder
 
 Path = tuple[int, ...]
 Mutation = Callable[[sympy.Expr, Sequence[Feature], Params, np.random.Generator], sympy.Expr | None]

@@ -4,10 +4,10 @@ What a user without an LLM gets. The first generation draws seeds from the famil
 library (:mod:`sld.evolve.families`); later generations mutate and cross the parents
 selection hands over (:mod:`sld.evolve.mutate`), with a share of fresh seeds so every
 family is tried eventually. Every proposal is printed in the law grammar, with the
-task's short aliases and readable parameter names, and validated by a round trip
-through :func:`sld.law.parse_law`: texts that fail, break the parameter limit or
-duplicate a parent or another proposal of the batch are dropped and replaced, up to a
-bounded number of attempts.
+task's short aliases and readable parameter names (:mod:`sld.evolve.text`), and
+validated by a round trip through :func:`sld.law.parse_law`: texts that fail, break the
+parameter limit or duplicate a parent or another proposal of the batch are dropped and
+replaced, up to a bounded number of attempts.
 
 Output depends only on the request (``ProposalRequest.rng``), so a run replays.
 """
@@ -23,135 +23,15 @@ import numpy as np
 import sympy
 
 from sld.errors import ParseError
-from sld.evolve.families import (
-    Feature,
-    Params,
-    Seed,
-    features,
-    is_placeholder,
-    param_budget,
-    placeholder,
-    placeholders_in,
-    seeds,
-)
+from sld.evolve.families import Seed, param_budget, seeds
+from sld.evolve.features import Feature, Params, features, placeholders_in
 from sld.evolve.guided import guided_child, usable_trends
 from sld.evolve.mutate import MUTATIONS, crossover, tidy
-from sld.law import FUNCTIONS, Law, LawPrinter, input_symbol, parameter_symbol, parse_law
+from sld.evolve.text import as_placeholders, law_text, parse_for
+from sld.law import Law
 from sld.proposer import Parent, Proposal, ProposalRequest, TaskBrief
 
 NAME = "offline"
-# Readable parameter names: coefficients upper case, exponents and shapes lower case.
-# No I, O, S, L, e: easily misread, or the usual name of an output.
-_COEFFICIENTS = tuple("ABCDFGHKMPRTUVWZ")
-_SHAPES = tuple("abcdfghkmnpqrstuvwz")
-_OFFSET = "E"
-_NEVER = frozenset({"numpy", "np", "e", "pi", "E1", "L"}) | frozenset(FUNCTIONS)
-# SymPy nodes whose arguments are "inside": a parameter there shapes the curve.
-_SHAPING = (sympy.exp, sympy.log, sympy.tanh, sympy.Abs, sympy.Min, sympy.Max)
-
-
-# --- printing ---------------------------------------------------------------------------
-
-
-def _roles(expr: sympy.Expr) -> dict[sympy.Symbol, str]:
-    """Each placeholder's role: ``offset`` (a term of the top sum), ``shape`` (inside an
-    exponent or a function), else ``coefficient``; first appearance in print order."""
-    roles: dict[sympy.Symbol, str] = {}
-    if isinstance(expr, sympy.Add):
-        for arg in expr.args:
-            if is_placeholder(arg):
-                roles.setdefault(arg, "offset")
-    stack: list[tuple[sympy.Basic, bool]] = [(expr, False)]
-    while stack:
-        node, inside = stack.pop()
-        if is_placeholder(node):
-            roles.setdefault(node, "shape" if inside else "coefficient")
-            continue
-        children: list[tuple[sympy.Basic, bool]]
-        if isinstance(node, sympy.Pow):
-            children = [(node.base, inside), (node.exp, True)]
-        else:
-            shaping = isinstance(node, _SHAPING)
-            children = [(arg, inside or shaping) for arg in node.args]
-        stack.extend(reversed(children))
-    return roles
-
-
-def parameter_names(
-    expressions: Sequence[sympy.Expr], *, taken: frozenset[str]
-) -> dict[sympy.Symbol, str]:
-    """Readable, collision-free names for the placeholders in ``expressions``.
-
-    With several outputs, a parameter used by one output only gets that output's
-    1-based suffix (``A_2``); shared ones get none. Names in ``taken`` (inputs,
-    aliases, outputs) are never used.
-    """
-    users: dict[sympy.Symbol, set[int]] = {}
-    for i, expr in enumerate(expressions):
-        for s in expr.free_symbols:
-            if is_placeholder(s):
-                users.setdefault(s, set()).add(i)
-    used = set(taken) | _NEVER
-    names: dict[sympy.Symbol, str] = {}
-
-    def claim(candidates: Sequence[str], suffix: str) -> str:
-        for rank in range(1000):
-            for base in candidates:
-                name = f"{base}{rank or ''}{suffix}"
-                if name not in used:
-                    used.add(name)
-                    return name
-        raise ValueError("ran out of parameter names")  # pragma: no cover
-
-    for i, expr in enumerate(expressions):
-        suffix = f"_{i + 1}" if len(expressions) > 1 else ""
-        for symbol, role in _roles(expr).items():
-            if symbol in names:
-                continue
-            shared = len(users[symbol]) > 1
-            end = "" if shared else suffix
-            if role == "offset":
-                names[symbol] = claim((_OFFSET, *_COEFFICIENTS), end)
-            elif role == "shape":
-                names[symbol] = claim(_SHAPES, end)
-            else:
-                names[symbol] = claim(_COEFFICIENTS, end)
-    return names
-
-
-def law_text(expressions: Sequence[sympy.Expr], brief: TaskBrief) -> str:
-    """``out = expr`` per output joined by ``"; "``, inputs written by their aliases.
-
-    Raises ``ValueError`` when a tree holds something the grammar cannot say.
-    """
-    taken = frozenset(brief.inputs) | frozenset(brief.aliases) | frozenset(brief.outputs)
-    names: dict[sympy.Symbol, str] = {
-        input_symbol(name): brief.alias_of(name) for name in brief.inputs
-    }
-    names.update(parameter_names(expressions, taken=taken))
-    printer = LawPrinter(names)
-    parts = [printer.doprint(e) for e in expressions]
-    return "; ".join(f"{out} = {text}" for out, text in zip(brief.outputs, parts, strict=True))
-
-
-# --- parsing parents into placeholder trees ---------------------------------------------
-
-
-def parse_for(text: str, brief: TaskBrief, *, max_params: int | None) -> Law:
-    """``parse_law`` against the brief's inputs, aliases and outputs."""
-    return parse_law(
-        text,
-        inputs=brief.inputs,
-        outputs=brief.outputs,
-        aliases=brief.aliases,
-        max_params=max_params,
-    )
-
-
-def as_placeholders(law: Law, *, start: int = 0) -> tuple[sympy.Expr, ...]:
-    """The law's expressions with its parameters renamed to placeholders from ``start``."""
-    swap = {parameter_symbol(name): placeholder(start + i) for i, name in enumerate(law.parameters)}
-    return tuple(e.xreplace(swap) for e in law.expressions)
 
 
 # --- the proposer -----------------------------------------------------------------------

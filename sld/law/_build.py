@@ -23,8 +23,9 @@ from fractions import Fraction
 
 import sympy
 
-from sld.law._grammar import MAX_MAGNITUDE, Locator
+from sld.law._grammar import MAX_MAGNITUDE
 from sld.law._print import chain
+from sld.law._syntax import Locator
 
 # CPU seconds of this thread, not wall time: the budget bounds the work a law costs, so
 # whether a law parses never depends on how loaded the machine is (nor does a run's outcome)

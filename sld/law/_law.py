@@ -20,17 +20,10 @@ from sld.law._build import (
 )
 from sld.law._canonical import canonicalize, complexity, shape
 from sld.law._export import latex_equation, law_latex, law_python, law_sympy
-from sld.law._grammar import (
-    MAX_MAGNITUDE,
-    MIN_MAGNITUDE,
-    RESERVED,
-    Locator,
-    Names,
-    check_tree,
-    parse_piece,
-)
+from sld.law._grammar import MAX_MAGNITUDE, MIN_MAGNITUDE, RESERVED, Names, check_tree
 from sld.law._print import law_text
 from sld.law._reparam import law_key
+from sld.law._syntax import Locator, parse_piece
 from sld.law._text import Piece, split_law
 
 MAX_PARAMETERS = 64  # absolute cap, whatever max_params says

@@ -16,12 +16,12 @@ Two separate paths, on purpose:
 
 from ._checks import MONOTONE_TOLERANCE as MONOTONE_TOLERANCE
 from ._checks import extrapolation_checks as extrapolation_checks
+from ._diagnostic_words import diagnostics_headline as diagnostics_headline
+from ._diagnostic_words import diagnostics_words as diagnostics_words
 from ._diagnostics import GroupResidual as GroupResidual
 from ._diagnostics import InputTrend as InputTrend
 from ._diagnostics import ResidualDiagnostics as ResidualDiagnostics
 from ._diagnostics import diagnose as diagnose
-from ._diagnostics import diagnostics_headline as diagnostics_headline
-from ._diagnostics import diagnostics_words as diagnostics_words
 from ._diagnostics import residual_diagnostics as residual_diagnostics
 from ._evaluate import evaluate as evaluate
 from ._pick import PickEntry as PickEntry
