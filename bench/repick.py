@@ -12,7 +12,9 @@ scores it on the test rows, as the report does, for this table only: nothing her
 a pick. Nothing is written to the runs.
 
 Printed: one markdown row per run (old and new chosen law, how many shapes the new pool
-held, the pick's seconds, and with ``--heldout`` both test R²), then the median per task.
+held, how many of its laws the pick resampled and whether each of their pessimistic
+errors equals the one the run stored, the pick's seconds, and with ``--heldout`` both
+test R²), then the median per task.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ def repick(
     new = pick_law(record.population, task, settings, fitted=fitted)
     seconds = time.perf_counter() - started
     laws = {e.id: e.law for e in new.entries}
+    stored = {e["id"]: e for e in report["pick"]["ranked"]}
+    resampled = [e for e in new.entries if e.bound is not None]
     old_r2 = (report.get("heldout") or {}).get("chosen", {}).get("test_r2")
     row = {
         "run": run.name,
@@ -68,6 +72,13 @@ def repick(
         "new_law": laws.get(new.chosen),
         "shapes": len({parse_for_task(e.law, task).shape for e in new.entries}),
         "seconds": seconds,
+        "resampled": len(resampled),
+        # every law resampled now has the pessimistic error the run stored (None: not comparable)
+        "same_bounds": (
+            all(e.bound == stored[e.id]["pessimistic_error"] for e in resampled)
+            if all(e.id in stored for e in resampled)
+            else None
+        ),
         "old_r2": old_r2,
         "new_r2": old_r2 if new.chosen == report["pick"]["chosen"] else None,
     }
@@ -86,13 +97,14 @@ def _r2(value: float | None) -> str:
 def table(rows: list[dict]) -> str:
     """Per run, then the median per task (the lower middle for an even count, as sld bench)."""
     out = [
-        "| run | old id | new id | shapes | pick s | old test R² | new test R² |",
-        "|---" * 7 + "|",
+        "| run | old id | new id | shapes | resampled | same bounds | pick s | old test R² "
+        "| new test R² |",
+        "|---" * 9 + "|",
     ]
     for r in rows:
         out.append(
-            f"| {r['run']} | {r['old']} | {r['new']} | {r['shapes']} | {r['seconds']:.0f} "
-            f"| {_r2(r['old_r2'])} | {_r2(r['new_r2'])} |"
+            f"| {r['run']} | {r['old']} | {r['new']} | {r['shapes']} | {r['resampled']} "
+            f"| {r['same_bounds']} | {r['seconds']:.0f} | {_r2(r['old_r2'])} | {_r2(r['new_r2'])} |"
         )
     out += ["", "| task | median old | median new |", "|---|---|---|"]
     for task in sorted({r["task"] for r in rows}):

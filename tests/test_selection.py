@@ -19,7 +19,8 @@ from sld.evolve.pick import PICK_STATE, PickSettings, confirmed_reports, pick_po
 from sld.evolve.population import Member, Population
 from sld.report import finalize, read_run
 from sld.resources import datasets_dir
-from sld.scoring import final_pick, heldout_score, parse_for_task, selection_scores
+from sld.scoring import final_pick, fitness, heldout_score, parse_for_task, selection_scores
+from sld.scoring._pick import _bootstrap_errors, _pessimistic, _resampled_folds
 from sld.store import RunStore
 
 LAWS = [
@@ -88,8 +89,48 @@ def test_the_final_pick_is_deterministic_for_a_seed(tmp_path):
     assert first.model_dump() == again.model_dump()
     assert first.chosen is not None
     assert [e.rank for e in first.entries] == [1, 2, 3, 4]
-    assert all(e.samples == 4 for e in first.entries)
+    assert all(e.samples == (4 if e.bound is not None else 0) for e in first.entries)
     assert all(len(e.folds) == 3 for e in first.entries)
+
+
+def test_skipping_laws_that_cannot_win_picks_what_resampling_every_law_would(tmp_path):
+    task = _task(_csv(tmp_path, perturb=False))
+    candidates = [(i, parse_for_task(t, task)) for i, t in enumerate(LAWS)]
+    options = dict(seed=5, restarts=6, bootstrap=4, bootstrap_restarts=3, quantile=0.8)
+    weights = dict(node_weight=0.01, param_weight=0.01)
+    scores = selection_scores([law for _, law in candidates], task, seed=5, restarts=6)
+    # law 2 made hopeless: its point error alone is worse than any pessimistic error here
+    scores[2] = scores[2].model_copy(update={"selection_error": 1e6})
+    known = dict(enumerate(scores))
+    pick = final_pick(candidates, task, **options, **weights, known=known)
+    # every law resampled, by hand
+    folds = task.folds()
+    rows = _resampled_folds(folds, samples=4, seed=5)
+    every = {}
+    for (cid, law), score in zip(candidates, scores, strict=True):
+        (drawn,) = _bootstrap_errors([law], folds, rows, samples=4, restarts=3, seed=5)
+        bound = _pessimistic(drawn, point=score.error, quantile=0.8)
+        demoted = score.checks is not None and not score.checks.passed
+        every[cid] = (
+            fitness(
+                bound,
+                complexity=law.complexity,
+                n_params=len(law.parameters),
+                demoted=demoted,
+                **weights,
+            ),
+            bound,
+        )
+    assert pick.chosen == min(every, key=lambda cid: (every[cid][0], cid))
+    entries = {e.id: e for e in pick.entries}
+    assert entries[2].bound is None and entries[2].samples == 0
+    assert entries[2].rank == len(candidates)
+    skipped = sum(e.bound is None for e in pick.entries)
+    assert f"{skipped} of 4 laws not resampled" in pick.reason
+    for cid, entry in entries.items():
+        if entry.bound is not None:
+            assert entry.bound == every[cid][1]
+            assert entry.fitness == every[cid][0]
 
 
 def test_the_pick_takes_known_fold_scores_as_they_stand_and_picks_the_same(tmp_path):

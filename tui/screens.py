@@ -223,8 +223,12 @@ def _selection_notes(detail: LawDetail) -> list[RenderableType]:
         verdict = "★ picked" if pick.chosen == entry.id else f"ranked {entry.rank}"
         notes.append(
             Text(
-                f"final pick: {verdict} of {len(pick.entries)}; pessimistic error "
-                f"{number(entry.bound, 5)} over {entry.samples} resamples"
+                f"final pick: {verdict} of {len(pick.entries)}; "
+                + (
+                    f"pessimistic error {number(entry.bound, 5)} over {entry.samples} resamples"
+                    if entry.bound is not None
+                    else "not resampled: its penalised point error already lost"
+                )
                 + (f"; {pick.reason}" if pick.chosen == entry.id else "")
             )
         )

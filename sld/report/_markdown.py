@@ -35,6 +35,14 @@ def _directions_line(directions: Mapping[str, Any] | None) -> str:
     return f"Extrapolation checks held laws to: {listed} ({source})."
 
 
+def _pessimistic(entry: Mapping[str, Any], *, bootstrap: int) -> str:
+    """A pick entry's pessimistic error, or why it has none."""
+    value = entry["pessimistic_error"]
+    if value is None and bootstrap > 0:
+        return "not resampled (point error already loses)"
+    return _num(value, 4)
+
+
 def _why_lines(pick: Mapping[str, Any] | None, directions: Mapping[str, Any] | None) -> list[str]:
     """The final pick as a Markdown table: why the winner won."""
     if not pick:
@@ -55,7 +63,7 @@ def _why_lines(pick: Mapping[str, Any] | None, directions: Mapping[str, Any] | N
         checks = "passed" if e["checks_passed"] else "; ".join(e["check_reasons"]) or "not run"
         lines.append(
             f"| {e['rank']} | `{e['law']}` | {e['n_params']} | {folds} | "
-            f"{_num(e['pessimistic_error'], 4)} | {checks} |"
+            f"{_pessimistic(e, bootstrap=pick['settings']['bootstrap'])} | {checks} |"
         )
     runners_up = [e for e in pick["ranked"] if e["id"] != pick["chosen"] and _notes_lines(e)]
     if runners_up:

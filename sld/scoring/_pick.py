@@ -6,13 +6,21 @@ Search ranks thousands of laws on cheap fits; the pick looks again at the top fe
 1. every fold re-fitted with ``restarts`` restarts (one batched call): fold scores,
    selection error, extrapolation checks;
 2. ``bootstrap`` resamples: each fold's fit rows drawn with replacement within each group,
-   all resamples of all folds as groups of one batched call; each resample gives a
-   selection error (the fold bands are scored as they are);
+   all resamples of all folds as groups of one batched call per law; each resample gives
+   a selection error (the fold bands are scored as they are);
 3. each law's pessimistic error is the ``quantile`` of its bootstrap selection errors (a
-   resample that cannot be fitted counts as infinite), so a law that only fits this one
-   draw of the rows loses to one that fits every draw;
+   resample that cannot be fitted counts as infinite), and never below its point error,
+   so a law that only fits this one draw of the rows loses to one that fits every draw;
 4. the pick minimises :func:`sld.scoring.fitness` of that pessimistic error, among laws
    that pass the checks (among all, if none does). Ties go to the earlier candidate.
+
+Resampling is pruned. The pessimistic error is at least the point error (step 1), so a
+law whose penalised point error is already above some law's penalised pessimistic error
+cannot win, and it is not resampled (its ``bound`` is None). The law with the best point
+fitness is resampled first, alone; then, in one batched call, every law whose point
+fitness is not above the best pessimistic fitness so far. The pick is the one resampling
+every law would make: each law's resamples are a batched fit of its own, the same
+whichever laws share the call.
 
 Deterministic for a seed: resamples draw from ``numpy.random.default_rng([seed, b])``.
 """
@@ -46,7 +54,7 @@ class PickEntry(BaseModel):
     n_params: int
     folds: list[FoldScore]
     error: float
-    bound: float
+    bound: float | None  # None: not resampled, its point error could not win (module docstring)
     samples: int
     failed: int
     checks: CheckReport | None
@@ -99,12 +107,16 @@ def _resampled_folds(folds: Sequence[Fold], *, samples: int, seed: int) -> Split
 
 
 def _bootstrap_errors(
-    laws: Sequence[Law], folds: Sequence[Fold], *, samples: int, restarts: int, seed: int
+    laws: Sequence[Law],
+    folds: Sequence[Fold],
+    rows: Split,
+    *,
+    samples: int,
+    restarts: int,
+    seed: int,
 ) -> list[list[float]]:
-    """Per law, the selection error of each resample (inf where it could not be fitted)."""
-    if samples <= 0:
-        return [[] for _ in laws]
-    rows = _resampled_folds(folds, samples=samples, seed=seed)
+    """Per law, its selection error on each resample in ``rows`` (inf where it could not be
+    fitted). Each law's resamples are one batched fit of its own, whatever else is in ``laws``."""
     fits = fit_many(laws, rows, restarts=restarts, seed=seed + 1)
     out = []
     for law, fit in zip(laws, fits, strict=True):
@@ -128,6 +140,17 @@ def _bootstrap_errors(
             errors.append(selection_error(scores))
         out.append(errors)
     return out
+
+
+def _pessimistic(errors: Sequence[float], *, point: float, quantile: float) -> float:
+    """The ``quantile`` of ``errors`` (in log), at least ``point``; inf when more than
+    1 − ``quantile`` of them are not finite."""
+    finite = [e for e in errors if math.isfinite(e)]
+    if len(finite) < quantile * len(errors):
+        return math.inf
+    logs = [math.log10(max(e, 1e-12)) if math.isfinite(e) else math.inf for e in errors]
+    bound = float(10 ** np.quantile(logs, quantile, method="higher"))
+    return max(bound, point) if math.isfinite(bound) else bound
 
 
 def final_pick(
@@ -172,22 +195,47 @@ def final_pick(
     )
     reports = [known[cid] if cid in known else next(fresh) for cid, _ in candidates]
     folds = task.folds()
-    boot = _bootstrap_errors(laws, folds, samples=bootstrap, restarts=bootstrap_restarts, seed=seed)
-    entries = []
-    for (cid, law), report, errors in zip(candidates, reports, boot, strict=True):
-        point = report.error
-        if errors:
-            finite = [e for e in errors if math.isfinite(e)]
-            logs = [math.log10(max(e, 1e-12)) if math.isfinite(e) else math.inf for e in errors]
-            bound = (
-                float(10 ** np.quantile(logs, quantile, method="higher"))
-                if len(finite) >= quantile * len(errors)
-                else math.inf
+
+    def penalised(law: Law, report: ScoreReport, error: float) -> float:
+        return fitness(
+            error,
+            complexity=law.complexity,
+            n_params=len(law.parameters),
+            node_weight=node_weight,
+            param_weight=param_weight,
+            demoted=report.checks is not None and not report.checks.passed,
+        )
+
+    points = [penalised(law, r, r.error) for law, r in zip(laws, reports, strict=True)]
+    resampled: dict[int, tuple[float, list[float]]] = {}
+    if bootstrap > 0:
+        rows = _resampled_folds(folds, samples=bootstrap, seed=seed)
+        order = sorted(range(len(laws)), key=lambda i: (points[i], i))
+        bar = math.inf  # the best penalised pessimistic error so far
+        # Round 1: the best point fitness alone sets the bar. Round 2: every law still under
+        # it, in one batched call (one call per law would leave the CPU idle between them).
+        for batch in (order[:1], order[1:]):
+            batch = [i for i in batch if math.isfinite(points[i]) and points[i] <= bar]
+            if not batch:
+                continue
+            drawn = _bootstrap_errors(
+                [laws[i] for i in batch],
+                folds,
+                rows,
+                samples=bootstrap,
+                restarts=bootstrap_restarts,
+                seed=seed,
             )
-            bound = max(bound, point) if math.isfinite(bound) else bound
-        else:
-            bound = point
-        demoted = report.checks is not None and not report.checks.passed
+            for i, errors_i in zip(batch, drawn, strict=True):
+                pessimistic = _pessimistic(errors_i, point=reports[i].error, quantile=quantile)
+                resampled[i] = (pessimistic, errors_i)
+                bar = min(bar, penalised(laws[i], reports[i], pessimistic))
+    entries = []
+    for i, ((cid, law), report) in enumerate(zip(candidates, reports, strict=True)):
+        bound: float | None = report.error if bootstrap <= 0 else None
+        errors: list[float] = []
+        if i in resampled:
+            bound, errors = resampled[i]
         entries.append(
             PickEntry(
                 id=cid,
@@ -195,23 +243,19 @@ def final_pick(
                 complexity=law.complexity,
                 n_params=len(law.parameters),
                 folds=report.folds,
-                error=point,
+                error=report.error,
                 bound=bound,
                 samples=len(errors),
                 failed=sum(1 for e in errors if not math.isfinite(e)),
                 checks=report.checks,
-                fitness=fitness(
-                    bound,
-                    complexity=law.complexity,
-                    n_params=len(law.parameters),
-                    node_weight=node_weight,
-                    param_weight=param_weight,
-                    demoted=demoted,
-                ),
+                fitness=points[i] if bound is None else penalised(law, report, bound),
                 rank=0,
             )
         )
-    order = sorted(range(len(entries)), key=lambda i: (entries[i].fitness, i))
+    # resampled laws first (by fitness); then the rest by point fitness, a lower bound on theirs
+    order = sorted(
+        range(len(entries)), key=lambda i: (entries[i].bound is None, entries[i].fitness, i)
+    )
     ranked = [entries[i].model_copy(update={"rank": r + 1}) for r, i in enumerate(order)]
     best = ranked[0]
     if not math.isfinite(best.fitness):
@@ -221,9 +265,14 @@ def final_pick(
     why = (
         f"lowest penalised {quantile:.0%}-quantile error over {bootstrap} resamples "
         f"of every fold ({best.bound:.3g}; point {best.error:.3g})"
-        if bootstrap > 0
+        if bootstrap > 0 and best.bound is not None
         else f"lowest penalised selection error ({best.error:.3g})"
     )
+    if bootstrap > 0 and len(resampled) < len(entries):
+        why += (
+            f"; {len(entries) - len(resampled)} of {len(entries)} laws not resampled, "
+            "their penalised point errors already above the winner's"
+        )
     if best.checks is not None and not best.checks.passed:
         why += "; no candidate passed every extrapolation check"
     return PickReport(chosen=best.id, entries=ranked, reason=why, **settings)
