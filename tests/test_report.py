@@ -96,3 +96,37 @@ def test_report_of_an_offline_run_has_diagnostics_and_no_hypothesis(tmp_path):
     ]
     with RunReader.open(run_dir) as reader:
         assert reader.scored([]) == {} and reader.scored([10**6]) == {}
+
+
+def test_the_why_table_says_which_laws_the_pick_did_not_resample():
+    from sld.report._markdown import _why_lines
+
+    def entry(rank: int, law: str, bound: float | None) -> dict:
+        return {
+            "rank": rank,
+            "id": rank,
+            "law": law,
+            "n_params": 2,
+            "fold_nmse": [0.01, 0.02],
+            "pessimistic_error": bound,
+            "checks_passed": True,
+            "check_reasons": [],
+        }
+
+    pick = {
+        "chosen": 1,
+        "reason": "lowest penalised 80%-quantile error; 1 of 2 laws not resampled",
+        "settings": {"bootstrap": 8},
+        "ranked": [entry(1, "L = A/N**a", 0.0125), entry(2, "L = B*N", None)],
+    }
+    rows = [
+        line
+        for line in _why_lines(pick, None)
+        if line.startswith("| 1 |") or line.startswith("| 2 |")
+    ]
+    assert "0.0125" in rows[0]
+    assert "not resampled (point error already loses)" in rows[1]
+    # without a bootstrap nothing is resampled, and a missing bound is just missing
+    pick["settings"]["bootstrap"] = 0
+    rows = [line for line in _why_lines(pick, None) if line.startswith("| 2 |")]
+    assert "not resampled" not in rows[0] and "—" in rows[0]
