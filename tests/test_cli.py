@@ -206,3 +206,30 @@ def test_discover_shows_each_step_after_the_search(capsys, tmp_path):
     ]
     assert -1 not in steps and steps == sorted(steps), captured.err
     assert "chosen" in captured.out
+
+
+def test_the_held_out_table_shows_the_r2_its_interval_is_about(capsys):
+    """A test R² far below −1 is shown as it is, not clipped, beside its bootstrap interval."""
+    from sld.cli._render import render_report
+
+    held = {
+        "law": "L = E + A/N**a",
+        "test_r2": -5.1022,
+        "test_r2_clipped": -1.0,
+        "bootstrap_95": [-7.3273, -3.3823],
+        "test_nmse": 6.1022,
+        "test_nmae": 2.9629,
+    }
+    report = {
+        "task": "lr_bsz_scaling_law",
+        "candidates": 3,
+        "chosen": {"validation_r2": 0.68, "complexity": 9, "text": "L = E + A/N**a"},
+        "heldout": {"chosen": held},
+        "pareto_front": [],
+    }
+    render_report(report)
+    row = next(
+        line for line in capsys.readouterr().out.splitlines() if "chosen" in line and "[" in line
+    )
+    assert "-5.1022" in row and "[-7.3273, -3.3823]" in row
+    assert "-1.0000" not in row

@@ -190,7 +190,7 @@ def render_report(report: Mapping[str, Any]) -> None:
         interval = e.get("bootstrap_95")
         held.add_row(
             label,
-            fmt(e.get("test_r2_clipped")),
+            fmt(e.get("test_r2")),  # unclipped, as its bootstrap interval
             f"[{fmt(interval[0])}, {fmt(interval[1])}]" if interval else "—",
             fmt(e.get("test_nmse")),
             fmt(e.get("test_nmae")),
