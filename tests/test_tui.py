@@ -29,7 +29,7 @@ from sld.corpus import load_task
 from sld.errors import SldError, StoreError
 from sld.evolve.engine import Engine
 from sld.evolve.offline import OfflineProposer
-from sld.scoring import parse_for_task
+from sld.scoring import PickEntry, PickReport, parse_for_task
 from sld.store import RunReader, RunStore
 from sld.tui.app import APP_STATES, AppState, SldApp, run_app
 from sld.tui.extrapolation import law_picture, panel_series, panels
@@ -378,6 +378,23 @@ def test_detail_shows_residual_diagnostics_in_words_and_an_llm_laws_hypothesis(d
             assert (
                 "extrapolation checks: passed (40 probes; directions: N decreasing, "
                 "P decreasing)" in lines
+            )
+            # a law the final pick did not resample says so instead of a pessimistic error
+            entry = PickEntry(
+                id=detail.row.id, law=detail.row.text, complexity=9, n_params=3, folds=[],
+                error=0.5, bound=None, samples=0, failed=0, checks=None, fitness=-0.3, rank=2,
+            )  # fmt: skip
+            winner = entry.model_copy(
+                update={"id": entry.id + 100, "bound": 0.2, "samples": 8, "rank": 1}
+            )
+            pick = PickReport(
+                chosen=winner.id, entries=[winner, entry], restarts=4, bootstrap=8,
+                quantile=0.8, node_weight=0.005, param_weight=0.01, reason="lowest",
+            )  # fmt: skip
+            lines = [str(line) for line in _selection_notes(replace(detail, pick=pick))]
+            assert (
+                "final pick: ranked 2 of 2; not resampled: its penalised point error already lost"
+                in lines
             )
             await pilot.press("escape")
             app.selected_id = 5  # an LLM proposal with a hypothesis, no diagnostics stored
