@@ -14,7 +14,7 @@ Search ranks thousands of laws on cheap fits; the pick looks again at the top fe
 4. the pick minimises :func:`sld.scoring.fitness` of that pessimistic error, among laws
    that pass the checks (among all, if none does). Ties go to the earlier candidate.
 
-Resampling is pruned. The pessimistic error is at least the point error (step 1), so a
+Resampling is pruned. The pessimistic error is at least the point error (step 3), so a
 law whose penalised point error is already above some law's penalised pessimistic error
 cannot win, and it is not resampled (its ``bound`` is None). The law with the best point
 fitness is resampled first, alone; then, in one batched call, every law whose point
@@ -213,7 +213,7 @@ def final_pick(
         order = sorted(range(len(laws)), key=lambda i: (points[i], i))
         bar = math.inf  # the best penalised pessimistic error so far
         # Round 1: the best point fitness alone sets the bar. Round 2: every law still under
-        # it, in one batched call (one call per law would leave the CPU idle between them).
+        # it, in one batched call (one call per law measured slower on a 2-core CPU).
         for batch in (order[:1], order[1:]):
             batch = [i for i in batch if math.isfinite(points[i]) and points[i] <= bar]
             if not batch:

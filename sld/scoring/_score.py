@@ -35,8 +35,8 @@ SAMPLE_SEP = "\x1e"  # joins resample index and group name in the batched refit'
 # basin, and restart 0 starts there: from the fit on all rows. Measured against 8 seeded
 # restarts on four curated tasks' chosen and human laws (30 resamples each): 4x faster
 # (139 s against 34 s), medians within 0.0013 (7 of 8 equal to 3 digits); the low ends
-# differ where a seeded restart missed a resample's basin (vocab's chosen law 0.68
-# against 0.986) or found another one (domain_mixture's chosen law 0.9795 against 0.9754).
+# differ where a seeded restart missed a resample's basin (one chosen law: 0.68 against
+# 0.986) or found another one (another chosen law: 0.9795 against 0.9754).
 INTERVAL_RESTARTS = 1
 
 
