@@ -173,13 +173,12 @@ def lm_run(
     r, j, finite = residuals(f, jf, data, loss=loss, log_space=log_space)
     F = 0.5 * jnp.sum(r * r, axis=-1)
     diag = jnp.einsum("grmp,grmp->grp", j, j)
-    diag_max = jnp.max(diag, axis=-1)
     if damping == "marquardt":
         dsq = jnp.where(fresh, diag, carry["dsq"])  # the loop takes the running max
         lam = jnp.where(fresh, TAU, carry["lam"])
     elif damping == "levenberg":
         dsq = jnp.ones_like(diag)
-        lam = jnp.where(fresh, TAU * jnp.maximum(diag_max, 1e-12), carry["lam"])
+        lam = jnp.where(fresh, TAU * jnp.maximum(jnp.max(diag, axis=-1), 1e-12), carry["lam"])
     else:
         raise ValueError(f"damping must be 'marquardt' or 'levenberg', got {damping!r}")
     nu = jnp.where(fresh, 2.0, carry["nu"])

@@ -207,15 +207,15 @@ def final_pick(
         )
 
     points = [penalised(law, r, r.error) for law, r in zip(laws, reports, strict=True)]
-    resampled: dict[int, tuple[float, list[float]]] = {}
+    resampled: dict[int, tuple[float, list[float], float]] = {}  # i → bound, errors, fitness
     if bootstrap > 0:
         rows = _resampled_folds(folds, samples=bootstrap, seed=seed)
         order = sorted(range(len(laws)), key=lambda i: (points[i], i))
         bar = math.inf  # the best penalised pessimistic error so far
         # Round 1: the best point fitness alone sets the bar. Round 2: every law still under
         # it, in one batched call (one call per law measured slower on a 2-core CPU).
-        for batch in (order[:1], order[1:]):
-            batch = [i for i in batch if math.isfinite(points[i]) and points[i] <= bar]
+        for laws_in_round in (order[:1], order[1:]):
+            batch = [i for i in laws_in_round if math.isfinite(points[i]) and points[i] <= bar]
             if not batch:
                 continue
             drawn = _bootstrap_errors(
@@ -228,14 +228,16 @@ def final_pick(
             )
             for i, errors_i in zip(batch, drawn, strict=True):
                 pessimistic = _pessimistic(errors_i, point=reports[i].error, quantile=quantile)
-                resampled[i] = (pessimistic, errors_i)
-                bar = min(bar, penalised(laws[i], reports[i], pessimistic))
+                penalty = penalised(laws[i], reports[i], pessimistic)
+                resampled[i] = (pessimistic, errors_i, penalty)
+                bar = min(bar, penalty)
     entries = []
     for i, ((cid, law), report) in enumerate(zip(candidates, reports, strict=True)):
         bound: float | None = report.error if bootstrap <= 0 else None
         errors: list[float] = []
+        score = points[i]  # without resamples: the point fitness (a lower bound when skipped)
         if i in resampled:
-            bound, errors = resampled[i]
+            bound, errors, score = resampled[i]
         entries.append(
             PickEntry(
                 id=cid,
@@ -248,7 +250,7 @@ def final_pick(
                 samples=len(errors),
                 failed=sum(1 for e in errors if not math.isfinite(e)),
                 checks=report.checks,
-                fitness=points[i] if bound is None else penalised(law, report, bound),
+                fitness=score,
                 rank=0,
             )
         )
