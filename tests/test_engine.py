@@ -179,7 +179,12 @@ def test_sigkilled_run_resumes_without_losing_or_repeating_fits(tmp_path):
         deadline = time.monotonic() + 300
         while proc.poll() is None and time.monotonic() < deadline:
             if run_dir is None and out.exists() and rng.random() < 0.3:
-                break  # first start: killed at a random early moment
+                # first start: killed at a random early moment; after one kill before the
+                # store was committed, wait for the commit, so a slow machine cannot spend
+                # every kill on starts that never got going
+                dirs = list(out.iterdir())
+                if kills == 0 or (dirs and _committed(dirs[0])):
+                    break
             if run_dir is not None and _fitted_count(run_dir) >= target:
                 break
             time.sleep(rng.uniform(0.05, 0.4))
