@@ -18,6 +18,7 @@ and the rule is scored by the mean over pools of the pick's R² clipped to [-1, 
     python bench/selection_sweep.py --table sweep.json          # rules table only
     python bench/selection_sweep.py --grid sweep.json           # weights grid, top 1/3/5
     python bench/selection_sweep.py --probes sweep.json         # how far the checks probe
+    python bench/selection_sweep.py --far sweep.json            # how far the directions probe
 
 The grid smooths the one-pick-per-pool criterion: for each rule it also averages the
 R² of the rule's top 3 and top 5 laws per pool, so a weight that only reshuffles
@@ -48,6 +49,7 @@ from sld.scoring._selection import fold_rows, restrict, score_folds
 
 MAX_FOLDS = 4
 PROBES = (10.0, 100.0, 1000.0)  # check probe factors recorded per law (``--probes``)
+FAR = (1e3, 1e4, 1e5, 1e6)  # how far the declared directions alone are checked (``--far``)
 
 
 def _with_folds(task: Task, *, train_only: bool) -> Task:
@@ -123,6 +125,12 @@ def _features(task: Task, texts: list[str], *, seed: int) -> list[dict[str, Any]
                 "spread": {f"{p:g}": _spread(law, fold_fit, variant, probe=p) for p in SPREADS},
                 "checks": checks,
                 "probes": {f"{p:g}": _passes(law, top, variant, probe=p) for p in PROBES},
+                "far": {
+                    f"{p:g}": _passes(
+                        law, top, variant, probe=variant.card.validation.probe, monotone_probe=p
+                    )
+                    for p in FAR
+                },
                 "r2": held.r2 if held is not None else None,
             }
     return out
@@ -190,12 +198,21 @@ def _spread(law: Any, fit: Any, task: Task, *, probe: float) -> float | None:
     return float(np.sqrt(np.mean(np.square(terms))))
 
 
-def _passes(law: Any, fit: Any, task: Task, *, probe: float) -> bool | None:
-    """Whether fold 0's fit passes the extrapolation checks probed ``probe`` × out (None: no fit)."""
+def _passes(
+    law: Any, fit: Any, task: Task, *, probe: float, monotone_probe: float | None = None
+) -> bool | None:
+    """Whether fold 0's fit passes the extrapolation checks probed ``probe`` × out, the declared
+    directions alone ``monotone_probe`` × out (None: no further; see the checks) (None: no fit)."""
     if fit is None or not fit.ok:
         return None
     report = extrapolation_checks(
-        law, fit, task.train(), log_scale=task.log_scale, monotone=task.monotone, probe=probe
+        law,
+        fit,
+        task.train(),
+        log_scale=task.log_scale,
+        monotone=task.monotone,
+        probe=probe,
+        monotone_probe=monotone_probe,
     )
     return report.passed
 
@@ -211,15 +228,22 @@ def _error(folds: list[float | None], k: int, agg: str) -> float:
 def _fitness(c: dict, setting: str, rule: tuple, *, errors: str = "folds") -> float:
     """The rule's fitness of one pool law (inf when a fold has no finite score).
 
-    ``demote``: False, True (the checks at the card's probe), or a probe factor's key in
-    ``PROBES`` (the checks at that probe). ``errors``: which fold errors ("folds" or "reach").
+    ``demote``: False, True (the checks at the card's probe), a probe factor's key in
+    ``PROBES`` (every check at that probe), or ``("far", key)`` (the checks at the card's probe,
+    the declared directions to that ``FAR`` factor). ``errors``: which fold errors ("folds" or
+    "reach").
     """
     k, agg, node_w, param_w, demote = rule
     f = _error(c[setting][errors], k, agg)
     if not math.isfinite(f):
         return math.inf
     f += node_w * c["nodes"] + param_w * c["params"]
-    passed = c[setting]["probes"][demote] if isinstance(demote, str) else c[setting]["checks"]
+    if isinstance(demote, tuple):
+        passed = c[setting][demote[0]][demote[1]]
+    elif isinstance(demote, str):
+        passed = c[setting]["probes"][demote]
+    else:
+        passed = c[setting]["checks"]
     if demote and passed is False:
         f += 3.0
     return f
@@ -309,6 +333,19 @@ def probes(pools: dict[str, list[dict]], *, tops: tuple[int, ...] = (1, 3, 5)) -
     return "\n".join(lines)
 
 
+def far(pools: dict[str, list[dict]], *, tops: tuple[int, ...] = (1, 3, 5)) -> str:
+    """Per ``FAR`` factor: the current rule, demoting laws that fail the checks at the card's
+    probe or a declared direction out to that factor; as :func:`probes`."""
+    names = list(pools)
+    head = "| directions to | " + " | ".join(f"top {t}" for t in tops) + " | "
+    head += " | ".join(n.replace("_scaling_law", "") + " top 3" for n in names) + " |"
+    lines = [f"{len(pools)} pools", "", head, "|---" * (1 + len(tops) + len(names)) + "|"]
+    for factor in FAR:
+        cells = _cells(pools, _top_mean, (*CURRENT, ("far", f"{factor:g}")), tops)
+        lines.append(f"| {factor:g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 STABILITY_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 
 
@@ -392,7 +429,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grid", type=Path, help="print the weights grid of a saved sweep")
     parser.add_argument("--probes", type=Path, help="print the probe table of a saved sweep")
     parser.add_argument("--stability", type=Path, help="print the fold-spread table of a sweep")
+    parser.add_argument("--far", type=Path, help="print the far-directions table of a sweep")
     args = parser.parse_args(argv)
+    if args.far:
+        print(far(json.loads(args.far.read_text())))
+        return 0
     if args.stability:
         print(stability(json.loads(args.stability.read_text())))
         return 0
