@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from sld.corpus import list_tasks, load_task
-from sld.corpus.folds import group_folds, random_bands, scale_bands
+from sld.corpus.folds import MIN_FIT_LEVELS, group_folds, random_bands, scale_bands
 from sld.errors import TaskError
 
 
@@ -56,11 +56,28 @@ def test_no_fold_ever_holds_a_test_row(name):
         assert not _rows(fold.fit) & _rows(fold.score)
 
 
-def test_a_fold_is_dropped_where_its_fit_rows_hold_one_scale_value():
-    # three distinct values: fold 1 would fit on the smallest value alone, so it is dropped
-    scale = np.repeat([1.0, 2.0, 4.0], 6)
-    folds = group_folds(scale, n_rows=18, folds=3, fraction=0.15, seed=0, group="g")
-    assert folds[0] is not None and folds[1] is None and folds[2] is None
+def test_a_later_fold_is_dropped_where_its_fit_rows_hold_fewer_than_three_scale_values():
+    # a power with a floor along the scale has three parameters there; two levels cannot pin it
+    assert MIN_FIT_LEVELS == 3
+    four = group_folds(
+        np.repeat([1.0, 2.0, 4.0, 8.0], 6), n_rows=24, folds=3, fraction=0.15, seed=0, group="g"
+    )
+    assert four[0] is not None and four[1] is None and four[2] is None  # fold 1 would fit on 1, 2
+    five = group_folds(
+        np.repeat([1.0, 2.0, 4.0, 8.0, 16.0], 6),
+        n_rows=30,
+        folds=3,
+        fraction=0.15,
+        seed=0,
+        group="g",
+    )
+    assert five[0] is not None and five[1] is not None and five[2] is None
+    assert sorted(set(np.repeat([1.0, 2.0, 4.0, 8.0, 16.0], 6)[five[1].fit])) == [1.0, 2.0, 4.0]
+    # fold 0 is the validation slice: exempt, even on two levels
+    two = group_folds(
+        np.repeat([1.0, 2.0, 4.0], 6), n_rows=18, folds=3, fraction=0.15, seed=0, group="g"
+    )
+    assert two[0] is not None and two[1] is None
 
 
 def test_random_folds_are_disjoint_seeded_and_start_with_the_validation_draw():

@@ -17,8 +17,12 @@ random K-fold instead: band k is a random draw of ``ceil(fraction * rows)`` rows
 earlier band, and fold k fits on every training row outside band k.
 
 A group takes part in fold k only when its fit rows hold at least ``MIN_FIT_ROWS`` rows
-and, for scale folds, at least two distinct scale values (a trend needs two points); a
-fold no group can take part in is dropped, so a task may have fewer folds than asked.
+and, for scale folds, at least ``MIN_FIT_LEVELS`` distinct scale values; a fold no group
+can take part in is dropped, so a task may have fewer folds than asked. Three levels,
+because the plainest law along a scale, a power with a floor (``E + A/N**a``), has three
+parameters along it: fitted on two levels it passes through both for any exponent, so
+its prediction one band up is whatever the optimizer's path left, and such a fold ranks
+laws by noise (``bench/selection_sweep.md``, "Folds need three levels").
 Fold 0 is exempt: it is the validation slice, which :func:`sld.corpus.task.make_task`
 checks itself (it refuses a group whose every row is in the slice).
 """
@@ -33,6 +37,7 @@ from typing import Literal
 import numpy as np
 
 MIN_FIT_ROWS = 2
+MIN_FIT_LEVELS = 3  # distinct scale values in a later fold's fit rows (see above)
 
 FoldKind = Literal["scale", "random"]
 
@@ -141,7 +146,7 @@ def group_folds(
         if k > 0:  # fold 0 is the validation slice, which make_task has already checked
             usable = int(fit.sum()) >= MIN_FIT_ROWS
             if scale is not None:
-                usable = usable and len(np.unique(scale[fit])) >= 2
+                usable = usable and len(np.unique(scale[fit])) >= MIN_FIT_LEVELS
         if not usable:
             out.append(None)
             continue
