@@ -63,16 +63,10 @@ def test_a_later_fold_is_dropped_where_its_fit_rows_hold_fewer_than_three_scale_
         np.repeat([1.0, 2.0, 4.0, 8.0], 6), n_rows=24, folds=3, fraction=0.15, seed=0, group="g"
     )
     assert four[0] is not None and four[1] is None and four[2] is None  # fold 1 would fit on 1, 2
-    five = group_folds(
-        np.repeat([1.0, 2.0, 4.0, 8.0, 16.0], 6),
-        n_rows=30,
-        folds=3,
-        fraction=0.15,
-        seed=0,
-        group="g",
-    )
+    levels = np.repeat([1.0, 2.0, 4.0, 8.0, 16.0], 6)
+    five = group_folds(levels, n_rows=30, folds=3, fraction=0.15, seed=0, group="g")
     assert five[0] is not None and five[1] is not None and five[2] is None
-    assert sorted(set(np.repeat([1.0, 2.0, 4.0, 8.0, 16.0], 6)[five[1].fit])) == [1.0, 2.0, 4.0]
+    assert sorted(set(levels[five[1].fit])) == [1.0, 2.0, 4.0]
     # fold 0 is the validation slice: exempt, even on two levels
     two = group_folds(
         np.repeat([1.0, 2.0, 4.0], 6), n_rows=18, folds=3, fraction=0.15, seed=0, group="g"
