@@ -432,10 +432,13 @@ def test_monotone_bad_direction_and_twice_named_input(tmp_path):
 
 
 def test_guessed_validation_scale_is_noted_with_the_keyword(tmp_path):
+    def guesses(task) -> list[str]:  # leave out the note on how many folds three sizes allow
+        return [n for n in task.notes if "folds asked" not in n]
+
     task = load_task(_write(tmp_path, GOOD), **SWEEP)
-    assert len(task.notes) == 1 and "'N' is a guess" in task.notes[0]
-    assert "validation_scale=INPUT" in task.notes[0]
-    assert load_task(_write(tmp_path, GOOD), **SWEEP, validation_scale="N").notes == ()
+    assert len(guesses(task)) == 1 and "'N' is a guess" in guesses(task)[0]
+    assert "validation_scale=INPUT" in guesses(task)[0]
+    assert guesses(load_task(_write(tmp_path, GOOD), **SWEEP, validation_scale="N")) == []
 
 
 ODD_COLUMNS = """data mix,model size,train-tokens,val loss

@@ -134,3 +134,22 @@ def test_an_unknown_factor_in_a_product_scale_is_a_one_line_error(tmp_path):
     )
     with pytest.raises(TaskError, match=r"'Q' is not an input.*product such as 'N\*D'"):
         load_task(str(tmp_path / "x.csv"), inputs=["N", "D"], outputs=["y"], validation_scale="N*Q")
+
+
+def test_your_own_data_is_told_when_too_few_sizes_leave_fewer_folds(tmp_path):
+    N = np.repeat(np.geomspace(1e7, 3e9, 6), 4)
+    D = np.tile(np.geomspace(1e9, 1e11, 4), 6)
+    path = tmp_path / "sweep.csv"
+    pd.DataFrame({"N": N, "D": D, "loss": 1.7 + 400 / N**0.34 + 410 / D**0.28}).to_csv(
+        path, index=False
+    )
+    few = load_task(str(path), inputs=["N", "D"], outputs=["loss"], test="N >= 9e8")
+    assert len(few.folds()) == 1  # 4 training sizes: fold 1 would fit on two
+    (note,) = [n for n in few.notes if "folds asked" in n]
+    assert note.startswith("selection ranks laws on 1 of the 3 folds asked")
+    assert "3 distinct N values" in note
+    many = load_task(str(path), inputs=["N", "D"], outputs=["loss"], test="N >= 3e9")
+    assert len(many.folds()) == 2 and any("2 of the 3 folds asked" in n for n in many.notes)
+    # a curated card's fold count is its author's design: no note
+    assert len(load_task("moe_scaling_law").folds()) == 2
+    assert not any("folds asked" in n for n in load_task("moe_scaling_law").notes)

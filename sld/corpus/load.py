@@ -196,6 +196,7 @@ def load_task(
         scale_fix=f"choose another input with {option_name('validation_scale', naming)}",
         monotone_fix=lambda read: _monotone_fix(read, naming, aliases=card.aliases),
         notes=notes,
+        note_folds=not curated,  # a curated card's fold count is its author's design
     )
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from sld.corpus.card import TaskCard
 from sld.corpus.directions import infer_directions
-from sld.corpus.folds import FoldKind, FoldMasks, group_folds
+from sld.corpus.folds import MIN_FIT_LEVELS, FoldKind, FoldMasks, group_folds
 from sld.corpus.folds import validation_mask as validation_mask
 from sld.corpus.options import direction
 from sld.errors import TaskError
@@ -196,13 +196,15 @@ def make_task(
         "set them in a card's [monotone], or turn validation.infer_monotone off"
     ),
     notes: Sequence[str] = (),
+    note_folds: bool = False,
 ) -> Task:
     """Assemble a Task from row arrays. ``X``: (rows, n_inputs); ``y``: (rows, n_outputs).
 
     Raises TaskError when a group has fewer than 2 training rows or when the validation
     slice would leave no rows to fit on (``scale_fix`` says how to choose another scale).
     Directions read from the rows add a note ending in ``monotone_fix`` (how to override;
-    a callable gets the directions read).
+    a callable gets the directions read). With ``note_folds``, scale folds fewer than the
+    card asks (too few distinct scale values below a cutoff) add a note saying so.
     """
     names = tuple(sorted(set(groups.tolist())))
     scale_name = card.validation.scale
@@ -249,6 +251,10 @@ def make_task(
         test_x.append(_frozen(X[test_rows]))
         test_y.append(_frozen(y[test_rows]))
         masks.append(mask)
+    asked = card.validation.folds
+    kept = sum(any(k < len(g) and g[k] is not None for g in folds) for k in range(asked))
+    if note_folds and scale_columns and kept < asked:
+        notes = [*notes, _fewer_folds_note(kept, asked=asked, scale=str(scale_name))]
     inputs, outputs = card.input_names, card.output_names
     monotone = card.monotone_signs
     if not monotone and card.validation.infer_monotone:
@@ -272,6 +278,14 @@ def make_task(
         _validation=tuple(masks),
         _heldout=Split(names, inputs, outputs, tuple(test_x), tuple(test_y)),
         _folds=tuple(folds),
+    )
+
+
+def _fewer_folds_note(kept: int, *, asked: int, scale: str) -> str:
+    return (
+        f"selection ranks laws on {kept} of the {asked} folds asked: a later fold needs "
+        f"{MIN_FIT_LEVELS} distinct {scale} values below its cutoff in some group (two cannot "
+        f"pin a power with a floor); rows at more {scale} values would add folds"
     )
 
 
