@@ -320,30 +320,34 @@ def _cells(
     ]
 
 
+def _demotion_table(
+    pools: dict[str, list[dict]], *, column: str, rows: list[tuple[str, Any]], tops: tuple[int, ...]
+) -> str:
+    """One line per ``(label, demote)`` in ``rows``: the current rule demoting by ``demote``
+    (see :func:`_fitness`); nested mean (real mean) of the top laws' clipped R², then each
+    pool's top 3."""
+    names = list(pools)
+    head = f"| {column} | " + " | ".join(f"top {t}" for t in tops) + " | "
+    head += " | ".join(n.replace("_scaling_law", "") + " top 3" for n in names) + " |"
+    lines = [f"{len(pools)} pools", "", head, "|---" * (1 + len(tops) + len(names)) + "|"]
+    for label, demote in rows:
+        cells = _cells(pools, _top_mean, (*CURRENT, demote), tops)
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def probes(pools: dict[str, list[dict]], *, tops: tuple[int, ...] = (1, 3, 5)) -> str:
     """Per probe factor: the current rule, demoting laws that fail the checks at that probe;
     nested mean (real mean) of the top 1, 3 and 5 laws' clipped R², then each pool's top 3."""
-    names = list(pools)
-    head = "| probe | " + " | ".join(f"top {t}" for t in tops) + " | "
-    head += " | ".join(n.replace("_scaling_law", "") + " top 3" for n in names) + " |"
-    lines = [f"{len(pools)} pools", "", head, "|---" * (1 + len(tops) + len(names)) + "|"]
-    for probe in PROBES:
-        cells = _cells(pools, _top_mean, (*CURRENT, f"{probe:g}"), tops)
-        lines.append(f"| {probe:g} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    rows = [(f"{p:g}", f"{p:g}") for p in PROBES]
+    return _demotion_table(pools, column="probe", rows=rows, tops=tops)
 
 
 def far(pools: dict[str, list[dict]], *, tops: tuple[int, ...] = (1, 3, 5)) -> str:
     """Per ``FAR`` factor: the current rule, demoting laws that fail the checks at the card's
     probe or a declared direction out to that factor; as :func:`probes`."""
-    names = list(pools)
-    head = "| directions to | " + " | ".join(f"top {t}" for t in tops) + " | "
-    head += " | ".join(n.replace("_scaling_law", "") + " top 3" for n in names) + " |"
-    lines = [f"{len(pools)} pools", "", head, "|---" * (1 + len(tops) + len(names)) + "|"]
-    for factor in FAR:
-        cells = _cells(pools, _top_mean, (*CURRENT, ("far", f"{factor:g}")), tops)
-        lines.append(f"| {factor:g} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    rows = [(f"{p:g}", ("far", f"{p:g}")) for p in FAR]
+    return _demotion_table(pools, column="directions to", rows=rows, tops=tops)
 
 
 STABILITY_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
