@@ -2,6 +2,7 @@
 
     python bench/repick.py BENCH_DIR/runs/*/ --per-shape 2
     python bench/repick.py BENCH_DIR/runs/*/ --per-shape 2 --heldout   # also the new pick's test R²
+    python bench/repick.py BENCH_DIR/runs/*/ --parsimony on --heldout  # a run made without it
 
 For each finished run directory: its stored population and every fully scored law it
 dropped go through :func:`sld.evolve.pick.pick_law` with the run's own settings
@@ -42,6 +43,7 @@ def repick(
     candidates: int | None,
     heldout: bool,
     bootstrap_restarts: int | None = None,
+    parsimony: bool | None = None,
 ) -> dict:
     """The old and the new pick of one finished run (and their test R² when asked)."""
     report = json.loads((run / "report.json").read_text())
@@ -54,6 +56,8 @@ def repick(
         settings = dataclasses.replace(settings, candidates=candidates)
     if bootstrap_restarts is not None:
         settings = dataclasses.replace(settings, bootstrap_restarts=bootstrap_restarts)
+    if parsimony is not None:
+        settings = dataclasses.replace(settings, parsimony=parsimony)
     started = time.perf_counter()
     with RunReader.open(run) as reader:
         record = read_run(reader)
@@ -121,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-shape", type=int, help="laws of one shape in the pool")
     parser.add_argument("--candidates", type=int, help="laws in the pool")
     parser.add_argument("--bootstrap-restarts", type=int, help="restarts of each resample's refit")
+    parser.add_argument(
+        "--parsimony",
+        choices=["on", "off"],
+        help="pick the fewest parameters within the best-ranked law's bound (default: the run's)",
+    )
     parser.add_argument("--heldout", action="store_true", help="score a new pick on test rows")
     args = parser.parse_args(argv)
     rows = []
@@ -134,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                 candidates=args.candidates,
                 heldout=args.heldout,
                 bootstrap_restarts=args.bootstrap_restarts,
+                parsimony=None if args.parsimony is None else args.parsimony == "on",
             )
         )
         print(re.sub(r"\s+", " ", json.dumps(rows[-1])), flush=True)

@@ -1,4 +1,4 @@
-"""Write three synthetic bring-your-own sweeps whose law is known (for checks such as the fold rule's).
+"""Write four synthetic bring-your-own sweeps whose law is known (for checks such as the fold rule's).
 
     python bench/synthetic_sweeps.py OUT_DIR
     sld discover OUT_DIR/kaplan.csv --inputs N,D --output loss --test "N >= 2.9e9" --time 60s
@@ -10,6 +10,11 @@ Gaussian noise of 0.3 %, drawn from one seeded generator:
 * ``kaplan.csv``: Kaplan et al.'s joint form ``((8.8e13/N)**(0.076/0.095) + 5.4e13/D)**0.095``, same grid;
 * ``tokens_per_param.csv``: ``1.8 + 480/N**0.36 + 2100/D**0.33`` with D = 5 to 320 tokens per parameter,
   so that no two sizes share a token count (the over-training design).
+
+And one sweep as ragged as a real one, with the same test rule:
+
+* ``noisy.csv``: the Chinchilla law on 9 sizes from 2e7 to 1e10 (the test split: the largest two), each
+  trained on 7 token counts drawn log-uniformly from 4 to 200 tokens per parameter, with 1 % noise.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ NOISE = 0.003
 
 
 def sweeps(*, seed: int = 0) -> dict[str, pd.DataFrame]:
-    """The three sweeps by file stem (columns N, D, loss)."""
+    """The four sweeps by file stem (columns N, D, loss)."""
     rng = np.random.default_rng(seed)
     n, d = np.meshgrid(SIZES, np.geomspace(1e9, 1e11, 8), indexing="ij")
     ratio_n, ratio = np.meshgrid(SIZES, np.array([5, 10, 20, 40, 80, 160, 320.0]), indexing="ij")
@@ -42,6 +47,12 @@ def sweeps(*, seed: int = 0) -> dict[str, pd.DataFrame]:
     for name, (N, D, loss) in laws.items():
         noisy = loss * (1 + rng.normal(0, NOISE, loss.shape))
         out[name] = pd.DataFrame({"N": N.ravel(), "D": D.ravel(), "loss": noisy.ravel()})
+    # drawn after the three above, which stay as they were before this sweep was added
+    n = np.repeat(np.geomspace(2e7, 1e10, 9), 7)
+    d = n * np.exp(rng.uniform(np.log(4), np.log(200), n.shape))
+    loss = 1.69 + 406.4 / n**0.34 + 410.7 / d**0.28
+    noisy = loss * (1 + rng.normal(0, 0.01, loss.shape))
+    out["noisy"] = pd.DataFrame({"N": n, "D": d, "loss": noisy})
     return out
 
 

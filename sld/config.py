@@ -331,6 +331,11 @@ class RunConfig(BaseModel):
     pick_quantile: float = Field(
         default=0.8, ge=0.5, le=1.0, description="pessimistic quantile of the resampled errors"
     )
+    pick_parsimony: bool = Field(
+        default=True,
+        description="pick the law with the fewest parameters among those whose selection error "
+        "is within the best-ranked law's pessimistic bound (sld.scoring.final_pick)",
+    )
     max_params: int | None = Field(default=None, ge=1)
     start_laws: list[Annotated[str, Field(min_length=1, max_length=4000)]] = Field(
         default_factory=list,

@@ -4,6 +4,7 @@ the search code names no curated task, column or split value."""
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from pathlib import Path
 
@@ -20,7 +21,14 @@ from sld.evolve.population import Member, Population
 from sld.report import finalize, read_run
 from sld.resources import datasets_dir
 from sld.scoring import final_pick, fitness, heldout_score, parse_for_task, selection_scores
-from sld.scoring._pick import _bootstrap_errors, _pessimistic, _resampled_folds
+from sld.scoring._pick import (
+    PickEntry,
+    _bootstrap_errors,
+    _pessimistic,
+    _plausible,
+    _resampled_folds,
+)
+from sld.scoring._reports import CheckReport
 from sld.store import RunStore
 
 LAWS = [
@@ -121,7 +129,16 @@ def test_skipping_laws_that_cannot_win_picks_what_resampling_every_law_would(tmp
             ),
             bound,
         )
-    assert pick.chosen == min(every, key=lambda cid: (every[cid][0], cid))
+    leader = min(every, key=lambda cid: (every[cid][0], cid))
+    plausible = [
+        cid
+        for cid, (_, bound) in every.items()
+        if scores[cid].error <= every[leader][1]
+        and (scores[cid].checks is None or scores[cid].checks.passed)
+        == (scores[leader].checks is None or scores[leader].checks.passed)
+    ]
+    n_params = {cid: len(law.parameters) for cid, law in candidates}
+    assert pick.chosen == min(plausible, key=lambda cid: (n_params[cid], every[cid][0], cid))
     entries = {e.id: e for e in pick.entries}
     assert entries[2].bound is None and entries[2].samples == 0
     assert entries[2].rank == len(candidates)
@@ -131,6 +148,71 @@ def test_skipping_laws_that_cannot_win_picks_what_resampling_every_law_would(tmp
         if entry.bound is not None:
             assert entry.bound == every[cid][1]
             assert entry.fitness == every[cid][0]
+
+
+def _entry(i: int, *, n_params: int, error: float, bound: float | None, passed: bool = True):
+    return PickEntry(
+        id=i,
+        law=f"law {i}",
+        complexity=10,
+        n_params=n_params,
+        folds=[],
+        error=error,
+        bound=bound,
+        samples=0 if bound is None else 8,
+        failed=0,
+        checks=CheckReport(passed=passed, reasons=[] if passed else ["bends"], probes=1),
+        fitness=math.log10(bound if bound is not None else error) + 0.01 * n_params,
+        rank=0,
+    )
+
+
+def test_plausible_laws_are_resampled_within_the_leaders_bound_with_its_check_outcome():
+    entries = [
+        _entry(0, n_params=6, error=0.010, bound=0.020),  # the leader
+        _entry(1, n_params=4, error=0.015, bound=0.040),  # inside its bound: plausible
+        _entry(2, n_params=3, error=0.030, bound=0.050),  # outside it
+        _entry(3, n_params=2, error=0.012, bound=None),  # not resampled
+        _entry(4, n_params=2, error=0.011, bound=0.030, passed=False),  # failed a check
+        _entry(5, n_params=5, error=0.020, bound=0.021),  # on the bound: plausible
+    ]
+    assert _plausible(entries, [0, 5, 1, 4, 2, 3]) == [0, 5, 1]
+    # the leader alone when nothing else is inside its bound
+    assert _plausible(entries[:1] + entries[2:3], [0, 1]) == [0]
+
+
+def test_the_pick_is_the_fewest_parameters_among_plausible_laws_and_the_leader_without(
+    tmp_path, monkeypatch
+):
+    task = _task(_csv(tmp_path, perturb=False))
+    texts = {0: LAWS[0], 1: LAWS[2], 2: LAWS[3]}  # 5, 4 and 6 parameters
+    candidates = [(i, parse_for_task(t, task)) for i, t in texts.items()]
+    assert [len(law.parameters) for _, law in candidates] == [5, 4, 6]
+    scores = selection_scores([law for _, law in candidates], task, seed=5, restarts=4)
+    point = {0: 0.010, 1: 0.012, 2: 0.009}
+    drawn = {0: 0.020, 1: 0.050, 2: 0.011}  # every resample's error: the bounds
+    known = {
+        i: scores[i].model_copy(update={"selection_error": point[i], "checks": None}) for i in texts
+    }
+    by_law = {law.text: drawn[i] for i, law in candidates}
+
+    def resampled(laws, folds, rows, *, samples, restarts, seed):
+        return [[by_law[law.text]] * samples for law in laws]
+
+    monkeypatch.setattr("sld.scoring._pick._bootstrap_errors", resampled)
+    options = dict(seed=5, restarts=4, bootstrap=8, node_weight=0.0, param_weight=0.01)
+    plain = final_pick(candidates, task, **options, known=known, parsimony=False)
+    lean = final_pick(candidates, task, **options, known=known)
+    # law 2 leads (bound 0.011); law 0's error 0.010 is inside that bound, law 1's 0.012 is not
+    assert plain.chosen == 2 and [e.id for e in plain.entries] == [2, 0, 1]
+    assert lean.chosen == 0 and [e.id for e in lean.entries] == [0, 2, 1]
+    assert [e.rank for e in lean.entries] == [1, 2, 3]
+    assert "fewest parameters (5) among the 2 laws" in lean.reason
+    assert "leader's 80%-quantile bound (0.011, 6 parameters" in lean.reason
+    assert (plain.parsimony, lean.parsimony) == (False, True)
+    # a leader with nothing inside its bound is the pick either way
+    alone = {**known, 0: known[0].model_copy(update={"selection_error": 0.0111})}
+    assert final_pick(candidates, task, **options, known=alone).chosen == 2
 
 
 def test_the_pick_takes_known_fold_scores_as_they_stand_and_picks_the_same(tmp_path):

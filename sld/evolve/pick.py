@@ -1,8 +1,9 @@
 """The end of a search: hand the population's best few laws to the final pick.
 
 The pick (:func:`sld.scoring.final_pick`) re-fits ``candidates`` laws on every selection
-fold with full restarts, bootstraps them, and chooses by a pessimistic quantile of the
-resampled errors. Training rows only: the held-out path runs after this, on the law
+fold with full restarts, bootstraps them, ranks them by a pessimistic quantile of the
+resampled errors, and takes the fewest parameters among the laws whose error is within
+the leader's bound. Training rows only: the held-out path runs after this, on the law
 picked here.
 
 Which laws (:func:`pick_pool`): the best by search fitness among the population and
@@ -47,6 +48,7 @@ class PickSettings:
     quantile: float = 0.8
     node_weight: float = 0.01
     param_weight: float = 0.02
+    parsimony: bool = True
     max_params: int | None = None
 
     @classmethod
@@ -61,6 +63,7 @@ class PickSettings:
             quantile=config.pick_quantile,
             node_weight=config.complexity_weight,
             param_weight=config.param_weight,
+            parsimony=config.pick_parsimony,
             max_params=config.max_params,
         )
 
@@ -138,6 +141,7 @@ def pick_law(
         quantile=settings.quantile,
         node_weight=settings.node_weight,
         param_weight=settings.param_weight,
+        parsimony=settings.parsimony,
         known=confirmed_reports(fitted, restarts=settings.restarts),
     )
 

@@ -75,6 +75,7 @@ def _pick_entry(
             "quantile": pick.quantile,
             "node_weight": pick.node_weight,
             "param_weight": pick.param_weight,
+            "parsimony": pick.parsimony,
         },
         "ranked": [
             {

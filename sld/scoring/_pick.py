@@ -11,16 +11,26 @@ Search ranks thousands of laws on cheap fits; the pick looks again at the top fe
 3. each law's pessimistic error is the ``quantile`` of its bootstrap selection errors (a
    resample that cannot be fitted counts as infinite), and never below its point error,
    so a law that only fits this one draw of the rows loses to one that fits every draw;
-4. the pick minimises :func:`sld.scoring.fitness` of that pessimistic error, among laws
-   that pass the checks (among all, if none does). Ties go to the earlier candidate.
+4. the *leader* minimises :func:`sld.scoring.fitness` of that pessimistic error, among
+   laws that pass the checks (among all, if none does). Ties go to the earlier candidate;
+5. with ``parsimony`` (the default), the pick is the law with the fewest parameters among
+   the *plausible* laws: those resampled whose point error is at most the leader's
+   pessimistic error, with the leader's check outcome (ties: the lower fitness). The
+   bound says how large the leader's error may really be; a law whose error is
+   already inside it cannot be told from the best on these rows, and of laws that fit
+   equally well the one with fewer free parameters has less room to have bent to the
+   noise of the fold bands. This is the one-standard-error rule of cross-validation with
+   the bootstrap quantile as the error bar: no new threshold. The pick is ranked first,
+   the rest by fitness. Without ``parsimony`` the pick is the leader.
 
 Resampling is pruned. The pessimistic error is at least the point error (step 3), so a
 law whose penalised point error is already above some law's penalised pessimistic error
-cannot win, and it is not resampled (its ``bound`` is None). The law with the best point
+cannot lead, and unless it could be plausible (step 5) it is not resampled (its ``bound`` is None). The law with the best point
 fitness is resampled first, alone; then, in one batched call, every law whose point
-fitness is not above the best pessimistic fitness so far. The pick is the one resampling
-every law would make: each law's resamples are a batched fit of its own, the same
-whichever laws share the call.
+fitness is not above the best pessimistic fitness so far, and (with ``parsimony``) every
+law whose point error could lie within the leader's bound (below
+``10 ** (bar − least penalty)``). The pick is the one resampling every law would make:
+each law's resamples are a batched fit of its own, the same whichever laws share the call.
 
 Deterministic for a seed: resamples draw from ``numpy.random.default_rng([seed, b])``.
 """
@@ -40,7 +50,7 @@ from sld.law import Law
 
 from ._evaluate import evaluate
 from ._reports import CheckReport, FoldScore, ScoreReport
-from ._selection import FOLD_SEP, fitness, selection_error, selection_scores
+from ._selection import FLOOR, FOLD_SEP, fitness, selection_error, selection_scores
 
 BOOT_SEP = "\x1e"  # joins resample index and (fold, group) name
 
@@ -72,6 +82,7 @@ class PickReport(BaseModel):
     quantile: float
     node_weight: float
     param_weight: float
+    parsimony: bool = False  # reports stored before the rule existed picked without it
     reason: str
 
 
@@ -83,6 +94,7 @@ class _PickSettings(TypedDict):
     quantile: float
     node_weight: float
     param_weight: float
+    parsimony: bool
 
 
 def _boot_group(sample: int, fold: int, group: str) -> str:
@@ -142,6 +154,11 @@ def _bootstrap_errors(
     return out
 
 
+def _log_error(error: float) -> float:
+    """log10 of a selection error as :func:`fitness` takes it (floored; inf stays inf)."""
+    return math.log10(max(error, FLOOR)) if math.isfinite(error) else math.inf
+
+
 def _pessimistic(errors: Sequence[float], *, point: float, quantile: float) -> float:
     """The ``quantile`` of ``errors`` (in log), at least ``point``; inf when more than
     1 − ``quantile`` of them are not finite."""
@@ -164,6 +181,7 @@ def final_pick(
     quantile: float = 0.8,
     node_weight: float = 0.01,
     param_weight: float = 0.0,
+    parsimony: bool = True,
     monotone: Mapping[str, int] | None = None,
     known: Mapping[int, ScoreReport] | None = None,
 ) -> PickReport:
@@ -179,6 +197,7 @@ def final_pick(
         quantile=quantile,
         node_weight=node_weight,
         param_weight=param_weight,
+        parsimony=parsimony,
     )
     if not candidates:
         return PickReport(chosen=None, entries=[], reason="no law was scored", **settings)
@@ -212,10 +231,20 @@ def final_pick(
         rows = _resampled_folds(folds, samples=bootstrap, seed=seed)
         order = sorted(range(len(laws)), key=lambda i: (points[i], i))
         bar = math.inf  # the best penalised pessimistic error so far
+        # the leader's bound is at most 10**(bar - least penalty): a law whose point
+        # error is under that may be plausible (step 5) even where it cannot rank first
+        penalties = [points[i] - _log_error(r.error) for i, r in enumerate(reports)]
+        least = min((x for x in penalties if math.isfinite(x)), default=0.0)
+
+        def needed(i: int) -> bool:
+            if not math.isfinite(points[i]):
+                return False
+            return points[i] <= bar or (parsimony and _log_error(reports[i].error) <= bar - least)
+
         # Round 1: the best point fitness alone sets the bar. Round 2: every law still under
         # it, in one batched call (one call per law measured slower on a 2-core CPU).
         for laws_in_round in (order[:1], order[1:]):
-            batch = [i for i in laws_in_round if math.isfinite(points[i]) and points[i] <= bar]
+            batch = [i for i in laws_in_round if needed(i)]
             if not batch:
                 continue
             drawn = _bootstrap_errors(
@@ -258,23 +287,57 @@ def final_pick(
     order = sorted(
         range(len(entries)), key=lambda i: (entries[i].bound is None, entries[i].fitness, i)
     )
-    ranked = [entries[i].model_copy(update={"rank": r + 1}) for r, i in enumerate(order)]
-    best = ranked[0]
-    if not math.isfinite(best.fitness):
+    top = entries[order[0]]
+    if not math.isfinite(top.fitness):
+        ranked = [entries[i].model_copy(update={"rank": r + 1}) for r, i in enumerate(order)]
         return PickReport(
             chosen=None, entries=ranked, reason="no candidate could be re-fitted", **settings
         )
     why = (
         f"lowest penalised {quantile:.0%}-quantile error over {bootstrap} resamples "
-        f"of every fold ({best.bound:.3g}; point {best.error:.3g})"
-        if bootstrap > 0 and best.bound is not None
-        else f"lowest penalised selection error ({best.error:.3g})"
+        f"of every fold ({top.bound:.3g}; point {top.error:.3g})"
+        if bootstrap > 0 and top.bound is not None
+        else f"lowest penalised selection error ({top.error:.3g})"
     )
+    plausible = _plausible(entries, order) if parsimony and bootstrap > 0 else [order[0]]
+    chosen = min(plausible, key=lambda i: (entries[i].n_params, order.index(i)))
+    if chosen != order[0]:
+        best = entries[chosen]
+        why = (
+            f"fewest parameters ({best.n_params}) among the {len(plausible)} laws whose "
+            f"selection error is within the leader's {quantile:.0%}-quantile bound "
+            f"({top.bound:.3g}, {top.n_params} parameters; this law's error "
+            f"{best.error:.3g}, bound {best.bound:.3g})"
+        )
+        order.remove(chosen)
+        order.insert(0, chosen)
+    ranked = [entries[i].model_copy(update={"rank": r + 1}) for r, i in enumerate(order)]
+    best = ranked[0]
     if bootstrap > 0 and len(resampled) < len(entries):
         why += (
             f"; {len(entries) - len(resampled)} of {len(entries)} laws not resampled, "
-            "their penalised point errors already above the winner's"
+            "their penalised point errors already above the leader's"
         )
     if best.checks is not None and not best.checks.passed:
         why += "; no candidate passed every extrapolation check"
     return PickReport(chosen=best.id, entries=ranked, reason=why, **settings)
+
+
+def _plausible(entries: Sequence[PickEntry], order: Sequence[int]) -> list[int]:
+    """The plausible laws (module docstring, step 5) as indices into ``entries``, in ``order``
+    (the leader, ``order[0]``, first and always among them): resampled, with a point error
+    at most the leader's pessimistic error, and the leader's check outcome."""
+    top = entries[order[0]]
+    bound = top.bound if top.bound is not None else top.error
+
+    def demoted(e: PickEntry) -> bool:
+        return e.checks is not None and not e.checks.passed
+
+    return [order[0]] + [
+        i
+        for i in order[1:]
+        if entries[i].bound is not None
+        and math.isfinite(entries[i].fitness)
+        and entries[i].error <= bound
+        and demoted(entries[i]) == demoted(top)
+    ]
