@@ -167,17 +167,18 @@ def _entry(i: int, *, n_params: int, error: float, bound: float | None, passed: 
     )
 
 
-def test_plausible_laws_are_resampled_within_the_leaders_bound_with_its_check_outcome():
+def test_plausible_laws_lie_within_the_leaders_error_bar_with_its_check_outcome():
     entries = [
-        _entry(0, n_params=6, error=0.010, bound=0.020),  # the leader
-        _entry(1, n_params=4, error=0.015, bound=0.040),  # inside its bound: plausible
-        _entry(2, n_params=3, error=0.030, bound=0.050),  # outside it
+        _entry(0, n_params=6, error=0.010, bound=0.020),  # the leader: bar 0.02, spread 2×
+        _entry(1, n_params=4, error=0.015, bound=0.040),  # inside the bar, bound at the limit
+        _entry(2, n_params=3, error=0.030, bound=0.050),  # outside the bar
         _entry(3, n_params=2, error=0.012, bound=None),  # not resampled
         _entry(4, n_params=2, error=0.011, bound=0.030, passed=False),  # failed a check
-        _entry(5, n_params=5, error=0.020, bound=0.021),  # on the bound: plausible
+        _entry(5, n_params=5, error=0.020, bound=0.021),  # on the bar: plausible
+        _entry(6, n_params=2, error=0.008, bound=0.041),  # resamples lose its fit: bound too far
     ]
-    assert _plausible(entries, [0, 5, 1, 4, 2, 3]) == [0, 5, 1]
-    # the leader alone when nothing else is inside its bound
+    assert _plausible(entries, [0, 5, 1, 6, 4, 2, 3]) == [0, 5, 1]
+    # the leader alone when nothing else is inside its bar
     assert _plausible(entries[:1] + entries[2:3], [0, 1]) == [0]
 
 
@@ -189,30 +190,67 @@ def test_the_pick_is_the_fewest_parameters_among_plausible_laws_and_the_leader_w
     candidates = [(i, parse_for_task(t, task)) for i, t in texts.items()]
     assert [len(law.parameters) for _, law in candidates] == [5, 4, 6]
     scores = selection_scores([law for _, law in candidates], task, seed=5, restarts=4)
-    point = {0: 0.010, 1: 0.012, 2: 0.009}
-    drawn = {0: 0.020, 1: 0.050, 2: 0.011}  # every resample's error: the bounds
+    point = {0: 0.010, 1: 0.0105, 2: 0.009}
+    drawn = {0: 0.013, 1: 0.050, 2: 0.011}  # every resample's error: the bounds
     known = {
         i: scores[i].model_copy(update={"selection_error": point[i], "checks": None}) for i in texts
     }
-    by_law = {law.text: drawn[i] for i, law in candidates}
 
-    def resampled(laws, folds, rows, *, samples, restarts, seed):
-        return [[by_law[law.text]] * samples for law in laws]
+    def resamples_score(errors):
+        by_law = {law.text: errors[i] for i, law in candidates}
 
-    monkeypatch.setattr("sld.scoring._pick._bootstrap_errors", resampled)
+        def resampled(laws, folds, rows, *, samples, restarts, seed):
+            return [[by_law[law.text]] * samples for law in laws]
+
+        monkeypatch.setattr("sld.scoring._pick._bootstrap_errors", resampled)
+
+    resamples_score(drawn)
     options = dict(seed=5, restarts=4, bootstrap=8, node_weight=0.0, param_weight=0.01)
     plain = final_pick(candidates, task, **options, known=known, parsimony=False)
     lean = final_pick(candidates, task, **options, known=known)
-    # law 2 leads (bound 0.011); law 0's error 0.010 is inside that bound, law 1's 0.012 is not
+    # law 2 leads (error 0.009, bound 0.011); law 0 (0.010, 0.013) is plausible; law 1's error
+    # is inside the bar too, but its bound (0.05) is beyond 0.011²/0.009, so it is not
     assert plain.chosen == 2 and [e.id for e in plain.entries] == [2, 0, 1]
     assert lean.chosen == 0 and [e.id for e in lean.entries] == [0, 2, 1]
     assert [e.rank for e in lean.entries] == [1, 2, 3]
     assert "fewest parameters (5) among the 2 laws" in lean.reason
     assert "leader's 80%-quantile bound (0.011, 6 parameters" in lean.reason
     assert (plain.parsimony, lean.parsimony) == (False, True)
-    # a leader with nothing inside its bound is the pick either way
+    resamples_score({**drawn, 1: 0.013})  # law 1's fit holds on the resamples: fewest wins
+    assert final_pick(candidates, task, **options, known=known).chosen == 1
+    resamples_score(drawn)
     alone = {**known, 0: known[0].model_copy(update={"selection_error": 0.0111})}
-    assert final_pick(candidates, task, **options, known=alone).chosen == 2
+    assert final_pick(candidates, task, **options, known=alone).chosen == 2  # nothing inside
+
+
+def test_a_skipped_law_that_could_be_the_pick_is_resampled(tmp_path, monkeypatch):
+    task = _task(_csv(tmp_path, perturb=False))
+    texts = {0: LAWS[0], 1: "E + A*(N/1000)**(-a)*(D/1000)**(-b)"}  # 5 params 16 nodes, 4 and 18
+    candidates = [(i, parse_for_task(t, task)) for i, t in texts.items()]
+    scores = selection_scores([law for _, law in candidates], task, seed=5, restarts=4)
+    point, drawn = {0: 0.009, 1: 0.0105}, {0: 0.011, 1: 0.012}
+    known = {
+        i: scores[i].model_copy(update={"selection_error": point[i], "checks": None})
+        for i in texts
+    }
+    by_law = {law.text: drawn[i] for i, law in candidates}
+    calls = []
+
+    def resampled(laws, folds, rows, *, samples, restarts, seed):
+        calls.append([law.text for law in laws])
+        return [[by_law[law.text]] * samples for law in laws]
+
+    monkeypatch.setattr("sld.scoring._pick._bootstrap_errors", resampled)
+    options = dict(seed=5, restarts=4, bootstrap=8, node_weight=0.02, param_weight=0.01)
+    # law 1's penalty (18 nodes) puts its point fitness above law 0's pessimistic one
+    plain = final_pick(candidates, task, **options, known=known, parsimony=False)
+    assert plain.chosen == 0 and plain.entries[1].bound is None and len(calls) == 1
+    calls.clear()
+    lean = final_pick(candidates, task, **options, known=known)
+    # but its error (0.0105) is inside law 0's bar (0.011) with fewer parameters: resampled
+    # in a third call, its bound 0.012 is within 0.011²/0.009, and it is the pick
+    assert len(calls) == 2 and calls[1] == [candidates[1][1].text]
+    assert lean.chosen == 1 and lean.entries[0].bound == pytest.approx(0.012)
 
 
 def test_the_pick_takes_known_fold_scores_as_they_stand_and_picks_the_same(tmp_path):

@@ -14,23 +14,32 @@ Search ranks thousands of laws on cheap fits; the pick looks again at the top fe
 4. the *leader* minimises :func:`sld.scoring.fitness` of that pessimistic error, among
    laws that pass the checks (among all, if none does). Ties go to the earlier candidate;
 5. with ``parsimony`` (the default), the pick is the law with the fewest parameters among
-   the *plausible* laws: those resampled whose point error is at most the leader's
-   pessimistic error, with the leader's check outcome (ties: the lower fitness). The
-   bound says how large the leader's error may really be; a law whose error is
-   already inside it cannot be told from the best on these rows, and of laws that fit
+   the *plausible* laws (ties: the lower fitness). With the leader's point error e and
+   pessimistic error u, a law is plausible when it was resampled, has the leader's check
+   outcome, and its own point and pessimistic errors e', u' satisfy::
+
+       e' <= u          (its error lies within the leader's error bar)
+       u' <= u * u / e  (and its bound within one leader's spread, in log, of the leader's)
+
+   The bar says how large the leader's error may really be; a law whose error is
+   already inside it cannot be told from the leader on these rows, and of laws that fit
    equally well the one with fewer free parameters has less room to have bent to the
    noise of the fold bands. This is the one-standard-error rule of cross-validation with
-   the bootstrap quantile as the error bar: no new threshold. The pick is ranked first,
-   the rest by fitness. Without ``parsimony`` the pick is the leader.
+   the bootstrap quantile as the error bar. The second condition keeps a law whose fit
+   the resamples do not find again (a low point error, a bound far above) from winning
+   on its point error alone. Neither adds a threshold. The pick is ranked first, the rest
+   by fitness. Without ``parsimony`` the pick is the leader.
 
 Resampling is pruned. The pessimistic error is at least the point error (step 3), so a
 law whose penalised point error is already above some law's penalised pessimistic error
-cannot lead, and unless it could be plausible (step 5) it is not resampled (its ``bound`` is None). The law with the best point
-fitness is resampled first, alone; then, in one batched call, every law whose point
-fitness is not above the best pessimistic fitness so far, and (with ``parsimony``) every
-law whose point error could lie within the leader's bound (below
-``10 ** (bar − least penalty)``). The pick is the one resampling every law would make:
-each law's resamples are a batched fit of its own, the same whichever laws share the call.
+cannot lead, and it is not resampled (its ``bound`` is None) unless it could still be the
+pick. The law with the best point fitness is resampled first, alone; then, in one
+batched call, every law whose point fitness is not above the best pessimistic fitness so
+far. That settles the leader. With ``parsimony``, a third call resamples every skipped law
+that could still be the pick: its point error within the leader's bar, and fewer
+parameters than the leader (a skipped law carries a larger penalty than the leader, so
+this is rare). The pick is the one resampling every law would make: each law's resamples
+are a batched fit of its own, the same whichever laws share the call.
 
 Deterministic for a seed: resamples draw from ``numpy.random.default_rng([seed, b])``.
 """
@@ -50,7 +59,7 @@ from sld.law import Law
 
 from ._evaluate import evaluate
 from ._reports import CheckReport, FoldScore, ScoreReport
-from ._selection import FLOOR, FOLD_SEP, fitness, selection_error, selection_scores
+from ._selection import FOLD_SEP, fitness, selection_error, selection_scores
 
 BOOT_SEP = "\x1e"  # joins resample index and (fold, group) name
 
@@ -154,11 +163,6 @@ def _bootstrap_errors(
     return out
 
 
-def _log_error(error: float) -> float:
-    """log10 of a selection error as :func:`fitness` takes it (floored; inf stays inf)."""
-    return math.log10(max(error, FLOOR)) if math.isfinite(error) else math.inf
-
-
 def _pessimistic(errors: Sequence[float], *, point: float, quantile: float) -> float:
     """The ``quantile`` of ``errors`` (in log), at least ``point``; inf when more than
     1 − ``quantile`` of them are not finite."""
@@ -231,22 +235,11 @@ def final_pick(
         rows = _resampled_folds(folds, samples=bootstrap, seed=seed)
         order = sorted(range(len(laws)), key=lambda i: (points[i], i))
         bar = math.inf  # the best penalised pessimistic error so far
-        # the leader's bound is at most 10**(bar - least penalty): a law whose point
-        # error is under that may be plausible (step 5) even where it cannot rank first
-        penalties = [points[i] - _log_error(r.error) for i, r in enumerate(reports)]
-        least = min((x for x in penalties if math.isfinite(x)), default=0.0)
 
-        def needed(i: int) -> bool:
-            if not math.isfinite(points[i]):
-                return False
-            return points[i] <= bar or (parsimony and _log_error(reports[i].error) <= bar - least)
-
-        # Round 1: the best point fitness alone sets the bar. Round 2: every law still under
-        # it, in one batched call (one call per law measured slower on a 2-core CPU).
-        for laws_in_round in (order[:1], order[1:]):
-            batch = [i for i in laws_in_round if needed(i)]
+        def resample(batch: list[int]) -> None:
+            nonlocal bar
             if not batch:
-                continue
+                return
             drawn = _bootstrap_errors(
                 [laws[i] for i in batch],
                 folds,
@@ -260,6 +253,25 @@ def final_pick(
                 penalty = penalised(laws[i], reports[i], pessimistic)
                 resampled[i] = (pessimistic, errors_i, penalty)
                 bar = min(bar, penalty)
+
+        # Round 1: the best point fitness alone sets the bar. Round 2: every law still under
+        # it, in one batched call (one call per law measured slower on a 2-core CPU).
+        for laws_in_round in (order[:1], order[1:]):
+            resample([i for i in laws_in_round if math.isfinite(points[i]) and points[i] <= bar])
+        if parsimony and resampled:
+            # Round 3: the leader is now known; a skipped law could still be plausible if its
+            # point error is inside the leader's bar, and the pick if it has fewer parameters
+            lead = min(resampled, key=lambda i: (resampled[i][2], i))
+            resample(
+                [
+                    i
+                    for i in order
+                    if i not in resampled
+                    and math.isfinite(points[i])
+                    and reports[i].error <= resampled[lead][0]
+                    and len(laws[i].parameters) < len(laws[lead].parameters)
+                ]
+            )
     entries = []
     for i, ((cid, law), report) in enumerate(zip(candidates, reports, strict=True)):
         bound: float | None = report.error if bootstrap <= 0 else None
@@ -325,10 +337,10 @@ def final_pick(
 
 def _plausible(entries: Sequence[PickEntry], order: Sequence[int]) -> list[int]:
     """The plausible laws (module docstring, step 5) as indices into ``entries``, in ``order``
-    (the leader, ``order[0]``, first and always among them): resampled, with a point error
-    at most the leader's pessimistic error, and the leader's check outcome."""
+    (the leader, ``order[0]``, first and always among them)."""
     top = entries[order[0]]
     bound = top.bound if top.bound is not None else top.error
+    spread = bound / top.error if top.error > 0 else 1.0
 
     def demoted(e: PickEntry) -> bool:
         return e.checks is not None and not e.checks.passed
@@ -336,8 +348,9 @@ def _plausible(entries: Sequence[PickEntry], order: Sequence[int]) -> list[int]:
     return [order[0]] + [
         i
         for i in order[1:]
-        if entries[i].bound is not None
-        and math.isfinite(entries[i].fitness)
-        and entries[i].error <= bound
-        and demoted(entries[i]) == demoted(top)
+        if (other := entries[i]).bound is not None
+        and math.isfinite(other.fitness)
+        and other.error <= bound
+        and other.bound <= bound * spread
+        and demoted(other) == demoted(top)
     ]
