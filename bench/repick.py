@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 from sld.config import RunConfig
-from sld.corpus import load_task
 from sld.evolve.pick import PickSettings, pick_law
 from sld.report import read_run
 from sld.scoring import heldout_score, parse_for_task
@@ -48,7 +47,7 @@ def repick(
     """The old and the new pick of one finished run (and their test R² when asked)."""
     report = json.loads((run / "report.json").read_text())
     config = RunConfig.model_validate(report["config"])
-    task = load_task(report["task"])
+    task = config.task.load()  # a curated name or your own data, as the run recorded it
     settings = PickSettings.from_config(config)
     if per_shape is not None:
         settings = dataclasses.replace(settings, per_shape=per_shape)

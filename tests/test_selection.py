@@ -230,8 +230,7 @@ def test_a_skipped_law_that_could_be_the_pick_is_resampled(tmp_path, monkeypatch
     scores = selection_scores([law for _, law in candidates], task, seed=5, restarts=4)
     point, drawn = {0: 0.009, 1: 0.0105}, {0: 0.011, 1: 0.012}
     known = {
-        i: scores[i].model_copy(update={"selection_error": point[i], "checks": None})
-        for i in texts
+        i: scores[i].model_copy(update={"selection_error": point[i], "checks": None}) for i in texts
     }
     by_law = {law.text: drawn[i] for i, law in candidates}
     calls = []
