@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parsimony",
         choices=["on", "off"],
-        help="pick the fewest parameters within the best-ranked law's bound (default: the run's)",
+        help="pick the fewest parameters within the leader's error bar (default: the run's)",
     )
     parser.add_argument("--heldout", action="store_true", help="score a new pick on test rows")
     args = parser.parse_args(argv)

@@ -333,8 +333,8 @@ class RunConfig(BaseModel):
     )
     pick_parsimony: bool = Field(
         default=True,
-        description="pick the law with the fewest parameters among those whose selection error "
-        "is within the best-ranked law's pessimistic bound (sld.scoring.final_pick)",
+        description="pick the law with the fewest parameters among those within the error bar "
+        "of the law with the lowest pessimistic error (sld.scoring.final_pick, step 5)",
     )
     max_params: int | None = Field(default=None, ge=1)
     start_laws: list[Annotated[str, Field(min_length=1, max_length=4000)]] = Field(
