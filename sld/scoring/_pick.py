@@ -312,7 +312,7 @@ def final_pick(
         else f"lowest penalised selection error ({top.error:.3g})"
     )
     plausible = _plausible(entries, order) if parsimony and bootstrap > 0 else [order[0]]
-    chosen = min(plausible, key=lambda i: (entries[i].n_params, order.index(i)))
+    chosen = min(plausible, key=lambda i: entries[i].n_params)  # ties: the first, in order
     if chosen != order[0]:
         best = entries[chosen]
         why = (
