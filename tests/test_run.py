@@ -10,6 +10,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from waiting import HANG, pilot_wait_until, wait_until
 
@@ -19,6 +20,8 @@ from sld.corpus import load_task
 from sld.errors import StoreError
 from sld.report import REPORT_JSON
 from sld.run import RUN_STATES, Run, RunEvent, writable
+from sld.run._run import PROTOCOL
+from sld.scoring import selection_protocol
 from sld.store import RunReader, RunStore
 from sld.strict_json import dumps
 from sld.tui.app import SldApp
@@ -180,3 +183,59 @@ def test_a_run_takes_a_path_object_and_refuses_a_dataframe_with_the_fix():
     frame = load_task("parallel_scaling_law").frame()
     with pytest.raises(ValueError, match=r"not a DataFrame; save it first \(frame.to_csv"):
         RunConfig(task={"source": frame}, generations=1)
+
+
+def _sweep_run(tmp_path: Path) -> tuple[Path, Path]:
+    """A created (unsearched) run on a bring-your-own copy of parallel's rows, and its CSV."""
+    csv = tmp_path / "sweep.csv"
+    load_task("parallel_scaling_law").frame().to_csv(csv, index=False)
+    spec = TaskSpec(
+        source=str(csv),
+        inputs=["num_params", "parallel_size"],
+        outputs=["loss"],
+        group="group",
+        test="num_params >= 1.5e9",
+    )
+    run = Run.create(RunConfig(task=spec, generations=1, **TINY), out=tmp_path / "runs")
+    run.close()
+    return run.run_dir, csv
+
+
+def _edit(csv: Path, *, test_rows: bool) -> None:
+    frame = pd.read_csv(csv)
+    rows = frame["num_params"] >= 1.5e9
+    frame.loc[rows if test_rows else ~rows, "loss"] *= 1.01
+    frame.to_csv(csv, index=False)
+
+
+def test_a_run_whose_training_rows_changed_is_not_resumed_and_says_why(tmp_path, capsys):
+    run_dir, csv = _sweep_run(tmp_path)
+    with RunReader.open(run_dir) as reader:
+        stored = reader.get_state(PROTOCOL)
+    with Run.open(run_dir) as run:  # recorded at creation, as JSON
+        assert stored == json.loads(json.dumps(selection_protocol(run.task)))
+    _edit(csv, test_rows=False)
+    with pytest.raises(StoreError, match=r"cannot resume .*the fold rows changed"):
+        Run.open(run_dir)
+    assert main(["discover", "--resume", str(run_dir), "--quiet"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "the fold rows changed" in err and "--out" in err and len(err.splitlines()) == 1
+    with RunReader.open(run_dir) as reader:  # nothing was lost: the store still reads
+        assert reader.get_state(PROTOCOL) == stored
+
+
+def test_changed_test_labels_do_not_block_a_resume(tmp_path):
+    """The protocol reads training rows only (fold fits and bands), never the held-out ones."""
+    run_dir, csv = _sweep_run(tmp_path)
+    _edit(csv, test_rows=True)
+    resumed = Run.open(run_dir)
+    resumed.close()
+
+
+def test_a_store_recorded_before_the_protocol_resumes_unchecked(tmp_path):
+    run_dir, csv = _sweep_run(tmp_path)
+    with RunStore.open(run_dir) as store:
+        with store.transaction():
+            store._conn.execute("DELETE FROM state WHERE key = ?", (PROTOCOL,))
+    _edit(csv, test_rows=False)
+    Run.open(run_dir).close()

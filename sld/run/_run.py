@@ -22,6 +22,7 @@ from sld.evolve.start import start_laws_for
 from sld.llm import ChatTransport
 from sld.report import build_report, finalize, read_run
 from sld.run._setup import new_run_dir, proposer_for, transport_of, versions, writable
+from sld.scoring import protocol_change, selection_protocol
 from sld.store import RunStore
 
 RunState = Literal[
@@ -37,6 +38,8 @@ RunState = Literal[
 RUN_STATES: tuple[RunState, ...] = get_args(RunState)
 
 EventKind = Literal["state", "progress", "notice", "step"]
+
+PROTOCOL = "protocol"  # state key: the selection protocol the run's scores were made under
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,6 +140,7 @@ class Run:
             config=config.model_dump(mode="json"),
             versions=versions(),
         )
+        store.set_state(PROTOCOL, selection_protocol(task))
         return cls(
             run_dir=directory,
             store=store,
@@ -169,6 +173,7 @@ class Run:
             if budgets is not None:
                 config = config.extended(budgets)
             task = config.task.load()
+            _same_protocol(store, task, directory=directory)
             transport = transport_of(config)
         except BaseException:
             store.close()
@@ -348,3 +353,19 @@ async def _drive(engine: Engine, *, handle_signals: bool) -> Progress:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, engine.stop)
     return await engine.run()
+
+
+def _same_protocol(store: RunStore, task: Task, *, directory: Path) -> None:
+    """Refuse to resume a run whose stored scores were made under another selection protocol
+    (:func:`sld.scoring.selection_protocol`): its old and new scores would rank side by side
+    as one measurement. A store from before the protocol was recorded is not checked."""
+    stored = store.get_state(PROTOCOL)
+    if stored is None:
+        return
+    change = protocol_change(stored, selection_protocol(task))
+    if change is not None:
+        raise StoreError(
+            f"cannot resume {directory}: {change} changed since its scores were made, so old "
+            "and new scores would not compare; it can still be read (sld report, sld tui "
+            "--attach); rerun it with --out <new dir>"
+        )

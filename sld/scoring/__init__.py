@@ -27,6 +27,9 @@ from ._evaluate import evaluate as evaluate
 from ._pick import PickEntry as PickEntry
 from ._pick import PickReport as PickReport
 from ._pick import final_pick as final_pick
+from ._protocol import SELECTION_RULE as SELECTION_RULE
+from ._protocol import protocol_change as protocol_change
+from ._protocol import selection_protocol as selection_protocol
 from ._reports import BootstrapInterval as BootstrapInterval
 from ._reports import CheckReport as CheckReport
 from ._reports import FoldScore as FoldScore
@@ -61,6 +64,7 @@ __all__ = [
     "PickEntry",
     "PickReport",
     "ResidualDiagnostics",
+    "SELECTION_RULE",
     "ScoreReport",
     "Split",
     "diagnose",
@@ -75,11 +79,13 @@ __all__ = [
     "parse_for_task",
     "residual_diagnostics",
     "predict_rows",
+    "protocol_change",
     "resolve_task",
     "score",
     "screen_promoted",
     "screen_scores",
     "selection_error",
+    "selection_protocol",
     "selection_scores",
     "validation_score",
 ]
