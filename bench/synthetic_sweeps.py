@@ -1,4 +1,4 @@
-"""Write four synthetic bring-your-own sweeps whose law is known (for checks such as the fold rule's).
+"""Write five synthetic bring-your-own sweeps whose law is known (for checks such as the fold rule's).
 
     python bench/synthetic_sweeps.py OUT_DIR
     sld discover OUT_DIR/kaplan.csv --inputs N,D --output loss --test "N >= 2.9e9" --time 60s
@@ -15,6 +15,12 @@ And one sweep as ragged as a real one, with the same test rule:
 
 * ``noisy.csv``: the Chinchilla law on 9 sizes from 2e7 to 1e10 (the test split: the largest two), each
   trained on 7 token counts drawn log-uniformly from 4 to 200 tokens per parameter, with 1 % noise.
+
+And one IsoFLOP design, the way compute-optimal sweeps are run (test: ``N >= 5e9``, the largest models of
+the top budgets):
+
+* ``isoflop.csv``: the Chinchilla law at 9 compute budgets C from 6e18 to 3e21 FLOPs, each with 9 sizes
+  from a sixth to six times sqrt(C/120) and D = C/(6N), so no two rows share N or D; 0.5 % noise.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ NOISE = 0.003
 
 
 def sweeps(*, seed: int = 0) -> dict[str, pd.DataFrame]:
-    """The four sweeps by file stem (columns N, D, loss)."""
+    """The five sweeps by file stem (columns N, D, loss)."""
     rng = np.random.default_rng(seed)
     n, d = np.meshgrid(SIZES, np.geomspace(1e9, 1e11, 8), indexing="ij")
     ratio_n, ratio = np.meshgrid(SIZES, np.array([5, 10, 20, 40, 80, 160, 320.0]), indexing="ij")
@@ -53,6 +59,12 @@ def sweeps(*, seed: int = 0) -> dict[str, pd.DataFrame]:
     loss = 1.69 + 406.4 / n**0.34 + 410.7 / d**0.28
     noisy = loss * (1 + rng.normal(0, 0.01, loss.shape))
     out["noisy"] = pd.DataFrame({"N": n, "D": d, "loss": noisy})
+    budgets = np.repeat(np.geomspace(6e18, 3e21, 9), 9)
+    n = np.sqrt(budgets / 120) * np.tile(np.geomspace(1 / 6, 6, 9), 9)
+    d = budgets / (6 * n)
+    loss = 1.69 + 406.4 / n**0.34 + 410.7 / d**0.28
+    noisy = loss * (1 + rng.normal(0, 0.005, loss.shape))
+    out["isoflop"] = pd.DataFrame({"N": n, "D": d, "loss": noisy})
     return out
 
 
