@@ -16,6 +16,7 @@ from sld.corpus.directions import (
     direction_evidence,
     infer_directions,
     levels,
+    slope_evidence,
 )
 
 N_GRID = np.array([1e7, 3e7, 1e8, 3e8, 1e9])
@@ -116,6 +117,66 @@ def test_curated_cards_agree_with_what_their_training_rows_show():
         declared += len(task.monotone)
         found += sum(inferred.get(k) == v for k, v in task.monotone.items())
     assert declared == 15 and found == 12
+    # with the surrogate for log-scale inputs without matched steps: over-training's params
+    declared = found = 0
+    for name in list_tasks():
+        task = load_task(name)
+        train = task.train()
+        log_scale = [task.log_scale[k] for k in task.inputs]
+        inferred = infer_directions(train.X, train.y, inputs=task.inputs, log_scale=log_scale)
+        assert all(task.monotone.get(k, v) == v for k, v in inferred.items()), name
+        if not task.monotone:
+            assert inferred == {}, name
+        declared += len(task.monotone)
+        found += sum(inferred.get(k) == v for k, v in task.monotone.items())
+    assert declared == 15 and found == 13
+
+
+def _isoflop(*, noise: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Seven budgets, seven sizes each, D = C / 6N: no two rows share N or D."""
+    budgets = np.repeat(np.geomspace(1e18, 1e21, 7), 7)
+    n = np.sqrt(budgets / 120) * np.tile(np.geomspace(1 / 5, 5, 7), 7)
+    d = budgets / (6 * n)
+    y = 1.7 + 400 / n**0.34 + 410 / d**0.28
+    y = y * (1 + noise * np.random.default_rng(seed).normal(size=y.shape))
+    return np.column_stack([n, d]), y[:, None]
+
+
+def test_an_isoflop_sweep_has_no_matched_steps_but_its_surrogate_reads_both_directions():
+    x, y = _isoflop(noise=0.005)
+    assert [e.steps for e in direction_evidence([x], [y], inputs=["N", "D"])] == [0, 0]
+    assert infer_directions([x], [y], inputs=["N", "D"]) == {}  # without log_scale: matched only
+    evidence = direction_evidence([x], [y], inputs=["N", "D"], log_scale=[True, True])
+    assert [(e.source, e.steps) for e in evidence] == [("surrogate", 49), ("surrogate", 49)]
+    assert all(e.falls[0] >= 0.95 for e in evidence)  # a quadratic misses at an edge or two
+    assert infer_directions([x], [y], inputs=["N", "D"], log_scale=[True, True]) == {
+        "N": -1,
+        "D": -1,
+    }
+    # each budget's curve is a U in N, which the rows of one budget alone would suggest
+    one_budget = slice(0, 7)
+    assert np.diff(y[one_budget, 0]).min() < 0 < np.diff(y[one_budget, 0]).max()
+
+
+def test_the_surrogate_reads_no_direction_for_an_input_with_an_optimum():
+    rng = np.random.default_rng(1)
+    n = np.exp(rng.uniform(np.log(1e7), np.log(1e9), 60))
+    lr = np.exp(rng.uniform(np.log(1e-4), np.log(1e-1), 60))
+    y = (2 + 50 / n**0.3 + 0.1 * (np.log(lr) - np.log(3e-3)) ** 2)[:, None]
+    x = np.column_stack([n, lr])
+    (by_n, by_lr) = slope_evidence([x], [y], inputs=["N", "lr"], log_scale=[True, True])
+    assert by_n.falls == (1.0,) and 0.2 < by_lr.falls[0] < 0.8
+    assert infer_directions([x], [y], inputs=["N", "lr"], log_scale=[True, True]) == {"N": -1}
+
+
+def test_the_surrogate_reads_only_log_scale_inputs_and_only_from_groups_large_enough():
+    x, y = _isoflop()
+    assert infer_directions([x], [y], inputs=["N", "D"], log_scale=[True, False]) == {"N": -1}
+    # 2 inputs: 6 coefficients, so a group needs 12 rows; ten groups of 7 give no evidence
+    small = [x[i : i + 7] for i in range(0, 49, 7)]
+    ys = [y[i : i + 7] for i in range(0, 49, 7)]
+    evidence = slope_evidence(small, ys, inputs=["N", "D"], log_scale=[True, True])
+    assert [e.steps for e in evidence] == [0, 0]
 
 
 SWEEP_FLAGS = ["--inputs", "N,D", "--output", "loss", "--test", "N >= 1e9"]

@@ -15,12 +15,32 @@ So a sweep that varies N at fixed D (and D at fixed N) yields both directions, a
 input (a learning rate on both sides of its optimum) yields none, and a design with no
 matched sets (mixtures drawn at random) yields none. Only training rows are read.
 
+Designs without matched sets. An IsoFLOP sweep (D = C / 6N at each budget C), a fixed
+tokens-per-parameter ratio, or token counts drawn per run leave no two rows that differ in
+N alone, yet N and D still vary independently across the rows. For a log-scale input with
+fewer than ``min_steps`` matched steps, the evidence comes instead from a smooth surrogate
+fitted to each group's rows (:func:`slope_evidence`)::
+
+    z_k     = log x_k for log-scale inputs, x_k otherwise, standardised within the group
+    y_o    ~ b_0 + sum_k b_k z_k + sum_{k<=l} c_kl z_k z_l      (least squares, per output)
+    slope_j = d y_o / d z_j at each of the group's rows
+
+and each row's slope is one piece of evidence, counted as above. A quadratic can bend both
+ways, so an input with an optimum inside the rows shows slopes of both signs and yields
+nothing, while a power law in N shows one sign throughout. A group takes part only with at
+least twice as many rows as the surrogate has coefficients. Only log-scale inputs read a
+direction this way, because the checks hold a direction beyond the training range only
+there, and a linear input (a mixture share, a log-FLOPs count) may turn within its range.
+
 The thresholds were chosen on the ten curated tasks' training rows against the directions
 their cards declare from the science (``bench/selection_sweep.md``, "Directions read from
 the data"): every input the science gives an optimum or a turn (a vocabulary size, a
 learning rate, a batch size, a compute budget past a turn) agrees on at most 0.62 of its steps,
 while 12 of the 15 declared directions agree on 0.81 or more; 0.8 finds those 12 and
-contradicts none.
+contradicts none. The surrogate, measured on the same rows for every input, agrees with
+each declared direction that has no matched steps (over-training's model size: 1.000) and
+reads at most 0.67 for the inputs with an optimum (``bench/selection_sweep.md``, "Directions
+where no rows match").
 """
 
 from __future__ import annotations
@@ -39,14 +59,16 @@ TOLERANCE = 0.02  # relative spread of an input's values treated as one level
 class DirectionEvidence:
     """What the matched sets say about one input.
 
-    ``steps``: how many neighbouring pairs were compared; ``falls``/``rises``: per output,
-    the share of steps along which it fell / rose.
+    ``steps``: how many neighbouring pairs were compared (surrogate: rows whose slope was
+    read); ``falls``/``rises``: per output, the share of steps along which it fell / rose;
+    ``source``: "matched" (matched sets) or "surrogate" (:func:`slope_evidence`).
     """
 
     input: str
     steps: int
     falls: tuple[float, ...]
     rises: tuple[float, ...]
+    source: str = "matched"
 
     def direction(self, *, min_steps: int = MIN_STEPS, agreement: float = AGREEMENT) -> int:
         """-1 (decreasing), +1 (increasing) or 0 (no direction) under the thresholds."""
@@ -101,13 +123,91 @@ def _steps(at: np.ndarray, y: np.ndarray, column: int) -> np.ndarray:
     return np.concatenate(out, axis=0)
 
 
-def direction_evidence(
-    X: Sequence[np.ndarray], y: Sequence[np.ndarray], *, inputs: Sequence[str]
+def _shares(d: np.ndarray, n_outputs: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    n = d.shape[0]
+    falls = tuple(float((d[:, o] < 0).mean()) if n else 0.0 for o in range(n_outputs))
+    rises = tuple(float((d[:, o] > 0).mean()) if n else 0.0 for o in range(n_outputs))
+    return falls, rises
+
+
+def _group_slopes(x: np.ndarray, y: np.ndarray, log_scale: Sequence[bool]) -> np.ndarray | None:
+    """(inputs, rows, outputs) slopes of one group's quadratic surrogate (NaN for an input
+    constant in the group); None when the group has too few rows for the surrogate."""
+    z = np.column_stack(
+        [
+            np.log(x[:, k]) if log_scale[k] and bool((x[:, k] > 0).all()) else x[:, k]
+            for k in range(x.shape[1])
+        ]
+    )
+    sd = z.std(axis=0)
+    idx = [k for k in range(z.shape[1]) if sd[k] > 0]
+    if not idx:
+        return None
+    z = (z - z.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    pairs = [(k, m) for a, k in enumerate(idx) for m in idx[a:]]
+    features = [np.ones(len(z))] + [z[:, k] for k in idx] + [z[:, k] * z[:, m] for k, m in pairs]
+    if len(z) < 2 * len(features):
+        return None
+    coef = np.linalg.lstsq(np.column_stack(features), y, rcond=None)[0]  # (terms, outputs)
+    out = np.full((x.shape[1], len(z), y.shape[1]), np.nan)
+    for i, j in enumerate(idx):
+        slope = np.tile(coef[1 + i], (len(z), 1))
+        for c, (k, m) in zip(coef[1 + len(idx) :], pairs, strict=True):
+            if k == j or m == j:
+                other = m if k == j else k
+                slope = slope + (2.0 if k == m else 1.0) * z[:, [other]] * c
+        out[j] = slope
+    return out
+
+
+def slope_evidence(
+    X: Sequence[np.ndarray],
+    y: Sequence[np.ndarray],
+    *,
+    inputs: Sequence[str],
+    log_scale: Sequence[bool],
 ) -> list[DirectionEvidence]:
-    """The evidence for every input over every group's rows.
+    """Every input's evidence from each group's quadratic surrogate (module doc): one step
+    per row of a group that takes part and in which the input varies."""
+    n_outputs = y[0].shape[1] if len(y) else 1
+    slopes = [_group_slopes(x_g, y_g, log_scale) for x_g, y_g in zip(X, y, strict=True) if len(x_g)]
+    out = []
+    for j, name in enumerate(inputs):
+        parts = [s[j] for s in slopes if s is not None and not np.isnan(s[j]).any()]
+        d = np.concatenate(parts, axis=0) if parts else np.zeros((0, n_outputs))
+        falls, rises = _shares(d, n_outputs)
+        out.append(DirectionEvidence(name, d.shape[0], falls, rises, source="surrogate"))
+    return out
+
+
+def direction_evidence(
+    X: Sequence[np.ndarray],
+    y: Sequence[np.ndarray],
+    *,
+    inputs: Sequence[str],
+    log_scale: Sequence[bool] | None = None,
+    min_steps: int = MIN_STEPS,
+) -> list[DirectionEvidence]:
+    """The evidence for every input over every group's rows: from matched sets, or, for a
+    log-scale input (``log_scale[j]``) with fewer than ``min_steps`` matched steps, from the
+    surrogate (:func:`slope_evidence`; never without ``log_scale``).
 
     X[g]: (rows_g, inputs), y[g]: (rows_g, outputs), one pair per group; pass training rows.
     """
+    matched = _matched_evidence(X, y, inputs=inputs)
+    if log_scale is None:
+        return matched
+    wanted = [e.steps < min_steps and log_scale[j] for j, e in enumerate(matched)]
+    if not any(wanted):
+        return matched
+    smooth = slope_evidence(X, y, inputs=inputs, log_scale=log_scale)
+    return [s if w else e for e, s, w in zip(matched, smooth, wanted, strict=True)]
+
+
+def _matched_evidence(
+    X: Sequence[np.ndarray], y: Sequence[np.ndarray], *, inputs: Sequence[str]
+) -> list[DirectionEvidence]:
+    """Every input's evidence from matched sets (module doc)."""
     n_outputs = y[0].shape[1] if len(y) else 1
     # each input's levels once per group, shared by every input's matched sets
     groups = [
@@ -119,10 +219,8 @@ def direction_evidence(
     for j, name in enumerate(inputs):
         diffs = [_steps(at, y_g, j) for at, y_g in groups]
         d = np.concatenate(diffs, axis=0) if diffs else np.zeros((0, n_outputs))
-        n = d.shape[0]
-        falls = tuple(float((d[:, o] < 0).mean()) if n else 0.0 for o in range(n_outputs))
-        rises = tuple(float((d[:, o] > 0).mean()) if n else 0.0 for o in range(n_outputs))
-        out.append(DirectionEvidence(name, n, falls, rises))
+        falls, rises = _shares(d, n_outputs)
+        out.append(DirectionEvidence(name, d.shape[0], falls, rises))
     return out
 
 
@@ -131,12 +229,17 @@ def infer_directions(
     y: Sequence[np.ndarray],
     *,
     inputs: Sequence[str],
+    log_scale: Sequence[bool] | None = None,
     min_steps: int = MIN_STEPS,
     agreement: float = AGREEMENT,
 ) -> dict[str, int]:
-    """Input name -> -1 / +1 for every input the training rows show a direction in."""
+    """Input name -> -1 / +1 for every input the training rows show a direction in
+    (:func:`direction_evidence`)."""
     out = {}
-    for evidence in direction_evidence(X, y, inputs=inputs):
+    evidence_list = direction_evidence(
+        X, y, inputs=inputs, log_scale=log_scale, min_steps=min_steps
+    )
+    for evidence in evidence_list:
         sign = evidence.direction(min_steps=min_steps, agreement=agreement)
         if sign:
             out[evidence.input] = sign

@@ -258,7 +258,9 @@ def make_task(
     inputs, outputs = card.input_names, card.output_names
     monotone = card.monotone_signs
     if not monotone and card.validation.infer_monotone:
-        monotone = infer_directions(train_x, train_y, inputs=inputs)
+        monotone = infer_directions(
+            train_x, train_y, inputs=inputs, log_scale=[log_scale[k] for k in inputs]
+        )
         if monotone:
             notes = [*notes, _inferred_note(monotone, fix=monotone_fix)]
     return Task(
