@@ -129,7 +129,7 @@ def test_a_guessed_validation_scale_is_said_with_the_flag_to_change_it(capsys, t
     assert main([*argv, "--group", "model", "--test", "params >= 1e9", "--restarts", "2"]) == 0
     err = capsys.readouterr().err
     assert "note: the validation slice holds each group's largest-params training rows" in err
-    assert "'params' is a guess (the first input)" in err
+    assert "'params' is a guess (the one input the test rule compares)" in err
     assert "--validation-scale INPUT (one of params, tokens)" in err
 
 

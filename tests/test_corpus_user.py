@@ -441,6 +441,24 @@ def test_guessed_validation_scale_is_noted_with_the_keyword(tmp_path):
     assert guesses(load_task(_write(tmp_path, GOOD), **SWEEP, validation_scale="N")) == []
 
 
+def test_the_guessed_validation_scale_is_the_input_the_test_rule_compares(tmp_path):
+    """The held-out rows lie along the input the rule compares, so the folds cut along it,
+    whatever the order of the inputs; a rule on several inputs leaves the first input."""
+    n, d = (a.ravel() for a in np.meshgrid([1e8, 2e8, 4e8, 1e9, 2e9], [1e9, 2e9, 4e9, 8e9]))
+    frame = pd.DataFrame({"model": "a", "N": n, "D": d, "loss": 2 + 60 / n**0.3 + 90 / d**0.3})
+    path = tmp_path / "grid.csv"
+    frame.to_csv(path, index=False)
+    options = {**SWEEP, "inputs": ["D", "N"]}
+    task = load_task(path, **options)
+    assert task.validation_scale == "N"
+    assert any("'N' is a guess (the one input the test rule compares)" in n for n in task.notes)
+    both = load_task(path, **{**options, "test": "N >= 1e9 and D >= 8e9"})
+    assert both.validation_scale == "D"
+    assert any("'D' is a guess (the first input)" in n for n in both.notes)
+    grouped = load_task(path, **{**options, "test": 'model == "a" and N > 5e8'})
+    assert grouped.validation_scale == "N"
+
+
 ODD_COLUMNS = """data mix,model size,train-tokens,val loss
 web,1e8,1e9,3.1
 web,2e8,1e9,3.0

@@ -14,6 +14,7 @@ import numpy as np
 
 from sld.corpus.card import RESERVED_NAMES, TaskCard, default_aliases, scale_factors
 from sld.corpus.options import DATA_OPTIONS, Naming, direction, option_hint, option_name
+from sld.corpus.rules import parse_rule
 from sld.corpus.table import SPLIT_COLUMN
 from sld.errors import TaskError
 
@@ -104,11 +105,19 @@ def merge(
             )
         validation["scale"] = scale
     elif not curated and "validation" not in base and spec["inputs"]:
-        first = spec["inputs"][0]
-        validation["scale"] = first["name"]
+        axis = _test_axis(spec["split"].get("test"), known, group=options.group)
+        guess, why = (
+            (axis, "the one input the test rule compares")
+            if axis
+            else (
+                spec["inputs"][0]["name"],
+                "the first input",
+            )
+        )
+        validation["scale"] = guess
         notes.append(
-            f"the validation slice holds each group's largest-{first['name']} training rows: "
-            f"{first['name']!r} is a guess (the first input); to order it by another input, "
+            f"the validation slice holds each group's largest-{guess} training rows: "
+            f"{guess!r} is a guess ({why}); to order it by another input, "
             f"pass {option_hint('validation_scale', naming, 'INPUT')} (one of {listing}) "
             "or set validation.scale in the card"
         )
@@ -128,6 +137,21 @@ def merge(
     if not curated:
         spec.pop("counts", None)
     return spec, tuple(notes)
+
+
+def _test_axis(test: object, known: Mapping[str, str], *, group: str | None) -> str | None:
+    """The input a test rule compares, when it compares exactly one (``N >= 2.9e9`` -> N):
+    the scale the held-out rows lie along, so the folds should cut along it too. None for a
+    rule on several inputs or none, or one that does not parse (loading it reports that)."""
+    if not isinstance(test, str):
+        return None
+    allowed = set(known) | set(RESERVED_NAMES) | ({group} if group else set())
+    try:
+        rule = parse_rule(test, names=allowed)
+    except TaskError:
+        return None
+    read = {known[n] for n in rule.names if n in known}
+    return read.pop() if len(read) == 1 else None
 
 
 def _card_beside(where: str) -> Path | None:
