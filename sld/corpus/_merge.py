@@ -105,15 +105,10 @@ def merge(
             )
         validation["scale"] = scale
     elif not curated and "validation" not in base and spec["inputs"]:
-        axis = _test_axis(spec["split"].get("test"), known, group=options.group)
-        guess, why = (
-            (axis, "the one input the test rule compares")
-            if axis
-            else (
-                spec["inputs"][0]["name"],
-                "the first input",
-            )
-        )
+        guess = _test_axis(spec["split"].get("test"), known, group=options.group)
+        why = "the one input the test rule compares"
+        if guess is None:
+            guess, why = spec["inputs"][0]["name"], "the first input"
         validation["scale"] = guess
         notes.append(
             f"the validation slice holds each group's largest-{guess} training rows: "

@@ -57,7 +57,7 @@ TOLERANCE = 0.02  # relative spread of an input's values treated as one level
 
 @dataclass(frozen=True)
 class DirectionEvidence:
-    """What the matched sets say about one input.
+    """What the training rows say about one input.
 
     ``steps``: how many neighbouring pairs were compared (surrogate: rows whose slope was
     read); ``falls``/``rises``: per output, the share of steps along which it fell / rose;
@@ -236,10 +236,8 @@ def infer_directions(
     """Input name -> -1 / +1 for every input the training rows show a direction in
     (:func:`direction_evidence`)."""
     out = {}
-    evidence_list = direction_evidence(
-        X, y, inputs=inputs, log_scale=log_scale, min_steps=min_steps
-    )
-    for evidence in evidence_list:
+    found = direction_evidence(X, y, inputs=inputs, log_scale=log_scale, min_steps=min_steps)
+    for evidence in found:
         sign = evidence.direction(min_steps=min_steps, agreement=agreement)
         if sign:
             out[evidence.input] = sign

@@ -27,7 +27,6 @@ from ._evaluate import evaluate as evaluate
 from ._pick import PickEntry as PickEntry
 from ._pick import PickReport as PickReport
 from ._pick import final_pick as final_pick
-from ._protocol import SELECTION_RULE as SELECTION_RULE
 from ._protocol import protocol_change as protocol_change
 from ._protocol import selection_protocol as selection_protocol
 from ._reports import BootstrapInterval as BootstrapInterval
@@ -64,7 +63,6 @@ __all__ = [
     "PickEntry",
     "PickReport",
     "ResidualDiagnostics",
-    "SELECTION_RULE",
     "ScoreReport",
     "Split",
     "diagnose",
