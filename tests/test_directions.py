@@ -158,6 +158,18 @@ def test_an_isoflop_sweep_has_no_matched_steps_but_its_surrogate_reads_both_dire
     assert np.diff(y[one_budget, 0]).min() < 0 < np.diff(y[one_budget, 0]).max()
 
 
+def test_own_isoflop_data_gets_directions_and_the_note_says_how_they_were_read(tmp_path):
+    x, y = _isoflop(noise=0.005)
+    path = tmp_path / "isoflop.csv"
+    pd.DataFrame({"N": x[:, 0], "D": x[:, 1], "loss": y[:, 0]}).to_csv(path, index=False)
+    task = load_task(path, inputs=["N", "D"], outputs=["loss"], test="N >= 3e9")
+    assert task.monotone == {"N": -1, "D": -1}
+    (note,) = [n for n in task.notes if "read from the training rows" in n]
+    assert "N decreasing, D decreasing (N, D from the slopes of a smooth fit" in note
+    grid = load_task(_sweep(tmp_path), inputs=["N", "D"], outputs=["loss"], test="N >= 1e9")
+    assert not any("smooth fit" in n for n in grid.notes)  # matched sets spoke for both
+
+
 def test_the_surrogate_reads_no_direction_for_an_input_with_an_optimum():
     rng = np.random.default_rng(1)
     n = np.exp(rng.uniform(np.log(1e7), np.log(1e9), 60))

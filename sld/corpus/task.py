@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sld.corpus.card import TaskCard
-from sld.corpus.directions import infer_directions
+from sld.corpus.directions import direction_evidence
 from sld.corpus.folds import MIN_FIT_LEVELS, FoldKind, FoldMasks, group_folds
 from sld.corpus.folds import validation_mask as validation_mask
 from sld.corpus.options import direction
@@ -258,11 +258,13 @@ def make_task(
     inputs, outputs = card.input_names, card.output_names
     monotone = card.monotone_signs
     if not monotone and card.validation.infer_monotone:
-        monotone = infer_directions(
+        evidence = direction_evidence(
             train_x, train_y, inputs=inputs, log_scale=[log_scale[k] for k in inputs]
         )
+        monotone = {e.input: sign for e in evidence if (sign := e.direction())}
+        smooth = [e.input for e in evidence if e.source == "surrogate" and e.input in monotone]
         if monotone:
-            notes = [*notes, _inferred_note(monotone, fix=monotone_fix)]
+            notes = [*notes, _inferred_note(monotone, smooth=smooth, fix=monotone_fix)]
     return Task(
         card=card,
         name=card.name,
@@ -292,9 +294,18 @@ def _fewer_folds_note(kept: int, *, asked: int, scale: str) -> str:
 
 
 def _inferred_note(
-    monotone: dict[str, int], *, fix: str | Callable[[Mapping[str, int]], str]
+    monotone: dict[str, int],
+    *,
+    smooth: Sequence[str] = (),
+    fix: str | Callable[[Mapping[str, int]], str],
 ) -> str:
     listed = ", ".join(f"{k} {direction(v)}" for k, v in monotone.items())
+    if smooth:
+        names = ", ".join(smooth)
+        listed += (
+            f" ({names} from the slopes of a smooth fit to the rows: too few rows differ in "
+            f"{'it' if len(smooth) == 1 else 'one of them'} alone)"
+        )
     return (
         f"monotone directions read from the training rows: {listed}; the extrapolation checks "
         f"hold laws to them; {fix(monotone) if callable(fix) else fix}"
