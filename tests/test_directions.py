@@ -184,6 +184,11 @@ def test_the_surrogate_reads_no_direction_for_an_input_with_an_optimum():
 def test_the_surrogate_reads_only_log_scale_inputs_and_only_from_groups_large_enough():
     x, y = _isoflop()
     assert infer_directions([x], [y], inputs=["N", "D"], log_scale=[True, False]) == {"N": -1}
+    # inputs that move together in every row: no slope is N's own, so nothing is read
+    n = np.geomspace(1e7, 1e10, 30)
+    tied = np.column_stack([n, 20 * n])
+    loss = (1.7 + 400 / n**0.34 + 410 / (20 * n) ** 0.28)[:, None]
+    assert slope_evidence([tied], [loss], inputs=["N", "D"], log_scale=[True, True])[0].steps == 0
     # 2 inputs: 6 coefficients, so a group needs 12 rows; ten groups of 7 give no evidence
     small = [x[i : i + 7] for i in range(0, 49, 7)]
     ys = [y[i : i + 7] for i in range(0, 49, 7)]

@@ -28,7 +28,9 @@ fitted to each group's rows (:func:`slope_evidence`)::
 and each row's slope is one piece of evidence, counted as above. A quadratic can bend both
 ways, so an input with an optimum inside the rows shows slopes of both signs and yields
 nothing, while a power law in N shows one sign throughout. A group takes part only with at
-least twice as many rows as the surrogate has coefficients. Only log-scale inputs read a
+least twice as many rows as the surrogate has coefficients and a design that separates them
+(inputs that move together, such as D = 20 N in every row, leave no slope that is one
+input's own, and such a group is skipped). Only log-scale inputs read a
 direction this way, because the checks hold a direction beyond the training range only
 there, and a linear input (a mixture share, a log-FLOPs count) may turn within its range.
 
@@ -53,6 +55,7 @@ import numpy as np
 MIN_STEPS = 10  # steps an input needs before its direction is trusted
 AGREEMENT = 0.8  # share of steps that must move the same way, for every output
 TOLERANCE = 0.02  # relative spread of an input's values treated as one level
+CONDITION = 1e-6  # a surrogate whose smallest singular value is below this share of its largest
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,9 @@ def _group_slopes(x: np.ndarray, y: np.ndarray, log_scale: Sequence[bool]) -> np
     features = [np.ones(len(z))] + [z[:, k] for k in idx] + [z[:, k] * z[:, m] for k, m in pairs]
     if len(z) < 2 * len(features):
         return None
-    coef = np.linalg.lstsq(np.column_stack(features), y, rcond=None)[0]  # (terms, outputs)
+    coef, _, _, singular = np.linalg.lstsq(np.column_stack(features), y, rcond=None)
+    if singular.min() < CONDITION * singular.max():
+        return None  # inputs that move together (D = 20 N in every row): no slope is their own
     out = np.full((x.shape[1], len(z), y.shape[1]), np.nan)
     for i, j in enumerate(idx):
         slope = np.tile(coef[1 + i], (len(z), 1))
