@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,9 @@ def far(run_dirs: list[Path]) -> list[dict[str, object]]:
     n, d = (a.ravel() for a in np.meshgrid(FAR_N, FAR_D))
     rows = []
     for run in run_dirs:
+        if not (run / "report.json").is_file():
+            print(f"skipped {run}: no report.json (an unfinished run?)", file=sys.stderr)
+            continue
         report = json.loads((run / "report.json").read_text())
         spec = report["config"]["task"]
         stem = Path(spec["source"]).stem
