@@ -102,34 +102,30 @@ def test_levels_merge_values_within_two_percent_and_never_chain_past_it():
     assert chain.tolist() == [0, 0, 0, 1, 1, 2]
 
 
-def test_curated_cards_agree_with_what_their_training_rows_show():
-    """The thresholds' calibration: read from each curated task's training rows, no direction
-    contradicts its card, a card that declares none (the science says no) gets none, and most
-    declared directions are found."""
+def _calibration(*, surrogate: bool) -> tuple[int, int]:
+    """(declared, found) over the curated tasks' training rows; asserts on the way that no
+    read direction contradicts its card and a card that declares none gets none."""
     declared = found = 0
     for name in list_tasks():
         task = load_task(name)
         train = task.train()
-        inferred = infer_directions(train.X, train.y, inputs=task.inputs)
-        assert all(task.monotone.get(k, v) == v for k, v in inferred.items()), name
-        if not task.monotone:
-            assert inferred == {}, name
-        declared += len(task.monotone)
-        found += sum(inferred.get(k) == v for k, v in task.monotone.items())
-    assert declared == 15 and found == 12
-    # with the surrogate for log-scale inputs without matched steps: over-training's params
-    declared = found = 0
-    for name in list_tasks():
-        task = load_task(name)
-        train = task.train()
-        log_scale = [task.log_scale[k] for k in task.inputs]
+        log_scale = [task.log_scale[k] for k in task.inputs] if surrogate else None
         inferred = infer_directions(train.X, train.y, inputs=task.inputs, log_scale=log_scale)
         assert all(task.monotone.get(k, v) == v for k, v in inferred.items()), name
         if not task.monotone:
             assert inferred == {}, name
         declared += len(task.monotone)
         found += sum(inferred.get(k) == v for k, v in task.monotone.items())
-    assert declared == 15 and found == 13
+    return declared, found
+
+
+def test_curated_cards_agree_with_what_their_training_rows_show():
+    """The thresholds' calibration: read from each curated task's training rows, no direction
+    contradicts its card, a card that declares none (the science says no) gets none, and most
+    declared directions are found; the surrogate for log-scale inputs without matched steps
+    adds over-training's params."""
+    assert _calibration(surrogate=False) == (15, 12)
+    assert _calibration(surrogate=True) == (15, 13)
 
 
 def _isoflop(*, noise: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -3,22 +3,13 @@ that passes, and only at the probes where it fails."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-SWEEP = Path(__file__).resolve().parents[1] / "bench" / "selection_sweep.py"
+from bench_scripts import load
 
 
 @pytest.fixture(scope="module")
 def sweep():
-    spec = importlib.util.spec_from_file_location("selection_sweep", SWEEP)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["selection_sweep"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load("selection_sweep")
 
 
 def _law(name: str, *, folds: list[float], r2: float, far_ok: bool) -> dict:

@@ -3,24 +3,17 @@ law against that truth beyond the data."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "synthetic_sweeps.py"
+from bench_scripts import load
 
 
 @pytest.fixture(scope="module")
 def sweeps():
-    spec = importlib.util.spec_from_file_location("synthetic_sweeps", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["synthetic_sweeps"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load("synthetic_sweeps")
 
 
 def test_every_sweep_is_its_truth_within_its_noise_and_the_isoflop_one_shares_nothing(sweeps):
