@@ -229,6 +229,21 @@ def _matched_evidence(
     return out
 
 
+def signs(
+    evidence: Sequence[DirectionEvidence],
+    *,
+    min_steps: int = MIN_STEPS,
+    agreement: float = AGREEMENT,
+) -> dict[str, int]:
+    """Input name -> -1 / +1 for every input whose evidence shows a direction."""
+    out = {}
+    for e in evidence:
+        sign = e.direction(min_steps=min_steps, agreement=agreement)
+        if sign:
+            out[e.input] = sign
+    return out
+
+
 def infer_directions(
     X: Sequence[np.ndarray],
     y: Sequence[np.ndarray],
@@ -239,11 +254,6 @@ def infer_directions(
     agreement: float = AGREEMENT,
 ) -> dict[str, int]:
     """Input name -> -1 / +1 for every input the training rows show a direction in
-    (:func:`direction_evidence`)."""
-    out = {}
+    (:func:`direction_evidence`, then :func:`signs`)."""
     found = direction_evidence(X, y, inputs=inputs, log_scale=log_scale, min_steps=min_steps)
-    for evidence in found:
-        sign = evidence.direction(min_steps=min_steps, agreement=agreement)
-        if sign:
-            out[evidence.input] = sign
-    return out
+    return signs(found, min_steps=min_steps, agreement=agreement)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sld.corpus.card import TaskCard
-from sld.corpus.directions import direction_evidence
+from sld.corpus.directions import direction_evidence, signs
 from sld.corpus.folds import MIN_FIT_LEVELS, FoldKind, FoldMasks, group_folds
 from sld.corpus.folds import validation_mask as validation_mask
 from sld.corpus.options import direction
@@ -261,7 +261,7 @@ def make_task(
         evidence = direction_evidence(
             train_x, train_y, inputs=inputs, log_scale=[log_scale[k] for k in inputs]
         )
-        monotone = {e.input: sign for e in evidence if (sign := e.direction())}
+        monotone = signs(evidence)
         smooth = [e.input for e in evidence if e.source == "surrogate" and e.input in monotone]
         if monotone:
             notes = [*notes, _inferred_note(monotone, smooth=smooth, fix=monotone_fix)]

@@ -71,26 +71,28 @@ def selection_protocol(task: Task) -> dict[str, Any]:
     }
 
 
+_PHRASES = {
+    "rule": "the selection rule",
+    "kind": "the kind of folds",
+    "folds": "the folds",
+    "rows": "the fold rows",
+    "monotone": "the monotone directions",
+    "probe": "the checks' probe",
+    "monotone_probe": "the directions' probe",
+    "tolerance": "the checks' tolerance",
+    "demotion": "the demotion",
+}
+_SHOWN = ("folds", "monotone", "probe", "monotone_probe")  # small enough to print both sides
+
+
 def protocol_change(stored: dict[str, Any], now: dict[str, Any]) -> str | None:
-    """A short phrase naming what differs between two :func:`selection_protocol` dicts
-    (None when they are equal), for a one-line error."""
-    if stored == now:
+    """A short phrase naming the first field, in :func:`selection_protocol`'s order, that
+    differs between two of its dicts (None when they are equal), for a one-line error."""
+    keys = [*now, *(k for k in stored if k not in now)]
+    first = next((k for k in keys if stored.get(k) != now.get(k)), None)
+    if first is None:
         return None
-    what = {
-        "rule": "the selection rule",
-        "kind": "the kind of folds",
-        "folds": "the folds",
-        "rows": "the fold rows",
-        "monotone": "the monotone directions",
-        "probe": "the checks' probe",
-        "monotone_probe": "the directions' probe",
-        "tolerance": "the checks' tolerance",
-        "demotion": "the demotion",
-    }
-    keys = sorted(set(stored) | set(now), key=lambda k: list(what).index(k) if k in what else 99)
-    changed = [k for k in keys if stored.get(k) != now.get(k)]
-    first = changed[0]
-    phrase = what.get(first, first)
-    if first in ("folds", "monotone", "probe", "monotone_probe"):
+    phrase = _PHRASES.get(first, first)
+    if first in _SHOWN:
         phrase += f" (stored {stored.get(first)}, now {now.get(first)})"
     return phrase
