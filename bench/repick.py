@@ -3,11 +3,12 @@
     python bench/repick.py BENCH_DIR/runs/*/ --per-shape 2
     python bench/repick.py BENCH_DIR/runs/*/ --per-shape 2 --heldout   # also the new pick's test R²
     python bench/repick.py BENCH_DIR/runs/*/ --parsimony on --heldout  # a run made without it
+    python bench/repick.py BENCH_DIR/runs/*/ --windows 0,0.25,0.5 --heldout  # fit windows
 
 For each finished run directory: its stored population and every fully scored law it
 dropped go through :func:`sld.evolve.pick.pick_law` with the run's own settings
 (``--per-shape`` overrides the cap on laws of one shape; ``--candidates`` the pool
-size). The pick reads training rows only. The run's report already holds the held-out
+size; ``--windows`` the fit-window shares). The pick reads training rows only. The run's report already holds the held-out
 R² of the law it chose; ``--heldout`` fits a newly chosen law on every training row and
 scores it on the test rows, as the report does, for this table only: nothing here feeds
 a pick. Nothing is written to the runs.
@@ -43,6 +44,7 @@ def repick(
     heldout: bool,
     bootstrap_restarts: int | None = None,
     parsimony: bool | None = None,
+    windows: tuple[float, ...] | None = None,
 ) -> dict:
     """The old and the new pick of one finished run (and their test R² when asked)."""
     report = json.loads((run / "report.json").read_text())
@@ -57,6 +59,8 @@ def repick(
         settings = dataclasses.replace(settings, bootstrap_restarts=bootstrap_restarts)
     if parsimony is not None:
         settings = dataclasses.replace(settings, parsimony=parsimony)
+    if windows is not None:
+        settings = dataclasses.replace(settings, windows=windows)
     started = time.perf_counter()
     with RunReader.open(run) as reader:
         record = read_run(reader)
@@ -67,12 +71,15 @@ def repick(
     stored = {e["id"]: e for e in report["pick"]["ranked"]}
     resampled = [e for e in new.entries if e.bound is not None]
     old_r2 = (report.get("heldout") or {}).get("chosen", {}).get("test_r2")
+    old_window = report["pick"].get("window", 0.0)
+    same = new.chosen == report["pick"]["chosen"] and new.window == old_window
     row = {
         "run": run.name,
         "task": task.name,
         "old": report["pick"]["chosen"],
         "new": new.chosen,
         "new_law": laws.get(new.chosen),
+        "window": new.window,
         "shapes": len({parse_for_task(e.law, task).shape for e in new.entries}),
         "seconds": seconds,
         "resampled": len(resampled),
@@ -83,12 +90,12 @@ def repick(
             else None
         ),
         "old_r2": old_r2,
-        "new_r2": old_r2 if new.chosen == report["pick"]["chosen"] else None,
+        "new_r2": old_r2 if same else None,
     }
     if heldout and row["new_r2"] is None and new.chosen is not None:
         law = parse_for_task(laws[new.chosen], task)
         row["new_r2"] = heldout_score(
-            law, task, seed=config.seed, restarts=config.final_restarts
+            law, task.windowed(new.window), seed=config.seed, restarts=config.final_restarts
         ).r2
     return row
 
@@ -100,13 +107,14 @@ def _r2(value: float | None) -> str:
 def table(rows: list[dict]) -> str:
     """Per run, then the median per task (the lower middle for an even count, as sld bench)."""
     out = [
-        "| run | old id | new id | shapes | resampled | same bounds | pick s | old test R² "
-        "| new test R² |",
-        "|---" * 9 + "|",
+        "| run | old id | new id | window | shapes | resampled | same bounds | pick s "
+        "| old test R² | new test R² |",
+        "|---" * 10 + "|",
     ]
     for r in rows:
         out.append(
-            f"| {r['run']} | {r['old']} | {r['new']} | {r['shapes']} | {r['resampled']} "
+            f"| {r['run']} | {r['old']} | {r['new']} | {r['window']:g} | {r['shapes']} "
+            f"| {r['resampled']} "
             f"| {r['same_bounds']} | {r['seconds']:.0f} | {_r2(r['old_r2'])} | {_r2(r['new_r2'])} |"
         )
     out += ["", "| task | median old | median new |", "|---|---|---|"]
@@ -129,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         choices=["on", "off"],
         help="pick the fewest parameters within the leader's error bar (default: the run's)",
     )
+    parser.add_argument(
+        "--windows", help="fit-window shares, comma-separated (default: the run's config)"
+    )
     parser.add_argument("--heldout", action="store_true", help="score a new pick on test rows")
     args = parser.parse_args(argv)
     rows = []
@@ -143,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
                 heldout=args.heldout,
                 bootstrap_restarts=args.bootstrap_restarts,
                 parsimony=None if args.parsimony is None else args.parsimony == "on",
+                windows=None
+                if args.windows is None
+                else tuple(float(w) for w in args.windows.split(",")),
             )
         )
         print(re.sub(r"\s+", " ", json.dumps(rows[-1])), flush=True)

@@ -35,6 +35,7 @@ Decoding = Literal["plain", "grammar"]
 DEFAULT_MODEL = "gpt-4o-mini"
 LOCAL_MODEL = "gemma-3-270m-q4_k_m"
 DEFAULT_TIME_LIMIT = 120.0  # seconds, when no budget is given at all
+DEFAULT_FIT_WINDOWS = (0.0, 0.25, 0.5)  # sld.corpus.window; chosen in bench/selection_sweep.md
 
 _DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -335,6 +336,14 @@ class RunConfig(BaseModel):
         default=True,
         description="pick the law with the fewest parameters among those within the error bar "
         "of the law with the lowest pessimistic error (sld.scoring.final_pick, step 5)",
+    )
+    fit_windows: list[Annotated[float, Field(ge=0.0, lt=1.0)]] = Field(
+        default_factory=lambda: list(DEFAULT_FIT_WINDOWS),
+        min_length=1,
+        max_length=8,
+        description="shares of each group's lowest-scale fit rows the final pick may leave out "
+        "of every fit; it keeps the one whose best law extrapolates best on the folds "
+        "(sld.corpus.window; [0] fits on every row)",
     )
     max_params: int | None = Field(default=None, ge=1)
     start_laws: list[Annotated[str, Field(min_length=1, max_length=4000)]] = Field(

@@ -193,6 +193,22 @@ def test_fitness_weights_reach_the_run_config_and_bad_ones_are_one_line_errors(c
         assert "--param-weight" in line
 
 
+def test_fit_windows_reach_the_pick_and_bad_ones_are_one_line_errors(capsys):
+    from sld.cli._args import build_parser
+    from sld.cli.discover import search_settings
+    from sld.config import DEFAULT_FIT_WINDOWS, RunConfig, TaskSpec
+    from sld.evolve.pick import PickSettings
+
+    args = build_parser().parse_args(["discover", "parallel_scaling_law", "--fit-windows", "0"])
+    config = RunConfig(task=TaskSpec(source="parallel_scaling_law"), **search_settings(args))
+    assert PickSettings.from_config(config).windows == (0.0,)
+    default = RunConfig(task=TaskSpec(source="parallel_scaling_law"))
+    assert PickSettings.from_config(default).windows == DEFAULT_FIT_WINDOWS
+    for bad in ("1", "0,x", "-0.25", "0,,0.5"):
+        line = _one_line_error(capsys, ["discover", "parallel_scaling_law", "--fit-windows", bad])
+        assert "--fit-windows" in line
+
+
 def test_discover_shows_each_step_after_the_search(capsys, tmp_path):
     """The final pick can take minutes on a large task: the terminal names each step."""
     argv = ["discover", "parallel_scaling_law", "--generations", "1", "--islands", "1"]

@@ -78,20 +78,24 @@ def test_changing_every_test_label_changes_no_fold_score_check_or_pick(tmp_path)
         assert x.checks == y.checks
         assert x.parameters == y.parameters
     candidates = list(enumerate(laws))
-    pick_a = final_pick(candidates, clean, seed=2, restarts=6, bootstrap=3, bootstrap_restarts=3)
-    pick_b = final_pick(
-        candidates, perturbed, seed=2, restarts=6, bootstrap=3, bootstrap_restarts=3
-    )
+    options = dict(seed=2, restarts=6, bootstrap=3, bootstrap_restarts=3, windows=(0, 0.25, 0.5))
+    pick_a = final_pick(candidates, clean, **options)
+    pick_b = final_pick(candidates, perturbed, **options)
+    assert len(pick_a.windows) == 3  # the fit window too is chosen on training rows only
     assert pick_a.model_dump() == pick_b.model_dump()
     # the held-out path really does see the change
     chosen = laws[pick_a.chosen]
-    assert heldout_score(chosen, clean).r2 != heldout_score(chosen, perturbed).r2
+    window = pick_a.window
+    assert (
+        heldout_score(chosen, clean.windowed(window)).r2
+        != heldout_score(chosen, perturbed.windowed(window)).r2
+    )
 
 
 def test_the_final_pick_is_deterministic_for_a_seed(tmp_path):
     task = _task(_csv(tmp_path, perturb=False))
     candidates = [(i, parse_for_task(t, task)) for i, t in enumerate(LAWS)]
-    options = dict(restarts=6, bootstrap=4, bootstrap_restarts=3)
+    options = dict(restarts=6, bootstrap=4, bootstrap_restarts=3, windows=(0.0, 0.25, 0.5))
     first = final_pick(candidates, task, seed=5, **options)
     again = final_pick(candidates, task, seed=5, **options)
     assert first.model_dump() == again.model_dump()

@@ -256,6 +256,32 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="fitness penalty per free parameter, in decades of error (default 0.01)",
     )
+    search.add_argument(
+        "--fit-windows",
+        type=_windows,
+        default=None,
+        metavar="SHARES",
+        help="shares of each group's smallest-scale rows the final pick may leave out of "
+        "every fit, comma-separated; it keeps the one whose best law extrapolates best on "
+        "the folds (default 0,0.25,0.5; 0 fits on every row)",
+    )
+
+
+def _windows(text: str) -> list[float]:
+    shares = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected shares in [0, 1) separated by commas, such as 0,0.25,0.5; got {text!r}"
+            ) from None
+        if not 0 <= value < 1:
+            raise argparse.ArgumentTypeError(
+                f"each share must lie in [0, 1) (the part of the rows left out), got {part!r}"
+            )
+        shares.append(value)
+    return shares
 
 
 def _weight(text: str) -> float:

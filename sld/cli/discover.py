@@ -149,6 +149,7 @@ def search_settings(args: argparse.Namespace) -> dict[str, Any]:
             ("screen_share", args.screen_share),
             ("screen_width", args.screen_width),
             ("start_laws", args.start),
+            ("fit_windows", args.fit_windows),
         )
         if value is not None
     }

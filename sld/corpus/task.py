@@ -8,7 +8,7 @@ report calls :meth:`Task.heldout`, the single way to reach the test rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,7 @@ from sld.corpus.directions import direction_evidence, signs
 from sld.corpus.folds import MIN_FIT_LEVELS, FoldKind, FoldMasks, group_folds
 from sld.corpus.folds import validation_mask as validation_mask
 from sld.corpus.options import direction
+from sld.corpus.window import window_mask
 from sld.errors import TaskError
 
 
@@ -111,6 +112,8 @@ class Task:
     the card's ``monotone`` key, or read from the training rows when the card declares none
     (unless ``validation.infer_monotone`` is off); ``notes``: one line per guess made while
     loading (such as a validation scale nobody chose), for front ends to show.
+    ``window``: the share of the lowest-scale fit rows every fit leaves out
+    (:mod:`sld.corpus.window`; 0 fits on every row), set by :meth:`windowed`.
     """
 
     card: TaskCard
@@ -129,10 +132,45 @@ class Task:
     _validation: tuple[np.ndarray, ...] = field(repr=False)
     _heldout: Split = field(repr=False)
     _folds: tuple[tuple[FoldMasks | None, ...], ...] = field(repr=False, default=())
+    window: float = 0.0
+
+    def windowed(self, share: float) -> Task:
+        """This task with fit window ``share``: its folds and :meth:`window_train` fit on
+        the rows above the lowest ``share`` of each group's fit rows by validation scale.
+
+        A task without a validation scale (random folds) has no scale to window along, so
+        it returns itself unchanged.
+        """
+        if self.validation_scale is None or share == self.window:
+            return self
+        window_mask(np.zeros(0), share=share)  # checks the share
+        return replace(self, window=share)
+
+    def _scale(self, x: np.ndarray) -> np.ndarray:
+        columns = [self.inputs.index(name) for name in self.card.scale_inputs]
+        return np.prod(x[:, columns], axis=1)
+
+    def _narrow(self, masks: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Per group, the part of ``masks`` (over training rows) the fit window keeps."""
+        if self.window == 0.0:
+            return list(masks)
+        out = []
+        for x, mask in zip(self._train.X, masks, strict=True):
+            narrowed = mask.copy()
+            narrowed[mask] = window_mask(self._scale(x[mask]), share=self.window)
+            out.append(narrowed)
+        return out
 
     def train(self) -> Split:
         """Every training row (validation slice included)."""
         return self._train
+
+    def window_train(self) -> Split:
+        """The training rows inside the fit window (every training row when it is 0):
+        what a law is fitted on before it is scored on held-out rows."""
+        return self._train.subset(
+            self._narrow([np.ones(len(x), dtype=bool) for x in self._train.X])
+        )
 
     def validation(self) -> Split:
         """The validation slice of the training rows (see :func:`validation_mask`)."""
@@ -143,7 +181,8 @@ class Task:
         return self._train.subset([~m for m in self._validation])
 
     def folds(self) -> tuple[Fold, ...]:
-        """The selection folds (fold 0 = ``search_train()`` → ``validation()``), in order.
+        """The selection folds (fold 0 = ``search_train()`` → ``validation()``), in order,
+        each fold's fit rows narrowed to the fit window (:meth:`windowed`).
 
         A fold no group takes part in is left out, so there may be fewer than the card asks.
         """
@@ -156,6 +195,7 @@ class Task:
                 continue
             none = [np.zeros(len(x), dtype=bool) for x in self._train.X]
             fit = [m.fit if m is not None else z for m, z in zip(masks, none, strict=True)]
+            fit = self._narrow(fit)
             score = [m.score if m is not None else z for m, z in zip(masks, none, strict=True)]
             out.append(
                 Fold(

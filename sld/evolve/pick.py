@@ -1,6 +1,7 @@
 """The end of a search: hand the population's best few laws to the final pick.
 
-The pick (:func:`sld.scoring.final_pick`) re-fits ``candidates`` laws on every selection
+The pick (:func:`sld.scoring.final_pick`) chooses the fit window (how many of the
+smallest-scale rows to leave out of every fit), re-fits ``candidates`` laws on every selection
 fold with full restarts, bootstraps them, ranks them by a pessimistic quantile of the
 resampled errors, and takes the fewest parameters among the laws whose error is within
 the leader's bound. Training rows only: the held-out path runs after this, on the law
@@ -49,6 +50,7 @@ class PickSettings:
     node_weight: float = 0.01
     param_weight: float = 0.02
     parsimony: bool = True
+    windows: tuple[float, ...] = (0.0,)
     max_params: int | None = None
 
     @classmethod
@@ -64,6 +66,7 @@ class PickSettings:
             node_weight=config.complexity_weight,
             param_weight=config.param_weight,
             parsimony=config.pick_parsimony,
+            windows=tuple(config.fit_windows),
             max_params=config.max_params,
         )
 
@@ -143,6 +146,7 @@ def pick_law(
         param_weight=settings.param_weight,
         parsimony=settings.parsimony,
         known=confirmed_reports(fitted, restarts=settings.restarts),
+        windows=settings.windows,
     )
 
 

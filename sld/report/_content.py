@@ -77,6 +77,8 @@ def _pick_entry(
             "param_weight": pick.param_weight,
             "parsimony": pick.parsimony,
         },
+        "window": pick.window,
+        "windows": [w.model_dump(mode="json") for w in pick.windows],
         "ranked": [
             {
                 "rank": e.rank,

@@ -68,17 +68,25 @@ def finalize(
             f"{f', {bootstrap} resamples each' if bootstrap > 0 else ''}"
         )
 
-    def score(text: str) -> ScoreReport:
+    # the chosen law is fitted as the pick scored it, in the pick's fit window; the human
+    # law and the start laws on every training row, as their authors fitted them
+    window = record.pick.window if record.pick is not None else 0.0
+
+    def score(text: str, *, share: float = 0.0) -> ScoreReport:
         return heldout_score(
             parse_for_task(text, task),
-            task,
+            task.windowed(share),
             seed=seed,
             restarts=restarts,
             bootstrap=bootstrap,
             bootstrap_restarts=bootstrap_restarts,
         )
 
-    reports = {kind: score(text) for kind, text in texts.items() if text}
+    reports = {
+        kind: score(text, share=window if kind == "chosen" else 0.0)
+        for kind, text in texts.items()
+        if text
+    }
     start_reports = {
         c.id: reports["chosen"] if chosen is not None and c.id == chosen.id else score(c.text)
         for c in starts

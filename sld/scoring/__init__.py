@@ -26,6 +26,7 @@ from ._diagnostics import residual_diagnostics as residual_diagnostics
 from ._evaluate import evaluate as evaluate
 from ._pick import PickEntry as PickEntry
 from ._pick import PickReport as PickReport
+from ._pick import WindowScore as WindowScore
 from ._pick import final_pick as final_pick
 from ._protocol import protocol_change as protocol_change
 from ._protocol import selection_protocol as selection_protocol
@@ -62,6 +63,7 @@ __all__ = [
     "MetricsReport",
     "PickEntry",
     "PickReport",
+    "WindowScore",
     "ResidualDiagnostics",
     "ScoreReport",
     "Split",

@@ -3,6 +3,14 @@
 Search ranks thousands of laws on cheap fits; the pick looks again at the top few
 (``candidates``, best first by search fitness) with training rows only:
 
+0. with ``windows``, the *fit window* (:mod:`sld.corpus.window`): every law's folds are
+   re-fitted once per share in ``windows``, on each fold's fit rows above that share of
+   the lowest by scale (the bands are scored as they are, so the errors compare). The
+   share whose best law has the lowest penalised point error is kept (ties: the smaller
+   share), and every later step, and the held-out fit of the law picked, use it. A law
+   that holds at scale but misses the smallest runs is no longer pulled toward them;
+   where the smallest runs do follow the law, leaving them out costs fold error and
+   share 0 stays;
 1. every fold re-fitted with ``restarts`` restarts (one batched call): fold scores,
    selection error, extrapolation checks;
 2. ``bootstrap`` resamples: each fold's fit rows drawn with replacement within each group,
@@ -81,8 +89,19 @@ class PickEntry(BaseModel):
     rank: int
 
 
+class WindowScore(BaseModel):
+    """One fit window the pick tried: its share and its best law's penalised point error."""
+
+    share: float
+    fitness: float
+    best: int | None  # candidate id of that law (None: no law could be scored)
+
+
 class PickReport(BaseModel):
-    """The final pick: every entry (ranked) and the chosen candidate id (None if nothing scored)."""
+    """The final pick: every entry (ranked) and the chosen candidate id (None if nothing scored).
+
+    ``window`` is the fit window every entry was scored under; ``windows`` every one tried.
+    """
 
     chosen: int | None
     entries: list[PickEntry]
@@ -92,6 +111,8 @@ class PickReport(BaseModel):
     node_weight: float
     param_weight: float
     parsimony: bool = False  # reports stored before the rule existed picked without it
+    window: float = 0.0  # reports stored before fit windows fitted on every row
+    windows: list[WindowScore] = []
     reason: str
 
 
@@ -188,12 +209,15 @@ def final_pick(
     parsimony: bool = True,
     monotone: Mapping[str, int] | None = None,
     known: Mapping[int, ScoreReport] | None = None,
+    windows: Sequence[float] = (0.0,),
 ) -> PickReport:
     """Re-fit ``candidates`` (id, law) on every fold, bootstrap them, and pick one (see module).
 
     ``known``: candidate id → the report :func:`selection_scores` gives that law at this
-    ``seed`` and ``restarts`` (the search's confirmations are such reports). Those laws
-    are not re-fitted on the folds; each law's fit is its own, so the pick is the same.
+    ``seed`` and ``restarts`` on ``task`` as given (the search's confirmations are such
+    reports). Those laws are not re-fitted on the folds at that window; each law's fit is
+    its own, so the pick is the same. ``windows``: the fit-window shares to choose among
+    (step 0); ``(0.0,)`` fits on every row.
     """
     settings = _PickSettings(
         restarts=restarts,
@@ -206,18 +230,19 @@ def final_pick(
     if not candidates:
         return PickReport(chosen=None, entries=[], reason="no law was scored", **settings)
     laws = [law for _, law in candidates]
-    known = known or {}
-    fresh = iter(
-        selection_scores(
-            [law for cid, law in candidates if cid not in known],
-            task,
-            seed=seed,
-            restarts=restarts,
-            monotone=monotone,
+
+    def scores_at(share: float) -> list[ScoreReport]:
+        given = (known or {}) if share == task.window else {}
+        fresh = iter(
+            selection_scores(
+                [law for cid, law in candidates if cid not in given],
+                task.windowed(share),
+                seed=seed,
+                restarts=restarts,
+                monotone=monotone,
+            )
         )
-    )
-    reports = [known[cid] if cid in known else next(fresh) for cid, _ in candidates]
-    folds = task.folds()
+        return [given[cid] if cid in given else next(fresh) for cid, _ in candidates]
 
     def penalised(law: Law, report: ScoreReport, error: float) -> float:
         return fitness(
@@ -229,6 +254,23 @@ def final_pick(
             demoted=report.checks is not None and not report.checks.passed,
         )
 
+    shares = sorted(set(windows)) if task.validation_scale is not None else []
+    by_share = {share: scores_at(share) for share in shares or [task.window]}
+    tried = []
+    for share, at in by_share.items():
+        fits = [penalised(law, r, r.error) for law, r in zip(laws, at, strict=True)]
+        best = min(range(len(fits)), key=lambda i: (fits[i], i))
+        finite = math.isfinite(fits[best])
+        tried.append(
+            WindowScore(
+                share=share, fitness=fits[best], best=candidates[best][0] if finite else None
+            )
+        )
+    window = min(tried, key=lambda w: (w.fitness, w.share)).share
+    task = task.windowed(window)
+    reports = by_share[window]
+    windowing = {"window": task.window, "windows": tried if len(tried) > 1 else []}
+    folds = task.folds()
     points = [penalised(law, r, r.error) for law, r in zip(laws, reports, strict=True)]
     resampled: dict[int, tuple[float, list[float], float]] = {}  # i → bound, errors, fitness
     if bootstrap > 0:
@@ -303,7 +345,11 @@ def final_pick(
     if not math.isfinite(top.fitness):
         ranked = [entries[i].model_copy(update={"rank": r + 1}) for r, i in enumerate(order)]
         return PickReport(
-            chosen=None, entries=ranked, reason="no candidate could be re-fitted", **settings
+            chosen=None,
+            entries=ranked,
+            reason="no candidate could be re-fitted",
+            **settings,
+            **windowing,
         )
     why = (
         f"lowest penalised {quantile:.0%}-quantile error over {bootstrap} resamples "
@@ -332,7 +378,22 @@ def final_pick(
         )
     if best.checks is not None and not best.checks.passed:
         why += "; no candidate passed every extrapolation check"
-    return PickReport(chosen=best.id, entries=ranked, reason=why, **settings)
+    why += _window_reason(tried, window)
+    return PickReport(chosen=best.id, entries=ranked, reason=why, **settings, **windowing)
+
+
+def _window_reason(tried: Sequence[WindowScore], window: float) -> str:
+    """The clause of the pick's reason that says which fit window won, and against what."""
+    if len(tried) < 2:
+        return ""
+    kept = next(w for w in tried if w.share == window)
+    others = ", ".join(f"{w.fitness:.3g} at {w.share:.0%}" for w in tried if w.share != window)
+    where = (
+        f"fitted above the lowest {window:.0%} of each group's fit rows by scale"
+        if window > 0
+        else "fitted on every row"
+    )
+    return f"; {where}: best point fitness {kept.fitness:.3g}, against {others}"
 
 
 def _plausible(entries: Sequence[PickEntry], order: Sequence[int]) -> list[int]:

@@ -128,13 +128,14 @@ def heldout_score(
     restarts: int = 16,
     bootstrap_restarts: int = INTERVAL_RESTARTS,
 ) -> ScoreReport:
-    """Fit on all training rows; score on the held-out test rows. For reporting only.
+    """Fit on the training rows (those in ``task``'s fit window, :meth:`Task.windowed`;
+    every row by default); score on the held-out test rows. For reporting only.
 
     ``bootstrap=B`` adds a 95 % interval of test R² from B refits on resampled training
     rows, each with ``bootstrap_restarts`` restarts, restart 0 from the fit on all rows.
     """
     started = time.perf_counter()
-    fit_rows, eval_rows = task.train(), task.heldout()
+    fit_rows, eval_rows = task.window_train(), task.heldout()
     fit = fit_law(law, fit_rows, restarts=restarts, seed=seed)
     fitted = time.perf_counter()
     metrics, reason = evaluate(law, fit, eval_rows)

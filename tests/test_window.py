@@ -1,0 +1,116 @@
+"""Fit windows: which rows a window keeps, the folds and fits it narrows, and the pick choosing
+one on training rows only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sld.corpus import load_task
+from sld.corpus.folds import MIN_FIT_LEVELS
+from sld.corpus.window import window_mask
+from sld.scoring import final_pick, heldout_score, parse_for_task
+
+
+def _rows(split) -> set[tuple[str, tuple[float, ...]]]:
+    return {
+        (g, tuple(np.concatenate([x_i, y_i])))
+        for g, x, y in zip(split.groups, split.X, split.y, strict=True)
+        for x_i, y_i in zip(x, y, strict=True)
+    }
+
+
+def test_a_window_keeps_the_rows_at_or_above_its_quantile():
+    scale = np.repeat(np.arange(1.0, 11.0), 2)  # 10 levels, two rows each
+    assert window_mask(scale, share=0.0).all()
+    kept = window_mask(scale, share=0.5)
+    assert kept.sum() == 10 and scale[kept].min() == pytest.approx(np.quantile(scale, 0.5), abs=0.5)
+    assert (scale[kept] >= np.quantile(scale, 0.5)).all()
+    assert not window_mask(scale, share=0.25)[scale < 3].any()
+
+
+def test_a_window_keeps_at_least_the_top_three_levels_and_every_row_of_few_levels():
+    scale = np.arange(1.0, 11.0)  # the 0.9 quantile (9.1) alone would keep one row
+    kept = window_mask(scale, share=0.9)
+    assert sorted(set(scale[kept])) == [8.0, 9.0, 10.0]
+    few = np.array([1.0, 1.0, 2.0, 3.0] * 3)
+    assert len(set(few)) == MIN_FIT_LEVELS and window_mask(few, share=0.75).all()
+    for bad in (-0.1, 1.0, 1.5):
+        with pytest.raises(ValueError, match=r"\[0, 1\)"):
+            window_mask(scale, share=bad)
+
+
+def test_a_windowed_task_narrows_fit_rows_only_and_scores_the_same_bands():
+    task = load_task("vocab_scaling_law")
+    windowed = task.windowed(0.5)
+    assert windowed.window == 0.5 and task.window == 0.0
+    scale = task.inputs.index(task.validation_scale)
+    for full, narrow in zip(task.folds(), windowed.folds(), strict=True):
+        assert _rows(narrow.score) == _rows(full.score)
+        assert _rows(narrow.fit) < _rows(full.fit)
+        for x_full, x_narrow in zip(full.fit.X, narrow.fit.X, strict=True):
+            if len(x_full) and len(set(x_full[:, scale])) > MIN_FIT_LEVELS:
+                assert x_narrow[:, scale].min() > x_full[:, scale].min()
+    assert _rows(windowed.window_train()) < _rows(task.train())
+    assert _rows(windowed.train()) == _rows(task.train())  # checks still probe the whole range
+    assert _rows(task.window_train()) == _rows(task.train())
+    assert windowed.windowed(0.0).folds()[0].fit.n_rows == task.folds()[0].fit.n_rows
+
+
+def test_a_task_with_random_folds_has_no_scale_to_window_along():
+    task = load_task("domain_mixture_scaling_law")
+    assert task.validation_scale is None
+    assert task.windowed(0.5) is task
+
+
+def _bent_csv(tmp_path, *, bend: float):
+    """E + A/N**a along N, in 4 groups; the smallest sizes lie above the law by ``bend``
+    (barely trained models), fading out by a tenth of the range."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for g, amplitude in enumerate((300.0, 400.0, 500.0, 600.0)):
+        for n in np.geomspace(1e6, 1e10, 17):
+            clean = 1.8 + amplitude / n**0.3
+            extra = bend * np.exp(-(np.log(n) - np.log(1e6)) / 1.5)
+            loss = (clean + extra) * (1 + 0.002 * rng.standard_normal())
+            rows.append({"g": f"g{g}", "N": n, "loss": loss})
+    path = tmp_path / f"bent{bend}.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return load_task(str(path), inputs=["N"], outputs=["loss"], group="g", test="N >= 2e9")
+
+
+LAWS = ["E + A/N**a", "E + A/N**a + B/log(N)", "A/N**a"]
+
+
+def test_the_pick_leaves_out_small_runs_that_bend_away_and_keeps_rows_that_follow(tmp_path):
+    options = dict(seed=0, restarts=8, bootstrap=3, bootstrap_restarts=3)
+    shares = (0.0, 0.25, 0.5)
+    bent = _bent_csv(tmp_path, bend=1.5)
+    candidates = [(i, parse_for_task(t, bent)) for i, t in enumerate(LAWS)]
+    pick = final_pick(candidates, bent, windows=shares, **options)
+    assert pick.window > 0
+    assert [w.share for w in pick.windows] == list(shares)
+    kept = next(w for w in pick.windows if w.share == pick.window)
+    assert all(kept.fitness <= w.fitness for w in pick.windows)
+    assert "fitted above the lowest" in pick.reason
+    # the window pays on held-out rows too: the law fitted without the bent rows extrapolates
+    law = dict(candidates)[pick.chosen]
+    windowed = heldout_score(law, bent.windowed(pick.window))
+    everything = heldout_score(law, bent)
+    assert windowed.parameters != everything.parameters
+    assert windowed.metrics.nmse < everything.metrics.nmse
+
+    straight = _bent_csv(tmp_path, bend=0.0)
+    candidates = [(i, parse_for_task(t, straight)) for i, t in enumerate(LAWS)]
+    assert final_pick(candidates, straight, windows=shares, **options).window == 0.0
+
+
+def test_one_window_is_the_pick_as_it_was(tmp_path):
+    task = _bent_csv(tmp_path, bend=1.5)
+    candidates = [(i, parse_for_task(t, task)) for i, t in enumerate(LAWS)]
+    options = dict(seed=1, restarts=6, bootstrap=2, bootstrap_restarts=3)
+    plain = final_pick(candidates, task, **options)
+    assert plain.window == 0.0 and plain.windows == []
+    assert "fitted" not in plain.reason
+    assert final_pick(candidates, task, windows=(0.0,), **options) == plain
