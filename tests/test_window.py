@@ -114,3 +114,18 @@ def test_one_window_is_the_pick_as_it_was(tmp_path):
     assert plain.window == 0.0 and plain.windows == []
     assert "fitted" not in plain.reason
     assert final_pick(candidates, task, windows=(0.0,), **options) == plain
+
+
+def test_sld_score_fits_in_a_window_when_asked_and_refuses_a_bad_share(tmp_path):
+    import sld
+    from sld.errors import ConfigError
+
+    task = _bent_csv(tmp_path, bend=1.5)
+    plain = sld.score("E + A/N**a", task, split="test", restarts=6)
+    narrow = sld.score("E + A/N**a", task, split="test", restarts=6, window=0.5)
+    assert narrow.parameters != plain.parameters
+    assert narrow.metrics.nmse < plain.metrics.nmse
+    every_row = sld.score("E + A/N**a", task, split="test", restarts=6, window=0.0)
+    assert every_row.parameters == plain.parameters
+    with pytest.raises(ConfigError, match="window"):
+        sld.score("E + A/N**a", task, window=1.0)

@@ -182,6 +182,7 @@ def score(
     bootstrap: int = 0,
     restarts: int = 16,
     max_params: int | None = None,
+    window: float = 0.0,
 ) -> ScoreReport:
     """Fit ``law`` on the task's training rows and score it on ``split``.
 
@@ -189,7 +190,9 @@ def score(
     slice and scores the slice; later folds cut lower); what search uses.
     ``split="test"``: fit on all training rows, score on the held-out rows.
     ``bootstrap=B`` adds a 95 % interval of R² from B refits on training rows resampled
-    with replacement within each group.
+    with replacement within each group. ``window`` leaves that share of each group's
+    lowest-scale fit rows out of every fit (:mod:`sld.corpus.window`), as a run's final
+    pick may choose to.
     """
     if split not in ("validation", "test"):
         raise ConfigError(f"split must be 'validation' or 'test', got {split!r}")
@@ -197,7 +200,9 @@ def score(
         raise ConfigError(f"bootstrap must be >= 0, got {bootstrap}")
     if restarts < 1:
         raise ConfigError(f"restarts must be >= 1, got {restarts}")
-    the_task = resolve_task(task)
+    if not 0 <= window < 1:
+        raise ConfigError(f"window must lie in [0, 1) (the share of rows left out), got {window}")
+    the_task = resolve_task(task).windowed(window)
     the_law = parse_for_task(law, the_task, max_params=max_params)
     path = validation_score if split == "validation" else heldout_score
     return path(the_law, the_task, seed=seed, bootstrap=bootstrap, restarts=restarts)
