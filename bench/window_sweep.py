@@ -9,8 +9,8 @@ its final pick ranked (``report.json``), and every pool law is scored at every s
 * **nested** (training rows only, the criterion used to choose): the task's validation
   slice plays the test split, the folds are carved from the rows below it, and a law's
   pseudo-test R² is a fit on those rows (in the window) scored on the slice;
-* **real** (reported only): folds from every training row, and the held-out test R² of a
-  fit on the training rows in the window.
+* **real** (with ``--real``; reported only): folds from every training row, and the
+  held-out test R² of a fit on the training rows in the window.
 
 A rule is a set of shares. Per pool it chooses the share whose best law (lowest penalised
 point fitness, the pick's weights) is lowest, ties to the smaller share, and scores that
@@ -41,15 +41,15 @@ from sld.errors import SldError
 from sld.fit import fit_many
 from sld.scoring import evaluate, fitness, parse_for_task, selection_scores
 
-SHARES = (0.0, 0.1, 0.25, 0.4, 0.5, 0.6, 0.75)
+SHARES = (0.0, 0.25, 0.5, 0.75)
 RULES = (
     (0.0,),
     (0.0, 0.25),
     (0.0, 0.5),
     (0.0, 0.25, 0.5),
-    (0.0, 0.1, 0.25, 0.4, 0.5),
     (0.0, 0.25, 0.5, 0.75),
-    (0.0, 0.1, 0.25, 0.4, 0.5, 0.6, 0.75),
+    (0.25,),
+    (0.5,),
 )
 NODE_WEIGHT, PARAM_WEIGHT = 0.01, 0.02  # the final pick's (sld.evolve.pick.PickSettings)
 
@@ -93,12 +93,12 @@ def share_scores(task: Task, texts: list[str], *, seed: int, restarts: int) -> d
                 }
             )
         out[f"{share:g}"] = rows
-        if windowed is task:  # no validation scale: every share is the same task
+        if task.validation_scale is None:  # no scale to window along: one share
             break
     return out
 
 
-def measure(run: Path, *, restarts: int) -> dict[str, Any]:
+def measure(run: Path, *, restarts: int, real: bool) -> dict[str, Any]:
     report = json.loads((run / "report.json").read_text())
     config = RunConfig.model_validate(report["config"])
     task = config.task.load()
@@ -107,7 +107,7 @@ def measure(run: Path, *, restarts: int) -> dict[str, Any]:
         "run": run.name,
         "task": task.name,
         "laws": texts,
-        "real": share_scores(task, texts, seed=config.seed, restarts=restarts),
+        "real": share_scores(task, texts, seed=config.seed, restarts=restarts) if real else None,
         "nested": share_scores(nested(task), texts, seed=config.seed, restarts=restarts),
     }
 
@@ -121,8 +121,8 @@ def choose(scores: dict[str, Any], rule: tuple[float, ...]) -> tuple[float, floa
     options = []
     for share in rule:
         rows = scores.get(f"{share:g}")
-        if rows is None:  # the task has no scale to window along
-            continue
+        if rows is None:  # the task has no scale to window along: share 0 stands for all
+            rows, share = scores["0"], 0.0
         best = min(range(len(rows)), key=lambda i: (rows[i]["fitness"], i))
         options.append((rows[best]["fitness"], share, _clip(rows[best]["r2"])))
     fit, share, r2 = min(options, key=lambda o: (o[0], o[1]))
@@ -136,17 +136,17 @@ def table(pools: list[dict[str, Any]]) -> str:
     ]
     for rule in RULES:
         nested_r2 = [choose(p["nested"], rule) for p in pools]
-        real_r2 = [choose(p["real"], rule) for p in pools]
+        real_r2 = [choose(p["real"], rule) for p in pools if p["real"]]
         chosen = ", ".join(f"{s:g}" for s, _ in nested_r2)
+        real = f"{statistics.fmean(r for _, r in real_r2):.3f}" if real_r2 else "—"
         lines.append(
             f"| {', '.join(f'{s:g}' for s in rule)} | "
-            f"{statistics.fmean(r for _, r in nested_r2):.3f} | "
-            f"{statistics.fmean(r for _, r in real_r2):.3f} | {chosen} |"
+            f"{statistics.fmean(r for _, r in nested_r2):.3f} | {real} | {chosen} |"
         )
     lines += ["", "| run | nested R² per rule | real R² per rule |", "|---|---|---|"]
     for p in pools:
         n = " / ".join(f"{choose(p['nested'], r)[1]:.3f}" for r in RULES)
-        r = " / ".join(f"{choose(p['real'], r)[1]:.3f}" for r in RULES)
+        r = " / ".join(f"{choose(p['real'], r)[1]:.3f}" for r in RULES) if p["real"] else "—"
         lines.append(f"| {p['run']} | {n} | {r} |")
     return "\n".join(lines)
 
@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the scores here (JSON)")
     parser.add_argument("--table", type=Path, help="print the table of a scores file")
     parser.add_argument("--restarts", type=int, default=16)
+    parser.add_argument("--real", action="store_true", help="also score on the test rows")
     args = parser.parse_args(argv)
     if args.table:
         print(table(json.loads(args.table.read_text())))
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     pools = []
     for run in args.runs:
         try:
-            pools.append(measure(run, restarts=args.restarts))
+            pools.append(measure(run, restarts=args.restarts, real=args.real))
         except SldError as exc:  # a task whose nested split leaves a group without fit rows
             print(f"{run.name}: skipped: {exc}", file=sys.stderr, flush=True)
             continue

@@ -259,17 +259,17 @@ def final_pick(
     tried = []
     for share, at in by_share.items():
         fits = [penalised(law, r, r.error) for law, r in zip(laws, at, strict=True)]
-        best = min(range(len(fits)), key=lambda i: (fits[i], i))
-        finite = math.isfinite(fits[best])
+        lead = min(range(len(fits)), key=lambda i: (fits[i], i))
+        finite = math.isfinite(fits[lead])
         tried.append(
             WindowScore(
-                share=share, fitness=fits[best], best=candidates[best][0] if finite else None
+                share=share, fitness=fits[lead], best=candidates[lead][0] if finite else None
             )
         )
     window = min(tried, key=lambda w: (w.fitness, w.share)).share
     task = task.windowed(window)
     reports = by_share[window]
-    windowing = {"window": task.window, "windows": tried if len(tried) > 1 else []}
+    tried_shown = tried if len(tried) > 1 else []
     folds = task.folds()
     points = [penalised(law, r, r.error) for law, r in zip(laws, reports, strict=True)]
     resampled: dict[int, tuple[float, list[float], float]] = {}  # i → bound, errors, fitness
@@ -348,8 +348,9 @@ def final_pick(
             chosen=None,
             entries=ranked,
             reason="no candidate could be re-fitted",
+            window=window,
+            windows=tried_shown,
             **settings,
-            **windowing,
         )
     why = (
         f"lowest penalised {quantile:.0%}-quantile error over {bootstrap} resamples "
@@ -379,7 +380,14 @@ def final_pick(
     if best.checks is not None and not best.checks.passed:
         why += "; no candidate passed every extrapolation check"
     why += _window_reason(tried, window)
-    return PickReport(chosen=best.id, entries=ranked, reason=why, **settings, **windowing)
+    return PickReport(
+        chosen=best.id,
+        entries=ranked,
+        reason=why,
+        window=window,
+        windows=tried_shown,
+        **settings,
+    )
 
 
 def _window_reason(tried: Sequence[WindowScore], window: float) -> str:
