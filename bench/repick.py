@@ -80,6 +80,7 @@ def repick(
         "new": new.chosen,
         "new_law": laws.get(new.chosen),
         "window": new.window,
+        "windows": {f"{w.share:g}": round(w.fitness, 4) for w in new.windows},
         "shapes": len({parse_for_task(e.law, task).shape for e in new.entries}),
         "seconds": seconds,
         "resampled": len(resampled),

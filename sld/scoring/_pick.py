@@ -6,8 +6,11 @@ Search ranks thousands of laws on cheap fits; the pick looks again at the top fe
 0. with ``windows``, the *fit window* (:mod:`sld.corpus.window`): every law's folds are
    re-fitted once per share in ``windows``, on each fold's fit rows above that share of
    the lowest by scale (the bands are scored as they are, so the errors compare). The
-   share whose best law has the lowest penalised point error is kept (ties: the smaller
-   share), and every later step, and the held-out fit of the law picked, use it. A law
+   share whose best law has the lowest penalised point fitness is kept, where a share
+   above 0 must beat every row's by ``WINDOW_MARGIN`` decades (its error lower by a
+   fifth; the windows are chosen on the folds they are judged on, so a sliver is noise;
+   ties: the smaller share), and every later step, and the held-out fit of the law
+   picked, use it. A law
    that holds at scale but misses the smallest runs is no longer pulled toward them;
    where the smallest runs do follow the law, leaving them out costs fold error and
    share 0 stays;
@@ -70,6 +73,7 @@ from ._reports import CheckReport, FoldScore, ScoreReport
 from ._selection import FOLD_SEP, fitness, selection_error, selection_scores
 
 BOOT_SEP = "\x1e"  # joins resample index and (fold, group) name
+WINDOW_MARGIN = 0.1  # decades of fitness a fit window must gain over every row (step 0)
 
 
 class PickEntry(BaseModel):
@@ -266,7 +270,9 @@ def final_pick(
                 share=share, fitness=fits[lead], best=candidates[lead][0] if finite else None
             )
         )
-    window = min(tried, key=lambda w: (w.fitness, w.share)).share
+    window = min(
+        tried, key=lambda w: (w.fitness + (WINDOW_MARGIN if w.share > 0 else 0.0), w.share)
+    ).share
     task = task.windowed(window)
     reports = by_share[window]
     tried_shown = tried if len(tried) > 1 else []
