@@ -129,3 +129,20 @@ def test_sld_score_fits_in_a_window_when_asked_and_refuses_a_bad_share(tmp_path)
     assert every_row.parameters == plain.parameters
     with pytest.raises(ConfigError, match="window"):
         sld.score("E + A/N**a", task, window=1.0)
+
+
+def test_a_window_must_gain_the_margin_over_every_row():
+    from sld.scoring._pick import WINDOW_MARGIN, WindowScore, choose_window
+
+    def tried(*fitness):
+        shares = (0.0, 0.25, 0.5, 0.75)
+        return [
+            WindowScore(share=s, fitness=f, best=0) for s, f in zip(shares, fitness, strict=True)
+        ]
+
+    assert choose_window(tried(-1.0, -1.05, -1.09, -1.0)) == 0.0  # gains under the margin
+    assert choose_window(tried(-1.0, -1.05, -1.2, -1.25)) == 0.75  # the largest clear gain
+    assert choose_window(tried(-1.0, -1.3, -1.3, -1.0)) == 0.25  # ties: the smaller share
+    assert choose_window(tried(-1.0, -1.0 - WINDOW_MARGIN, -1.0, -1.0)) == 0.0
+    assert choose_window(tried(-1.0, -1.05, -1.09, -1.0), margin=0.0) == 0.5
+    assert choose_window(tried(float("inf"), -1.0, float("inf"), float("inf"))) == 0.25

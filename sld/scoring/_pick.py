@@ -270,9 +270,7 @@ def final_pick(
                 share=share, fitness=fits[lead], best=candidates[lead][0] if finite else None
             )
         )
-    window = min(
-        tried, key=lambda w: (w.fitness + (WINDOW_MARGIN if w.share > 0 else 0.0), w.share)
-    ).share
+    window = choose_window(tried)
     task = task.windowed(window)
     reports = by_share[window]
     tried_shown = tried if len(tried) > 1 else []
@@ -394,6 +392,12 @@ def final_pick(
         windows=tried_shown,
         **settings,
     )
+
+
+def choose_window(tried: Sequence[WindowScore], *, margin: float = WINDOW_MARGIN) -> float:
+    """The share among ``tried`` with the lowest best fitness, a share above 0 counted
+    ``margin`` decades worse (module docstring, step 0); ties go to the smaller share."""
+    return min(tried, key=lambda w: (w.fitness + (margin if w.share > 0 else 0.0), w.share)).share
 
 
 def _window_reason(tried: Sequence[WindowScore], window: float) -> str:
