@@ -35,12 +35,8 @@ Decoding = Literal["plain", "grammar"]
 DEFAULT_MODEL = "gpt-4o-mini"
 LOCAL_MODEL = "gemma-3-270m-q4_k_m"
 DEFAULT_TIME_LIMIT = 120.0  # seconds, when no budget is given at all
-DEFAULT_FIT_WINDOWS = (
-    0.0,
-    0.25,
-    0.5,
-    0.75,
-)  # sld.corpus.window; chosen in bench/selection_sweep.md
+# shares sld.corpus.window may leave out; chosen in bench/selection_sweep.md, "Fit windows"
+DEFAULT_FIT_WINDOWS = (0.0, 0.25, 0.5, 0.75)
 
 _DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 

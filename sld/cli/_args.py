@@ -263,7 +263,7 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
         metavar="SHARES",
         help="shares of each group's smallest-scale rows the final pick may leave out of "
         "every fit, comma-separated; it keeps the one whose best law extrapolates best on "
-        "the folds (default 0,0.25,0.5; 0 fits on every row)",
+        "the folds (default 0,0.25,0.5,0.75; 0 fits on every row)",
     )
 
 

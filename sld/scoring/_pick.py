@@ -10,10 +10,9 @@ Search ranks thousands of laws on cheap fits; the pick looks again at the top fe
    above 0 must beat every row's by ``WINDOW_MARGIN`` decades (its error lower by a
    fifth; the windows are chosen on the folds they are judged on, so a sliver is noise;
    ties: the smaller share), and every later step, and the held-out fit of the law
-   picked, use it. A law
-   that holds at scale but misses the smallest runs is no longer pulled toward them;
-   where the smallest runs do follow the law, leaving them out costs fold error and
-   share 0 stays;
+   picked, use it. A law that holds at scale but misses the smallest runs is no longer
+   pulled toward them; where the smallest runs do follow the law, leaving them out
+   costs fold error and share 0 stays;
 1. every fold re-fitted with ``restarts`` restarts (one batched call): fold scores,
    selection error, extrapolation checks;
 2. ``bootstrap`` resamples: each fold's fit rows drawn with replacement within each group,
@@ -94,7 +93,7 @@ class PickEntry(BaseModel):
 
 
 class WindowScore(BaseModel):
-    """One fit window the pick tried: its share and its best law's penalised point error."""
+    """One fit window the pick tried: its share and its best law's penalised point fitness."""
 
     share: float
     fitness: float
