@@ -11,14 +11,7 @@ from sld.corpus import load_task
 from sld.corpus.folds import MIN_FIT_LEVELS
 from sld.corpus.window import window_mask
 from sld.scoring import final_pick, heldout_score, parse_for_task
-
-
-def _rows(split) -> set[tuple[str, tuple[float, ...]]]:
-    return {
-        (g, tuple(np.concatenate([x_i, y_i])))
-        for g, x, y in zip(split.groups, split.X, split.y, strict=True)
-        for x_i, y_i in zip(x, y, strict=True)
-    }
+from tests.test_folds import _rows
 
 
 def test_a_window_keeps_the_rows_at_or_above_its_quantile():
@@ -132,7 +125,7 @@ def test_sld_score_fits_in_a_window_when_asked_and_refuses_a_bad_share(tmp_path)
 
 
 def test_a_window_must_gain_the_margin_over_every_row():
-    from sld.scoring._pick import WINDOW_MARGIN, WindowScore, choose_window
+    from sld.scoring._window import WINDOW_MARGIN, WindowScore, choose_window
 
     def tried(*fitness):
         shares = (0.0, 0.25, 0.5, 0.75)

@@ -18,7 +18,7 @@ from sld.corpus.directions import direction_evidence, signs
 from sld.corpus.folds import MIN_FIT_LEVELS, FoldKind, FoldMasks, group_folds
 from sld.corpus.folds import validation_mask as validation_mask
 from sld.corpus.options import direction
-from sld.corpus.window import window_mask
+from sld.corpus.window import check_share, window_mask
 from sld.errors import TaskError
 
 
@@ -143,8 +143,7 @@ class Task:
         """
         if self.validation_scale is None or share == self.window:
             return self
-        window_mask(np.zeros(0), share=share)  # checks the share
-        return replace(self, window=share)
+        return replace(self, window=check_share(share))
 
     def _scale(self, x: np.ndarray) -> np.ndarray:
         columns = [self.inputs.index(name) for name in self.card.scale_inputs]

@@ -22,13 +22,19 @@ import numpy as np
 from sld.corpus.folds import MIN_FIT_LEVELS
 
 
+def check_share(share: float) -> float:
+    """``share`` if it lies in [0, 1) (the part of the rows a window leaves out); else ValueError."""
+    if not 0.0 <= share < 1.0:
+        raise ValueError(f"a fit window's share must lie in [0, 1), got {share}")
+    return share
+
+
 def window_mask(scale: np.ndarray, *, share: float) -> np.ndarray:
     """Which of one group's fit rows a window of ``share`` keeps; bool (rows,) (formula above).
 
     ``share`` 0 keeps every row; ``share`` must lie in [0, 1).
     """
-    if not 0.0 <= share < 1.0:
-        raise ValueError(f"a fit window's share must lie in [0, 1), got {share}")
+    check_share(share)
     keep = np.ones(len(scale), dtype=bool)
     if share == 0.0 or len(scale) == 0:
         return keep

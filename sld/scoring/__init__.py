@@ -26,7 +26,6 @@ from ._diagnostics import residual_diagnostics as residual_diagnostics
 from ._evaluate import evaluate as evaluate
 from ._pick import PickEntry as PickEntry
 from ._pick import PickReport as PickReport
-from ._pick import WindowScore as WindowScore
 from ._pick import final_pick as final_pick
 from ._protocol import protocol_change as protocol_change
 from ._protocol import selection_protocol as selection_protocol
@@ -50,6 +49,7 @@ from ._selection import fitness as fitness
 from ._selection import fold_rows as fold_rows
 from ._selection import selection_error as selection_error
 from ._selection import selection_scores as selection_scores
+from ._window import WindowScore as WindowScore
 
 __all__ = [
     "DEMOTION",

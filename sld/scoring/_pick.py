@@ -7,10 +7,8 @@ Search ranks thousands of laws on cheap fits; the pick looks again at the top fe
    re-fitted once per share in ``windows``, on each fold's fit rows above that share of
    the lowest by scale (the bands are scored as they are, so the errors compare). The
    share whose best law has the lowest penalised point fitness is kept, where a share
-   above 0 must beat every row's by ``WINDOW_MARGIN`` decades (its error lower by a
-   fifth; the windows are chosen on the folds they are judged on, so a sliver is noise;
-   ties: the smaller share), and every later step, and the held-out fit of the law
-   picked, use it. A law that holds at scale but misses the smallest runs is no longer
+   above 0 must gain a margin over every row (:mod:`sld.scoring._window`), and every
+   later step, and the held-out fit of the law picked, use it. A law that holds at scale but misses the smallest runs is no longer
    pulled toward them; where the smallest runs do follow the law, leaving them out
    costs fold error and share 0 stays;
 1. every fold re-fitted with ``restarts`` restarts (one batched call): fold scores,
@@ -70,9 +68,9 @@ from sld.law import Law
 from ._evaluate import evaluate
 from ._reports import CheckReport, FoldScore, ScoreReport
 from ._selection import FOLD_SEP, fitness, selection_error, selection_scores
+from ._window import WindowScore, best_law, choose_window, window_reason
 
 BOOT_SEP = "\x1e"  # joins resample index and (fold, group) name
-WINDOW_MARGIN = 0.1  # decades of fitness a fit window must gain over every row (step 0)
 
 
 class PickEntry(BaseModel):
@@ -90,14 +88,6 @@ class PickEntry(BaseModel):
     checks: CheckReport | None
     fitness: float
     rank: int
-
-
-class WindowScore(BaseModel):
-    """One fit window the pick tried: its share and its best law's penalised point fitness."""
-
-    share: float
-    fitness: float
-    best: int | None  # candidate id of that law (None: no law could be scored)
 
 
 class PickReport(BaseModel):
@@ -259,16 +249,14 @@ def final_pick(
 
     shares = sorted(set(windows)) if task.validation_scale is not None else []
     by_share = {share: scores_at(share) for share in shares or [task.window]}
-    tried = []
-    for share, at in by_share.items():
-        fits = [penalised(law, r, r.error) for law, r in zip(laws, at, strict=True)]
-        lead = min(range(len(fits)), key=lambda i: (fits[i], i))
-        finite = math.isfinite(fits[lead])
-        tried.append(
-            WindowScore(
-                share=share, fitness=fits[lead], best=candidates[lead][0] if finite else None
-            )
+    tried = [
+        best_law(
+            [penalised(law, r, r.error) for law, r in zip(laws, at, strict=True)],
+            share=share,
+            ids=[cid for cid, _ in candidates],
         )
+        for share, at in by_share.items()
+    ]
     window = choose_window(tried)
     task = task.windowed(window)
     reports = by_share[window]
@@ -382,7 +370,7 @@ def final_pick(
         )
     if best.checks is not None and not best.checks.passed:
         why += "; no candidate passed every extrapolation check"
-    why += _window_reason(tried, window)
+    why += window_reason(tried, window)
     return PickReport(
         chosen=best.id,
         entries=ranked,
@@ -391,26 +379,6 @@ def final_pick(
         windows=tried_shown,
         **settings,
     )
-
-
-def choose_window(tried: Sequence[WindowScore], *, margin: float = WINDOW_MARGIN) -> float:
-    """The share among ``tried`` with the lowest best fitness, a share above 0 counted
-    ``margin`` decades worse (module docstring, step 0); ties go to the smaller share."""
-    return min(tried, key=lambda w: (w.fitness + (margin if w.share > 0 else 0.0), w.share)).share
-
-
-def _window_reason(tried: Sequence[WindowScore], window: float) -> str:
-    """The clause of the pick's reason that says which fit window won, and against what."""
-    if len(tried) < 2:
-        return ""
-    kept = next(w for w in tried if w.share == window)
-    others = ", ".join(f"{w.fitness:.3g} at {w.share:.0%}" for w in tried if w.share != window)
-    where = (
-        f"fitted above the lowest {window:.0%} of each group's fit rows by scale"
-        if window > 0
-        else "fitted on every row"
-    )
-    return f"; {where}: best point fitness {kept.fitness:.3g}, against {others}"
 
 
 def _plausible(entries: Sequence[PickEntry], order: Sequence[int]) -> list[int]:
