@@ -139,3 +139,30 @@ def test_a_window_must_gain_the_margin_over_every_row():
     assert choose_window(tried(-1.0, -1.0 - WINDOW_MARGIN, -1.0, -1.0)) == 0.0
     assert choose_window(tried(-1.0, -1.05, -1.09, -1.0), margin=0.0) == 0.5
     assert choose_window(tried(float("inf"), -1.0, float("inf"), float("inf"))) == 0.25
+
+
+def test_a_warm_start_reaches_every_folds_optimum_in_one_restart(tmp_path):
+    from sld.scoring import selection_scores
+
+    task = _bent_csv(tmp_path, bend=1.5)
+    law = parse_for_task("E + A/N**a", task)
+    (every_row,) = selection_scores([law], task, restarts=16)
+    narrow = task.windowed(0.5)
+    (cold,) = selection_scores([law], narrow, restarts=16)
+    (warm,) = selection_scores([law], narrow, restarts=1, starts=[every_row.fit.parameters])
+    assert len(warm.folds) == len(cold.folds) > 1
+    for w, c in zip(warm.folds, cold.folds, strict=True):  # each fold's fit starts warm
+        assert w.nmse == pytest.approx(c.nmse, rel=1e-4)
+    assert warm.fit.parameters != every_row.fit.parameters
+
+
+def test_the_pick_screens_windows_with_few_restarts_and_records_them(tmp_path):
+    task = _bent_csv(tmp_path, bend=1.5)
+    candidates = [(i, parse_for_task(t, task)) for i, t in enumerate(LAWS)]
+    options = dict(seed=0, restarts=8, bootstrap=3, bootstrap_restarts=3)
+    shares = (0.0, 0.25, 0.5)
+    screened = final_pick(candidates, task, windows=shares, window_restarts=2, **options)
+    full = final_pick(candidates, task, windows=shares, window_restarts=8, **options)
+    assert screened.window_restarts == 2 and full.window_restarts == 8
+    assert screened.window == full.window > 0
+    assert screened.chosen == full.chosen

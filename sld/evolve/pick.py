@@ -46,6 +46,7 @@ class PickSettings:
     restarts: int = 32
     bootstrap: int = 8
     bootstrap_restarts: int = 8
+    window_restarts: int = 8
     quantile: float = 0.8
     node_weight: float = 0.01
     param_weight: float = 0.02
@@ -62,6 +63,7 @@ class PickSettings:
             restarts=config.final_restarts,
             bootstrap=config.pick_bootstrap,
             bootstrap_restarts=config.restarts,
+            window_restarts=config.restarts,
             quantile=config.pick_quantile,
             node_weight=config.complexity_weight,
             param_weight=config.param_weight,
@@ -147,6 +149,7 @@ def pick_law(
         parsimony=settings.parsimony,
         known=confirmed_reports(fitted, restarts=settings.restarts),
         windows=settings.windows,
+        window_restarts=settings.window_restarts,
     )
 
 

@@ -6,11 +6,16 @@ Search ranks thousands of laws on cheap fits; the pick looks again at the top fe
 0. with ``windows``, the *fit window* (:mod:`sld.corpus.window`): every law's folds are
    re-fitted once per share in ``windows``, on each fold's fit rows above that share of
    the lowest by scale (the bands are scored as they are, so the errors compare). The
-   share whose best law has the lowest penalised point fitness is kept, where a share
-   above 0 must gain a margin over every row (:mod:`sld.scoring._window`), and every
-   later step, and the held-out fit of the law picked, use it. A law that holds at scale but misses the smallest runs is no longer
-   pulled toward them; where the smallest runs do follow the law, leaving them out
-   costs fold error and share 0 stays;
+   first (smallest) share is fitted with ``restarts``; every other share is screened with
+   ``window_restarts``, each law's restart 0 starting from its fit at the first share
+   (the optimum on fewer rows of the same law is mostly near it, and the cold restarts
+   look elsewhere). The share whose best law has the lowest penalised point fitness is
+   kept, where a share above 0 must gain a margin over every row
+   (:mod:`sld.scoring._window`); a kept share other than the first is then re-fitted with
+   ``restarts``, restart 0 from its screen, and every later step, and the held-out fit of
+   the law picked, use it. A law that holds at scale but misses the smallest runs is no
+   longer pulled toward them; where the smallest runs do follow the law, leaving them
+   out costs fold error and share 0 stays;
 1. every fold re-fitted with ``restarts`` restarts (one batched call): fold scores,
    selection error, extrapolation checks;
 2. ``bootstrap`` resamples: each fold's fit rows drawn with replacement within each group,
@@ -104,6 +109,7 @@ class PickReport(BaseModel):
     node_weight: float
     param_weight: float
     parsimony: bool = False  # reports stored before the rule existed picked without it
+    window_restarts: int | None = None  # None: stored before windows were screened (at restarts)
     window: float = 0.0  # reports stored before fit windows fitted on every row
     windows: list[WindowScore] = []
     reason: str
@@ -118,6 +124,7 @@ class _PickSettings(TypedDict):
     node_weight: float
     param_weight: float
     parsimony: bool
+    window_restarts: int
 
 
 def _boot_group(sample: int, fold: int, group: str) -> str:
@@ -203,6 +210,7 @@ def final_pick(
     monotone: Mapping[str, int] | None = None,
     known: Mapping[int, ScoreReport] | None = None,
     windows: Sequence[float] = (0.0,),
+    window_restarts: int = 8,
 ) -> PickReport:
     """Re-fit ``candidates`` (id, law) on every fold, bootstrap them, and pick one (see module).
 
@@ -210,7 +218,8 @@ def final_pick(
     ``seed`` and ``restarts`` on ``task`` as given (the search's confirmations are such
     reports). Those laws are not re-fitted on the folds at that window; each law's fit is
     its own, so the pick is the same. ``windows``: the fit-window shares to choose among
-    (step 0); ``(0.0,)`` fits on every row.
+    (step 0); ``(0.0,)`` fits on every row. ``window_restarts``: restarts of the screen
+    of every share after the first (step 0).
     """
     settings = _PickSettings(
         restarts=restarts,
@@ -219,20 +228,25 @@ def final_pick(
         node_weight=node_weight,
         param_weight=param_weight,
         parsimony=parsimony,
+        window_restarts=window_restarts,
     )
     if not candidates:
         return PickReport(chosen=None, entries=[], reason="no law was scored", **settings)
     laws = [law for _, law in candidates]
 
-    def scores_at(share: float) -> list[ScoreReport]:
-        given = (known or {}) if share == task.window else {}
+    def scores_at(
+        share: float, *, fits: int = restarts, warm: Sequence[ScoreReport] | None = None
+    ) -> list[ScoreReport]:
+        given = (known or {}) if share == task.window and fits == restarts else {}
+        todo = [i for i, (cid, _) in enumerate(candidates) if cid not in given]
         fresh = iter(
             selection_scores(
-                [law for cid, law in candidates if cid not in given],
+                [laws[i] for i in todo],
                 task.windowed(share),
                 seed=seed,
-                restarts=restarts,
+                restarts=fits,
                 monotone=monotone,
+                starts=None if warm is None else [warm[i].fit.parameters for i in todo],
             )
         )
         return [given[cid] if cid in given else next(fresh) for cid, _ in candidates]
@@ -247,19 +261,24 @@ def final_pick(
             demoted=report.checks is not None and not report.checks.passed,
         )
 
-    shares = sorted(set(windows)) if task.validation_scale is not None else []
-    by_share = {share: scores_at(share) for share in shares or [task.window]}
-    tried = [
-        best_law(
+    def summary(share: float, at: Sequence[ScoreReport]) -> WindowScore:
+        return best_law(
             [penalised(law, r, r.error) for law, r in zip(laws, at, strict=True)],
             share=share,
             ids=[cid for cid, _ in candidates],
         )
-        for share, at in by_share.items()
-    ]
+
+    shares = sorted(set(windows)) if task.validation_scale is not None else [task.window]
+    reports = scores_at(shares[0])
+    by_share = {shares[0]: reports}
+    for share in shares[1:]:  # screened: few restarts, restart 0 from the first share's fit
+        by_share[share] = scores_at(share, fits=window_restarts, warm=reports)
+    tried = [summary(share, at) for share, at in by_share.items()]
     window = choose_window(tried)
+    if window != shares[0]:  # the kept window, fitted as fully as the first share was
+        reports = scores_at(window, warm=by_share[window])
+        tried = [summary(window, reports) if w.share == window else w for w in tried]
     task = task.windowed(window)
-    reports = by_share[window]
     tried_shown = tried if len(tried) > 1 else []
     folds = task.folds()
     points = [penalised(law, r, r.error) for law, r in zip(laws, reports, strict=True)]

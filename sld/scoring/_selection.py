@@ -84,6 +84,15 @@ def restrict(fit: FitResult, fold: Fold) -> FitResult:
     )
 
 
+def _fold_starts(
+    start: Mapping[str, Mapping[str, float]] | None, folds: Sequence[Fold]
+) -> dict[str, Mapping[str, float]] | None:
+    """One law's warm start per group, repeated for that group in every fold's fit."""
+    if not start:
+        return None
+    return {fold_group(f.index, g): start[g] for f in folds for g in f.fit.groups if g in start}
+
+
 def selection_error(folds: Sequence[FoldScore]) -> float:
     """Geometric mean of the folds' NMSEs (floored at 1e-12); inf when any fold is unscored."""
     if not folds:
@@ -143,11 +152,14 @@ def selection_scores(
     max_iter: int = 200,
     checks: bool = True,
     monotone: Mapping[str, int] | None = None,
+    starts: Sequence[Mapping[str, Mapping[str, float]] | None] | None = None,
 ) -> list[ScoreReport]:
     """Fold scores, selection error and extrapolation checks of many laws (one batched fit).
 
     ``metrics`` and ``fit`` of each report are fold 0's (the validation slice).
     ``monotone`` (input name → +1 / −1) defaults to the task's declared directions.
+    ``starts`` (one per law, or None): group → parameter values that warm-start restart 0
+    of that group in every fold (a fold-0 ``fit.parameters``, say; see :func:`sld.fit.fit_many`).
     """
     if not laws:
         return []
@@ -155,7 +167,14 @@ def selection_scores(
     rows = fold_rows(folds)
     directions = dict(monotone if monotone is not None else task.monotone)
     started = time.perf_counter()
-    fits = fit_many(laws, rows, restarts=restarts, seed=seed, max_iter=max_iter)
+    fits = fit_many(
+        laws,
+        rows,
+        restarts=restarts,
+        seed=seed,
+        max_iter=max_iter,
+        starts=None if starts is None else [_fold_starts(s, folds) for s in starts],
+    )
     share = (time.perf_counter() - started) / len(laws)
     train = task.train()
     reports = []
