@@ -18,7 +18,7 @@ from sld.cli import main
 from sld.config import Budgets, RunConfig, TaskSpec
 from sld.corpus import load_task
 from sld.errors import StoreError
-from sld.report import REPORT_JSON
+from sld.report import REPORT_JSON, REPORT_MD
 from sld.run import RUN_STATES, Run, RunEvent, writable
 from sld.run._run import PROTOCOL
 from sld.scoring import selection_protocol
@@ -92,6 +92,12 @@ def test_a_run_paused_before_its_search_fits_nothing_until_resumed_then_reports_
     written = _strict(run.run_dir / REPORT_JSON)
     assert written == json.loads(dumps(report))
     assert written["stopped_by"] == run.stopped_by and written["chosen"] is not None
+    # where the time went after the search: recorded in the store, shown in both report files
+    assert written["pick_seconds"] > 0 and written["heldout_seconds"] > 0
+    head = (run.run_dir / REPORT_MD).read_text().splitlines()[2]
+    assert (
+        "s of search, " in head and "s of final pick, " in head and "s of held-out scores" in head
+    )
 
 
 def test_a_run_stopped_before_its_search_ends_at_once_and_resumes_with_a_larger_budget(tmp_path):

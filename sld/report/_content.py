@@ -23,6 +23,11 @@ from sld.scoring import (
 )
 from sld.store import FittedRow, RunReader
 
+# run store state keys: seconds the final pick and the held-out scores took (the search's own
+# seconds are the engine's "elapsed"); absent in stores finalized before they were recorded
+PICK_SECONDS = "pick_seconds"
+HELDOUT_SECONDS = "heldout_seconds"
+
 
 def _aliases(task: Task | None) -> dict[str, str]:
     """Input name -> the alias to print (the task card's aliases map alias -> input name)."""
@@ -207,6 +212,8 @@ def build_report(
         "by_status": summary.by_status,
         "generations": (summary.generation or 0) + 1 if summary.generation is not None else 0,
         "elapsed_seconds": snap.state.get("elapsed", 0.0),
+        "pick_seconds": snap.state.get(PICK_SECONDS),
+        "heldout_seconds": snap.state.get(HELDOUT_SECONDS),
         "stopped_by": snap.stopped_by,
         "progress": snap.state.get("progress") or {},
         "chosen": (

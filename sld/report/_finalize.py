@@ -6,6 +6,7 @@ at all.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from sld.corpus import Task
 from sld.evolve.pick import PICK_STATE, PickSettings, pick_law
 from sld.evolve.start import NAME as START
 from sld.plots import write_extrapolation
-from sld.report._content import build_report
+from sld.report._content import HELDOUT_SECONDS, PICK_SECONDS, build_report
 from sld.report._markdown import render_markdown
 from sld.report._record import read_run
 from sld.scoring import INTERVAL_RESTARTS, ScoreReport, heldout_score, parse_for_task
@@ -52,8 +53,10 @@ def finalize(
             f"final pick: the best {pick.candidates} laws re-fitted on every fold "
             f"({pick.restarts} restarts) and {pick.bootstrap} resamples each, training rows only"
         )
+        started = time.perf_counter()
         picked = pick_law(record.population, task, pick, fitted=store.fitted())
         store.set_state(PICK_STATE, picked.model_dump(mode="json"))
+        store.set_state(PICK_SECONDS, time.perf_counter() - started)
         record = read_run(store)
     chosen = record.chosen
     texts = {"chosen": chosen.text if chosen else None, "human": task.reference_law}
@@ -68,6 +71,7 @@ def finalize(
             f"{f', {bootstrap} resamples each' if bootstrap > 0 else ''}"
         )
 
+    started = time.perf_counter()
     # the chosen law is fitted as the pick scored it, in the pick's fit window; the human
     # law and the start laws on every training row, as their authors fitted them
     window = record.pick.window if record.pick is not None else 0.0
@@ -103,7 +107,8 @@ def finalize(
             report=scored.model_dump(mode="json"),
             candidate_id=candidate_id,
         )
-    report = build_report(record, task, heldout=reports, start_heldout=start_reports)
+    store.set_state(HELDOUT_SECONDS, time.perf_counter() - started)
+    report = build_report(read_run(store), task, heldout=reports, start_heldout=start_reports)
     out = Path(out_dir) if out_dir is not None else store.path.parent
     step("writing the report and the plot")
     if reports:

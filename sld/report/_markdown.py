@@ -109,13 +109,23 @@ def _start_lines(starts: Sequence[Mapping[str, Any]], *, picked: bool) -> list[s
     return lines
 
 
+def _after_search(report: Mapping[str, Any]) -> str:
+    """The seconds after the search that the run recorded, as in ``, 109 s of final pick``."""
+    parts = [
+        f", {_num(report[key], 0)} s of {what}"
+        for key, what in (("pick_seconds", "final pick"), ("heldout_seconds", "held-out scores"))
+        if report.get(key) is not None
+    ]
+    return "".join(parts)
+
+
 def render_markdown(report: Mapping[str, Any]) -> str:
     """A human-readable report (Markdown)."""
     lines = [f"# sld discovery: {report['task']}", ""]
     lines.append(
         f"seed {report['seed']}, {report['candidates']} candidates "
         f"({', '.join(f'{k} {v}' for k, v in sorted(report['by_status'].items()))}), "
-        f"{_num(report['elapsed_seconds'], 0)} s"
+        f"{_num(report['elapsed_seconds'], 0)} s of search{_after_search(report)}"
     )
     lines += ["", "## Chosen law (selected on validation only)", ""]
     chosen = report["chosen"]
