@@ -82,6 +82,7 @@ def test_table_reads_each_run_from_its_store(fixed_bench):
     assert runs[(PARALLEL, 2)].test_r2 == -5.0 and runs[(PARALLEL, 2)].human_test_r2 == 0.9999
     assert runs[(SFT, 1)].chosen_law == LAW_S and math.isnan(runs[(SFT, 1)].test_r2)
     assert runs[(SFT, 1)].wall_seconds == 12.0
+    assert runs[(SFT, 1)].scoring_seconds is None  # stores that never ran a final pick
     assert runs[(SFT, 2)].run_dir == f"runs/{SFT}-s2" and runs[(SFT, 2)].fitted == 0
     assert table.counts() == {"pending": 1, "unfinished": 1, "finished": 4}
     assert not table.complete
@@ -200,6 +201,7 @@ def test_killed_run_resumes_and_ends_as_the_uninterrupted_bench(reference, tmp_p
     assert tiny_bench(out, "--json") == 0
     data = json.loads(capsys.readouterr().out)
     assert data["complete"] and data["errors"] == {}
+    assert all(r["scoring_seconds"] > 0 for r in data["runs"])  # each run's pick, timed
     for seed in (0, 1):
         name = f"{PARALLEL}-s{seed}"
         assert trace(out / "runs" / name) == trace(reference / "runs" / name)

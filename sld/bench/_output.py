@@ -109,7 +109,8 @@ def render_markdown(table: BenchTable) -> str:
         "Test R² is the held-out score of the law each run chose on validation data alone. "
         "Per task: the median seed's test R² (the lower middle run for an even count), "
         "then [min, max] over seeds; the law shown is the median seed's. "
-        "*fitted* counts candidate fits over all seeds; *wall* is search time summed over seeds.",
+        "*fitted* counts candidate fits over all seeds; *wall* is search time summed over seeds; "
+        "per seed, *then* is the time the final pick and the held-out scores took after it.",
         "",
         "## Per task",
         "",
@@ -129,8 +130,8 @@ def render_markdown(table: BenchTable) -> str:
         "## Per seed",
         "",
         "| task | seed | state | test R² | human test R² | validation R² | chosen law "
-        "| candidates | fitted | generations | wall | stopped by | run directory |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| candidates | fitted | generations | wall | then | stopped by | run directory |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in table.runs:
         state = r.state + (f" ({_cell(r.error)})" if r.error else "")
@@ -139,6 +140,7 @@ def render_markdown(table: BenchTable) -> str:
             f"{r2_text(r.human_test_r2)} | {r2_text(r.validation_r2)} | "
             f"{f'`{_cell(r.chosen_law)}`' if r.chosen_law else '—'} | {r.candidates} | "
             f"{r.fitted} | {r.generations} | {duration_text(r.wall_seconds)} | "
+            f"{'—' if r.scoring_seconds is None else duration_text(r.scoring_seconds)} | "
             f"{_cell(r.stopped_by) or '—'} | `{r.run_dir}` |"
         )
     return "\n".join(lines) + "\n"

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from sld.bench._job import STOP_REQUESTED
 from sld.bench._plan import BenchConfig, Job, jobs, read_config
 from sld.errors import ConfigError, SldError
-from sld.report import REPORT_MD, read_run
+from sld.report import HELDOUT_SECONDS, PICK_SECONDS, REPORT_MD, read_run
 from sld.store import RunReader
 
 RunState = Literal["pending", "unfinished", "finished"]
@@ -51,6 +51,7 @@ class RunRow:
     fitted: int = 0
     generations: int = 0
     wall_seconds: float = 0.0
+    scoring_seconds: float | None = None  # the final pick and held-out scores (None: unrecorded)
     stopped_by: str = ""
     error: str = ""
 
@@ -137,8 +138,16 @@ def read_run_row(root: Path, job: Job, *, error: str = "") -> RunRow:
         fitted=by_status.get("fitted", 0) + by_status.get("failed", 0),
         generations=generation + 1 if generation is not None and generation >= 0 else 0,
         wall_seconds=float(snap.state.get("elapsed", 0.0) or 0.0),
+        scoring_seconds=_scoring_seconds(snap.state),
         stopped_by=snap.stopped_by,
     )
+
+
+def _scoring_seconds(state: Mapping[str, Any]) -> float | None:
+    """Seconds of the final pick and the held-out scores, when the run recorded both."""
+    parts = [state.get(key) for key in (PICK_SECONDS, HELDOUT_SECONDS)]
+    seconds = [float(x) for x in parts if isinstance(x, int | float)]
+    return sum(seconds) if len(seconds) == len(parts) else None
 
 
 def _rank(value: float) -> float:

@@ -13,6 +13,8 @@ residual diagnostics in words, :func:`sld.scoring.diagnostics_words`) and, for a
 LLM proposed, the one-line hypothesis it came with.
 """
 
+from sld.report._content import HELDOUT_SECONDS as HELDOUT_SECONDS
+from sld.report._content import PICK_SECONDS as PICK_SECONDS
 from sld.report._content import build_report as build_report
 from sld.report._content import chosen_candidate as chosen_candidate
 from sld.report._content import law_notes as law_notes
@@ -29,6 +31,8 @@ from sld.report._record import RunRecord as RunRecord
 from sld.report._record import read_run as read_run
 
 __all__ = [
+    "HELDOUT_SECONDS",
+    "PICK_SECONDS",
     "PLOT_PNG",
     "REPORT_JSON",
     "REPORT_MD",
