@@ -21,14 +21,9 @@ from sld.evolve.population import Member, Population
 from sld.report import finalize, read_run
 from sld.resources import datasets_dir
 from sld.scoring import final_pick, fitness, heldout_score, parse_for_task, selection_scores
-from sld.scoring._pick import (
-    PickEntry,
-    _bootstrap_errors,
-    _pessimistic,
-    _plausible,
-    _resampled_folds,
-)
+from sld.scoring._pick import PickEntry, _plausible
 from sld.scoring._reports import CheckReport
+from sld.scoring._resample import bootstrap_errors, pessimistic, resampled_folds
 from sld.store import RunStore
 
 LAWS = [
@@ -117,11 +112,11 @@ def test_skipping_laws_that_cannot_win_picks_what_resampling_every_law_would(tmp
     pick = final_pick(candidates, task, **options, **weights, known=known)
     # every law resampled, by hand
     folds = task.folds()
-    rows = _resampled_folds(folds, samples=4, seed=5)
+    rows = resampled_folds(folds, samples=4, seed=5)
     every = {}
     for (cid, law), score in zip(candidates, scores, strict=True):
-        (drawn,) = _bootstrap_errors([law], folds, rows, samples=4, restarts=3, seed=5)
-        bound = _pessimistic(drawn, point=score.error, quantile=0.8)
+        (drawn,) = bootstrap_errors([law], folds, rows, samples=4, restarts=3, seed=5)
+        bound = pessimistic(drawn, point=score.error, quantile=0.8)
         demoted = score.checks is not None and not score.checks.passed
         every[cid] = (
             fitness(
@@ -206,7 +201,7 @@ def test_the_pick_is_the_fewest_parameters_among_plausible_laws_and_the_leader_w
         def resampled(laws, folds, rows, *, samples, restarts, seed):
             return [[by_law[law.text]] * samples for law in laws]
 
-        monkeypatch.setattr("sld.scoring._pick._bootstrap_errors", resampled)
+        monkeypatch.setattr("sld.scoring._pick.bootstrap_errors", resampled)
 
     resamples_score(drawn)
     options = dict(seed=5, restarts=4, bootstrap=8, node_weight=0.0, param_weight=0.01)
@@ -243,7 +238,7 @@ def test_a_skipped_law_that_could_be_the_pick_is_resampled(tmp_path, monkeypatch
         calls.append([law.text for law in laws])
         return [[by_law[law.text]] * samples for law in laws]
 
-    monkeypatch.setattr("sld.scoring._pick._bootstrap_errors", resampled)
+    monkeypatch.setattr("sld.scoring._pick.bootstrap_errors", resampled)
     options = dict(seed=5, restarts=4, bootstrap=8, node_weight=0.02, param_weight=0.01)
     # law 1's penalty (18 nodes) puts its point fitness above law 0's pessimistic one
     plain = final_pick(candidates, task, **options, known=known, parsimony=False)

@@ -63,19 +63,15 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TypedDict
 
-import numpy as np
 from pydantic import BaseModel
 
-from sld.corpus import Fold, Split, Task
-from sld.fit import fit_many
+from sld.corpus import Task
 from sld.law import Law
 
-from ._evaluate import evaluate
 from ._reports import CheckReport, FoldScore, ScoreReport
-from ._selection import FOLD_SEP, fitness, selection_error, selection_scores
+from ._resample import bootstrap_errors, pessimistic, resampled_folds
+from ._selection import fitness, selection_scores
 from ._window import WindowScore, best_law, choose_window, window_reason
-
-BOOT_SEP = "\x1e"  # joins resample index and (fold, group) name
 
 
 class PickEntry(BaseModel):
@@ -125,74 +121,6 @@ class _PickSettings(TypedDict):
     param_weight: float
     parsimony: bool
     window_restarts: int
-
-
-def _boot_group(sample: int, fold: int, group: str) -> str:
-    return f"{sample}{BOOT_SEP}{fold}{FOLD_SEP}{group}"
-
-
-def _resampled_folds(folds: Sequence[Fold], *, samples: int, seed: int) -> Split:
-    """All resamples of every fold's fit rows as groups of one Split (named by :func:`_boot_group`)."""
-    groups, X, y = [], [], []
-    first = folds[0].fit
-    for b in range(samples):
-        rng = np.random.default_rng([seed, b])
-        for fold in folds:
-            for group, x_g, y_g in zip(fold.fit.groups, fold.fit.X, fold.fit.y, strict=True):
-                if len(x_g) == 0:
-                    continue
-                idx = rng.integers(0, len(x_g), size=len(x_g))
-                groups.append(_boot_group(b, fold.index, group))
-                X.append(x_g[idx])
-                y.append(y_g[idx])
-    return Split(tuple(groups), first.inputs, first.outputs, tuple(X), tuple(y))
-
-
-def _bootstrap_errors(
-    laws: Sequence[Law],
-    folds: Sequence[Fold],
-    rows: Split,
-    *,
-    samples: int,
-    restarts: int,
-    seed: int,
-) -> list[list[float]]:
-    """Per law, its selection error on each resample in ``rows`` (inf where it could not be
-    fitted). Each law's resamples are one batched fit of its own, whatever else is in ``laws``."""
-    fits = fit_many(laws, rows, restarts=restarts, seed=seed + 1)
-    out = []
-    for law, fit in zip(laws, fits, strict=True):
-        # a group without parameters predicts NaN, so its fold scores None: no need for fit.ok
-        usable = fit.model_copy(update={"ok": True})
-        errors = []
-        for b in range(samples):
-            scores = []
-            for fold in folds:
-                names = [_boot_group(b, fold.index, g) for g in fold.score.groups]
-                metrics, _ = evaluate(law, usable, fold.score, names=names)
-                scores.append(
-                    FoldScore(
-                        index=fold.index,
-                        fit_rows=fold.fit.n_rows,
-                        rows=fold.score.n_rows,
-                        nmse=metrics.nmse if metrics else None,
-                        r2=metrics.r2 if metrics else None,
-                    )
-                )
-            errors.append(selection_error(scores))
-        out.append(errors)
-    return out
-
-
-def _pessimistic(errors: Sequence[float], *, point: float, quantile: float) -> float:
-    """The ``quantile`` of ``errors`` (in log), at least ``point``; inf when more than
-    1 − ``quantile`` of them are not finite."""
-    finite = [e for e in errors if math.isfinite(e)]
-    if len(finite) < quantile * len(errors):
-        return math.inf
-    logs = [math.log10(max(e, 1e-12)) if math.isfinite(e) else math.inf for e in errors]
-    bound = float(10 ** np.quantile(logs, quantile, method="higher"))
-    return max(bound, point) if math.isfinite(bound) else bound
 
 
 def final_pick(
@@ -284,7 +212,7 @@ def final_pick(
     points = [penalised(law, r, r.error) for law, r in zip(laws, reports, strict=True)]
     resampled: dict[int, tuple[float, list[float], float]] = {}  # i → bound, errors, fitness
     if bootstrap > 0:
-        rows = _resampled_folds(folds, samples=bootstrap, seed=seed)
+        rows = resampled_folds(folds, samples=bootstrap, seed=seed)
         order = sorted(range(len(laws)), key=lambda i: (points[i], i))
         bar = math.inf  # the best penalised pessimistic error so far
 
@@ -292,7 +220,7 @@ def final_pick(
             nonlocal bar
             if not batch:
                 return
-            drawn = _bootstrap_errors(
+            drawn = bootstrap_errors(
                 [laws[i] for i in batch],
                 folds,
                 rows,
@@ -301,9 +229,9 @@ def final_pick(
                 seed=seed,
             )
             for i, errors_i in zip(batch, drawn, strict=True):
-                pessimistic = _pessimistic(errors_i, point=reports[i].error, quantile=quantile)
-                penalty = penalised(laws[i], reports[i], pessimistic)
-                resampled[i] = (pessimistic, errors_i, penalty)
+                bound_i = pessimistic(errors_i, point=reports[i].error, quantile=quantile)
+                penalty = penalised(laws[i], reports[i], bound_i)
+                resampled[i] = (bound_i, errors_i, penalty)
                 bar = min(bar, penalty)
 
         # Round 1: the best point fitness alone sets the bar. Round 2: every law still under
