@@ -161,6 +161,56 @@ def test_marquardt_steps_do_not_depend_on_parameter_units(monkeypatch, damping) 
     assert same == (damping == "marquardt"), (F1, F2, a1, a2, it1, it2)
 
 
+@pytest.mark.parametrize(
+    ("law", "per_iteration"),
+    [(POWER_LAW, 2), (make_law([(E + A / N**a) ** c], ["N"]), 1)],
+    ids=["linear E, A", "no linear parameter"],
+)
+def test_projection_evaluates_only_laws_with_linear_parameters(law, per_iteration) -> None:
+    # Each LM iteration evaluates the trial step, then (reproject="exact") the step with the
+    # linear parameters solved again; a law with none would project to where it is, so that
+    # evaluation is skipped, and the fit is the one the projection would have given.
+    import jax
+
+    from sld.fit._lm import lm_run
+
+    rows = power_rows([(1.7, 400.0, 0.3)], noise=1e-3)
+    compiled, prepared = fit_internals._prepare_law(law, rows, log_space=False, huber_delta=1.0)
+    program = compiled.program
+    straight = fit_internals.straight_model(program, jacobian="forward")
+    data = {k: jax.numpy.asarray(v) for k, v in prepared.arrays.items()}
+    p0 = initial_points(program, restarts=2, seed=0)[None]
+    outs = {}
+    for reproject in ("exact", "none"):
+        calls: list[int] = []
+
+        def model(p, work, calls=calls):  # noqa: ANN001, ANN202
+            jax.debug.callback(lambda: calls.append(1))
+            return (*straight(p, data["x"]), work)
+
+        out = lm_run(
+            {k: jax.numpy.asarray(v) for k, v in initial_carry(p0).items()},
+            data,
+            jax.numpy.asarray(program.linear),
+            jax.numpy.int32(6),
+            jax.numpy.bool_(True),
+            model,
+            loss="squared",
+            log_space=False,
+            reproject=reproject,
+        )
+        jax.block_until_ready(out)
+        outs[reproject] = (out, len(calls))
+    out, calls_exact = outs["exact"]
+    # two evaluations before the loop (the first projection, then the start), then per iteration
+    assert int(out["it"]) > 0
+    assert calls_exact == 2 + per_iteration * int(out["it"])
+    if per_iteration == 1:
+        none, _ = outs["none"]
+        np.testing.assert_array_equal(np.asarray(out["p"]), np.asarray(none["p"]))
+        np.testing.assert_array_equal(np.asarray(out["F"]), np.asarray(none["F"]))
+
+
 def test_overflowing_law_gives_reason_not_exception() -> None:
     law = make_law([E + sp.exp(c**2 * N**2)], ["N"])
     res = fit_law(law, power_rows([(1.7, 400.0, 0.3)]))

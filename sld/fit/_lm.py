@@ -157,7 +157,8 @@ def lm_run(
     ``fresh`` (scalar bool): first call: project linear parameters and set λ₀.
     ``reproject``: after each trial step also try it followed by a Gauss–Newton step on the
     linear parameters alone, keeping the better. ``"exact"`` evaluates the model again at the
-    projected point (exact variable projection for squared loss); ``"affine"`` uses
+    projected point (exact variable projection for squared loss), except for a law without
+    linear parameters, whose projection is the point itself; ``"affine"`` uses
     f(p + δ_L) = f(p) + J_L δ_L, exact because f is affine in the linear parameters, and keeps
     the other Jacobian columns from before the projection: one evaluation per iteration
     instead of two, at some cost in convergence (see bench/fit_bench.py). ``"none"``: no
@@ -232,10 +233,23 @@ def lm_run(
         F_new = 0.5 * jnp.sum(r_new * r_new, axis=-1)
         F_new = jnp.where(finite_new, F_new, jnp.inf)
         if reproject == "exact":
-            p_proj = p_new + _linear_step(j_new, r_new, lin)
-            f_proj, jf_proj, work = model(p_proj, work)
-            r_proj, j_proj, finite_proj = residuals(
-                f_proj, jf_proj, data, loss=loss, log_space=log_space
+
+            def project(at: tuple[Any, ...]) -> tuple[Any, ...]:
+                p_at, r_at, j_at, _, work_at = at
+                p_proj = p_at + _linear_step(j_at, r_at, lin)
+                f_proj, jf_proj, work_at = model(p_proj, work_at)
+                r_proj, j_proj, finite_proj = residuals(
+                    f_proj, jf_proj, data, loss=loss, log_space=log_space
+                )
+                return p_proj, r_proj, j_proj, finite_proj, work_at
+
+            # a law without linear parameters projects to the point it is at: skip the
+            # evaluation (the trial then stays, as it would: F_proj = F_new is not lower)
+            p_proj, r_proj, j_proj, finite_proj, work = jax.lax.cond(
+                jnp.any(linear),
+                project,
+                lambda at: at,
+                (p_new, r_new, j_new, finite_new, work),
             )
         elif reproject == "affine":
             # f is affine in the linear parameters, so f(p_new + δ) = f(p_new) + J δ exactly
