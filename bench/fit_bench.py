@@ -289,6 +289,7 @@ def run_population(
     dtype: str = "float64",
     scipy_only: bool = False,
     losses: bool = False,
+    polish: int = 0,
 ) -> None:
     """fit_many end to end and once compiled, against scipy on the same laws.
 
@@ -300,7 +301,7 @@ def run_population(
     those), for machines where scipy on every law takes too long; ``scipy_seconds``: stop
     after the law that passes this many seconds.
     """
-    fidelity = Fidelity(restarts=restarts, max_iter=max_iter, dtype=dtype)  # type: ignore[arg-type]
+    fidelity = Fidelity(restarts=restarts, max_iter=max_iter, polish=polish, dtype=dtype)  # type: ignore[arg-type]
     for name in tasks:
         task = load_task(name)
         laws = random_laws(task, n, seed)
@@ -337,7 +338,7 @@ def run_population(
         share = 1.0 - len(worse) / max(len(pairs), 1)
         print(
             f"{name}: {len(laws)} laws, {restarts} restarts, {len(task.train.groups)} groups, "
-            f"reproject={_fit.REPROJECT}, damping={_fit.DAMPING}, max_iter={max_iter}, {dtype}, "
+            f"reproject={_fit.REPROJECT}, damping={_fit.DAMPING}, max_iter={max_iter}, polish={polish}, {dtype}, "
             f"backend={jax.default_backend()}:\n"
             f"  ours  {len(laws) / t_ours:.2f} laws/s end to end ({t_ours:.1f} s, {compile_s:.1f} s of it compiling), "
             f"{len(laws) / t_warm:.2f} laws/s once compiled ({t_warm:.1f} s); "
@@ -403,6 +404,13 @@ def main() -> None:
         "--max-iter", type=int, default=200, help="LM iterations per fit (scipy: 100·P evaluations)"
     )
     ap.add_argument(
+        "--polish",
+        type=int,
+        default=0,
+        help="iterations each group's best restart may run on alone past the cap "
+        "(sld.fit._lm.lm_polish; 0, sld's default, for none)",
+    )
+    ap.add_argument(
         "--scipy-laws",
         type=int,
         default=None,
@@ -431,6 +439,7 @@ def main() -> None:
             dtype=args.dtype,
             scipy_only=args.scipy_only,
             losses=args.losses,
+            polish=args.polish,
         )
 
 

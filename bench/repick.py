@@ -4,11 +4,13 @@
     python bench/repick.py BENCH_DIR/runs/*/ --per-shape 2 --heldout   # also the new pick's test R²
     python bench/repick.py BENCH_DIR/runs/*/ --parsimony on --heldout  # a run made without it
     python bench/repick.py BENCH_DIR/runs/*/ --windows 0,0.25,0.5 --heldout  # fit windows
+    python bench/repick.py BENCH_DIR/runs/*/ --polish 0 --heldout  # the careful fits unpolished
 
 For each finished run directory: its stored population and every fully scored law it
 dropped go through :func:`sld.evolve.pick.pick_law` with the run's own settings
 (``--per-shape`` overrides the cap on laws of one shape; ``--candidates`` the pool
-size; ``--windows`` the fit-window shares). The pick reads training rows only. The run's report already holds the held-out
+size; ``--windows`` the fit-window shares; ``--polish`` the careful fits' polish, which
+the held-out fit then uses too, so a law chosen again is scored again). The pick reads training rows only. The run's report already holds the held-out
 R² of the law it chose; ``--heldout`` fits a newly chosen law on every training row and
 scores it on the test rows, as the report does, for this table only: nothing here feeds
 a pick. Nothing is written to the runs.
@@ -45,6 +47,7 @@ def repick(
     bootstrap_restarts: int | None = None,
     parsimony: bool | None = None,
     windows: tuple[float, ...] | None = None,
+    polish: int | None = None,
 ) -> dict:
     """The old and the new pick of one finished run (and their test R² when asked)."""
     report = json.loads((run / "report.json").read_text())
@@ -61,6 +64,8 @@ def repick(
         settings = dataclasses.replace(settings, parsimony=parsimony)
     if windows is not None:
         settings = dataclasses.replace(settings, windows=windows)
+    if polish is not None:
+        settings = dataclasses.replace(settings, polish=polish)
     started = time.perf_counter()
     with RunReader.open(run) as reader:
         record = read_run(reader)
@@ -73,6 +78,7 @@ def repick(
     old_r2 = (report.get("heldout") or {}).get("chosen", {}).get("test_r2")
     old_window = report["pick"].get("window", 0.0)
     same = new.chosen == report["pick"]["chosen"] and new.window == old_window
+    same = same and settings.polish == report["pick"]["settings"].get("polish", 0)
     row = {
         "run": run.name,
         "task": task.name,
@@ -96,7 +102,11 @@ def repick(
     if heldout and row["new_r2"] is None and new.chosen is not None:
         law = parse_for_task(laws[new.chosen], task)
         row["new_r2"] = heldout_score(
-            law, task.windowed(new.window), seed=config.seed, restarts=config.final_restarts
+            law,
+            task.windowed(new.window),
+            seed=config.seed,
+            restarts=config.final_restarts,
+            polish=settings.polish,
         ).r2
     return row
 
@@ -141,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--windows", help="fit-window shares, comma-separated (default: the run's config)"
     )
+    parser.add_argument("--polish", type=int, help="the careful fits' polish (default: sld's)")
     parser.add_argument("--heldout", action="store_true", help="score a new pick on test rows")
     args = parser.parse_args(argv)
     rows = []
@@ -158,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                 windows=None
                 if args.windows is None
                 else tuple(float(w) for w in args.windows.split(",")),
+                polish=args.polish,
             )
         )
         print(re.sub(r"\s+", " ", json.dumps(rows[-1])), flush=True)

@@ -318,3 +318,61 @@ def test_fit_many_reports_unsupported_law_without_stopping() -> None:
     results = fit_many([bad, POWER_LAW], power_rows([(1.7, 400.0, 0.3), (2.5, 50.0, 0.15)]))
     assert not results[0].ok and "sin" in (results[0].reason or "")
     assert results[1].ok
+
+
+def test_polish_carries_on_each_groups_best_restart_alone() -> None:
+    # A batch cut off at its cap: lm_polish runs on the restart each group reports, leaves
+    # every other restart where the cap left it, never raises F, and changes nothing in a
+    # batch whose best restarts have already stopped.
+    import jax.numpy as jnp
+
+    from sld.fit._lm import lm_polish, lm_run
+
+    rows = power_rows([(1.7, 400.0, 0.3), (2.5, 50.0, 0.15)], noise=1e-3)
+    compiled, prepared = fit_internals._prepare_law(
+        POWER_LAW, rows, log_space=False, huber_delta=1.0
+    )
+    program = compiled.program
+    straight = fit_internals.straight_model(program, jacobian="forward")
+    data = {k: jnp.asarray(v) for k, v in prepared.arrays.items()}
+    p0 = np.broadcast_to(initial_points(program, restarts=4, seed=0), (2, 4, program.n_params))
+    carry = {k: jnp.asarray(v) for k, v in initial_carry(p0).items()}
+    linear = jnp.asarray(program.linear)
+    options = dict(loss="squared", log_space=False)
+
+    def model(p, work):  # noqa: ANN001, ANN202
+        return (*straight(p, data["x"]), work)
+
+    def best_of(out: dict) -> tuple[np.ndarray, np.ndarray]:
+        return np.arange(2), np.argmin(np.asarray(out["F"]), axis=1)
+
+    cut = lm_run(carry, data, linear, jnp.int32(3), jnp.bool_(True), model, **options)
+    more = lm_polish(cut, data, linear, jnp.int32(300), model, **options)
+    at = best_of(cut)
+    assert np.asarray(cut["active"])[at].all()  # the premise: the cap stopped them
+    F0, F1 = np.asarray(cut["F"]), np.asarray(more["F"])
+    assert np.all(F1[at] < F0[at]) and 3 < int(more["it"]) <= 300
+    assert np.asarray(more["converged"])[at].all()
+    others = np.ones(F0.shape, dtype=bool)
+    others[at] = False
+    for key in ("p", "F", "lam", "active", "converged"):
+        np.testing.assert_array_equal(np.asarray(more[key])[others], np.asarray(cut[key])[others])
+
+    done = lm_run(carry, data, linear, jnp.int32(300), jnp.bool_(True), model, **options)
+    assert int(done["it"]) < 300 and np.asarray(done["converged"])[best_of(done)].all()
+    same = lm_polish(done, data, linear, jnp.int32(600), model, **options)
+    assert int(same["it"]) == int(done["it"])
+    for key in ("p", "F", "converged"):
+        np.testing.assert_array_equal(np.asarray(same[key]), np.asarray(done[key]))
+
+
+def test_fit_records_its_polish_and_is_never_worse_for_it() -> None:
+    law = make_law([(E + A / N**a) ** c], ["N"])
+    rows = power_rows([(1.7, 400.0, 0.3), (2.5, 50.0, 0.15)], noise=1e-3)
+    short = fit_law(law, rows, restarts=4, max_iter=3, polish=0)
+    polished = fit_law(law, rows, restarts=4, max_iter=3, polish=300)
+    assert short.fidelity is not None and short.fidelity.polish == 0
+    assert polished.fidelity is not None and polished.fidelity.polish == 300
+    assert short.iterations == 3 < polished.iterations
+    for g in rows.groups:
+        assert polished.group_loss[g] < short.group_loss[g]

@@ -366,6 +366,7 @@ def test_the_searchs_confirmations_are_what_the_pick_would_compute(tmp_path):
     store = _run(task, tmp_path / "run", final_restarts=6)  # the pick's restarts (see _run)
     known = confirmed_reports(store.fitted(), restarts=6)
     assert known and not confirmed_reports(store.fitted(), restarts=32)
+    assert not confirmed_reports(store.fitted(), restarts=6, polish=100)  # they do not polish
     ids = sorted(known)
     again = selection_scores(
         [parse_for_task(known[i].law, task) for i in ids], task, seed=4, restarts=6

@@ -47,6 +47,7 @@ class PickSettings:
     bootstrap: int = 8
     bootstrap_restarts: int = 8
     window_restarts: int = 8
+    polish: int = 0
     quantile: float = 0.8
     node_weight: float = 0.01
     param_weight: float = 0.02
@@ -147,14 +148,19 @@ def pick_law(
         node_weight=settings.node_weight,
         param_weight=settings.param_weight,
         parsimony=settings.parsimony,
-        known=confirmed_reports(fitted, restarts=settings.restarts),
+        known=confirmed_reports(fitted, restarts=settings.restarts, polish=settings.polish),
         windows=settings.windows,
         window_restarts=settings.window_restarts,
+        polish=settings.polish,
     )
 
 
-def confirmed_reports(fitted: Sequence[FittedRow], *, restarts: int) -> dict[int, ScoreReport]:
-    """Candidate id → its stored score, for every law the search confirmed at ``restarts``.
+def confirmed_reports(
+    fitted: Sequence[FittedRow], *, restarts: int, polish: int = 0
+) -> dict[int, ScoreReport]:
+    """Candidate id → its stored score, for every law the search confirmed at ``restarts``
+    and ``polish`` (the search's confirmations do not polish: a report without the key is
+    polish 0, so a pick that polishes re-fits every law).
 
     A confirmation is :func:`sld.scoring.selection_scores` at the run's seed and
     ``final_restarts`` (:mod:`sld.evolve._fidelity`), which is what the final pick's
@@ -163,7 +169,11 @@ def confirmed_reports(fitted: Sequence[FittedRow], *, restarts: int) -> dict[int
     out = {}
     for record in fitted:
         confirmed = record.report.get(CONFIRMED_KEY)
-        if isinstance(confirmed, dict) and confirmed.get("restarts") == restarts:
+        if (
+            isinstance(confirmed, dict)
+            and confirmed.get("restarts") == restarts
+            and confirmed.get("polish", 0) == polish
+        ):
             out[record.candidate.id] = ScoreReport.model_validate(
                 {**record.report, "fit": record.fit}  # the store keeps the fit beside the report
             )

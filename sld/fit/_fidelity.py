@@ -22,6 +22,8 @@ from ._data import GroupedRows
 class Fidelity(BaseModel):
     """Restarts, LM iterations, rows per group and float precision of one fit.
 
+    ``polish``: iterations past ``max_iter`` that each group's best restart may run on
+    alone once the batch reaches its cap (:func:`sld.fit._lm.lm_polish`; 0: none).
     ``max_rows``: a group with more training rows is fitted on ``max_rows`` of them,
     drawn without replacement by a generator seeded with (fit seed, group index);
     None uses every row. ``dtype="float32"`` halves memory traffic; meant for
@@ -32,6 +34,7 @@ class Fidelity(BaseModel):
 
     restarts: int = Field(default=16, ge=1)
     max_iter: int = Field(default=200, ge=0)
+    polish: int = Field(default=0, ge=0)
     max_rows: int | None = Field(default=None, ge=8)
     dtype: Literal["float64", "float32"] = "float64"
 

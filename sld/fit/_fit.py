@@ -23,7 +23,7 @@ from sld.errors import FitError
 from ._data import GroupedRows, Prepared, initial_points, prepare
 from ._fidelity import Fidelity
 from ._interpreter import interpreter_model
-from ._lm import Damping, Reproject, initial_carry, lm_run
+from ._lm import Damping, Reproject, initial_carry, lm_polish, lm_run
 from ._program import CompiledLaw, Program, compile_law, evaluate, parameter_vector
 from ._result import FitResult, failed, summarise
 
@@ -74,7 +74,12 @@ def straight_model(
 
 
 def _runner(
-    program: Program, *, loss: str, log_space: bool, jacobian: JacobianMode
+    program: Program,
+    *,
+    loss: str,
+    log_space: bool,
+    jacobian: JacobianMode,
+    polish: bool = False,
 ) -> jax.stages.Wrapped:
     model_of = straight_model(program, jacobian=jacobian)
 
@@ -84,19 +89,18 @@ def _runner(
         linear: jax.Array,
         stop_at: jax.Array,
         fresh: jax.Array,
+        polish_to: jax.Array,
     ) -> dict[str, jax.Array]:
-        return lm_run(
-            carry,
-            data,
-            linear,
-            stop_at,
-            fresh,
-            lambda p, work: (*model_of(p, data["x"]), work),
-            loss=loss,
-            log_space=log_space,
-            reproject=REPROJECT,
-            damping=DAMPING,
+        def model(p: jax.Array, work: Any) -> tuple[jax.Array, jax.Array, Any]:
+            return (*model_of(p, data["x"]), work)
+
+        options: dict[str, Any] = dict(
+            loss=loss, log_space=log_space, reproject=REPROJECT, damping=DAMPING
         )
+        out = lm_run(carry, data, linear, stop_at, fresh, model, **options)
+        if not polish:
+            return out
+        return lm_polish(out, data, linear, polish_to, model, **options)
 
     return jax.jit(run)
 
@@ -115,6 +119,7 @@ def run_lm(
     time_limit: float | None,
     start: float,
     fetch: bool = True,
+    polish: int = 0,
 ) -> tuple[dict[str, Any], float]:
     """Compile (cached by ``key`` + shapes) and run LM, in chunks when a time limit is set.
 
@@ -123,7 +128,11 @@ def run_lm(
     being computed) and the seconds spent compiling.
     """
     stop = max_iter if time_limit is None else min(max_iter, TIME_CHUNK)
-    call_args = (carry, *args, np.int32(stop), np.bool_(True))
+
+    def polish_to(stop: int) -> np.int32:  # only the call that reaches the cap polishes
+        return np.int32(stop + polish if 0 < max_iter <= stop else stop)
+
+    call_args = (carry, *args, np.int32(stop), np.bool_(True), polish_to(stop))
     full_key = (
         *key,
         _shape_key(carry),
@@ -153,7 +162,7 @@ def run_lm(
             break
         stop = min(max_iter, it + TIME_CHUNK)
         next_carry = {k: out[k] for k in carry}
-        out = compiled(next_carry, *args, np.int32(stop), np.bool_(False))
+        out = compiled(next_carry, *args, np.int32(stop), np.bool_(False), polish_to(stop))
     return (jax.device_get(out) if fetch else out), compile_seconds
 
 
@@ -209,11 +218,13 @@ def fit_law(
     max_iter: int = 200,
     time_limit: float | None = None,
     jacobian: JacobianMode = "forward",
+    polish: int = 0,
 ) -> FitResult:
     """Fit one law to every group of ``rows``: per-group parameters, best of ``restarts`` LM runs.
 
     Objective per group: mean over rows and outputs of ((f − y)/std_g(y))² (Huber:
-    2·huber_δ of the scaled residual; ``log_space``: log f against log y). Numeric
+    2·huber_δ of the scaled residual; ``log_space``: log f against log y). ``polish``:
+    iterations past ``max_iter`` for each group's best restart alone (``fit_many``). Numeric
     faults give ``FitResult(ok=False, reason=…)``; bad shapes or options raise FitError.
     """
     start = time.perf_counter()
@@ -227,7 +238,9 @@ def fit_law(
             reason=prepared.reason,
             restarts=restarts,
             seconds=time.perf_counter() - start,
-        ).model_copy(update={"fidelity": Fidelity(restarts=restarts, max_iter=max_iter)})
+        ).model_copy(
+            update={"fidelity": Fidelity(restarts=restarts, max_iter=max_iter, polish=polish)}
+        )
     program = compiled.program
     G = prepared.arrays["x"].shape[0]
     p0 = np.broadcast_to(
@@ -235,15 +248,27 @@ def fit_law(
         (G, restarts, program.n_params),
     )
     linear = np.array(program.linear, dtype=bool)
-    key = ("straight", program.fingerprint, loss, log_space, jacobian, REPROJECT, DAMPING)
+    key = (
+        "straight",
+        program.fingerprint,
+        loss,
+        log_space,
+        jacobian,
+        REPROJECT,
+        DAMPING,
+        polish > 0,
+    )
     out, compile_seconds = run_lm(
-        lambda: _runner(program, loss=loss, log_space=log_space, jacobian=jacobian),
+        lambda: _runner(
+            program, loss=loss, log_space=log_space, jacobian=jacobian, polish=polish > 0
+        ),
         key,
         initial_carry(p0),
         (prepared.arrays, linear),
         max_iter=max_iter,
         time_limit=time_limit,
         start=start,
+        polish=polish,
     )
     result = summarise(
         compiled,
@@ -255,7 +280,9 @@ def fit_law(
         seconds=time.perf_counter() - start,
         compile_seconds=compile_seconds,
     )
-    return result.model_copy(update={"fidelity": Fidelity(restarts=restarts, max_iter=max_iter)})
+    return result.model_copy(
+        update={"fidelity": Fidelity(restarts=restarts, max_iter=max_iter, polish=polish)}
+    )
 
 
 def predict(law: Any, parameters: Mapping[str, float] | np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -274,27 +301,26 @@ def predict(law: Any, parameters: Mapping[str, float] | np.ndarray, X: np.ndarra
     return np.asarray(values, dtype=np.float64)
 
 
-def _interpreter_runner(*, registers: int, loss: str, log_space: bool) -> jax.stages.Wrapped:
+def _interpreter_runner(
+    *, registers: int, loss: str, log_space: bool, polish: bool = False
+) -> jax.stages.Wrapped:
     def run(
         carry: dict[str, jax.Array],
         data: dict[str, jax.Array],
         code: dict[str, jax.Array],
         stop_at: jax.Array,
         fresh: jax.Array,
+        polish_to: jax.Array,
     ) -> dict[str, jax.Array]:
         model, first = interpreter_model(code, data["x"], registers=registers)
-        return lm_run(
-            carry,
-            data,
-            code["linear"],
-            stop_at,
-            fresh,
-            model,
-            loss=loss,
-            log_space=log_space,
-            reproject=REPROJECT,
-            damping=DAMPING,
-            work=first(carry["p"]),
+        options: dict[str, Any] = dict(
+            loss=loss, log_space=log_space, reproject=REPROJECT, damping=DAMPING
         )
+        out = lm_run(
+            carry, data, code["linear"], stop_at, fresh, model, work=first(carry["p"]), **options
+        )
+        if not polish:
+            return out
+        return lm_polish(out, data, code["linear"], polish_to, model, work=first, **options)
 
     return jax.jit(run)

@@ -57,6 +57,7 @@ def fit_many(
     huber_delta: float = 1.0,
     log_space: bool = False,
     max_iter: int = 200,
+    polish: int = 0,
     time_limit: float | None = None,
     fidelity: Fidelity | None = None,
     starts: Sequence[Mapping[str, Mapping[str, float]] | None] | None = None,
@@ -68,8 +69,11 @@ def fit_many(
     law costs a host lowering of a few ms instead of an XLA compile. ``time_limit``
     applies per law. A law that cannot be compiled (unsupported function, unknown
     symbol) gets ``ok=False`` with the reason instead of stopping the batch.
-    ``fidelity`` (e.g. ``sld.fit.SCREEN``), when given, sets restarts, iterations,
-    a row subsample and the precision instead of ``restarts`` and ``max_iter``;
+    ``polish``: iterations past ``max_iter`` that each group's best restart may run on
+    alone when the batch reaches its cap (:func:`sld.fit._lm.lm_polish`; a fit that
+    polishes compiles its own executable). ``fidelity`` (e.g. ``sld.fit.SCREEN``), when
+    given, sets restarts, iterations, polish, a row subsample and the precision instead
+    of ``restarts``, ``max_iter`` and ``polish``;
     every result records the fidelity it was fitted at. ``starts`` (one per law, or
     None) warm-starts restart 0 of the named groups (see :func:`fit_many_sets`).
     """
@@ -82,6 +86,7 @@ def fit_many(
         huber_delta=huber_delta,
         log_space=log_space,
         max_iter=max_iter,
+        polish=polish,
         time_limit=time_limit,
         fidelity=fidelity,
         starts=starts,
@@ -99,6 +104,7 @@ def fit_many_sets(
     huber_delta: float = 1.0,
     log_space: bool = False,
     max_iter: int = 200,
+    polish: int = 0,
     time_limit: float | None = None,
     fidelity: Fidelity | None = None,
     starts: Sequence[Mapping[str, Mapping[str, float]] | None] | None = None,
@@ -120,7 +126,7 @@ def fit_many_sets(
     a bootstrap resample from the fit on all rows). A start missing a parameter or
     holding a non-finite value is ignored.
     """
-    fid = fidelity or Fidelity(restarts=restarts, max_iter=max_iter)
+    fid = fidelity or Fidelity(restarts=restarts, max_iter=max_iter, polish=polish)
     _check_options(fid.restarts, fid.max_iter, loss, time_limit)
     laws = list(laws)
     row_sets = list(row_sets)
@@ -189,15 +195,29 @@ def fit_many_sets(
         warm = starts[i] if starts is not None else None
         if warm:
             _warm(p0, warm, sets=sets, slots=compiled.slot_names)
-        key = ("interpreter", code.n_registers, loss, log_space, _fit.REPROJECT, _fit.DAMPING)
+        polished = fid.polish > 0
+        key = (
+            "interpreter",
+            code.n_registers,
+            loss,
+            log_space,
+            _fit.REPROJECT,
+            _fit.DAMPING,
+            polished,
+        )
         out, compile_seconds = run_lm(
             functools.partial(
-                _interpreter_runner, registers=code.n_registers, loss=loss, log_space=log_space
+                _interpreter_runner,
+                registers=code.n_registers,
+                loss=loss,
+                log_space=log_space,
+                polish=polished,
             ),
             key,
             _cast_tree(initial_carry(p0), dtype),
             (data, _cast_tree(code.arrays, dtype)),
             max_iter=fid.max_iter,
+            polish=fid.polish,
             time_limit=time_limit,
             start=start,
             fetch=False,

@@ -17,7 +17,10 @@ Search ranks thousands of laws on cheap fits; the pick looks again at the top fe
    longer pulled toward them; where the smallest runs do follow the law, leaving them
    out costs fold error and share 0 stays;
 1. every fold re-fitted with ``restarts`` restarts (one batched call): fold scores,
-   selection error, extrapolation checks;
+   selection error, extrapolation checks. With ``polish``, the fits of steps 0 and 1
+   let each group's best restart run on alone where the batch reaches its iteration
+   cap still descending (:func:`sld.fit.fit_many`; measured, not the default: README,
+   "Speed");
 2. ``bootstrap`` resamples: each fold's fit rows drawn with replacement within each group,
    all resamples of all folds as groups of one batched call per law; each resample gives
    a selection error (the fold bands are scored as they are);
@@ -106,6 +109,7 @@ class PickReport(BaseModel):
     param_weight: float
     parsimony: bool = False  # reports stored before the rule existed picked without it
     window_restarts: int | None = None  # None: stored before windows were screened (at restarts)
+    polish: int = 0  # 0: none (and every report stored before the option existed)
     window: float = 0.0  # reports stored before fit windows fitted on every row
     windows: list[WindowScore] = []
     reason: str
@@ -121,6 +125,7 @@ class _PickSettings(TypedDict):
     param_weight: float
     parsimony: bool
     window_restarts: int
+    polish: int
 
 
 def final_pick(
@@ -139,6 +144,7 @@ def final_pick(
     known: Mapping[int, ScoreReport] | None = None,
     windows: Sequence[float] = (0.0,),
     window_restarts: int = 8,
+    polish: int = 0,
 ) -> PickReport:
     """Re-fit ``candidates`` (id, law) on every fold, bootstrap them, and pick one (see module).
 
@@ -147,7 +153,9 @@ def final_pick(
     reports). Those laws are not re-fitted on the folds at that window; each law's fit is
     its own, so the pick is the same. ``windows``: the fit-window shares to choose among
     (step 0); ``(0.0,)`` fits on every row. ``window_restarts``: restarts of the screen
-    of every share after the first (step 0).
+    of every share after the first (step 0). ``polish``: iterations each group's best
+    restart runs on past the cap in every fold fit of steps 0 and 1 (:func:`sld.fit.fit_many`;
+    ``known`` reports must have been fitted with it).
     """
     settings = _PickSettings(
         restarts=restarts,
@@ -157,6 +165,7 @@ def final_pick(
         param_weight=param_weight,
         parsimony=parsimony,
         window_restarts=window_restarts,
+        polish=polish,
     )
     if not candidates:
         return PickReport(chosen=None, entries=[], reason="no law was scored", **settings)
@@ -173,6 +182,7 @@ def final_pick(
                 task.windowed(share),
                 seed=seed,
                 restarts=fits,
+                polish=polish,
                 monotone=monotone,
                 starts=None if warm is None else [warm[i].fit.parameters for i in todo],
             )

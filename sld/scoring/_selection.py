@@ -150,6 +150,7 @@ def selection_scores(
     seed: int = 0,
     restarts: int = 16,
     max_iter: int = 200,
+    polish: int = 0,
     checks: bool = True,
     monotone: Mapping[str, int] | None = None,
     starts: Sequence[Mapping[str, Mapping[str, float]] | None] | None = None,
@@ -160,6 +161,8 @@ def selection_scores(
     ``monotone`` (input name → +1 / −1) defaults to the task's declared directions.
     ``starts`` (one per law, or None): group → parameter values that warm-start restart 0
     of that group in every fold (a fold-0 ``fit.parameters``, say; see :func:`sld.fit.fit_many`).
+    ``polish``: iterations each group's best restart may run on past ``max_iter``
+    (:func:`sld.fit.fit_many`; 0, the default: none).
     """
     if not laws:
         return []
@@ -173,6 +176,7 @@ def selection_scores(
         restarts=restarts,
         seed=seed,
         max_iter=max_iter,
+        polish=polish,
         starts=None if starts is None else [_fold_starts(s, folds) for s in starts],
     )
     share = (time.perf_counter() - started) / len(laws)
