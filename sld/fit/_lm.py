@@ -42,10 +42,10 @@ are still descending then are almost always far above their group's best, and
 carrying them to the cap was most of the work (on random vocab laws, 70 instead
 of 169 iterations a law, the same best fits).
 
-A batch that reaches its cap with a group's best restart still descending hands that
-restart to :func:`lm_polish`, which runs it on alone (a batch of one restart per group,
-1/R of the work per iteration): the fit reports only that restart, so its last digits
-need not be bought by iterating every restart.
+With a polish (an option of the fit, off by default: README, "Speed"), a batch that
+reaches its cap with a group's best restart still descending hands that restart to
+:func:`lm_polish`, which runs it on alone (one restart per group, about 1/R of the work
+per iteration): the fit reports only that restart.
 """
 
 from __future__ import annotations
@@ -359,9 +359,9 @@ def lm_polish(
     The best restart of each group (lowest F among good restarts) is gathered into a
     one-restart carry (its λ, ν, flags kept; the stall window starts afresh) and runs
     under the same loop; its new state is written back in its place. A group whose
-    best restart already stopped (converged, stalled or stuck) is left as it was, bit for
-    bit, and where none is active the loop does not run. ``work``: the model's first workspace for
-    points ``(G, 1, P)``.
+    best restart already stopped (converged, stalled or stuck) is left as it was, bit
+    for bit, and where none is active the loop does not run. ``work``: the model's
+    first workspace for points ``(G, 1, P)``.
     """
     G = out["p"].shape[0]
     rows = jnp.arange(G)
