@@ -408,7 +408,7 @@ def main() -> None:
         type=int,
         default=0,
         help="iterations each group's best restart may run on alone past the cap "
-        "(sld.fit._lm.lm_polish; 0, sld's default, for none)",
+        "(sld.fit._polish.lm_polish; 0, sld's default, for none)",
     )
     ap.add_argument(
         "--scipy-laws",

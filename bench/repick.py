@@ -4,14 +4,15 @@
     python bench/repick.py BENCH_DIR/runs/*/ --per-shape 2 --heldout   # also the new pick's test R²
     python bench/repick.py BENCH_DIR/runs/*/ --parsimony on --heldout  # a run made without it
     python bench/repick.py BENCH_DIR/runs/*/ --windows 0,0.25,0.5 --heldout  # fit windows
-    python bench/repick.py BENCH_DIR/runs/*/ --polish 0 --heldout  # the careful fits unpolished
+    python bench/repick.py BENCH_DIR/runs/*/ --polish 800 --heldout  # polished fits
 
 For each finished run directory: its stored population and every fully scored law it
 dropped go through :func:`sld.evolve.pick.pick_law` with the run's own settings
 (``--per-shape`` overrides the cap on laws of one shape; ``--candidates`` the pool
-size; ``--windows`` the fit-window shares; ``--polish`` the careful fits' polish, which
-the held-out fit then uses too, so a law chosen again is scored again). The pick reads training rows only. The run's report already holds the held-out
-R² of the law it chose; ``--heldout`` fits a newly chosen law on every training row and
+size; ``--windows`` the fit-window shares; ``--polish`` the polish of the pick's fold
+fits, which the held-out fit then uses too, so a law chosen again is scored again). The
+pick reads training rows only. The run's report already holds the held-out R² of the
+law it chose; ``--heldout`` fits a newly chosen law on every training row and
 scores it on the test rows, as the report does, for this table only: nothing here feeds
 a pick. Nothing is written to the runs.
 
@@ -151,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--windows", help="fit-window shares, comma-separated (default: the run's config)"
     )
-    parser.add_argument("--polish", type=int, help="the careful fits' polish (default: sld's)")
+    parser.add_argument(
+        "--polish", type=int, help="polish of the pick's and the held-out fits (default: the run's)"
+    )
     parser.add_argument("--heldout", action="store_true", help="score a new pick on test rows")
     args = parser.parse_args(argv)
     rows = []

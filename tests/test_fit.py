@@ -326,7 +326,8 @@ def test_polish_carries_on_each_groups_best_restart_alone() -> None:
     # batch whose best restarts have already stopped.
     import jax.numpy as jnp
 
-    from sld.fit._lm import lm_polish, lm_run
+    from sld.fit._lm import lm_run
+    from sld.fit._polish import lm_polish
 
     rows = power_rows([(1.7, 400.0, 0.3), (2.5, 50.0, 0.15)], noise=1e-3)
     compiled, prepared = fit_internals._prepare_law(

@@ -23,7 +23,7 @@ class Fidelity(BaseModel):
     """Restarts, LM iterations, rows per group and float precision of one fit.
 
     ``polish``: iterations past ``max_iter`` that each group's best restart may run on
-    alone once the batch reaches its cap (:func:`sld.fit._lm.lm_polish`; 0: none).
+    alone once the batch reaches its cap (:func:`sld.fit._polish.lm_polish`; 0: none).
     ``max_rows``: a group with more training rows is fitted on ``max_rows`` of them,
     drawn without replacement by a generator seeded with (fit seed, group index);
     None uses every row. ``dtype="float32"`` halves memory traffic; meant for

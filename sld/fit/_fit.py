@@ -23,7 +23,8 @@ from sld.errors import FitError
 from ._data import GroupedRows, Prepared, initial_points, prepare
 from ._fidelity import Fidelity
 from ._interpreter import interpreter_model
-from ._lm import Damping, Reproject, initial_carry, lm_polish, lm_run
+from ._lm import Damping, Reproject, initial_carry, lm_run
+from ._polish import lm_polish
 from ._program import CompiledLaw, Program, compile_law, evaluate, parameter_vector
 from ._result import FitResult, failed, summarise
 

@@ -44,7 +44,7 @@ of 169 iterations a law, the same best fits).
 
 With a polish (an option of the fit, off by default: README, "Speed"), a batch that
 reaches its cap with a group's best restart still descending hands that restart to
-:func:`lm_polish`, which runs it on alone (one restart per group, about 1/R of the work
+:func:`sld.fit._polish.lm_polish`, which runs it on alone (one restart per group, about 1/R of the work
 per iteration): the fit reports only that restart.
 """
 
@@ -336,79 +336,6 @@ def lm_run(
         F=jnp.where(good, s["F"], jnp.inf),
         g=g,
     )
-
-
-def lm_polish(
-    out: dict[str, jax.Array],
-    data: dict[str, jax.Array],
-    linear: jax.Array,
-    stop_at: jax.Array,
-    model: Model,
-    *,
-    loss: str,
-    log_space: bool,
-    reproject: Reproject = "exact",
-    damping: Damping = "levenberg",
-    work: Callable[[jax.Array], Any] = lambda p: (),
-) -> dict[str, jax.Array]:
-    """Carry each group's best restart on from :func:`lm_run`'s output, alone, to ``stop_at``.
-
-    The batch stops at its iteration cap with restarts still descending; the restart at
-    its group's best is the one the fit reports. Continuing it alone costs 1/R of a
-    batched iteration, so its last digits need not be bought by iterating every restart.
-    The best restart of each group (lowest F among good restarts) is gathered into a
-    one-restart carry (its λ, ν, flags kept; the stall window starts afresh) and runs
-    under the same loop; its new state is written back in its place. A group whose
-    best restart already stopped (converged, stalled or stuck) is left as it was, bit
-    for bit, and where none is active the loop does not run. ``work``: the model's
-    first workspace for points ``(G, 1, P)``.
-    """
-    G = out["p"].shape[0]
-    rows = jnp.arange(G)
-    best = jnp.argmin(jnp.where(out["good"] & jnp.isfinite(out["F"]), out["F"], jnp.inf), axis=1)
-
-    def pick(a: jax.Array) -> jax.Array:
-        return a[rows, best][:, None]
-
-    carry = dict(
-        p=pick(out["p"]),
-        lam=pick(out["lam"]),
-        nu=pick(out["nu"]),
-        active=pick(out["active"] & ~out["converged"]),
-        converged=pick(out["converged"]),
-        good=pick(out["good"]),
-        it=out["it"],
-        best_ref=pick(out["F"])[:, 0],
-        ref_it=out["it"],
-        stalled=jnp.zeros((), dtype=bool),
-        dsq=pick(out["dsq"]),
-    )
-    more = lm_run(
-        carry,
-        data,
-        linear,
-        jnp.where(jnp.any(carry["active"]), stop_at, out["it"]),
-        jnp.zeros((), dtype=bool),
-        model,
-        loss=loss,
-        log_space=log_space,
-        reproject=reproject,
-        damping=damping,
-        work=work(carry["p"]),
-    )
-
-    moved = carry["active"][:, 0]  # the others keep their state to the last bit
-
-    def put(a: jax.Array, b: jax.Array) -> jax.Array:
-        was = a[rows, best]
-        shape = (G,) + (1,) * (was.ndim - 1)
-        return a.at[rows, best].set(jnp.where(moved.reshape(shape), b[:, 0], was))
-
-    merged = dict(out)
-    for k in ("p", "lam", "nu", "active", "converged", "good", "F", "g", "dsq"):
-        merged[k] = put(out[k], more[k])
-    merged["it"] = more["it"]
-    return merged
 
 
 def _group_best(F: jax.Array, good: jax.Array) -> jax.Array:

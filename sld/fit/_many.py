@@ -70,7 +70,7 @@ def fit_many(
     applies per law. A law that cannot be compiled (unsupported function, unknown
     symbol) gets ``ok=False`` with the reason instead of stopping the batch.
     ``polish``: iterations past ``max_iter`` that each group's best restart may run on
-    alone when the batch reaches its cap (:func:`sld.fit._lm.lm_polish`; a fit that
+    alone when the batch reaches its cap (:func:`sld.fit._polish.lm_polish`; a fit that
     polishes compiles its own executable). ``fidelity`` (e.g. ``sld.fit.SCREEN``), when
     given, sets restarts, iterations, polish, a row subsample and the precision instead
     of ``restarts``, ``max_iter`` and ``polish``;
