@@ -249,3 +249,22 @@ def test_the_held_out_table_shows_the_r2_its_interval_is_about(capsys):
     )
     assert "-5.1022" in row and "[-7.3273, -3.3823]" in row
     assert "-1.0000" not in row
+
+
+def test_bracketed_text_is_printed_as_it_is_not_read_as_rich_markup(capsys):
+    """A reason, path or card text with "[...]" in it reaches the terminal whole (rich would
+    read "[prices.m]" or "[nats]" as a style tag and drop it)."""
+    from sld.cli._render import render_report
+
+    render_report(
+        {
+            "task": "my_sweep",
+            "candidates": 0,
+            "stopped_by": "set [prices.m] in --llm-config",
+            "run_dir": "runs/[nats]",
+            "chosen": None,
+        }
+    )
+    out = capsys.readouterr().out
+    assert "set [prices.m] in --llm-config" in out and "runs/[nats]" in out
+    assert "my_sweep:" in out and "no law was scored" in out

@@ -22,7 +22,7 @@ WHY_NOT = _why_not()
 pytestmark = [pytest.mark.local_model, pytest.mark.skipif(bool(WHY_NOT), reason=WHY_NOT)]
 
 
-def test_short_discovery_with_the_local_model(tmp_path):
+def test_short_discovery_with_the_local_model(tmp_path, capsys):
     config = RunConfig(
         task=TaskSpec(source="sft_scaling_law"),
         proposer="llm",
@@ -43,3 +43,5 @@ def test_short_discovery_with_the_local_model(tmp_path):
         assert all(c.usd == 0.0 for c in calls)
         assert all(c.proposer == "llm" for c in store.candidates())
         assert store.events(kind="stopped")
+    # llama.cpp's load notes stay out of the terminal (they broke the progress display)
+    assert "llama" not in capsys.readouterr().err

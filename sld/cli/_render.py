@@ -8,11 +8,14 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 
 def console() -> Console:
-    """The terminal, without rich's guesses at highlighting."""
-    return Console(highlight=False, soft_wrap=False)
+    """The terminal, without rich's guesses at highlighting, and without markup: laws, card
+    text, paths and reasons are printed as they are (a "[nats]" or "[prices.<model>]" in
+    them would otherwise be read as a style tag and vanish); emphasis is a :class:`Text` style."""
+    return Console(highlight=False, soft_wrap=False, markup=False)
 
 
 def print_json(payload: Any) -> None:
@@ -67,7 +70,7 @@ def task_card(task: Any, summary: Mapping[str, Any], ranges: Sequence[Mapping[st
     """``sld tasks show``: the card, its variables and each group's ranges."""
     card = task.card
     out = console()
-    out.print(f"[bold]{task.name}[/bold] — {card.title}")
+    out.print(Text(task.name, style="bold"), "—", card.title)
     out.print(card.description)
     variables = Table(title="variables")
     for column in ("role", "name", "alias", "unit", "log", "description"):
@@ -116,7 +119,7 @@ def task_card(task: Any, summary: Mapping[str, Any], ranges: Sequence[Mapping[st
 def score_lines(report: Any) -> None:
     """``sld score``: the law, its fit, and its metrics on the split."""
     out = console()
-    out.print(f"[bold]{report.task}[/bold]  {report.law}")
+    out.print(Text(report.task, style="bold"), "", report.law)
     out.print(
         f"complexity {report.complexity}, parameters {report.n_parameters}, fit "
         f"{'converged' if report.fit.converged else 'not converged'} "
@@ -160,8 +163,9 @@ def render_report(report: Mapping[str, Any]) -> None:
 
     out = console()
     out.print(
-        f"[bold]{report['task']}[/bold]: {report['candidates']} candidates, "
-        f"stopped by {report.get('stopped_by') or 'budget'}; run in {report.get('run_dir', '')}"
+        Text(f"{report['task']}:", style="bold"),
+        f"{report['candidates']} candidates, "
+        f"stopped by {report.get('stopped_by') or 'budget'}; run in {report.get('run_dir', '')}",
     )
     chosen = report.get("chosen")
     if chosen is None:

@@ -51,18 +51,19 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         err.print(
             "interrupted: the running searches stopped cleanly; run the same command again "
-            f"to resume them (the table so far is in {args.out})"
+            f"to resume them (the table so far is in {args.out})",
+            markup=False,
         )
         return 130
     for note in display.notices:
-        err.print(f"note: {note}")
+        err.print(f"note: {note}", markup=False)
     outputs = {kind: str(path) for kind, path in output_paths(args.out).items()}
     if args.json:
         print_json({**table.to_dict(), "errors": errors, "outputs": outputs})
     else:
         bench_summary(table, outputs)
     for key, error in errors.items():
-        err.print(f"error: run {key} failed: {error}")
+        err.print(f"error: run {key} failed: {error}", markup=False)
     return 1 if errors else 0
 
 

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     def on_event(event: RunEvent) -> None:
         if event.kind == "notice":
-            err.print(f"note: {event.message}")
+            err.print(f"note: {event.message}", markup=False)
         elif event.kind == "progress" and show_progress:
             show_progress[0](event.progress)
         elif event.kind == "step" and show_step:

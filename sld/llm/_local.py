@@ -15,6 +15,8 @@ with SIGILL, and the run stops with a one-line error instead of dying with it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import signal
 import subprocess
 import sys
@@ -126,9 +128,12 @@ class LocalChat:
             )
         self.name = "local"
         self.model_path = path
-        self._llama = Llama(
-            model_path=str(path), n_ctx=context, n_threads=threads, verbose=False, seed=0
-        )
+        # llama.cpp writes notes ("using full-size SWA cache", ...) to sys.stderr even
+        # with verbose=False; they would break the progress display and --json consumers
+        with contextlib.redirect_stderr(io.StringIO()):
+            self._llama = Llama(
+                model_path=str(path), n_ctx=context, n_threads=threads, verbose=False, seed=0
+            )
         self._lock = threading.Lock()
         self._grammars: dict[str, Any] = {}
         self._queue: tuple[int, asyncio.Lock] | None = None
