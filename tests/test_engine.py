@@ -245,6 +245,47 @@ def test_a_run_stopped_inside_its_first_generation_still_reports_a_chosen_law(tm
     assert chosen is not None and chosen.id in {m.id for m in live.members()}
 
 
+class _LateProposer(OfflineProposer):
+    """The offline proposer, answering generation 0 after ``first`` seconds (an LLM slower
+    than the whole time budget) and later generations after ``later`` seconds."""
+
+    def __init__(self, first: float, later: float) -> None:
+        super().__init__()
+        self.delays = (first, later)
+        self.cancelled = 0
+
+    async def propose(self, request):
+        try:
+            await asyncio.sleep(self.delays[min(request.generation, 1)])
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        return await super().propose(request)
+
+
+def test_proposals_that_arrive_after_the_time_budget_still_end_in_a_chosen_law(tmp_path):
+    """The time budget never ends a run before its first full fit: a run whose first
+    proposals came after the budget (a slow LLM) fits one chunk and reports a law, and the
+    next generation's proposals, no longer needed, are cancelled rather than awaited."""
+    from sld.report import read_run
+
+    task = _load(_parallel_csv(tmp_path, perturb_test=False))
+    run_dir = tmp_path / "late"
+    config = RunConfig(
+        task=TaskSpec(source=str(run_dir)), seed=5, time_limit=0.2, **{**SMALL, "fit_chunk": 2}
+    )
+    store = RunStore.create(
+        run_dir, task=task.name, seed=5, config=config.model_dump(mode="json"), versions={}
+    )
+    proposer = _LateProposer(first=0.5, later=600.0)  # awaited, generation 1 would hang the test
+    progress = asyncio.run(Engine(task=task, config=config, store=store, proposer=proposer).run())
+    assert progress.fitted == 2  # one chunk, then the budget applies
+    assert progress.stopped_by.startswith("time budget")
+    assert proposer.cancelled == 2  # both islands' generation-1 requests
+    chosen = read_run(store).chosen
+    assert chosen is not None and np.isfinite(chosen.error)
+
+
 def test_laws_that_would_lead_are_confirmed_with_the_final_restarts(tmp_path):
     """A new law that would rank among the best few is scored on a ``final_restarts`` fit.
 

@@ -195,10 +195,20 @@ class Fitting:
             pass
 
     def _interrupted(self) -> bool:
-        """Out of time, or asked to stop."""
-        if self.config.time_limit is not None and self._elapsed() >= self.config.time_limit:
+        """Asked to stop, or out of time once a law has been fully fitted (:meth:`_owed`)."""
+        if self.stop_requested:
             return True
-        return self.stop_requested
+        return self._out_of_time() and not self._owed()
+
+    def _out_of_time(self) -> bool:
+        return self.config.time_limit is not None and self._elapsed() >= self.config.time_limit
+
+    def _owed(self) -> bool:
+        """Whether the run still owes its first full fit: until one law has been fitted and
+        scored, the time budget does not interrupt fitting, so a run whose proposals came
+        late (a slow LLM, a budget shorter than the first generation) still ends with a law
+        to pick and report instead of none. A stop request always interrupts."""
+        return self.progress.fitted == 0
 
     def _note_best(self, member: Member) -> None:
         if math.isfinite(member.r2) and not (member.r2 <= self.progress.best_r2):

@@ -29,6 +29,7 @@ checks on training inputs); it never touches
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -119,7 +120,10 @@ class Engine(Fitting):
 
     # -- budgets ---------------------------------------------------------------
 
-    def _out_of_budget(self, generation: int) -> str:
+    def _out_of_budget(self, generation: int, *, waiting: bool = False) -> str:
+        """Why the run ends before fitting ``generation`` ("" to go on); ``waiting``: that
+        generation has candidates to fit, and the time budget lets the first of them be fitted
+        when no law has been yet (:meth:`_owed`)."""
         c = self.config
         if self.stop_requested:
             return "stop requested"
@@ -130,7 +134,7 @@ class Engine(Fitting):
             return f"generation budget ({c.generations})"
         if c.max_candidates is not None and self.progress.proposed >= c.max_candidates:
             return f"candidate budget ({c.max_candidates})"
-        if c.time_limit is not None and self._elapsed() >= c.time_limit:
+        if self._out_of_time() and not (waiting and self._owed()):
             return f"time budget ({c.time_limit:g} s)"
         return ""
 
@@ -257,23 +261,39 @@ class Engine(Fitting):
         return state.population, state.generation, state.batch
 
     async def run(self) -> Progress:
-        """Evolve until a budget runs out; returns the final progress counters."""
+        """Evolve until a budget runs out; returns the final progress counters. A proposer
+        with an ``aclose`` coroutine (one that works in the background) is closed at the end."""
+        try:
+            return await self._evolve()
+        finally:
+            close = getattr(self.proposer, "aclose", None)
+            if close is not None:
+                await close()
+
+    async def _evolve(self) -> Progress:
         self._started = time.monotonic()
         population, generation, batch = self._resume_state()
         resumed = batch is not None or generation > 0
         if resumed:
             self.store.add_event("resumed", generation=generation)
         if batch is None:
-            proposals = await self._propose(generation, population)
-            batch = self._checkpoint(generation - 1, population, generation, proposals)
+            first = await self._propose(generation, population)
+            batch = self._checkpoint(generation - 1, population, generation, first)
         while True:
             self.progress.generation = generation
-            reason = self._out_of_budget(generation)
+            reason = self._out_of_budget(generation, waiting=bool(batch.to_fit))
             if reason:
                 break
-            fitting = asyncio.to_thread(self._fit_batch, batch, population)
-            proposing = self._propose(generation + 1, population)
-            (members, complete), proposals = await asyncio.gather(fitting, proposing)
+            proposing = asyncio.ensure_future(self._propose(generation + 1, population))
+            try:
+                members, complete = await asyncio.to_thread(self._fit_batch, batch, population)
+            except BaseException:
+                await _cancelled(proposing)
+                raise
+            proposals = await self._next_proposals(proposing) if complete else None
+            if proposals is None:  # the run ends here: the next generation is not needed
+                complete = False
+                await _cancelled(proposing)
             finished = sorted([*batch.done, *members], key=lambda m: m.id)  # candidate order
             if not complete:  # ran out of time or stopped mid-batch
                 for m in finished:
@@ -303,12 +323,26 @@ class Engine(Fitting):
             }
             alive = {m.id for m in population.members()}
             self._notes = {i: n for i, n in self._notes.items() if i in alive}
+            assert proposals is not None
             batch = self._checkpoint(generation, population, generation + 1, proposals)
             generation += 1
         self.progress.stopped_by = reason
         self.progress.elapsed = self._elapsed()
         self.store.add_event("stopped", generation=generation, payload={"reason": reason})
         return self.progress
+
+    async def _next_proposals(
+        self, proposing: asyncio.Future[list[tuple[int, Proposal]]]
+    ) -> list[tuple[int, Proposal]] | None:
+        """The next generation's proposals once ``proposing`` has them, or None when the run
+        must end first: asked to stop, or out of time (:meth:`_interrupted`) while a slow
+        proposer (an LLM) is still answering. The finished generation's fits are stored, so
+        a resumed run reuses them and proposes the next generation again."""
+        while not proposing.done():
+            if self._interrupted():
+                return None
+            await asyncio.wait({proposing}, timeout=0.2)
+        return proposing.result()
 
     def _promote(self, population: Population, member: Member) -> None:
         if not member.key:
@@ -322,3 +356,11 @@ class Engine(Fitting):
             )
         elif member.failed and member.id not in self._screened_out:
             self._failures.append((member.text, "could not be fitted or scored"))
+
+
+async def _cancelled(task: asyncio.Future[Any]) -> None:
+    """Cancel ``task`` and wait until it has ended; what it raised or returned is dropped
+    (a resumed run proposes that generation again, from the same checkpoint and seed)."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
