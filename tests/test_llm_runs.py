@@ -225,6 +225,55 @@ def test_mixed_proposer_interleaves_llm_and_offline(tmp_path):
     assert kinds == {"llm", "offline"}
 
 
+def test_mixed_search_never_waits_for_an_llm_that_has_not_answered(tmp_path):
+    """An LLM slower than the whole run (every reply held until the server closes; a
+    timeout longer than the run) costs the search nothing: every generation is proposed
+    offline and fitted, each island keeps one request in flight and asks no more, and the
+    run ends without waiting for them."""
+    with FakeOpenAI(lambda body, n: Reply(stall=True)) as server:
+        config = _config(
+            server.base_url,
+            proposer="mixed",
+            generations=4,
+            llm={"mixed_ratio": 1.0, "timeout": 600.0, "attempts": 1},
+        )
+        _, final, store = _run(config, tmp_path)
+        asked = len(server.requests)
+    with store:
+        assert _stopped_by(store) == "generation budget (4)"
+        candidates = store.candidates()
+        assert {c.proposer for c in candidates} == {"offline"}
+        assert {(c.generation, c.island) for c in candidates} >= {
+            (g, i) for g in range(4) for i in range(2)
+        }
+        assert store.llm_calls() == [] and store.events(kind="llm_harvest") == []
+    assert asked == 2  # one per island, never answered, never asked again
+
+
+def test_mixed_run_harvests_answers_as_they_come_and_replays_exactly(tmp_path):
+    """Answers join the generation being proposed when they arrive (a harvest event each);
+    a replay harvests at the recorded generations and reproduces the run."""
+    with FakeOpenAI(lambda body, n: Reply(laws_json(*_pick(body)))) as server:
+        config = _config(
+            server.base_url, proposer="mixed", islands=3, generations=4, llm={"mixed_ratio": 0.5}
+        )
+        source_dir, _, source = _run(config, tmp_path)
+    with source:
+        harvests = source.events(kind="llm_harvest")
+        expected, scores = _sequence(source), _scores(source)
+        llm_made = {(c.generation, c.island) for c in source.candidates() if c.proposer == "llm"}
+    assert harvests and llm_made
+    harvested = {(e.generation, e.payload["island"]) for e in harvests}
+    assert llm_made <= harvested  # an LLM law joins only where an answer was harvested
+    assert all(e.payload["launched"] < e.generation for e in harvests)
+    _, _, replayed = _run(replay_config(source_dir), tmp_path)
+    with replayed:
+        assert _sequence(replayed) == expected
+        assert _scores(replayed) == scores
+        again = {(e.generation, e.payload["island"]) for e in replayed.events(kind="llm_harvest")}
+    assert again == harvested
+
+
 def test_llm_without_endpoint_falls_back_to_offline_with_one_notice(monkeypatch, tmp_path):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)

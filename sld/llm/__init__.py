@@ -24,6 +24,7 @@ _EXPORTS = {
     "quirks_for": "sld.llm._client",
     "learn_quirk": "sld.llm._client",
     "ReplayChat": "sld.llm._replay",
+    "harvests": "sld.llm._replay",
     "LocalChat": "sld.llm._local",
     "local_available": "sld.llm._local",
     "probe_failure": "sld.llm._local",
@@ -37,6 +38,7 @@ _EXPORTS = {
     "repair_message": "sld.llm._prompts",
     "LlmProposer": "sld.llm._proposer",
     "MixedProposer": "sld.llm._proposer",
+    "HARVEST": "sld.llm._proposer",
     "endpoint": "sld.llm._transport",
     "transport_for": "sld.llm._transport",
 }

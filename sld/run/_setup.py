@@ -14,7 +14,7 @@ from sld.config import Budgets, RunConfig
 from sld.corpus import Task
 from sld.errors import ConfigError
 from sld.evolve.offline import OfflineProposer
-from sld.llm import ChatTransport, LlmProposer, MixedProposer, transport_for
+from sld.llm import HARVEST, ChatTransport, LlmProposer, MixedProposer, harvests, transport_for
 from sld.proposer import Proposer
 from sld.store import RunReader, RunStore
 
@@ -104,7 +104,15 @@ def proposer_for(
         notice=notice,
     )
     if config.proposer == "mixed":
-        return MixedProposer(llm, OfflineProposer(), ratio=config.llm.mixed_ratio)
+        replay = config.replay_from
+        schedule = harvests(replay, event=HARVEST) if replay is not None else None
+        return MixedProposer(  # a replay harvests where the recorded run did
+            llm,
+            OfflineProposer(),
+            ratio=config.llm.mixed_ratio,
+            schedule=schedule,
+            blocking=replay is not None and schedule is None,
+        )
     return llm
 
 
