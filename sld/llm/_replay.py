@@ -65,15 +65,3 @@ class ReplayChat:
 
     async def close(self) -> None:
         return None
-
-
-def harvests(run_dir: str | Path, *, event: str) -> frozenset[tuple[int, int]] | None:
-    """The (generation, island) pairs where the run in ``run_dir`` harvested an LLM answer
-    (its ``event`` events), or None when it recorded none although it called the LLM (a run
-    from before harvests were recorded, whose mixed proposer waited for each answer)."""
-    with RunReader.open(run_dir) as reader:
-        rows = reader.events(kind=event)
-        called = bool(reader.llm_calls())
-    if not rows and called:
-        return None
-    return frozenset((int(r.generation or 0), int(r.payload["island"])) for r in rows)

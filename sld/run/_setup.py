@@ -14,7 +14,7 @@ from sld.config import Budgets, RunConfig
 from sld.corpus import Task
 from sld.errors import ConfigError
 from sld.evolve.offline import OfflineProposer
-from sld.llm import HARVEST, ChatTransport, LlmProposer, MixedProposer, harvests, transport_for
+from sld.llm import ChatTransport, LlmProposer, MixedProposer, recorded_harvests, transport_for
 from sld.proposer import Proposer
 from sld.store import RunReader, RunStore
 
@@ -105,7 +105,7 @@ def proposer_for(
     )
     if config.proposer == "mixed":
         replay = config.replay_from
-        schedule = harvests(replay, event=HARVEST) if replay is not None else None
+        schedule = recorded_harvests(replay) if replay is not None else None
         return MixedProposer(  # a replay harvests where the recorded run did
             llm,
             OfflineProposer(),
