@@ -5,12 +5,14 @@
     python bench/repick.py BENCH_DIR/runs/*/ --parsimony on --heldout  # a run made without it
     python bench/repick.py BENCH_DIR/runs/*/ --windows 0,0.25,0.5 --heldout  # fit windows
     python bench/repick.py BENCH_DIR/runs/*/ --polish 800 --heldout  # polished fits
+    python bench/repick.py BENCH_DIR/runs/*/ --simpler off --heldout  # no simpler front
 
 For each finished run directory: its stored population and every fully scored law it
 dropped go through :func:`sld.evolve.pick.pick_law` with the run's own settings
 (``--per-shape`` overrides the cap on laws of one shape; ``--candidates`` the pool
 size; ``--windows`` the fit-window shares; ``--polish`` the polish of the pick's fold
-fits, which the held-out fit then uses too, so a law chosen again is scored again). The
+fits, which the held-out fit then uses too, so a law chosen again is scored again;
+``--simpler`` whether the pool takes the simpler front, :func:`sld.evolve.pick.simpler_front`). The
 pick reads training rows only. The run's report already holds the held-out R² of the
 law it chose; ``--heldout`` fits a newly chosen law on every training row and
 scores it on the test rows, as the report does, for this table only: nothing here feeds
@@ -49,6 +51,7 @@ def repick(
     parsimony: bool | None = None,
     windows: tuple[float, ...] | None = None,
     polish: int | None = None,
+    simpler: bool | None = None,
 ) -> dict:
     """The old and the new pick of one finished run (and their test R² when asked)."""
     report = json.loads((run / "report.json").read_text())
@@ -67,6 +70,8 @@ def repick(
         settings = dataclasses.replace(settings, windows=windows)
     if polish is not None:
         settings = dataclasses.replace(settings, polish=polish)
+    if simpler is not None:
+        settings = dataclasses.replace(settings, simpler=simpler)
     started = time.perf_counter()
     with RunReader.open(run) as reader:
         record = read_run(reader)
@@ -155,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--polish", type=int, help="polish of the pick's and the held-out fits (default: the run's)"
     )
+    parser.add_argument(
+        "--simpler", choices=["on", "off"], help="the pool takes the simpler front (default: on)"
+    )
     parser.add_argument("--heldout", action="store_true", help="score a new pick on test rows")
     args = parser.parse_args(argv)
     rows = []
@@ -173,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.windows is None
                 else tuple(float(w) for w in args.windows.split(",")),
                 polish=args.polish,
+                simpler=None if args.simpler is None else args.simpler == "on",
             )
         )
         print(re.sub(r"\s+", " ", json.dumps(rows[-1])), flush=True)

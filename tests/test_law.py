@@ -494,6 +494,12 @@ def test_shape_keeps_the_top_of_the_tree_and_erases_parameter_names():
     # other forms do not
     assert shape("A + exp(a*log(N) + b*log(D))") != sigmoid
     assert shape("E + A/N**a + B/D**b") != shape("E + A*N**a*D**b")
+    # a frozen term (no parameter, an input) beside or inside the terms is left out
+    power = shape("A + exp(a*log(N) + b*log(D))")
+    assert shape("A + 12/sqrt(N) + exp(1/sqrt(N) + a*log(N) + b*log(D))") == power
+    assert shape("A + 30/sqrt(N) + exp(a*log(N) + b*log(D))") == power
+    # a sum without a parameter keeps every term: centring is not a frozen term
+    assert shape("A + B*(log(N) - 18.2)") != shape("A + B*log(N)")
     # every output contributes
     two = parse_law("y = A/N**a; z = B/D**b", inputs=("N", "D"), outputs=("y", "z"))
     assert two.shape.count(" ; ") == 1

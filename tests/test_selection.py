@@ -16,7 +16,13 @@ from sld.config import RunConfig, TaskSpec
 from sld.corpus import list_tasks, load_card, load_task
 from sld.evolve.engine import Engine, member_from_fitted
 from sld.evolve.offline import OfflineProposer
-from sld.evolve.pick import PICK_STATE, PickSettings, confirmed_reports, pick_pool
+from sld.evolve.pick import (
+    PICK_STATE,
+    PickSettings,
+    confirmed_reports,
+    pick_pool,
+    simpler_front,
+)
 from sld.evolve.population import Member, Population
 from sld.report import finalize, read_run
 from sld.resources import datasets_dir
@@ -311,6 +317,53 @@ def test_the_pick_pool_takes_one_of_a_law_written_several_ways(tmp_path):
     population.add(_member(4, "E + A/(N**a*D**b)", error=0.0500001))
     pool = pick_pool(population, task, candidates=10, per_shape=10)
     assert [cid for cid, _ in pool] == [1, 4]
+
+
+def _sized(cid: int, text: str, *, params: int, error: float, demoted: bool = False) -> Member:
+    return Member(
+        id=cid,
+        key=f"k{cid}",
+        text=text,
+        complexity=4 * params,
+        n_params=params,
+        error=error,
+        r2=0.9,
+        island=0,
+        generation=0,
+        demoted=demoted,
+    )
+
+
+def test_the_simpler_front_holds_the_best_law_of_each_smaller_size_that_the_pool_could_take():
+    pool = [_sized(1, "a", params=6, error=0.010), _sized(2, "b", params=6, error=0.012)]
+    others = [
+        _sized(3, "c", params=4, error=0.011),
+        _sized(4, "d", params=4, error=0.0115),  # not the best of its size
+        _sized(5, "e", params=2, error=0.05),  # on the front, but worse than the whole pool
+        _sized(6, "f", params=3, error=0.0105, demoted=True),  # failed a check
+        _sized(7, "g", params=5, error=0.0109),
+        _sized(8, "h", params=5, error=math.inf),  # failed to fit
+        _sized(9, "i", params=7, error=0.009),  # more parameters than any pool law
+    ]
+    front = simpler_front(pool + others, below=pool)
+    assert [m.id for m in front] == [3, 7]
+    # the front is Pareto: a size whose best is no better than a smaller size's best is left out
+    worse = _sized(10, "j", params=5, error=0.0112)
+    assert [m.id for m in simpler_front([*pool, others[0], worse], below=pool)] == [3]
+    assert simpler_front(pool + others, below=[]) == []
+
+
+def test_the_pick_pool_takes_a_simpler_law_the_walk_left_out(tmp_path):
+    task = _task(_csv(tmp_path, perturb=False))
+    simple = "E + A/(1 + exp(a*log(N)))"
+    assert parse_for_task(simple, task).shape == parse_for_task(SIGMOIDS[0], task).shape
+    population = Population(islands=1)
+    population.add(_sized(1, SIGMOIDS[0], params=4, error=0.010))
+    population.add(_sized(2, simple, params=3, error=0.0111))  # ranks second, its shape capped
+    population.add(_sized(3, "E + A/(N**a*D**b)", params=4, error=0.0112))
+    walk = pick_pool(population, task, per_shape=1, simpler=False)
+    assert [cid for cid, _ in walk] == [1, 3]
+    assert [cid for cid, _ in pick_pool(population, task, per_shape=1)] == [1, 3, 2]
 
 
 def test_a_pick_outside_the_population_is_the_chosen_law(tmp_path):

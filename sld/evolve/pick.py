@@ -16,10 +16,19 @@ population is often one form in many near-variants or spellings; they extrapolat
 alike, so ten of them put one bet ten times, and the bootstrap then chooses among
 copies. Capping each lets the best of the other forms the run found compete on the
 same terms.
+
+The pool then takes the *simpler front* (:func:`simpler_front`): for each parameter count
+below the pool's largest, the law with the lowest selection error at that count, when it
+beats every law with fewer parameters and is no worse than a law the pool already took.
+The pick prefers the fewest parameters among laws it cannot tell from its leader (step 5
+of :mod:`sld.scoring._pick`), so a simpler law that the search ranked just below the top
+ten (its one cheap fit a little worse, or its shape already taken twice) must be in the
+pool to be preferred; one worse than every law there could never be plausible.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -54,6 +63,7 @@ class PickSettings:
     parsimony: bool = True
     windows: tuple[float, ...] = (0.0,)
     max_params: int | None = None
+    simpler: bool = True
 
     @classmethod
     def from_config(cls, config: RunConfig) -> PickSettings:
@@ -82,8 +92,10 @@ def pick_pool(
     candidates: int = 10,
     per_shape: int = 2,
     max_params: int | None = None,
+    simpler: bool = True,
 ) -> list[tuple[int, Law]]:
-    """(id, law) of up to ``candidates`` laws for the final pick, best search fitness first.
+    """(id, law) of up to ``candidates`` laws for the final pick, best search fitness first,
+    then (with ``simpler``) the laws of the :func:`simpler_front` the walk left out.
 
     The pool is the population's members and the ``archive`` members not in it, ranked
     as the population ranks (fitness, then complexity, then id); walking that order, a
@@ -111,7 +123,51 @@ def pick_pool(
         taken[law.shape] = taken.get(law.shape, 0) + 1
         admitted.append(member)
         pool.append((member.id, law))
+    if not simpler or not admitted:
+        return pool
+    for member in simpler_front(ranked, below=admitted):
+        if any(twins(member, other) for other in admitted):
+            continue
+        try:
+            law = parse_for_task(member.text, task, max_params=max_params)
+        except ParseError:
+            continue
+        admitted.append(member)
+        pool.append((member.id, law))
     return pool
+
+
+def simpler_front(members: Sequence[Member], *, below: Sequence[Member]) -> list[Member]:
+    """The laws of ``members`` that a simpler pick could be, fewest parameters first.
+
+    Per parameter count, the member with the lowest selection error (ties: fewer nodes,
+    then lower id); of those, each whose error is below that of every member with fewer
+    parameters (the Pareto front of error against parameters), that has fewer parameters
+    than the most in ``below`` (the pool so far) and an error no larger than the largest
+    there, and that is neither in ``below`` nor demoted by an extrapolation check.
+    No threshold: the pool's own laws bound the front from both sides.
+    """
+    if not below:
+        return []
+    most = max(m.n_params for m in below)
+    worst = max(m.error for m in below)
+    taken = {m.id for m in below}
+    best: dict[int, Member] = {}
+    for m in members:
+        if m.failed or m.demoted:
+            continue
+        held = best.get(m.n_params)
+        if held is None or (m.error, m.complexity, m.id) < (held.error, held.complexity, held.id):
+            best[m.n_params] = m
+    front, floor = [], math.inf
+    for count in sorted(best):
+        m = best[count]
+        if m.error >= floor:
+            continue
+        floor = m.error
+        if count < most and m.error <= worst and m.id not in taken:
+            front.append(m)
+    return front
 
 
 def pick_law(
@@ -136,6 +192,7 @@ def pick_law(
         candidates=settings.candidates,
         per_shape=settings.per_shape,
         max_params=settings.max_params,
+        simpler=settings.simpler,
     )
     return final_pick(
         pool,

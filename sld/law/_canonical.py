@@ -158,7 +158,24 @@ def shape(expressions: Sequence[sympy.Expr], *, depth: int = SHAPE_DEPTH) -> str
     ``A + B/(1 + exp(a*x + b*y))`` and ``C + D/(1 + exp(c*x + d*y**2))`` have one shape,
     ``A + exp(a*x + b*y)`` another: laws that differ only deep inside share one.
     Outputs are joined by ``" ; "``.
+
+    A *frozen term* is left out first: a summand with no parameter that depends on an
+    input (``12/sqrt(N)``), in a sum where another summand holds both a parameter and an
+    input. A fit cannot scale it; laws written before search gave such terms a
+    coefficient (:func:`sld.evolve.mutate.tidy`) carry them in many near-variants,
+    ``9/sqrt(N)``, ``12/sqrt(N)``, ``30/sqrt(N)`` beside or inside one law's terms, each
+    with a slightly different error. So ``A + 12/sqrt(N) + exp(1/sqrt(N) + a*x)`` has the
+    shape of ``A + exp(a*x)``, while a shift keeps its input: ``log(lr) - 6.07 - C`` has
+    no summand with both.
     """
+
+    def inputs_only(term: sympy.Basic) -> bool:
+        symbols = term.free_symbols
+        return bool(symbols) and all(s.is_positive for s in symbols)
+
+    def term(arg: sympy.Basic) -> bool:  # a parameter and an input
+        symbols = arg.free_symbols
+        return any(s.is_positive for s in symbols) and not all(s.is_positive for s in symbols)
 
     def walk(expr: sympy.Basic, left: int) -> str:
         if isinstance(expr, sympy.Symbol):
@@ -167,7 +184,10 @@ def shape(expressions: Sequence[sympy.Expr], *, depth: int = SHAPE_DEPTH) -> str
             return str(expr) if expr in _SHAPE_NUMBERS else "c"
         if left == 0:
             return "~"
-        kids = [walk(arg, left - 1) for arg in expr.args]
+        args = expr.args
+        if isinstance(expr, sympy.Add) and any(term(a) for a in args):
+            args = tuple(a for a in args if not inputs_only(a))
+        kids = [walk(arg, left - 1) for arg in args]
         if isinstance(expr, sympy.Add | sympy.Mul):
             kids.sort()
         return f"{type(expr).__name__}({','.join(kids)})"
