@@ -11,7 +11,7 @@ import sympy
 
 from sld.evolve.families import offset_power, param_budget, seeds, sum_of_powers
 from sld.evolve.features import Params, features, placeholders_in
-from sld.evolve.mutate import MUTATIONS, tidy, tie_exponents
+from sld.evolve.mutate import MUTATIONS, tie_exponents
 from sld.evolve.offline import OfflineProposer, offline_proposals
 from sld.evolve.text import law_text
 from sld.law import input_symbol, parameter_symbol, parse_law
@@ -292,43 +292,6 @@ def test_tie_exponents_gives_two_powers_one_exponent_and_skips_a_law_with_one_po
     assert _parse(text, EXPERTS).key == _parse("loss = E0 + A/N**a + B/E**a", EXPERTS).key
     one = offset_power(fs, Params())
     assert tie_exponents(one, fs, Params(one), np.random.default_rng(0)) is None
-
-
-def _frozen_terms(law) -> list[sympy.Expr]:
-    """Summands of inputs alone in a sum where another summand holds a parameter and an input."""
-
-    def inputs_only(e):
-        return bool(e.free_symbols) and all(s.is_positive for s in e.free_symbols)
-
-    out = []
-    for expr in law.expressions:
-        for node in sympy.preorder_traversal(expr):
-            if isinstance(node, sympy.Add):
-                terms = [a for a in node.args if a.free_symbols and not inputs_only(a)]
-                if any(any(s.is_positive for s in a.free_symbols) for a in terms):
-                    out += [a for a in node.args if inputs_only(a)]
-    return out
-
-
-def test_tidy_gives_a_frozen_term_a_coefficient_and_keeps_a_shift():
-    fs = features(EXPERTS)
-    n, experts = fs[1].raw, fs[0].raw
-    p = Params()
-    a, b, c = p(), p(), p()
-    frozen = a + 1 / sympy.sqrt(n) + sympy.exp(1 / sympy.sqrt(n) + b * sympy.log(experts))
-    tidied = tidy(frozen, fs, Params(frozen))
-    law = _parse(law_text((tidied,), EXPERTS), EXPERTS)
-    assert not _frozen_terms(law)
-    assert len(law.parameters) == 4  # a, b, and one coefficient for each 1/sqrt(N)
-    # a shift of an input by a parameter has no term with both: it stays as it is
-    bowl = c * (sympy.log(n) - 18 - a) ** 2 + b / experts
-    assert tidy(bowl, fs, Params(bowl)) == bowl
-
-
-@pytest.mark.parametrize("brief", BRIEFS, ids=IDS)
-def test_evolved_proposals_hold_no_frozen_term(brief):
-    for proposal in _evolve(brief, generations=6, seed=3):
-        assert not _frozen_terms(_parse(proposal.text, brief)), proposal.text
 
 
 def test_proposals_stay_within_parser_bounds_over_many_generations():

@@ -273,22 +273,13 @@ def tidy(expr: sympy.Expr, fs: Sequence[Feature], p: Params) -> sympy.Expr:
     become one fresh parameter when at least two of them hold parameters — ``A*B*X``
     has one identifiable coefficient, not two — and powers of one base in a product
     are combined (``X**a * X**b`` → ``X**c``), and so are terms of a sum that differ only
-    in their coefficients (``A*X + B*X`` → ``C*X``).
-
-    And give a *frozen term* a coefficient: in a sum where some term holds both a
-    parameter and an input, a term of inputs alone (``1/sqrt(N)``, left when a crossover
-    takes a power without its coefficient and an edit then fixes the exponent) becomes
-    ``C/sqrt(N)``. Left frozen it is a number the search chose by chance, and one law
-    then spreads over the population as ``9/sqrt(N)``, ``12/sqrt(N)``, ... with near-equal
-    errors. A shift such as ``log(lr) - 6.07 - C`` has no term with both, and stays."""
+    in their coefficients (``A*X + B*X`` → ``C*X``)."""
     if not expr.args:
         return expr
     args = [tidy(a, fs, p) for a in expr.args]
     if isinstance(expr, sympy.Mul):
         args = _merge_powers(args, fs, p)
     if isinstance(expr, sympy.Add):
-        if any(_uses_input(a, fs) and _has_parameter(a) for a in args):
-            args = [p() * a if _uses_input(a, fs) and not _has_parameter(a) else a for a in args]
         args = _merge_like_terms(args, fs, p)
     if isinstance(expr, (sympy.Add, sympy.Mul)):
         constant = [a for a in args if not _uses_input(a, fs)]

@@ -161,10 +161,10 @@ def shape(expressions: Sequence[sympy.Expr], *, depth: int = SHAPE_DEPTH) -> str
 
     A *frozen term* is left out first: a summand with no parameter that depends on an
     input (``12/sqrt(N)``), in a sum where another summand holds both a parameter and an
-    input. A fit cannot scale it; laws written before search gave such terms a
-    coefficient (:func:`sld.evolve.mutate.tidy`) carry them in many near-variants,
-    ``9/sqrt(N)``, ``12/sqrt(N)``, ``30/sqrt(N)`` beside or inside one law's terms, each
-    with a slightly different error. So ``A + 12/sqrt(N) + exp(1/sqrt(N) + a*x)`` has the
+    input. A fit cannot scale it; search writes it (a crossover takes a power without
+    its coefficient, an edit fixes the exponent) in many near-variants, ``9/sqrt(N)``,
+    ``12/sqrt(N)``, ``30/sqrt(N)`` beside or inside one law's terms, each with a slightly
+    different error. So ``A + 12/sqrt(N) + exp(1/sqrt(N) + a*x)`` has the
     shape of ``A + exp(a*x)``, while a shift keeps its input: ``log(lr) - 6.07 - C`` has
     no summand with both.
     """
