@@ -98,17 +98,28 @@ def residuals(
     return r, j, finite
 
 
+def _normal(j: jax.Array, r: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The normal equations' parts: JᵀJ (G, R, P, P) and Jᵀr (G, R, P) of j (G, R, M, P), r (G, R, M)."""
+    return jnp.einsum("grmp,grmq->grpq", j, j), jnp.einsum("grmp,grm->grp", j, r)
+
+
 def _linear_step(j: jax.Array, r: jax.Array, lin: jax.Array) -> jax.Array:
     """Gauss–Newton step on the linear parameters alone: argmin_Δ ‖r + J_L Δ‖², zero elsewhere.
 
     j: (G, R, M, P), r: (G, R, M), lin: (1, 1, P) bool → (G, R, P); NaN where the solve fails.
+    """
+    return _linear_solve(*_normal(j, r), lin)
+
+
+def _linear_solve(a: jax.Array, g: jax.Array, lin: jax.Array) -> jax.Array:
+    """:func:`_linear_step` from the normal equations' parts a = JᵀJ, g = Jᵀr.
+
     Columns are equilibrated and a tiny ridge added, so coefficients of 1e9 beside 1e-3 still solve.
     """
-    P = j.shape[-1]
-    a = jnp.einsum("grmp,grmq->grpq", j, j)
-    b = -jnp.einsum("grmp,grm->grp", j, r)
+    P = a.shape[-1]
+    b = -g
     both = lin[..., :, None] & lin[..., None, :]
-    eye = jnp.eye(P, dtype=j.dtype)[None, None]
+    eye = jnp.eye(P, dtype=a.dtype)[None, None]
     a = jnp.where(both, a, eye)
     b = jnp.where(lin, b, 0.0)
     d = jnp.sqrt(jnp.diagonal(a, axis1=-2, axis2=-1))
@@ -197,10 +208,11 @@ def lm_run(
     lin = linear[None, None, :]
 
     best = _group_best(F, good)
+    a0, g0 = _normal(j, r)
     state = dict(
         p=p,
-        r=r,
-        j=j,
+        a=a0,
+        g=g0,
         F=F,
         lam=lam,
         nu=nu,
@@ -218,9 +230,7 @@ def lm_run(
         return (s["it"] < stop_at) & jnp.any(s["active"]) & ~s["stalled"]
 
     def body(s: dict[str, jax.Array]) -> dict[str, jax.Array]:
-        p, r, j, F, lam, nu, active = s["p"], s["r"], s["j"], s["F"], s["lam"], s["nu"], s["active"]
-        a = jnp.einsum("grmp,grmq->grpq", j, j)
-        g = jnp.einsum("grmp,grm->grp", j, r)
+        p, a, g, F, lam, nu, active = s["p"], s["a"], s["g"], s["F"], s["lam"], s["nu"], s["active"]
         dsq = s["dsq"]
         if damping == "marquardt":
             dsq = jnp.maximum(dsq, jnp.diagonal(a, axis1=-2, axis2=-1))
@@ -235,32 +245,36 @@ def lm_run(
         lm_step = step
         f_new, jf_new, work = model(p_new, s["work"])
         r_new, j_new, finite_new = residuals(f_new, jf_new, data, loss=loss, log_space=log_space)
-        F_new = 0.5 * jnp.sum(r_new * r_new, axis=-1)
-        F_new = jnp.where(finite_new, F_new, jnp.inf)
+        F_raw = 0.5 * jnp.sum(r_new * r_new, axis=-1)
+        F_new = jnp.where(finite_new, F_raw, jnp.inf)
+        # the loop carries the normal equations' parts (P×P a restart), not the Jacobian
+        # (M×P): selecting and carrying those was a full pass over it per iteration
+        a_new, g_new = _normal(j_new, r_new)
         if reproject == "exact":
 
             def project(at: tuple[Any, ...]) -> tuple[Any, ...]:
-                p_at, r_at, j_at, _, work_at = at
-                p_proj = p_at + _linear_step(j_at, r_at, lin)
+                p_at, _, a_at, g_at, _, work_at = at
+                p_proj = p_at + _linear_solve(a_at, g_at, lin)
                 f_proj, jf_proj, work_at = model(p_proj, work_at)
                 r_proj, j_proj, finite_proj = residuals(
                     f_proj, jf_proj, data, loss=loss, log_space=log_space
                 )
-                return p_proj, r_proj, j_proj, finite_proj, work_at
+                F_proj = 0.5 * jnp.sum(r_proj * r_proj, axis=-1)
+                return p_proj, F_proj, *_normal(j_proj, r_proj), finite_proj, work_at
 
             # a law without linear parameters projects to the point it is at: skip the
             # evaluation (the trial then stays, as it would: F_proj = F_new is not lower)
-            p_proj, r_proj, j_proj, finite_proj, work = jax.lax.cond(
+            p_proj, F_proj, a_proj, g_proj, finite_proj, work = jax.lax.cond(
                 jnp.any(linear),
                 project,
                 lambda at: at,
-                (p_new, r_new, j_new, finite_new, work),
+                (p_new, F_raw, a_new, g_new, finite_new, work),
             )
         elif reproject == "affine":
             # f is affine in the linear parameters, so f(p_new + δ) = f(p_new) + J δ exactly
             # for a δ on them alone; their Jacobian columns are unchanged, the others are
             # left as at p_new (one model evaluation per iteration instead of two).
-            delta = _linear_step(j_new, r_new, lin)
+            delta = _linear_solve(a_new, g_new, lin)
             delta = jnp.where(jnp.isfinite(delta), delta, 0.0)
             p_proj = p_new + delta
             f_proj = f_new + jnp.einsum(
@@ -269,14 +283,16 @@ def lm_run(
             r_proj, j_proj, finite_proj = residuals(
                 f_proj, jf_new, data, loss=loss, log_space=log_space
             )
+            F_proj = 0.5 * jnp.sum(r_proj * r_proj, axis=-1)
+            a_proj, g_proj = _normal(j_proj, r_proj)
         elif reproject != "none":
             raise ValueError(f"reproject must be 'exact', 'affine' or 'none', got {reproject!r}")
         if reproject != "none":
-            F_proj = jnp.where(finite_proj, 0.5 * jnp.sum(r_proj * r_proj, axis=-1), jnp.inf)
+            F_proj = jnp.where(finite_proj, F_proj, jnp.inf)
             better = F_proj < F_new
             p_new = jnp.where(better[..., None], p_proj, p_new)
-            r_new = jnp.where(better[..., None], r_proj, r_new)
-            j_new = jnp.where(better[..., None, None], j_proj, j_new)
+            a_new = jnp.where(better[..., None, None], a_proj, a_new)
+            g_new = jnp.where(better[..., None], g_proj, g_new)
             F_new = jnp.where(better, F_proj, F_new)
             finite_new = finite_new | finite_proj
             step = p_new - p
@@ -304,8 +320,8 @@ def lm_run(
         active = active & ~now_converged & ~stuck
         return dict(
             p=jnp.where(keep, p_new, p),
-            r=jnp.where(keep, r_new, r),
-            j=jnp.where(keep[..., None], j_new, j),
+            a=jnp.where(keep[..., None], a_new, a),
+            g=jnp.where(keep, g_new, g),
             F=F,
             lam=lam,
             nu=nu,
@@ -320,7 +336,6 @@ def lm_run(
         )
 
     s = jax.lax.while_loop(cond, body, state)
-    g = jnp.einsum("grmp,grm->grp", s["j"], s["r"])
     return dict(
         p=s["p"],
         lam=s["lam"],
@@ -334,7 +349,7 @@ def lm_run(
         stalled=s["stalled"],
         dsq=s["dsq"],
         F=jnp.where(good, s["F"], jnp.inf),
-        g=g,
+        g=s["g"],
     )
 
 
