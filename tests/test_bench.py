@@ -1,5 +1,5 @@
 """sld bench: the table from fixed stores, its outputs, the directory's config, resume after a
-kill (checked against the stores), a worker that dies, and bad input.
+kill (checked against the stores), a worker that dies (by a signal: resumed once), and bad input.
 
 Real benches here are tiny (two generations of six proposals): what they check is where
 each run ends up and what its store holds, compared with an uninterrupted bench of the same
@@ -11,6 +11,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import multiprocessing
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -30,6 +33,9 @@ from sld.bench import (
     BENCH_JSON,
     CONFIG_FILE,
     JobEnded,
+    JobNotice,
+    JobProgress,
+    JobStarted,
     LocalExecutor,
     bench_config,
     jobs,
@@ -234,6 +240,52 @@ def test_a_dying_worker_fails_only_its_job(tmp_path):
     assert ended[second.key].ok  # the next job ran on a fresh worker
     assert run_stage(tmp_path / second.run_dir) == "done"
     assert run_stage(tmp_path / broken.run_dir) == "new"
+
+
+def _kill_the_worker_at_its_first_fits(job, root: Path, *, deaths: int) -> list:
+    """Run ``job`` on one local worker, SIGKILLing the worker that runs it as soon as it
+    reports a fit, ``deaths`` times; every message the executor gave."""
+    messages, killed, armed = [], 0, False
+    for message in LocalExecutor(1).run([job], root):
+        messages.append(message)
+        armed = armed or isinstance(message, JobStarted)
+        if armed and killed < deaths and isinstance(message, JobProgress) and message.fitted:
+            [worker] = [
+                p for p in multiprocessing.active_children() if p.name == "sld-bench-worker"
+            ]
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.join()
+            killed, armed = killed + 1, False
+    assert killed == deaths
+    return messages
+
+
+@pytest.mark.slow
+def test_a_worker_killed_by_a_signal_is_resumed_once(tmp_path):
+    slow = {
+        "generations": 4,
+        "islands": 2,
+        "proposals_per_island": 6,
+        "restarts": 4,
+        "bootstrap": 0,
+    }
+    config, _ = bench_config([{"source": PARALLEL}], seeds=1, run=slow)
+    [job] = jobs(config)
+    # once: the job is tried again on a fresh worker, which resumes its store
+    messages = _kill_the_worker_at_its_first_fits(job, tmp_path / "once", deaths=1)
+    [ended] = [m for m in messages if isinstance(m, JobEnded)]
+    assert ended.ok
+    [notice] = [m for m in messages if isinstance(m, JobNotice) and "fresh worker" in m.message]
+    assert notice.message.startswith("worker process died (signal 9)")
+    assert [m.stage for m in messages if isinstance(m, JobStarted)] == ["new", "resume"]
+    assert run_stage(tmp_path / "once" / job.run_dir) == "done"
+    assert "resumed" in event_kinds(tmp_path / "once" / job.run_dir)
+    assert set(fit_counts(tmp_path / "once" / job.run_dir).values()) == {1}  # none fitted twice
+    # twice: the second death is the job's failure, and its store is kept for the next bench
+    messages = _kill_the_worker_at_its_first_fits(job, tmp_path / "twice", deaths=2)
+    [ended] = [m for m in messages if isinstance(m, JobEnded)]
+    assert not ended.ok and ended.error == "worker process died (signal 9)"
+    assert run_stage(tmp_path / "twice" / job.run_dir) == "resume"
 
 
 # -- bad input ------------------------------------------------------------------------------------

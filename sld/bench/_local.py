@@ -3,8 +3,11 @@
 Workers are started with the ``spawn`` method (JAX does not survive ``fork``)
 and live for several jobs, so each pays JAX's import and compile-cache load
 once. Each talks to the driver over its own pipe, so a worker that dies
-(killed, out of memory) costs only its current job: the driver reports that
-job as failed, starts a replacement, and the next ``sld bench`` resumes it.
+costs only its current job. A death by a signal (a crash in native code, the
+out-of-memory killer) may not happen again, so that job gets one more try on a
+fresh worker, which resumes it from its run store (nothing fitted is lost or
+repeated); a second death, or an exit with an error, is reported as the job's
+failure, and the next ``sld bench`` resumes it.
 
 Workers die with the driver (``PR_SET_PDEATHSIG`` on Linux, and a parent check
 everywhere): a killed bench leaves no orphan holding a run store's writer lock.
@@ -25,8 +28,10 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from sld.bench._job import JobEnded, JobMessage, run_job
+from sld.bench._job import JobEnded, JobMessage, JobNotice, run_job
 from sld.bench._plan import Job
+
+RETRIES_AFTER_A_SIGNAL = 1  # fresh-worker tries a job gets after its worker died by a signal
 
 
 class LocalExecutor:
@@ -52,6 +57,7 @@ class LocalExecutor:
             return
         pool = _Pool(root)
         pending = collections.deque(todo)
+        tries: collections.Counter[str] = collections.Counter()
         interrupted = threading.Event()
         with _interrupts_to(interrupted):
             try:
@@ -70,8 +76,19 @@ class LocalExecutor:
                                 pool.assign(worker, pending.popleft())
                             else:
                                 pool.retire(worker)
-                    for message in pool.reap():
-                        yield message
+                    for signalled, message in pool.reap():
+                        if (
+                            signalled is not None
+                            and isinstance(message, JobEnded)
+                            and tries[signalled.key] < RETRIES_AFTER_A_SIGNAL
+                            and not interrupted.is_set()
+                        ):
+                            tries[signalled.key] += 1
+                            note = f"{message.error}: resuming the run on a fresh worker"
+                            yield JobNotice(signalled.key, note)
+                            pending.appendleft(signalled)
+                        else:
+                            yield message
                         if isinstance(message, JobEnded) and pending and not interrupted.is_set():
                             pool.start(pending.popleft())
             finally:
@@ -156,13 +173,14 @@ class _Pool:
                 messages.extend(_drain(worker.conn))
         return messages
 
-    def reap(self) -> list[JobMessage]:
+    def reap(self) -> list[tuple[Job | None, JobMessage]]:
         """The last messages of each worker that died, and its job's failure when it had not
-        ended it; the dead workers leave the pool."""
-        messages: list[JobMessage] = []
+        ended it; the dead workers leave the pool. A failure from a death by a signal comes
+        paired with its job (so it can be tried again), every other message with None."""
+        messages: list[tuple[Job | None, JobMessage]] = []
         for worker in [w for w in self.workers if not w.process.is_alive()]:
             drained = _drain(worker.conn)
-            messages.extend(drained)
+            messages.extend((None, m) for m in drained)
             self.workers.remove(worker)
             worker.process.join()
             worker.conn.close()
@@ -170,8 +188,10 @@ class _Pool:
             if job is None or any(isinstance(m, JobEnded) and m.key == job.key for m in drained):
                 continue
             code = worker.process.exitcode
+            signalled = code is not None and code < 0
             how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-            messages.append(JobEnded(job.key, ok=False, error=f"worker process died ({how})"))
+            failure = JobEnded(job.key, ok=False, error=f"worker process died ({how})")
+            messages.append((job if signalled else None, failure))
         return messages
 
     def stop_all(self) -> None:
