@@ -3,6 +3,7 @@
     python bench/repick.py BENCH_DIR/runs/*/ --per-shape 2
     python bench/repick.py BENCH_DIR/runs/*/ --per-shape 2 --heldout   # also the new pick's test R²
     python bench/repick.py BENCH_DIR/runs/*/ --parsimony on --heldout  # a run made without it
+    python bench/repick.py BENCH_DIR/runs/*/ --consensus off --heldout  # no consensus step
     python bench/repick.py BENCH_DIR/runs/*/ --windows 0,0.25,0.5 --heldout  # fit windows
     python bench/repick.py BENCH_DIR/runs/*/ --polish 800 --heldout  # polished fits
     python bench/repick.py BENCH_DIR/runs/*/ --simpler off --heldout  # no simpler front
@@ -49,6 +50,7 @@ def repick(
     heldout: bool,
     bootstrap_restarts: int | None = None,
     parsimony: bool | None = None,
+    consensus: bool | None = None,
     windows: tuple[float, ...] | None = None,
     polish: int | None = None,
     simpler: bool | None = None,
@@ -66,6 +68,8 @@ def repick(
         settings = dataclasses.replace(settings, bootstrap_restarts=bootstrap_restarts)
     if parsimony is not None:
         settings = dataclasses.replace(settings, parsimony=parsimony)
+    if consensus is not None:
+        settings = dataclasses.replace(settings, consensus=consensus)
     if windows is not None:
         settings = dataclasses.replace(settings, windows=windows)
     if polish is not None:
@@ -155,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
         help="pick the fewest parameters within the leader's error bar (default: the run's)",
     )
     parser.add_argument(
+        "--consensus",
+        choices=["on", "off"],
+        help="among 3+ plausible laws, the one nearest their median extrapolation (default: "
+        "the run's config; off where it predates the option)",
+    )
+    parser.add_argument(
         "--windows", help="fit-window shares, comma-separated (default: the run's config)"
     )
     parser.add_argument(
@@ -177,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                 heldout=args.heldout,
                 bootstrap_restarts=args.bootstrap_restarts,
                 parsimony=None if args.parsimony is None else args.parsimony == "on",
+                consensus=None if args.consensus is None else args.consensus == "on",
                 windows=None
                 if args.windows is None
                 else tuple(float(w) for w in args.windows.split(",")),

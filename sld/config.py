@@ -338,6 +338,12 @@ class RunConfig(BaseModel):
         description="pick the law with the fewest parameters among those within the error bar "
         "of the law with the lowest pessimistic error (sld.scoring.final_pick, step 5)",
     )
+    pick_consensus: bool = Field(
+        default=False,
+        description="among three or more laws within that error bar, pick the one whose "
+        "extrapolation lies nearest their median extrapolation (sld.scoring.final_pick, step 6; "
+        "measured, not the default: bench/selection_sweep.md, 'Consensus of the plausible')",
+    )
     fit_windows: list[Annotated[float, Field(ge=0.0, lt=1.0)]] = Field(
         default_factory=lambda: list(DEFAULT_FIT_WINDOWS),
         min_length=1,

@@ -207,6 +207,10 @@ def test_fit_windows_reach_the_pick_and_bad_ones_are_one_line_errors(capsys):
     for bad in ("1", "0,x", "-0.25", "0,,0.5"):
         line = _one_line_error(capsys, ["discover", "parallel_scaling_law", "--fit-windows", bad])
         assert "--fit-windows" in line
+    assert not PickSettings.from_config(default).consensus
+    args = build_parser().parse_args(["bench", "parallel_scaling_law", "--pick-consensus"])
+    config = RunConfig(task=TaskSpec(source="parallel_scaling_law"), **search_settings(args))
+    assert PickSettings.from_config(config).consensus
 
 
 def test_discover_shows_each_step_after_the_search(capsys, tmp_path):

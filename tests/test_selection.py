@@ -27,6 +27,7 @@ from sld.evolve.population import Member, Population
 from sld.report import finalize, read_run
 from sld.resources import datasets_dir
 from sld.scoring import final_pick, fitness, heldout_score, parse_for_task, selection_scores
+from sld.scoring._consensus import consensus_distances, probe_points
 from sld.scoring._pick import PickEntry, _plausible
 from sld.scoring._reports import CheckReport
 from sld.scoring._resample import bootstrap_errors, pessimistic, resampled_folds
@@ -211,6 +212,7 @@ def test_the_pick_is_the_fewest_parameters_among_plausible_laws_and_the_leader_w
 
     resamples_score(drawn)
     options = dict(seed=5, restarts=4, bootstrap=8, node_weight=0.0, param_weight=0.01)
+    options["consensus"] = False  # step 5 alone (step 6: the next test)
     plain = final_pick(candidates, task, **options, known=known, parsimony=False)
     lean = final_pick(candidates, task, **options, known=known)
     # law 2 leads (error 0.009, bound 0.011); law 0 (0.010, 0.013) is plausible; law 1's error
@@ -226,6 +228,68 @@ def test_the_pick_is_the_fewest_parameters_among_plausible_laws_and_the_leader_w
     resamples_score(drawn)
     alone = {**known, 0: known[0].model_copy(update={"selection_error": 0.0111})}
     assert final_pick(candidates, task, **options, known=alone).chosen == 2  # nothing inside
+
+
+def test_among_three_plausible_laws_the_pick_is_nearest_their_median_extrapolation(
+    tmp_path, monkeypatch
+):
+    task = _task(_csv(tmp_path, perturb=False))
+    texts = {0: LAWS[0], 1: LAWS[2], 2: LAWS[3]}  # 5, 4 and 6 parameters
+    candidates = [(i, parse_for_task(t, task)) for i, t in texts.items()]
+    scores = selection_scores([law for _, law in candidates], task, seed=5, restarts=4)
+    point = {0: 0.010, 1: 0.0105, 2: 0.009}
+    known = {
+        i: scores[i].model_copy(update={"selection_error": point[i], "checks": None}) for i in texts
+    }
+    by_text = {law.text: i for i, law in candidates}
+
+    def resampled(laws, folds, rows, *, samples, restarts, seed):
+        return [[0.013] * samples for _ in laws]  # every law inside the leader's bar
+
+    monkeypatch.setattr("sld.scoring._pick.bootstrap_errors", resampled)
+    asked: list[list[int]] = []
+
+    def distances_are(far):
+        def consensus(laws, task, *, seed, restarts, probe):
+            asked.append([by_text[law.text] for law in laws])
+            return [far[by_text[law.text]] for law in laws]
+
+        monkeypatch.setattr("sld.scoring._pick.consensus_distances", consensus)
+
+    options = dict(seed=5, restarts=4, bootstrap=8, node_weight=0.0, param_weight=0.01)
+    options["consensus"] = True
+    distances_are({0: 2.0, 1: 3.0, 2: 0.5})
+    pick = final_pick(candidates, task, **options, known=known)
+    assert asked == [[1, 0, 2]]  # the plausible laws, fewest parameters first
+    assert pick.chosen == 2 and pick.consensus
+    assert "nearest (0.5 std) the median extrapolation of the 3 laws" in pick.reason
+    assert "the fewest-parameter law's distance 3 std" in pick.reason
+    distances_are({0: 1.0, 1: 1.0, 2: 1.0})  # equal distances: step 5's choice
+    assert final_pick(candidates, task, **options, known=known).chosen == 1
+    distances_are({0: 1.0, 1: math.inf, 2: math.inf})
+    assert final_pick(candidates, task, **options, known=known).chosen == 0
+    asked.clear()
+    off = final_pick(candidates, task, **{**options, "consensus": False}, known=known)
+    assert off.chosen == 1 and not off.consensus and asked == []
+    # two plausible laws: their median is their midpoint, so step 5 stands unasked
+    two = [c for c in candidates if c[0] != 2]
+    assert final_pick(two, task, **options, known=known).chosen == 1 and asked == []
+
+
+def test_consensus_distances_read_training_inputs_only_and_equal_laws_agree(tmp_path):
+    clean, perturbed = _pair(tmp_path)
+    texts = ["E + A/N**alpha + B/D**beta", "E + A*N**(-alpha) + B*D**(-beta)", LAWS[2]]
+    laws = [parse_for_task(t, clean) for t in texts]
+    near = consensus_distances(laws, clean, seed=3, restarts=4)
+    assert near == consensus_distances(laws, perturbed, seed=3, restarts=4)  # no test label
+    assert near[0] == pytest.approx(near[1], abs=1e-6) and near[2] > near[0]
+    points = probe_points(clean, probe=10.0)
+    train = clean.window_train()
+    j = list(train.inputs).index("params")
+    for x, probe in zip(train.X, points, strict=True):
+        top = x[:, j].max()
+        assert top < probe[:, j].max() <= 10 * top * (1 + 1e-12)  # beyond the training range
+        assert np.all(probe[:, j] >= np.quantile(x[:, j], 0.8) - 1e-9)
 
 
 def test_a_skipped_law_that_could_be_the_pick_is_resampled(tmp_path, monkeypatch):

@@ -265,6 +265,14 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
         "every fit, comma-separated; it keeps the one whose best law extrapolates best on "
         "the folds (default 0,0.25,0.5,0.75; 0 fits on every row)",
     )
+    search.add_argument(
+        "--pick-consensus",
+        action="store_true",
+        default=None,
+        help="among three or more laws the final pick cannot tell apart, choose the one whose "
+        "extrapolation lies nearest their median extrapolation (off by default; README, "
+        "'Consensus')",
+    )
 
 
 def _windows(text: str) -> list[float]:

@@ -150,6 +150,7 @@ def search_settings(args: argparse.Namespace) -> dict[str, Any]:
             ("screen_width", args.screen_width),
             ("start_laws", args.start),
             ("fit_windows", args.fit_windows),
+            ("pick_consensus", args.pick_consensus),
         )
         if value is not None
     }

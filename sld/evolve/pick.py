@@ -61,6 +61,7 @@ class PickSettings:
     node_weight: float = 0.01
     param_weight: float = 0.02
     parsimony: bool = True
+    consensus: bool = False
     windows: tuple[float, ...] = (0.0,)
     max_params: int | None = None
     simpler: bool = True
@@ -79,6 +80,7 @@ class PickSettings:
             node_weight=config.complexity_weight,
             param_weight=config.param_weight,
             parsimony=config.pick_parsimony,
+            consensus=config.pick_consensus,
             windows=tuple(config.fit_windows),
             max_params=config.max_params,
         )
@@ -205,6 +207,7 @@ def pick_law(
         node_weight=settings.node_weight,
         param_weight=settings.param_weight,
         parsimony=settings.parsimony,
+        consensus=settings.consensus,
         known=confirmed_reports(fitted, restarts=settings.restarts, polish=settings.polish),
         windows=settings.windows,
         window_restarts=settings.window_restarts,

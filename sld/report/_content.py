@@ -81,6 +81,7 @@ def _pick_entry(
             "node_weight": pick.node_weight,
             "param_weight": pick.param_weight,
             "parsimony": pick.parsimony,
+            "consensus": pick.consensus,
             "polish": pick.polish,
         },
         "window": pick.window,

@@ -44,7 +44,15 @@ Search ranks thousands of laws on cheap fits; the pick looks again at the top fe
    the bootstrap quantile as the error bar. The second condition keeps a law whose fit
    the resamples do not find again (a low point error, a bound far above) from winning
    on its point error alone. Neither adds a threshold. The pick is ranked first, the rest
-   by fitness. Without ``parsimony`` the pick is the leader.
+   by fitness. Without ``parsimony`` the pick is the leader;
+6. with ``consensus`` (off by default: measured in ``bench/selection_sweep.md``, "Consensus
+   of the plausible") and at least three plausible laws, the pick is instead
+   the plausible law whose extrapolation lies nearest the plausible laws' median
+   extrapolation (:mod:`sld.scoring._consensus`: each fitted on every training row of the
+   window, probed beyond the training range along the validation scale, inputs only);
+   equal distances go to the step-5 order. With two, their median is their midpoint and
+   says nothing, so step 5 stands. The folds cannot tell these laws apart, so which one
+   holds further out is otherwise a draw; the medoid is never the outlier of the draw.
 
 Resampling is pruned. The pessimistic error is at least the point error (step 3), so a
 law whose penalised point error is already above some law's penalised pessimistic error
@@ -71,10 +79,13 @@ from pydantic import BaseModel
 from sld.corpus import Task
 from sld.law import Law
 
+from ._consensus import consensus_distances
 from ._reports import CheckReport, FoldScore, ScoreReport
 from ._resample import bootstrap_errors, pessimistic, resampled_folds
 from ._selection import fitness, selection_scores
 from ._window import WindowScore, best_law, choose_window, window_reason
+
+CONSENSUS_LAWS = 3  # plausible laws the consensus needs (step 6): two have no median apart
 
 
 class PickEntry(BaseModel):
@@ -108,6 +119,7 @@ class PickReport(BaseModel):
     node_weight: float
     param_weight: float
     parsimony: bool = False  # reports stored before the rule existed picked without it
+    consensus: bool = False  # likewise
     window_restarts: int | None = None  # None: stored before windows were screened (at restarts)
     polish: int = 0  # 0: none (and every report stored before the option existed)
     window: float = 0.0  # reports stored before fit windows fitted on every row
@@ -124,6 +136,7 @@ class _PickSettings(TypedDict):
     node_weight: float
     param_weight: float
     parsimony: bool
+    consensus: bool
     window_restarts: int
     polish: int
 
@@ -140,6 +153,7 @@ def final_pick(
     node_weight: float = 0.01,
     param_weight: float = 0.0,
     parsimony: bool = True,
+    consensus: bool = False,
     monotone: Mapping[str, int] | None = None,
     known: Mapping[int, ScoreReport] | None = None,
     windows: Sequence[float] = (0.0,),
@@ -164,6 +178,7 @@ def final_pick(
         node_weight=node_weight,
         param_weight=param_weight,
         parsimony=parsimony,
+        consensus=consensus,
         window_restarts=window_restarts,
         polish=polish,
     )
@@ -307,8 +322,34 @@ def final_pick(
         else f"lowest penalised selection error ({top.error:.3g})"
     )
     plausible = _plausible(entries, order) if parsimony and bootstrap > 0 else [order[0]]
-    chosen = min(plausible, key=lambda i: entries[i].n_params)  # ties: the first, in order
-    if chosen != order[0]:
+    plausible.sort(key=lambda i: entries[i].n_params)  # stable: ties keep their order
+    chosen = plausible[0]
+    near = ""
+    if consensus and len(plausible) >= CONSENSUS_LAWS:
+        distances = consensus_distances(
+            [laws[i] for i in plausible],
+            task,
+            seed=seed,
+            restarts=restarts,
+            probe=task.card.validation.probe,
+        )
+        nearest = min(range(len(plausible)), key=lambda k: distances[k])  # ties: the first
+        if math.isfinite(distances[nearest]):
+            chosen = plausible[nearest]
+            if chosen != plausible[0]:
+                near = (
+                    f"nearest ({distances[nearest]:.3g} std) the median extrapolation of the "
+                    f"{len(plausible)} laws whose selection error is within the leader's "
+                    f"{quantile:.0%}-quantile bound ({top.bound:.3g}, {top.n_params} "
+                    f"parameters; this law's error {entries[chosen].error:.3g}, "
+                    f"{entries[chosen].n_params} parameters; the fewest-parameter law's "
+                    f"distance {distances[0]:.3g} std)"
+                )
+    if near:
+        why = near
+        order.remove(chosen)
+        order.insert(0, chosen)
+    elif chosen != order[0]:
         best = entries[chosen]
         why = (
             f"fewest parameters ({best.n_params}) among the {len(plausible)} laws whose "

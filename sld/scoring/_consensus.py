@@ -1,0 +1,111 @@
+"""Consensus among laws the folds cannot tell apart: which one extrapolates as the others do.
+
+When the final pick's plausible laws (:mod:`sld.scoring._pick`, step 5) all fit the folds
+within the leader's error bar, the rows have no more to say about which of them holds
+further out, and choosing the one that led by a sliver is a draw among their
+extrapolations. Choosing the one nearest their median extrapolation instead is the
+medoid: it is never the law whose extrapolation is furthest from the rest.
+
+Each law is fitted on every training row of the task's fit window (``restarts``,
+``seed``) and evaluated on *probe points* built from training inputs alone:
+
+* a task that extrapolates in scale (``validation_scale``): per group, up to ``ROWS``
+  of the group's rows at or above the ``TOP`` quantile of that input, each at its own
+  value and, when the input is log-scale, at ``sqrt(probe)`` and ``probe`` times it, the
+  other inputs as they are (an input that is not log-scale stays in its training range,
+  as in the extrapolation checks: a factor means nothing on, say, a log of FLOPs);
+* otherwise (random folds): up to ``ROWS`` of the group's rows, spread evenly.
+
+A prediction is divided by the standard deviation of that output over the group's
+training rows. The consensus is the element-wise median over the laws whose every probe
+prediction is finite; a law's distance is the root mean square of its difference from
+it (infinite when a prediction is not finite). Training outputs are read for their
+spread only; nothing here compares a prediction with a label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from sld.corpus import Task
+from sld.fit import FitResult, fit_many, predict
+from sld.law import Law
+
+ROWS = 16  # probe anchors per group
+TOP = 0.8  # anchors come from each group's rows at or above this quantile of the scale
+
+
+def probe_points(task: Task, *, probe: float) -> list[np.ndarray]:
+    """Per group of ``task.window_train()``: the probe points (module docstring)."""
+    rows = task.window_train()
+    scale = task.validation_scale
+    points = []
+    for x in rows.X:
+        if len(x) == 0:
+            points.append(x)
+            continue
+        if scale is None:
+            points.append(_spread(x))
+            continue
+        j = list(rows.inputs).index(scale)
+        top = _spread(x[x[:, j] >= np.quantile(x[:, j], TOP)])
+        steps = []
+        factors = (1.0, float(np.sqrt(probe)), probe) if task.log_scale.get(scale) else (1.0,)
+        for factor in factors:
+            moved = top.copy()
+            moved[:, j] = moved[:, j] * factor
+            steps.append(moved)
+        points.append(np.concatenate(steps))
+    return points
+
+
+def _spread(x: np.ndarray) -> np.ndarray:
+    """Up to ROWS of ``x``'s rows, evenly spread over its row order (deterministic)."""
+    if len(x) <= ROWS:
+        return x
+    return x[np.linspace(0, len(x) - 1, ROWS).round().astype(int)]
+
+
+def consensus_distances(
+    laws: Sequence[Law], task: Task, *, seed: int = 0, restarts: int = 16, probe: float = 10.0
+) -> list[float]:
+    """Each law's distance from the laws' median extrapolation (module docstring), in std."""
+    rows = task.window_train()
+    fits = fit_many(laws, rows, restarts=restarts, seed=seed)
+    points = probe_points(task, probe=probe)
+    spreads = [np.std(y, axis=0) if len(y) else np.ones(len(rows.outputs)) for y in rows.y]
+    scaled = [
+        _scaled(law, fit, rows.groups, points, spreads) for law, fit in zip(laws, fits, strict=True)
+    ]
+    finite = [v for v in scaled if v is not None]
+    if not finite:
+        return [float("inf")] * len(laws)
+    median = np.median(np.stack(finite), axis=0)
+    return [
+        float("inf") if v is None else float(np.sqrt(np.mean((v - median) ** 2))) for v in scaled
+    ]
+
+
+def _scaled(
+    law: Law,
+    fit: FitResult,
+    groups: Sequence[str],
+    points: Sequence[np.ndarray],
+    spreads: Sequence[np.ndarray],
+) -> np.ndarray | None:
+    """Every probe prediction of ``law`` over its group's output std, flat; None if any is
+    not finite or a group was not fitted."""
+    values = []
+    for group, x, spread in zip(groups, points, spreads, strict=True):
+        if len(x) == 0:
+            continue
+        params = fit.parameters.get(group) if fit.ok else None
+        if params is None:
+            return None
+        with np.errstate(all="ignore"):
+            y = np.asarray(predict(law, params, x), dtype=np.float64).reshape(len(x), -1)
+        values.append((y / np.where(spread > 0, spread, 1.0)).ravel())
+    flat = np.concatenate(values) if values else np.zeros(0)
+    return flat if np.all(np.isfinite(flat)) else None
