@@ -9,12 +9,12 @@ medoid: it is never the law whose extrapolation is furthest from the rest.
 Each law is fitted on every training row of the task's fit window (``restarts``,
 ``seed``) and evaluated on *probe points* built from training inputs alone:
 
-* a task that extrapolates in scale (``validation_scale``): per group, up to ``ROWS``
-  of the group's rows at or above the ``TOP`` quantile of that input, each at its own
-  value and, when the input is log-scale, at ``sqrt(probe)`` and ``probe`` times it, the
+* a task that extrapolates in scale (``validation_scale``): per group, up to 16 (the
+  extrapolation checks' anchors) of the group's rows at or above the ``TOP`` quantile
+  of that input, each at its own value and, when the input is log-scale, at ``sqrt(probe)`` and ``probe`` times it, the
   other inputs as they are (an input that is not log-scale stays in its training range,
   as in the extrapolation checks: a factor means nothing on, say, a log of FLOPs);
-* otherwise (random folds): up to ``ROWS`` of the group's rows, spread evenly.
+* otherwise (random folds): up to 16 of the group's rows, spread evenly.
 
 A prediction is divided by the standard deviation of that output over the group's
 training rows. The consensus is the element-wise median over the laws whose every probe
@@ -33,7 +33,8 @@ from sld.corpus import Task
 from sld.fit import FitResult, fit_many, predict
 from sld.law import Law
 
-ROWS = 16  # probe anchors per group
+from ._checks import _anchors as _spread  # the checks' anchors: 16 rows, evenly spread
+
 TOP = 0.8  # anchors come from each group's rows at or above this quantile of the scale
 
 
@@ -59,13 +60,6 @@ def probe_points(task: Task, *, probe: float) -> list[np.ndarray]:
             steps.append(moved)
         points.append(np.concatenate(steps))
     return points
-
-
-def _spread(x: np.ndarray) -> np.ndarray:
-    """Up to ROWS of ``x``'s rows, evenly spread over its row order (deterministic)."""
-    if len(x) <= ROWS:
-        return x
-    return x[np.linspace(0, len(x) - 1, ROWS).round().astype(int)]
 
 
 def consensus_distances(
