@@ -188,10 +188,10 @@ class _Pool:
             if job is None or any(isinstance(m, JobEnded) and m.key == job.key for m in drained):
                 continue
             code = worker.process.exitcode
-            signalled = code is not None and code < 0
-            how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            by_signal = -code if code is not None and code < 0 else None
+            how = f"exit code {code}" if by_signal is None else f"signal {by_signal}"
             failure = JobEnded(job.key, ok=False, error=f"worker process died ({how})")
-            messages.append((job if signalled else None, failure))
+            messages.append((None if by_signal is None else job, failure))
         return messages
 
     def stop_all(self) -> None:

@@ -11,9 +11,10 @@ Each law is fitted on every training row of the task's fit window (``restarts``,
 
 * a task that extrapolates in scale (``validation_scale``): per group, up to 16 (the
   extrapolation checks' anchors) of the group's rows at or above the ``TOP`` quantile
-  of that input, each at its own value and, when the input is log-scale, at ``sqrt(probe)`` and ``probe`` times it, the
-  other inputs as they are (an input that is not log-scale stays in its training range,
-  as in the extrapolation checks: a factor means nothing on, say, a log of FLOPs);
+  of that input, each at its own value and, when the input is log-scale, at
+  ``sqrt(probe)`` and ``probe`` times it, the other inputs as they are (an input that is
+  not log-scale stays in its training range, as in the extrapolation checks: a factor
+  means nothing on, say, a log of FLOPs);
 * otherwise (random folds): up to 16 of the group's rows, spread evenly.
 
 A prediction is divided by the standard deviation of that output over the group's
