@@ -4,6 +4,7 @@
     python bench/repick.py BENCH_DIR/runs/*/ --per-shape 2 --heldout   # also the new pick's test R²
     python bench/repick.py BENCH_DIR/runs/*/ --parsimony on --heldout  # a run made without it
     python bench/repick.py BENCH_DIR/runs/*/ --consensus off --heldout  # no consensus step
+    python bench/repick.py BENCH_DIR/runs/*/ --steady on --heldout  # the steadiest plausible law
     python bench/repick.py BENCH_DIR/runs/*/ --windows 0,0.25,0.5 --heldout  # fit windows
     python bench/repick.py BENCH_DIR/runs/*/ --polish 800 --heldout  # polished fits
     python bench/repick.py BENCH_DIR/runs/*/ --simpler off --heldout  # no simpler front
@@ -51,6 +52,7 @@ def repick(
     bootstrap_restarts: int | None = None,
     parsimony: bool | None = None,
     consensus: bool | None = None,
+    steady: bool | None = None,
     windows: tuple[float, ...] | None = None,
     polish: int | None = None,
     simpler: bool | None = None,
@@ -70,6 +72,8 @@ def repick(
         settings = dataclasses.replace(settings, parsimony=parsimony)
     if consensus is not None:
         settings = dataclasses.replace(settings, consensus=consensus)
+    if steady is not None:
+        settings = dataclasses.replace(settings, steady=steady)
     if windows is not None:
         settings = dataclasses.replace(settings, windows=windows)
     if polish is not None:
@@ -165,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
         "the run's config; off where it predates the option)",
     )
     parser.add_argument(
+        "--steady",
+        choices=["on", "off"],
+        help="among 2+ plausible laws, the one whose extrapolation moves least as the folds "
+        "add rows (default: the run's config; on where it predates the option)",
+    )
+    parser.add_argument(
         "--windows", help="fit-window shares, comma-separated (default: the run's config)"
     )
     parser.add_argument(
@@ -188,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                 bootstrap_restarts=args.bootstrap_restarts,
                 parsimony=None if args.parsimony is None else args.parsimony == "on",
                 consensus=None if args.consensus is None else args.consensus == "on",
+                steady=None if args.steady is None else args.steady == "on",
                 windows=None
                 if args.windows is None
                 else tuple(float(w) for w in args.windows.split(",")),

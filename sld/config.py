@@ -344,6 +344,12 @@ class RunConfig(BaseModel):
         "extrapolation lies nearest their median extrapolation (sld.scoring.final_pick, step 6; "
         "measured, not the default: bench/selection_sweep.md, 'Consensus of the plausible')",
     )
+    pick_steady: bool = Field(
+        default=True,
+        description="among two or more laws within that error bar, pick the one whose "
+        "extrapolation moves least as the folds add rows (sld.scoring.final_pick, step 6; "
+        "chosen without a test label: bench/selection_sweep.md, 'Steady extrapolation')",
+    )
     fit_windows: list[Annotated[float, Field(ge=0.0, lt=1.0)]] = Field(
         default_factory=lambda: list(DEFAULT_FIT_WINDOWS),
         min_length=1,

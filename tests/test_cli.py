@@ -211,6 +211,10 @@ def test_fit_windows_reach_the_pick_and_bad_ones_are_one_line_errors(capsys):
     args = build_parser().parse_args(["bench", "parallel_scaling_law", "--pick-consensus"])
     config = RunConfig(task=TaskSpec(source="parallel_scaling_law"), **search_settings(args))
     assert PickSettings.from_config(config).consensus
+    assert PickSettings.from_config(default).steady
+    args = build_parser().parse_args(["discover", "parallel_scaling_law", "--no-pick-steady"])
+    config = RunConfig(task=TaskSpec(source="parallel_scaling_law"), **search_settings(args))
+    assert not PickSettings.from_config(config).steady
 
 
 def test_discover_shows_each_step_after_the_search(capsys, tmp_path):

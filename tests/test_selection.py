@@ -31,6 +31,7 @@ from sld.scoring._consensus import consensus_distances, probe_points
 from sld.scoring._pick import PickEntry, _plausible
 from sld.scoring._reports import CheckReport
 from sld.scoring._resample import bootstrap_errors, pessimistic, resampled_folds
+from sld.scoring._steady import extrapolation_drift
 from sld.store import RunStore
 
 LAWS = [
@@ -212,7 +213,7 @@ def test_the_pick_is_the_fewest_parameters_among_plausible_laws_and_the_leader_w
 
     resamples_score(drawn)
     options = dict(seed=5, restarts=4, bootstrap=8, node_weight=0.0, param_weight=0.01)
-    options["consensus"] = False  # step 5 alone (step 6: the next test)
+    options.update(consensus=False, steady=False)  # step 5 alone (step 6: the next tests)
     plain = final_pick(candidates, task, **options, known=known, parsimony=False)
     lean = final_pick(candidates, task, **options, known=known)
     # law 2 leads (error 0.009, bound 0.011); law 0 (0.010, 0.013) is plausible; law 1's error
@@ -230,23 +231,29 @@ def test_the_pick_is_the_fewest_parameters_among_plausible_laws_and_the_leader_w
     assert final_pick(candidates, task, **options, known=alone).chosen == 2  # nothing inside
 
 
-def test_among_three_plausible_laws_the_pick_is_nearest_their_median_extrapolation(
-    tmp_path, monkeypatch
-):
+def _three_plausible(tmp_path, monkeypatch):
+    """Three laws (5, 4 and 6 parameters) whose resamples all land inside the leader's
+    bar: (task, candidates, known reports, law text → id)."""
     task = _task(_csv(tmp_path, perturb=False))
-    texts = {0: LAWS[0], 1: LAWS[2], 2: LAWS[3]}  # 5, 4 and 6 parameters
+    texts = {0: LAWS[0], 1: LAWS[2], 2: LAWS[3]}
     candidates = [(i, parse_for_task(t, task)) for i, t in texts.items()]
     scores = selection_scores([law for _, law in candidates], task, seed=5, restarts=4)
     point = {0: 0.010, 1: 0.0105, 2: 0.009}
     known = {
         i: scores[i].model_copy(update={"selection_error": point[i], "checks": None}) for i in texts
     }
-    by_text = {law.text: i for i, law in candidates}
 
     def resampled(laws, folds, rows, *, samples, restarts, seed):
-        return [[0.013] * samples for _ in laws]  # every law inside the leader's bar
+        return [[0.013] * samples for _ in laws]
 
     monkeypatch.setattr("sld.scoring._pick.bootstrap_errors", resampled)
+    return task, candidates, known, {law.text: i for i, law in candidates}
+
+
+def test_among_three_plausible_laws_the_pick_is_nearest_their_median_extrapolation(
+    tmp_path, monkeypatch
+):
+    task, candidates, known, by_text = _three_plausible(tmp_path, monkeypatch)
     asked: list[list[int]] = []
 
     def distances_are(far):
@@ -257,7 +264,7 @@ def test_among_three_plausible_laws_the_pick_is_nearest_their_median_extrapolati
         monkeypatch.setattr("sld.scoring._pick.consensus_distances", consensus)
 
     options = dict(seed=5, restarts=4, bootstrap=8, node_weight=0.0, param_weight=0.01)
-    options["consensus"] = True
+    options.update(consensus=True, steady=False)
     distances_are({0: 2.0, 1: 3.0, 2: 0.5})
     pick = final_pick(candidates, task, **options, known=known)
     assert asked == [[1, 0, 2]]  # the plausible laws, fewest parameters first
@@ -274,6 +281,76 @@ def test_among_three_plausible_laws_the_pick_is_nearest_their_median_extrapolati
     # two plausible laws: their median is their midpoint, so step 5 stands unasked
     two = [c for c in candidates if c[0] != 2]
     assert final_pick(two, task, **options, known=known).chosen == 1 and asked == []
+
+
+def test_among_two_or_more_plausible_laws_the_pick_is_the_steadiest_extrapolation(
+    tmp_path, monkeypatch
+):
+    task, candidates, known, by_text = _three_plausible(tmp_path, monkeypatch)
+    asked: list[tuple[str, list[int]]] = []
+
+    def answers(kind, values):
+        def measure(laws, task, *, seed, restarts, probe):
+            asked.append((kind, [by_text[law.text] for law in laws]))
+            return [values[by_text[law.text]] for law in laws]
+
+        return measure
+
+    def drifts_are(values):
+        monkeypatch.setattr("sld.scoring._pick.extrapolation_drift", answers("drift", values))
+
+    options = dict(seed=5, restarts=4, bootstrap=8, node_weight=0.0, param_weight=0.01)
+    drifts_are({0: 0.4, 1: 0.9, 2: 0.1})
+    pick = final_pick(candidates, task, **options, known=known)  # steady by default
+    assert asked == [("drift", [1, 0, 2])]  # the plausible laws, fewest parameters first
+    assert pick.chosen == 2 and pick.steady and not pick.consensus
+    assert "steadiest extrapolation (drift 0.1 std as the folds add rows) of the 3" in pick.reason
+    assert "the fewest-parameter law's drift 0.9 std" in pick.reason
+    drifts_are({0: 0.5, 1: 0.5, 2: 0.5})  # equal drifts: step 5's choice
+    assert final_pick(candidates, task, **options, known=known).chosen == 1
+    drifts_are({0: math.inf, 1: math.inf, 2: math.inf})  # none finite: step 5 stands
+    assert final_pick(candidates, task, **options, known=known).chosen == 1
+    # two plausible laws are enough to compare drifts (unlike a median)
+    drifts_are({0: 0.1, 1: 0.9, 2: 0.0})
+    two = [c for c in candidates if c[0] != 2]
+    asked.clear()
+    assert final_pick(two, task, **options, known=known).chosen == 0
+    assert asked == [("drift", [1, 0])]
+    asked.clear()
+    off = final_pick(candidates, task, **options, known=known, steady=False)
+    assert off.chosen == 1 and not off.steady and asked == []
+    # the consensus, when asked for, takes the steadiness's place among three or more
+    far = answers("consensus", {0: 0.2, 1: 0.3, 2: 0.9})
+    monkeypatch.setattr("sld.scoring._pick.consensus_distances", far)
+    both = final_pick(candidates, task, **options, known=known, consensus=True)
+    assert both.chosen == 0 and asked == [("consensus", [1, 0, 2])]
+
+
+def test_extrapolation_drift_reads_training_inputs_only_and_a_law_that_bends_drifts_more(
+    tmp_path,
+):
+    clean, perturbed = _pair(tmp_path)
+    texts = ["E + A/N**alpha + B/D**beta", "E + A*N**(-alpha) + B*D**(-beta)"]
+    laws = [parse_for_task(t, clean) for t in texts]
+    drift = extrapolation_drift(laws, clean, seed=3, restarts=4)
+    assert drift == extrapolation_drift(laws, perturbed, seed=3, restarts=4)  # no test label
+    assert drift[0] == pytest.approx(drift[1], rel=1e-4) and 0 < drift[0] < math.inf
+    # rows from a power law: the law settles as rows come, a cubic in log N swings past them
+    rng = np.random.default_rng(0)
+    n = np.geomspace(1e6, 1e9, 40)
+    frame = pd.DataFrame(
+        {
+            "N": n,
+            "loss": 1.7 + 400 * n**-0.3 + rng.normal(0, 0.003, len(n)),
+            "split": np.where(n > 5e8, "test", "train"),
+        }
+    )
+    task = load_task(frame, inputs=["N"], outputs=["loss"], validation_scale="N")
+    power, cubic = (
+        parse_for_task(t, task) for t in ("E + A/N**a", "A + B*log(N) + C*log(N)**2 + D*log(N)**3")
+    )
+    settled, swung = extrapolation_drift([power, cubic], task, seed=1, restarts=8)
+    assert settled < swung / 3
 
 
 def test_consensus_distances_read_training_inputs_only_and_equal_laws_agree(tmp_path):

@@ -273,6 +273,13 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
         "extrapolation lies nearest their median extrapolation (off by default; README, "
         "'Consensus')",
     )
+    search.add_argument(
+        "--pick-steady",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="among two or more laws the final pick cannot tell apart, choose the one whose "
+        "extrapolation moves least as the folds add rows (on by default; README, 'Steady')",
+    )
 
 
 def _windows(text: str) -> list[float]:

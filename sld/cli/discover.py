@@ -151,6 +151,7 @@ def search_settings(args: argparse.Namespace) -> dict[str, Any]:
             ("start_laws", args.start),
             ("fit_windows", args.fit_windows),
             ("pick_consensus", args.pick_consensus),
+            ("pick_steady", args.pick_steady),
         )
         if value is not None
     }

@@ -29,7 +29,7 @@ pool to be preferred; one worse than every law there could never be plausible.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sld.config import RunConfig
@@ -62,6 +62,7 @@ class PickSettings:
     param_weight: float = 0.02
     parsimony: bool = True
     consensus: bool = False
+    steady: bool = True
     windows: tuple[float, ...] = (0.0,)
     max_params: int | None = None
     simpler: bool = True
@@ -81,6 +82,7 @@ class PickSettings:
             param_weight=config.param_weight,
             parsimony=config.pick_parsimony,
             consensus=config.pick_consensus,
+            steady=config.pick_steady,
             windows=tuple(config.fit_windows),
             max_params=config.max_params,
         )
@@ -196,6 +198,19 @@ def pick_law(
         max_params=settings.max_params,
         simpler=settings.simpler,
     )
+    known = confirmed_reports(fitted, restarts=settings.restarts, polish=settings.polish)
+    return pick_among(pool, task, settings, known=known)
+
+
+def pick_among(
+    pool: Sequence[tuple[int, Law]],
+    task: Task,
+    settings: PickSettings,
+    *,
+    known: Mapping[int, ScoreReport] | None = None,
+) -> PickReport:
+    """:func:`sld.scoring.final_pick` of the (id, law) ``pool`` with ``settings``
+    (``known``: as there)."""
     return final_pick(
         pool,
         task,
@@ -208,7 +223,8 @@ def pick_law(
         param_weight=settings.param_weight,
         parsimony=settings.parsimony,
         consensus=settings.consensus,
-        known=confirmed_reports(fitted, restarts=settings.restarts, polish=settings.polish),
+        steady=settings.steady,
+        known=known,
         windows=settings.windows,
         window_restarts=settings.window_restarts,
         polish=settings.polish,

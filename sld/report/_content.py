@@ -82,6 +82,7 @@ def _pick_entry(
             "param_weight": pick.param_weight,
             "parsimony": pick.parsimony,
             "consensus": pick.consensus,
+            "steady": pick.steady,
             "polish": pick.polish,
         },
         "window": pick.window,

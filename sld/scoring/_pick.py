@@ -45,14 +45,21 @@ Search ranks thousands of laws on cheap fits; the pick looks again at the top fe
    the resamples do not find again (a low point error, a bound far above) from winning
    on its point error alone. Neither adds a threshold. The pick is ranked first, the rest
    by fitness. Without ``parsimony`` the pick is the leader;
-6. with ``consensus`` (off by default: measured in ``bench/selection_sweep.md``, "Consensus
-   of the plausible") and at least three plausible laws, the pick is instead
-   the plausible law whose extrapolation lies nearest the plausible laws' median
-   extrapolation (:mod:`sld.scoring._consensus`: each fitted on every training row of the
-   window, probed beyond the training range along the validation scale, inputs only);
-   equal distances go to the step-5 order. With two, their median is their midpoint and
-   says nothing, so step 5 stands. The folds cannot tell these laws apart, so which one
-   holds further out is otherwise a draw; the medoid is never the outlier of the draw.
+6. with ``steady`` (the default) and at least two plausible laws, the pick is instead the
+   plausible law whose extrapolation moves least as the folds add rows, its *drift*
+   (:mod:`sld.scoring._steady`: each law fitted on every fold's fit rows and on every
+   training row of the window, predicted beyond the training range along the validation
+   scale, inputs only); equal drifts go to the step-5 order, and where no drift is
+   finite step 5 stands. The folds cannot tell these laws apart by their errors; a law
+   that describes the rows settles as rows come, one that bends to them swings, most of
+   all past the rows. Chosen without a test label (``bench/selection_sweep.md``, "Steady
+   extrapolation");
+   with ``consensus`` (off by default: measured there, "Consensus of the plausible") and
+   at least three plausible laws, the consensus takes the place of the steadiness: the
+   pick is the plausible law whose extrapolation lies nearest the plausible laws' median
+   extrapolation (:mod:`sld.scoring._consensus`, the same probe points, each law fitted
+   on every training row of the window). With two, their median is their midpoint and
+   says nothing, so the steadiness (or step 5) stands.
 
 Resampling is pruned. The pessimistic error is at least the point error (step 3), so a
 law whose penalised point error is already above some law's penalised pessimistic error
@@ -83,9 +90,11 @@ from ._consensus import consensus_distances
 from ._reports import CheckReport, FoldScore, ScoreReport
 from ._resample import bootstrap_errors, pessimistic, resampled_folds
 from ._selection import fitness, selection_scores
+from ._steady import extrapolation_drift
 from ._window import WindowScore, best_law, choose_window, window_reason
 
 CONSENSUS_LAWS = 3  # plausible laws the consensus needs (step 6): two have no median apart
+STEADY_LAWS = 2  # plausible laws the steadiness compares (step 6)
 
 
 class PickEntry(BaseModel):
@@ -120,6 +129,7 @@ class PickReport(BaseModel):
     param_weight: float
     parsimony: bool = False  # reports stored before the rule existed picked without it
     consensus: bool = False  # likewise
+    steady: bool = False  # likewise
     window_restarts: int | None = None  # None: stored before windows were screened (at restarts)
     polish: int = 0  # 0: none (and every report stored before the option existed)
     window: float = 0.0  # reports stored before fit windows fitted on every row
@@ -137,6 +147,7 @@ class _PickSettings(TypedDict):
     param_weight: float
     parsimony: bool
     consensus: bool
+    steady: bool
     window_restarts: int
     polish: int
 
@@ -154,6 +165,7 @@ def final_pick(
     param_weight: float = 0.0,
     parsimony: bool = True,
     consensus: bool = False,
+    steady: bool = True,
     monotone: Mapping[str, int] | None = None,
     known: Mapping[int, ScoreReport] | None = None,
     windows: Sequence[float] = (0.0,),
@@ -179,6 +191,7 @@ def final_pick(
         param_weight=param_weight,
         parsimony=parsimony,
         consensus=consensus,
+        steady=steady,
         window_restarts=window_restarts,
         polish=polish,
     )
@@ -326,25 +339,31 @@ def final_pick(
     chosen = plausible[0]
     near = ""
     if consensus and len(plausible) >= CONSENSUS_LAWS:
-        distances = consensus_distances(
+        measure, noun = consensus_distances, "distance"
+        says = "nearest ({:.3g} std) the median extrapolation"
+    elif steady and len(plausible) >= STEADY_LAWS:
+        measure, noun = extrapolation_drift, "drift"
+        says = "steadiest extrapolation (drift {:.3g} std as the folds add rows)"
+    else:
+        measure = None
+    if measure is not None:
+        values = measure(
             [laws[i] for i in plausible],
             task,
             seed=seed,
             restarts=restarts,
             probe=task.card.validation.probe,
         )
-        nearest = min(range(len(plausible)), key=lambda k: distances[k])  # ties: the first
-        if math.isfinite(distances[nearest]):
-            chosen = plausible[nearest]
-            if chosen != plausible[0]:
-                near = (
-                    f"nearest ({distances[nearest]:.3g} std) the median extrapolation of the "
-                    f"{len(plausible)} laws whose selection error is within the leader's "
-                    f"{quantile:.0%}-quantile bound ({top.bound:.3g}, {top.n_params} "
-                    f"parameters; this law's error {entries[chosen].error:.3g}, "
-                    f"{entries[chosen].n_params} parameters; the fewest-parameter law's "
-                    f"distance {distances[0]:.3g} std)"
-                )
+        k = min(range(len(plausible)), key=lambda k: values[k])  # ties: step 5's order
+        if math.isfinite(values[k]) and k > 0:
+            chosen = plausible[k]
+            near = (
+                f"{says.format(values[k])} of the {len(plausible)} laws whose selection error "
+                f"is within the leader's {quantile:.0%}-quantile bound ({top.bound:.3g}, "
+                f"{top.n_params} parameters; this law's error {entries[chosen].error:.3g}, "
+                f"{entries[chosen].n_params} parameters; the fewest-parameter law's {noun} "
+                f"{values[0]:.3g} std)"
+            )
     if near:
         why = near
         order.remove(chosen)
