@@ -9,8 +9,9 @@ largest past the training range, where the pick needs it to hold.
 Each law is fitted on every fold's fit rows and on every training row of the task's fit
 window, in one batched call (:func:`sld.fit.fit_many_sets`; ``restarts``, ``seed``), and
 predicted at the consensus's probe points (:func:`sld.scoring._consensus.probe_points`:
-training inputs only, moved ``sqrt(probe)`` and ``probe`` times past the top of the
-validation scale), each prediction divided by the standard deviation of that output over
+training inputs only, moved ``sqrt(probe)`` and ``probe`` times past the top of a
+log-scale validation scale; a task with random folds is probed at its own rows, where the
+drift measures how much the law's fit moves between draws), each prediction divided by the standard deviation of that output over
 the group's training rows. A law's *drift* is::
 
     drift = sqrt(mean over folds k, groups g, points p of (f_k(p) - f(p))**2)
