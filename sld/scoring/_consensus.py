@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sld.corpus import Task
+from sld.corpus import Split, Task
 from sld.fit import FitResult, fit_many, predict
 from sld.law import Law
 
@@ -70,7 +70,7 @@ def consensus_distances(
     rows = task.window_train()
     fits = fit_many(laws, rows, restarts=restarts, seed=seed)
     points = probe_points(task, probe=probe)
-    spreads = [np.std(y, axis=0) if len(y) else np.ones(len(rows.outputs)) for y in rows.y]
+    spreads = output_spreads(rows)
     scaled = [
         _scaled(law, fit, rows.groups, points, spreads) for law, fit in zip(laws, fits, strict=True)
     ]
@@ -81,6 +81,29 @@ def consensus_distances(
     return [
         float("inf") if v is None else float(np.sqrt(np.mean((v - median) ** 2))) for v in scaled
     ]
+
+
+def output_spreads(rows: Split) -> list[np.ndarray]:
+    """Per group of ``rows``: each output's standard deviation over the group's rows (1
+    where it is 0 or the group has no rows), the unit the probe predictions are read in."""
+    out = []
+    for y in rows.y:
+        spread = np.std(y, axis=0) if len(y) else np.ones(len(rows.outputs))
+        out.append(np.where(spread > 0, spread, 1.0))
+    return out
+
+
+def scaled_prediction(
+    law: Law, fit: FitResult, group: str, x: np.ndarray, spread: np.ndarray
+) -> np.ndarray | None:
+    """``law`` at the points ``x`` with ``fit``'s parameters for ``group``, over ``spread``,
+    flat; None when ``fit`` has no parameters for the group."""
+    params = fit.parameters.get(group) if fit.ok else None
+    if params is None:
+        return None
+    with np.errstate(all="ignore"):
+        y = np.asarray(predict(law, params, x), dtype=np.float64).reshape(len(x), -1)
+    return (y / spread).ravel()
 
 
 def _scaled(
@@ -96,11 +119,9 @@ def _scaled(
     for group, x, spread in zip(groups, points, spreads, strict=True):
         if len(x) == 0:
             continue
-        params = fit.parameters.get(group) if fit.ok else None
-        if params is None:
+        scaled = scaled_prediction(law, fit, group, x, spread)
+        if scaled is None:
             return None
-        with np.errstate(all="ignore"):
-            y = np.asarray(predict(law, params, x), dtype=np.float64).reshape(len(x), -1)
-        values.append((y / np.where(spread > 0, spread, 1.0)).ravel())
+        values.append(scaled)
     flat = np.concatenate(values) if values else np.zeros(0)
     return flat if np.all(np.isfinite(flat)) else None

@@ -30,10 +30,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from sld.corpus import Task
-from sld.fit import fit_many_sets, predict
+from sld.fit import fit_many_sets
 from sld.law import Law
 
-from ._consensus import probe_points
+from ._consensus import output_spreads, probe_points, scaled_prediction
 
 
 def extrapolation_drift(
@@ -44,23 +44,14 @@ def extrapolation_drift(
     sets = [fold.fit for fold in task.folds()] + [rows]
     fits = fit_many_sets(laws, sets, restarts=restarts, seeds=seed)
     points = probe_points(task, probe=probe)
-    spreads = [np.std(y, axis=0) if len(y) else np.ones(len(rows.outputs)) for y in rows.y]
+    spreads = output_spreads(rows)
     out = []
     for law, per_set in zip(laws, fits, strict=True):
         gaps: list[np.ndarray] = []
         for group, x, spread in zip(rows.groups, points, spreads, strict=True):
             if len(x) == 0:
                 continue
-            scale = np.where(spread > 0, spread, 1.0)
-            scaled: list[np.ndarray | None] = []
-            for fit in per_set:
-                params = fit.parameters.get(group) if fit.ok else None
-                if params is None:
-                    scaled.append(None)
-                    continue
-                with np.errstate(all="ignore"):
-                    y = np.asarray(predict(law, params, x), dtype=np.float64).reshape(len(x), -1)
-                scaled.append((y / scale).ravel())
+            scaled = [scaled_prediction(law, fit, group, x, spread) for fit in per_set]
             full = scaled[-1]
             if full is None:
                 gaps = [np.array([math.inf])]
