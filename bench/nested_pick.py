@@ -48,9 +48,7 @@ from sld.errors import SldError
 from sld.evolve.pick import PickSettings, pick_among
 from sld.fit import fit_many
 from sld.scoring import evaluate, parse_for_task
-from sld.scoring._consensus import consensus_distances
-from sld.scoring._pick import CONSENSUS_LAWS, STEADY_LAWS, _plausible
-from sld.scoring._steady import extrapolation_drift
+from sld.scoring._plausible import choose_among, plausible_laws
 
 RULES = ("leader", "fewest", "consensus", "steady", "best")
 
@@ -74,7 +72,7 @@ def measure(run: Path) -> dict[str, Any]:
         range(len(entries)),
         key=lambda i: (entries[i].bound is None, entries[i].fitness, index[entries[i].id]),
     )
-    plausible = _plausible(entries, order)
+    plausible = plausible_laws(entries, order)
     laws = {cid: law for cid, law in pool}
     fits = fit_many(
         [law for _, law in pool],
@@ -90,24 +88,17 @@ def measure(run: Path) -> dict[str, Any]:
     # step 6's order: step 5's sort by parameter count, stable
     ids = [entries[i].id for i in sorted(plausible, key=lambda i: entries[i].n_params)]
     measured: dict[str, list[float]] = {}
-    for rule, needs, measure in (
-        ("consensus", CONSENSUS_LAWS, consensus_distances),
-        ("steady", STEADY_LAWS, extrapolation_drift),
-    ):
-        chosen[rule] = pick.chosen
-        if len(ids) < needs:
-            continue
-        values = measure(
+    for rule in ("consensus", "steady"):
+        step6 = choose_among(
             [laws[c] for c in ids],
             windowed,
+            consensus=rule == "consensus",
+            steady=rule == "steady",
             seed=settings.seed,
             restarts=settings.restarts,
-            probe=task.card.validation.probe,
         )
-        k = min(range(len(ids)), key=lambda k: values[k])
-        if math.isfinite(values[k]):
-            chosen[rule] = ids[k]
-        measured[rule] = values
+        chosen[rule] = ids[step6.index]
+        measured[rule] = step6.values
     best = max((c for c in r2 if r2[c] is not None), key=lambda c: r2[c], default=None)
     chosen["best"] = best
     return {

@@ -28,7 +28,8 @@ from sld.report import finalize, read_run
 from sld.resources import datasets_dir
 from sld.scoring import final_pick, fitness, heldout_score, parse_for_task, selection_scores
 from sld.scoring._consensus import consensus_distances, probe_points
-from sld.scoring._pick import PickEntry, _plausible
+from sld.scoring._pick import PickEntry
+from sld.scoring._plausible import plausible_laws
 from sld.scoring._reports import CheckReport
 from sld.scoring._resample import bootstrap_errors, pessimistic, resampled_folds
 from sld.scoring._steady import extrapolation_drift
@@ -184,9 +185,9 @@ def test_plausible_laws_lie_within_the_leaders_error_bar_with_its_check_outcome(
         _entry(5, n_params=5, error=0.020, bound=0.021),  # on the bar: plausible
         _entry(6, n_params=2, error=0.008, bound=0.041),  # resamples lose its fit: bound too far
     ]
-    assert _plausible(entries, [0, 5, 1, 6, 4, 2, 3]) == [0, 5, 1]
+    assert plausible_laws(entries, [0, 5, 1, 6, 4, 2, 3]) == [0, 5, 1]
     # the leader alone when nothing else is inside its bar
-    assert _plausible(entries[:1] + entries[2:3], [0, 1]) == [0]
+    assert plausible_laws(entries[:1] + entries[2:3], [0, 1]) == [0]
 
 
 def test_the_pick_is_the_fewest_parameters_among_plausible_laws_and_the_leader_without(
@@ -261,7 +262,7 @@ def test_among_three_plausible_laws_the_pick_is_nearest_their_median_extrapolati
             asked.append([by_text[law.text] for law in laws])
             return [far[by_text[law.text]] for law in laws]
 
-        monkeypatch.setattr("sld.scoring._pick.consensus_distances", consensus)
+        monkeypatch.setattr("sld.scoring._plausible.consensus_distances", consensus)
 
     options = dict(seed=5, restarts=4, bootstrap=8, node_weight=0.0, param_weight=0.01)
     options.update(consensus=True, steady=False)
@@ -297,7 +298,7 @@ def test_among_two_or_more_plausible_laws_the_pick_is_the_steadiest_extrapolatio
         return measure
 
     def drifts_are(values):
-        monkeypatch.setattr("sld.scoring._pick.extrapolation_drift", answers("drift", values))
+        monkeypatch.setattr("sld.scoring._plausible.extrapolation_drift", answers("drift", values))
 
     options = dict(seed=5, restarts=4, bootstrap=8, node_weight=0.0, param_weight=0.01)
     drifts_are({0: 0.4, 1: 0.9, 2: 0.1})
@@ -321,7 +322,7 @@ def test_among_two_or_more_plausible_laws_the_pick_is_the_steadiest_extrapolatio
     assert off.chosen == 1 and not off.steady and asked == []
     # the consensus, when asked for, takes the steadiness's place among three or more
     far = answers("consensus", {0: 0.2, 1: 0.3, 2: 0.9})
-    monkeypatch.setattr("sld.scoring._pick.consensus_distances", far)
+    monkeypatch.setattr("sld.scoring._plausible.consensus_distances", far)
     both = final_pick(candidates, task, **options, known=known, consensus=True)
     assert both.chosen == 0 and asked == [("consensus", [1, 0, 2])]
 

@@ -59,7 +59,8 @@ Search ranks thousands of laws on cheap fits; the pick looks again at the top fe
    pick is the plausible law whose extrapolation lies nearest the plausible laws' median
    extrapolation (:mod:`sld.scoring._consensus`, the same probe points, each law fitted
    on every training row of the window). With two, their median is their midpoint and
-   says nothing, so the steadiness (or step 5) stands.
+   says nothing, so the steadiness (or step 5) stands. Steps 5 and 6 are
+   :mod:`sld.scoring._plausible`.
 
 Resampling is pruned. The pessimistic error is at least the point error (step 3), so a
 law whose penalised point error is already above some law's penalised pessimistic error
@@ -86,15 +87,11 @@ from pydantic import BaseModel
 from sld.corpus import Task
 from sld.law import Law
 
-from ._consensus import consensus_distances
+from ._plausible import choose_among, plausible_laws
 from ._reports import CheckReport, FoldScore, ScoreReport
 from ._resample import bootstrap_errors, pessimistic, resampled_folds
 from ._selection import fitness, selection_scores
-from ._steady import extrapolation_drift
 from ._window import WindowScore, best_law, choose_window, window_reason
-
-CONSENSUS_LAWS = 3  # plausible laws the consensus needs (step 6): two have no median apart
-STEADY_LAWS = 2  # plausible laws the steadiness compares (step 6)
 
 
 class PickEntry(BaseModel):
@@ -334,36 +331,26 @@ def final_pick(
         if bootstrap > 0 and top.bound is not None
         else f"lowest penalised selection error ({top.error:.3g})"
     )
-    plausible = _plausible(entries, order) if parsimony and bootstrap > 0 else [order[0]]
+    plausible = plausible_laws(entries, order) if parsimony and bootstrap > 0 else [order[0]]
     plausible.sort(key=lambda i: entries[i].n_params)  # stable: ties keep their order
-    chosen = plausible[0]
+    step6 = choose_among(
+        [laws[i] for i in plausible],
+        task,
+        consensus=consensus,
+        steady=steady,
+        seed=seed,
+        restarts=restarts,
+    )
+    chosen = plausible[step6.index]
     near = ""
-    if consensus and len(plausible) >= CONSENSUS_LAWS:
-        measure, noun = consensus_distances, "distance"
-        says = "nearest ({:.3g} std) the median extrapolation"
-    elif steady and len(plausible) >= STEADY_LAWS:
-        measure, noun = extrapolation_drift, "drift"
-        says = "steadiest extrapolation (drift {:.3g} std as the folds add rows)"
-    else:
-        measure = None
-    if measure is not None:
-        values = measure(
-            [laws[i] for i in plausible],
-            task,
-            seed=seed,
-            restarts=restarts,
-            probe=task.card.validation.probe,
+    if step6.index > 0:
+        near = (
+            f"{step6.says} of the {len(plausible)} laws whose selection error "
+            f"is within the leader's {quantile:.0%}-quantile bound ({top.bound:.3g}, "
+            f"{top.n_params} parameters; this law's error {entries[chosen].error:.3g}, "
+            f"{entries[chosen].n_params} parameters; the fewest-parameter law's {step6.noun} "
+            f"{step6.values[0]:.3g} std)"
         )
-        k = min(range(len(plausible)), key=lambda k: values[k])  # ties: step 5's order
-        if math.isfinite(values[k]) and k > 0:
-            chosen = plausible[k]
-            near = (
-                f"{says.format(values[k])} of the {len(plausible)} laws whose selection error "
-                f"is within the leader's {quantile:.0%}-quantile bound ({top.bound:.3g}, "
-                f"{top.n_params} parameters; this law's error {entries[chosen].error:.3g}, "
-                f"{entries[chosen].n_params} parameters; the fewest-parameter law's {noun} "
-                f"{values[0]:.3g} std)"
-            )
     if near:
         why = near
         order.remove(chosen)
@@ -396,24 +383,3 @@ def final_pick(
         windows=tried_shown,
         **settings,
     )
-
-
-def _plausible(entries: Sequence[PickEntry], order: Sequence[int]) -> list[int]:
-    """The plausible laws (module docstring, step 5) as indices into ``entries``, in ``order``
-    (the leader, ``order[0]``, first and always among them)."""
-    top = entries[order[0]]
-    bound = top.bound if top.bound is not None else top.error
-    spread = bound / top.error if top.error > 0 else 1.0
-
-    def demoted(e: PickEntry) -> bool:
-        return e.checks is not None and not e.checks.passed
-
-    return [order[0]] + [
-        i
-        for i in order[1:]
-        if (other := entries[i]).bound is not None
-        and math.isfinite(other.fitness)
-        and other.error <= bound
-        and other.bound <= bound * spread
-        and demoted(other) == demoted(top)
-    ]
