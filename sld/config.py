@@ -228,6 +228,10 @@ class TaskSpec(BaseModel):
     aliases: dict[str, str] | None = None
     max_params: int | None = None
     monotone: dict[str, str] | None = None
+    rehearse: bool = Field(
+        default=False,
+        description="search the task's rehearsal: its validation slice held out as the test rows",
+    )
 
     def anchored(self) -> TaskSpec:
         """This spec with a data file's path made absolute (a curated name stays), so a run
@@ -240,7 +244,8 @@ class TaskSpec(BaseModel):
 
     def options(self) -> dict[str, Any]:
         """The data options that were given (``load_task`` keywords)."""
-        return {k: v for k, v in self.model_dump(exclude={"source"}).items() if v is not None}
+        given = self.model_dump(exclude={"source", "rehearse"}).items()
+        return {k: v for k, v in given if v is not None}
 
     def load(self, *, named_as: Naming = "keywords") -> Task:
         """The task this spec names; one-line TaskError when it cannot be loaded.
@@ -249,7 +254,7 @@ class TaskSpec(BaseModel):
         """
         from sld.corpus import load_task
 
-        return load_task(self.source, named_as=named_as, **self.options())
+        return load_task(self.source, rehearse=self.rehearse, named_as=named_as, **self.options())
 
 
 class Budgets(BaseModel):

@@ -28,6 +28,13 @@ def add_data_flags(parser: argparse.ArgumentParser) -> None:
     def card(option: str) -> str:
         return f" [card: {DATA_OPTIONS[option].card_key}]"
 
+    parser.add_argument(
+        "--rehearse",
+        action="store_true",
+        help="the task's rehearsal: hold out its validation slice as the test rows and search "
+        "the rows below it (the real test rows are never loaded), to judge the search on "
+        "training rows alone",
+    )
     data = parser.add_argument_group(
         "your own data",
         "for a CSV or Parquet file; a card FILE.toml beside it may say the same (card key in "
@@ -130,7 +137,7 @@ def task_spec(source: str, args: argparse.Namespace) -> TaskSpec:
             f"{flags} {verb} your own data file, but {source!r} is a curated task whose card "
             "says all of it; drop the flag(s) or pass a path to a CSV or Parquet file"
         )
-    return TaskSpec(source=source, **options)
+    return TaskSpec(source=source, rehearse=bool(getattr(args, "rehearse", False)), **options)
 
 
 def _name(text: str) -> str:

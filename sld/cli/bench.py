@@ -190,7 +190,10 @@ def config_from(args: argparse.Namespace) -> Any:
         )
     # a data file by its absolute path: workers (Ray's too) and later re-runs may start elsewhere
     specs = [
-        {"source": s} if is_curated(s) else task_spec(args, str(Path(s).resolve())) for s in sources
+        {"source": s, "rehearse": args.rehearse}
+        if is_curated(s)
+        else task_spec(args, str(Path(s).resolve()))
+        for s in sources
     ]
     config, _ = bench_config(specs, seeds=args.seeds, run=search_settings(args), named_as="flags")
     return config

@@ -131,7 +131,7 @@ def task_spec(args: argparse.Namespace, source: str | None) -> dict[str, Any]:
     if source is None:
         raise ConfigError("no TASK given; run 'sld tasks' to list tasks or pass a data file")
     spec = spec_of(source, args)
-    if not is_curated(source):
+    if not is_curated(source) or spec.rehearse:
         print_notes(spec.load(named_as="flags").notes)
     return spec.model_dump(exclude_none=True)
 

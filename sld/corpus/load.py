@@ -21,7 +21,7 @@ from sld.corpus._rows import check_counts, check_duplicates, check_positive, tes
 from sld.corpus.card import TaskCard, card_from_dict, read_card
 from sld.corpus.options import Naming, option_hint, option_name
 from sld.corpus.table import PARQUET_SUFFIXES, Table, column_names, frame_table, read_table
-from sld.corpus.task import Task, make_task
+from sld.corpus.task import Task, make_task, rehearsal
 from sld.errors import TaskError
 from sld.resources import datasets_dir
 
@@ -60,6 +60,7 @@ def load_task(
     max_params: int | None = None,
     monotone: Mapping[str, str | int] | None = None,
     name: str | None = None,
+    rehearse: bool = False,
     named_as: Naming = "keywords",
 ) -> Task:
     """Load a curated task by name, a data file, or a pandas DataFrame.
@@ -77,7 +78,9 @@ def load_task(
     (default: card value, else the first input, which ``task.notes`` then says);
     ``max_params``: the parameter limit of a law; ``monotone``: input -> ``increasing`` /
     ``decreasing`` (or ``inc``/``dec``, ``+1``/``-1``), the direction the outputs move as the
-    input grows. Options override the card. ``named_as="flags"``: messages name the
+    input grows. Options override the card. ``rehearse``: the task's rehearsal instead
+    (:func:`sld.corpus.task.rehearsal`: the validation slice held out as the test rows, the
+    real test rows never loaded). ``named_as="flags"``: messages name the
     command-line flags (``--inputs``) rather than these keywords. Every problem raises a
     one-line TaskError.
     """
@@ -185,19 +188,18 @@ def load_task(
         check_duplicates(table, X, where)
     if curated and test is None and group is None and card.counts is not None:
         check_counts(card, table.groups, is_test, where)
-    return make_task(
-        card,
-        groups=table.groups,
-        X=X,
-        y=y,
-        is_test=is_test,
+    assembly: dict[str, Any] = dict(
         log_scale=logs,
-        where=where,
         scale_fix=f"choose another input with {option_name('validation_scale', naming)}",
         monotone_fix=lambda read: _monotone_fix(read, naming, aliases=card.aliases),
-        notes=notes,
         note_folds=not curated,  # a curated card's fold count is its author's design
     )
+    task = make_task(
+        card, groups=table.groups, X=X, y=y, is_test=is_test, where=where, notes=notes, **assembly
+    )
+    if not rehearse:
+        return task
+    return rehearsal(task, where=where, notes=notes, **assembly)
 
 
 def _locate(name_or_path: str | PathLike[str]) -> tuple[Path | None, Path, bool]:

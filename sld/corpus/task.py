@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -322,6 +323,44 @@ def make_task(
         _heldout=Split(names, inputs, outputs, tuple(test_x), tuple(test_y)),
         _folds=tuple(folds),
     )
+
+
+REHEARSAL_SUFFIX = "-rehearsal"
+"""Appended to a task's name for its rehearsal, so the two never share a run directory."""
+
+
+def rehearsal(task: Task, *, where: str, notes: Sequence[str] = (), **options: Any) -> Task:
+    """The task one step in: its validation slice becomes the test rows, the rest the training rows.
+
+    The real test rows are dropped. The validation slice, the folds and the directions read
+    from the rows are carved again from the remaining training rows by the card's own rules,
+    as if the slice had never been measured. A search on the rehearsal is then scored on rows
+    that the real search validates on, so it can be judged, and its settings chosen, without
+    ever reading the real test rows. ``notes``: the load's notes (a line saying what a
+    rehearsal is, is added); ``options``: the rest of :func:`make_task`'s keywords, ``log_scale``
+    among them. Raises
+    TaskError, as :func:`make_task` does, when the rows below the slice cannot be split again.
+    """
+    frame = task.frame()
+    held = frame["validation"].to_numpy(dtype=bool)
+    scale = "*".join(task.card.scale_inputs)
+    where_rows = f"at the largest {scale}" if scale else "drawn at random"
+    note = (
+        f"rehearsal: the test rows are the {int(held.sum())} validation rows ({where_rows}) of "
+        f"the training rows; the search sees only the other {int((~held).sum())}, and the real "
+        "test rows are not loaded"
+    )
+    staged = make_task(
+        task.card,
+        groups=frame["group"].to_numpy(dtype=object),
+        X=frame[list(task.inputs)].to_numpy(dtype=np.float64),
+        y=frame[list(task.outputs)].to_numpy(dtype=np.float64),
+        is_test=held,
+        where=f"{where} (rehearsal)",
+        notes=[*notes, note],
+        **options,
+    )
+    return replace(staged, name=task.name + REHEARSAL_SUFFIX)
 
 
 def _fewer_folds_note(kept: int, *, asked: int, scale: str) -> str:

@@ -119,6 +119,18 @@ def _after_search(report: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
+def _rehearsal_lines(report: Mapping[str, Any]) -> list[str]:
+    """What the test rows of a rehearsal are (:func:`sld.corpus.task.rehearsal`); none otherwise."""
+    task = (report.get("config") or {}).get("task") or {}
+    if not task.get("rehearse"):
+        return []
+    return [
+        "A rehearsal: the test rows are the validation slice of the task's training rows, and",
+        "the search saw only the rows below it; the task's real test rows were not loaded.",
+        "",
+    ]
+
+
 def render_markdown(report: Mapping[str, Any]) -> str:
     """A human-readable report (Markdown)."""
     lines = [f"# sld discovery: {report['task']}", ""]
@@ -162,6 +174,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "",
         "## Held-out extrapolation (computed after selection)",
         "",
+        *_rehearsal_lines(report),
         "| law | test R² | 95 % bootstrap | NMSE | NMAE |",
         "|---|---|---|---|---|",
     ]
