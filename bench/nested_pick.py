@@ -1,7 +1,7 @@
 """Which step of the final pick should choose? Judged without a test label: the validation slice plays the test.
 
 For every finished run given, its pool is the laws its final pick ranked (``report.json``).
-The run's task is *nested* (:func:`window_sweep.nested`): its validation slice becomes
+The run's task is *nested* (its rehearsal, :func:`sld.corpus.task.rehearsal`): its validation slice becomes
 the test split and the selection folds are carved from the training rows below it. The
 final pick runs on the nested task with the run's own settings (its fit windows
 included), without step 6, and every pool law is then fitted on the nested
@@ -41,9 +41,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from window_sweep import nested
-
 from sld.config import RunConfig
+from sld.corpus.task import rehearsal
 from sld.errors import SldError
 from sld.evolve.pick import PickSettings, pick_among
 from sld.fit import fit_many
@@ -58,7 +57,7 @@ def measure(run: Path) -> dict[str, Any]:
     the law each rule chooses (module docstring)."""
     report = json.loads((run / "report.json").read_text())
     config = RunConfig.model_validate(report["config"])
-    task = nested(config.task.load())
+    task = rehearsal(config.task.load())
     settings = PickSettings.from_config(config)
     ranked = report["pick"]["ranked"]
     pool = [(e["id"], parse_for_task(e["law"], task)) for e in ranked]

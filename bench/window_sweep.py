@@ -32,11 +32,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from sld.config import RunConfig
 from sld.corpus import Task
-from sld.corpus.task import make_task
+from sld.corpus.task import rehearsal
 from sld.errors import SldError
 from sld.fit import fit_many
 from sld.scoring import evaluate, fitness, parse_for_task, selection_scores
@@ -52,20 +50,6 @@ RULES = (
     (0.5,),
 )
 NODE_WEIGHT, PARAM_WEIGHT = 0.01, 0.02  # the final pick's (sld.evolve.pick.PickSettings)
-
-
-def nested(task: Task) -> Task:
-    """The task with its validation slice as the test split, folds carved from the rest."""
-    frame = task.frame()
-    return make_task(
-        task.card,
-        groups=frame["group"].astype(str).to_numpy(),
-        X=frame[list(task.inputs)].to_numpy(dtype=np.float64),
-        y=frame[list(task.outputs)].to_numpy(dtype=np.float64),
-        is_test=frame["validation"].to_numpy(dtype=bool),
-        log_scale=task.log_scale,
-        where=task.name,
-    )
 
 
 def share_scores(task: Task, texts: list[str], *, seed: int, restarts: int) -> dict[str, Any]:
@@ -108,7 +92,7 @@ def measure(run: Path, *, restarts: int, real: bool) -> dict[str, Any]:
         "task": task.name,
         "laws": texts,
         "real": share_scores(task, texts, seed=config.seed, restarts=restarts) if real else None,
-        "nested": share_scores(nested(task), texts, seed=config.seed, restarts=restarts),
+        "nested": share_scores(rehearsal(task), texts, seed=config.seed, restarts=restarts),
     }
 
 

@@ -13,7 +13,7 @@ from sld.cli._args import build_parser
 from sld.cli.bench import config_from
 from sld.config import RunConfig, TaskSpec
 from sld.corpus import list_tasks, load_task
-from sld.corpus.task import REHEARSAL_SUFFIX
+from sld.corpus.task import REHEARSAL_SUFFIX, rehearsal
 from sld.errors import TaskError
 
 
@@ -74,6 +74,16 @@ def test_the_rehearsal_is_the_same_whatever_the_test_rows_hold(tmp_path):
         .validation()
         .n_rows
     )
+
+
+def test_a_loaded_task_rehearses_as_its_load_would():
+    staged = rehearsal(load_task("sft_scaling_law"))
+    loaded = load_task("sft_scaling_law", rehearse=True)
+    assert staged.name == loaded.name and staged.log_scale == loaded.log_scale
+    for a, b in zip(staged.folds(), loaded.folds(), strict=True):
+        np.testing.assert_array_equal(_rows(a.fit), _rows(b.fit))
+        np.testing.assert_array_equal(_rows(a.score), _rows(b.score))
+    np.testing.assert_array_equal(_rows(staged.heldout()), _rows(loaded.heldout()))
 
 
 def test_a_rehearsal_with_nothing_left_below_the_slice_is_a_one_line_error(tmp_path):

@@ -329,16 +329,19 @@ REHEARSAL_SUFFIX = "-rehearsal"
 """Appended to a task's name for its rehearsal, so the two never share a run directory."""
 
 
-def rehearsal(task: Task, *, where: str, notes: Sequence[str] = (), **options: Any) -> Task:
+def rehearsal(
+    task: Task, *, where: str | None = None, notes: Sequence[str] = (), **options: Any
+) -> Task:
     """The task one step in: its validation slice becomes the test rows, the rest the training rows.
 
     The real test rows are dropped. The validation slice, the folds and the directions read
     from the rows are carved again from the remaining training rows by the card's own rules,
     as if the slice had never been measured. A search on the rehearsal is then scored on rows
     that the real search validates on, so it can be judged, and its settings chosen, without
-    ever reading the real test rows. ``notes``: the load's notes (a line saying what a
-    rehearsal is, is added); ``options``: the rest of :func:`make_task`'s keywords, ``log_scale``
-    among them. Raises
+    ever reading the real test rows. ``where``: what messages name (default: the task's
+    name); ``notes``: the load's notes (a line saying what a rehearsal is, is added);
+    ``options``: the rest of :func:`make_task`'s keywords (``log_scale`` defaults to the
+    task's). Raises
     TaskError, as :func:`make_task` does, when the rows below the slice cannot be split again.
     """
     frame = task.frame()
@@ -350,13 +353,14 @@ def rehearsal(task: Task, *, where: str, notes: Sequence[str] = (), **options: A
         f"the training rows; the search sees only the other {int((~held).sum())}, and the real "
         "test rows are not loaded"
     )
+    options.setdefault("log_scale", task.log_scale)
     staged = make_task(
         task.card,
         groups=frame["group"].to_numpy(dtype=object),
         X=frame[list(task.inputs)].to_numpy(dtype=np.float64),
         y=frame[list(task.outputs)].to_numpy(dtype=np.float64),
         is_test=held,
-        where=f"{where} (rehearsal)",
+        where=f"{where or task.name} (rehearsal)",
         notes=[*notes, note],
         **options,
     )
