@@ -22,10 +22,13 @@ task's training rows (in the window that pick kept) and scored on the slice: its
 A run's cell is its rule's pseudo-test R², clipped to [-1, 1]; the table gives the mean
 over runs and the median per task (the lower middle, as ``sld bench``). The pool was
 ranked by a search that saw the slice among its training rows, so this measures the
-pick's steps on a fixed pool, not a search.
+pick's steps on a fixed pool, not a search. Runs of a rehearsal (``sld bench --rehearse``)
+never saw their test rows, which are their task's validation slice: ``--as-run`` scores
+their pools on those, with no second nesting, which removes that bias.
 
     python bench/nested_pick.py RUNS/*/ --out nested.jsonl   # appends; a run already there is skipped
     python bench/nested_pick.py --table nested.jsonl
+    python bench/nested_pick.py REHEARSAL/runs/*/ --as-run --out rehearsed.jsonl
 
 No test row is read. No timing here; the machine's load does not change the numbers.
 """
@@ -42,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from sld.config import RunConfig
-from sld.corpus.task import rehearsal
+from sld.corpus.task import REHEARSAL_SUFFIX, rehearsal
 from sld.errors import SldError
 from sld.evolve.pick import PickSettings, pick_among
 from sld.fit import fit_many
@@ -52,12 +55,15 @@ from sld.scoring._plausible import choose_among, plausible_laws
 RULES = ("leader", "fewest", "consensus", "steady", "best")
 
 
-def measure(run: Path) -> dict[str, Any]:
+def measure(run: Path, *, as_run: bool = False) -> dict[str, Any]:
     """One run's pool on its nested task: each law's pick scores and pseudo-test R², and
-    the law each rule chooses (module docstring)."""
+    the law each rule chooses (module docstring). ``as_run``: on the run's own task, which
+    must be a rehearsal (its test rows are its task's validation slice), else SldError."""
     report = json.loads((run / "report.json").read_text())
     config = RunConfig.model_validate(report["config"])
-    task = rehearsal(config.task.load())
+    if as_run and not config.task.rehearse:
+        raise SldError("--as-run reads a run's own test rows: give only runs of sld ... --rehearse")
+    task = config.task.load() if as_run else rehearsal(config.task.load())
     settings = PickSettings.from_config(config)
     ranked = report["pick"]["ranked"]
     pool = [(e["id"], parse_for_task(e["law"], task)) for e in ranked]
@@ -156,7 +162,7 @@ def _tasks(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def _short(task: str) -> str:
-    return task.removesuffix("_scaling_law")
+    return task.removesuffix(REHEARSAL_SUFFIX).removesuffix("_scaling_law")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,6 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="*", type=Path)
     parser.add_argument("--out", type=Path, help="append one JSON line per run here")
     parser.add_argument("--table", type=Path, help="print the table of a scores file")
+    parser.add_argument(
+        "--as-run",
+        action="store_true",
+        help="rehearsal runs only (sld bench --rehearse): score on the run's own test rows, "
+        "its task's validation slice, instead of nesting once more",
+    )
     args = parser.parse_args(argv)
     if args.table:
         rows = [json.loads(line) for line in args.table.read_text().splitlines() if line]
@@ -177,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (run / "report.json").exists() or run.name in done:
             continue
         try:
-            row = measure(run)
+            row = measure(run, as_run=args.as_run)
         except SldError as exc:  # a nested split that leaves a group without fit rows
             print(f"{run.name}: skipped: {exc}", file=sys.stderr, flush=True)
             continue

@@ -99,6 +99,35 @@ def test_the_pick_leaves_out_small_runs_that_bend_away_and_keeps_rows_that_follo
     assert final_pick(candidates, straight, windows=shares, **options).window == 0.0
 
 
+def test_a_window_whose_resamples_cannot_be_fitted_is_set_aside(tmp_path, monkeypatch):
+    """A window can leave a group one row per scale value; a draw with replacement then
+    misses one and no law fits it. The pick must not end without a law: it sets that
+    window aside, picks among the others as usual, and says so."""
+    import sld.scoring._pick as pick_module
+
+    real = pick_module.bootstrap_errors
+    bent = _bent_csv(tmp_path, bend=1.5)
+    candidates = [(i, parse_for_task(t, bent)) for i, t in enumerate(LAWS)]
+    options = dict(seed=0, restarts=8, bootstrap=3, bootstrap_restarts=3)
+    shares = (0.0, 0.25, 0.5)
+    first = final_pick(candidates, bent, windows=shares, **options)
+    assert first.window > 0  # as the test above: a window wins here
+    poisoned = sum(bent.windowed(first.window).folds()[0].fit.rows_per_group)
+
+    def failing_in_that_window(laws, folds, rows, *, samples, **kwargs):
+        if folds[0].fit.n_rows == poisoned:
+            return [[float("inf")] * samples for _ in laws]
+        return real(laws, folds, rows, samples=samples, **kwargs)
+
+    monkeypatch.setattr(pick_module, "bootstrap_errors", failing_in_that_window)
+    pick = final_pick(candidates, bent, windows=shares, **options)
+    assert pick.chosen is not None and pick.window != first.window
+    assert f"the {first.window:.0%} fit window was set aside" in pick.reason
+    # with one window only there is nothing to fall back on: no law, as before
+    alone = final_pick(candidates, bent, windows=(first.window,), **options)
+    assert alone.chosen is None and "set aside" not in alone.reason
+
+
 def test_one_window_is_the_pick_as_it_was(tmp_path):
     task = _bent_csv(tmp_path, bend=1.5)
     candidates = [(i, parse_for_task(t, task)) for i, t in enumerate(LAWS)]

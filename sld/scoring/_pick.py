@@ -26,7 +26,11 @@ Search ranks thousands of laws on cheap fits; the pick looks again at the top fe
    a selection error (the fold bands are scored as they are);
 3. each law's pessimistic error is the ``quantile`` of its bootstrap selection errors (a
    resample that cannot be fitted counts as infinite), and never below its point error,
-   so a law that only fits this one draw of the rows loses to one that fits every draw;
+   so a law that only fits this one draw of the rows loses to one that fits every draw.
+   Where no law has a finite pessimistic error in the kept fit window (a window can leave
+   a group only its top few rows, one per scale value, and a draw with replacement then
+   misses one of them), that window gives no evidence on the draws: it is set aside and
+   the pick starts again at step 0 with the other shares, saying so in its reason;
 4. the *leader* minimises :func:`sld.scoring.fitness` of that pessimistic error, among
    laws that pass the checks (among all, if none does). Ties go to the earlier candidate;
 5. with ``parsimony`` (the default), the pick is the law with the fewest parameters among
@@ -195,6 +199,7 @@ def final_pick(
     if not candidates:
         return PickReport(chosen=None, entries=[], reason="no law was scored", **settings)
     laws = [law for _, law in candidates]
+    given_task = task
 
     def scores_at(
         share: float, *, fits: int = restarts, warm: Sequence[ScoreReport] | None = None
@@ -315,6 +320,32 @@ def final_pick(
         range(len(entries)), key=lambda i: (entries[i].bound is None, entries[i].fitness, i)
     )
     top = entries[order[0]]
+    others = tuple(share for share in shares if share != window)
+    if not math.isfinite(top.fitness) and resampled and others:
+        again = final_pick(
+            candidates,
+            given_task,
+            seed=seed,
+            restarts=restarts,
+            bootstrap=bootstrap,
+            bootstrap_restarts=bootstrap_restarts,
+            quantile=quantile,
+            node_weight=node_weight,
+            param_weight=param_weight,
+            parsimony=parsimony,
+            consensus=consensus,
+            steady=steady,
+            monotone=monotone,
+            known=known,
+            windows=others,
+            window_restarts=window_restarts,
+            polish=polish,
+        )
+        aside = (
+            f"; the {window:.0%} fit window was set aside: no law could be fitted on "
+            f"enough resamples of its fold rows"
+        )
+        return again.model_copy(update={"reason": again.reason + aside})
     if not math.isfinite(top.fitness):
         ranked = [entries[i].model_copy(update={"rank": r + 1}) for r, i in enumerate(order)]
         return PickReport(
