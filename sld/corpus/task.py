@@ -341,8 +341,8 @@ def rehearsal(
     ever reading the real test rows. ``where``: what messages name (default: the task's
     name); ``notes``: the load's notes (a line saying what a rehearsal is, is added);
     ``options``: the rest of :func:`make_task`'s keywords (``log_scale`` defaults to the
-    task's). Raises
-    TaskError, as :func:`make_task` does, when the rows below the slice cannot be split again.
+    task's). Raises TaskError, as :func:`make_task` does, when the rows below the slice
+    cannot be split again.
     """
     frame = task.frame()
     held = frame["validation"].to_numpy(dtype=bool)
