@@ -326,20 +326,11 @@ def final_pick(
             candidates,
             given_task,
             seed=seed,
-            restarts=restarts,
-            bootstrap=bootstrap,
             bootstrap_restarts=bootstrap_restarts,
-            quantile=quantile,
-            node_weight=node_weight,
-            param_weight=param_weight,
-            parsimony=parsimony,
-            consensus=consensus,
-            steady=steady,
             monotone=monotone,
             known=known,
             windows=others,
-            window_restarts=window_restarts,
-            polish=polish,
+            **settings,
         )
         aside = (
             f"; the {window:.0%} fit window was set aside: no law could be fitted on "
