@@ -26,9 +26,15 @@ from sld.evolve.pick import (
 from sld.evolve.population import Member, Population
 from sld.report import finalize, read_run
 from sld.resources import datasets_dir
-from sld.scoring import final_pick, fitness, heldout_score, parse_for_task, selection_scores
+from sld.scoring import (
+    PickEntry,
+    final_pick,
+    fitness,
+    heldout_score,
+    parse_for_task,
+    selection_scores,
+)
 from sld.scoring._consensus import consensus_distances, probe_points
-from sld.scoring._pick import PickEntry
 from sld.scoring._plausible import plausible_laws
 from sld.scoring._reports import CheckReport
 from sld.scoring._resample import bootstrap_errors, pessimistic, resampled_folds

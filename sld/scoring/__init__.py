@@ -24,8 +24,6 @@ from ._diagnostics import ResidualDiagnostics as ResidualDiagnostics
 from ._diagnostics import diagnose as diagnose
 from ._diagnostics import residual_diagnostics as residual_diagnostics
 from ._evaluate import evaluate as evaluate
-from ._pick import PickEntry as PickEntry
-from ._pick import PickReport as PickReport
 from ._pick import final_pick as final_pick
 from ._protocol import protocol_change as protocol_change
 from ._protocol import selection_protocol as selection_protocol
@@ -33,6 +31,8 @@ from ._reports import BootstrapInterval as BootstrapInterval
 from ._reports import CheckReport as CheckReport
 from ._reports import FoldScore as FoldScore
 from ._reports import MetricsReport as MetricsReport
+from ._reports import PickEntry as PickEntry
+from ._reports import PickReport as PickReport
 from ._reports import ScoreReport as ScoreReport
 from ._reports import Split as Split
 from ._rows import parse_for_task as parse_for_task

@@ -86,56 +86,14 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TypedDict
 
-from pydantic import BaseModel
-
 from sld.corpus import Task
 from sld.law import Law
 
 from ._plausible import choose_among, plausible_laws
-from ._reports import CheckReport, FoldScore, ScoreReport
+from ._reports import PickEntry, PickReport, ScoreReport
 from ._resample import bootstrap_errors, pessimistic, resampled_folds
 from ._selection import fitness, selection_scores
 from ._window import WindowScore, best_law, choose_window, window_reason
-
-
-class PickEntry(BaseModel):
-    """One law the pick looked at, and how it fared."""
-
-    id: int
-    law: str
-    complexity: int
-    n_params: int
-    folds: list[FoldScore]
-    error: float
-    bound: float | None  # None: not resampled, its point error could not win (module docstring)
-    samples: int
-    failed: int
-    checks: CheckReport | None
-    fitness: float
-    rank: int
-
-
-class PickReport(BaseModel):
-    """The final pick: every entry (ranked) and the chosen candidate id (None if nothing scored).
-
-    ``window`` is the fit window every entry was scored under; ``windows`` every one tried.
-    """
-
-    chosen: int | None
-    entries: list[PickEntry]
-    restarts: int
-    bootstrap: int
-    quantile: float
-    node_weight: float
-    param_weight: float
-    parsimony: bool = False  # reports stored before the rule existed picked without it
-    consensus: bool = False  # likewise
-    steady: bool = False  # likewise
-    window_restarts: int | None = None  # None: stored before windows were screened (at restarts)
-    polish: int = 0  # 0: none (and every report stored before the option existed)
-    window: float = 0.0  # reports stored before fit windows fitted on every row
-    windows: list[WindowScore] = []
-    reason: str
 
 
 class _PickSettings(TypedDict):

@@ -1,4 +1,4 @@
-"""What scoring produces: metrics, fold scores, extrapolation checks, the score report."""
+"""What scoring produces: metrics, fold scores, checks, the score report and the pick's report."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sld.fit import FitResult
 
 from ._diagnostics import ResidualDiagnostics
 from ._rows import parse_for_task, predict_rows
+from ._window import WindowScore
 
 if TYPE_CHECKING:
     from sld.corpus import Task
@@ -208,3 +209,43 @@ def validation_report(
         checks=checks,
         diagnostics=diagnostics,
     )
+
+
+class PickEntry(BaseModel):
+    """One law the pick looked at, and how it fared."""
+
+    id: int
+    law: str
+    complexity: int
+    n_params: int
+    folds: list[FoldScore]
+    error: float
+    bound: float | None  # None: not resampled, its point error could not win (module docstring)
+    samples: int
+    failed: int
+    checks: CheckReport | None
+    fitness: float
+    rank: int
+
+
+class PickReport(BaseModel):
+    """The final pick: every entry (ranked) and the chosen candidate id (None if nothing scored).
+
+    ``window`` is the fit window every entry was scored under; ``windows`` every one tried.
+    """
+
+    chosen: int | None
+    entries: list[PickEntry]
+    restarts: int
+    bootstrap: int
+    quantile: float
+    node_weight: float
+    param_weight: float
+    parsimony: bool = False  # reports stored before the rule existed picked without it
+    consensus: bool = False  # likewise
+    steady: bool = False  # likewise
+    window_restarts: int | None = None  # None: stored before windows were screened (at restarts)
+    polish: int = 0  # 0: none (and every report stored before the option existed)
+    window: float = 0.0  # reports stored before fit windows fitted on every row
+    windows: list[WindowScore] = []
+    reason: str
