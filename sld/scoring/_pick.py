@@ -64,7 +64,12 @@ Search ranks thousands of laws on cheap fits; the pick looks again at the top fe
    extrapolation (:mod:`sld.scoring._consensus`, the same probe points, each law fitted
    on every training row of the window). With two, their median is their midpoint and
    says nothing, so the steadiness (or step 5) stands. Steps 5 and 6 are
-   :mod:`sld.scoring._plausible`.
+   :mod:`sld.scoring._plausible`;
+7. the law chosen is fitted once more as it is handed on, on every training row of the
+   window, exactly as the held-out path fits it (:mod:`sld.scoring._delivered`), and
+   checked. Where that fit fails a check its fold fits passed, the law is demoted with
+   that reason, any law the old bar skipped that could now lead is resampled, and steps
+   4 to 7 run again; the reason names every law demoted so.
 
 Resampling is pruned. The pessimistic error is at least the point error (step 3), so a
 law whose penalised point error is already above some law's penalised pessimistic error
@@ -84,31 +89,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TypedDict
 
 from sld.corpus import Task
 from sld.law import Law
 
+from ._delivered import delivered_checks
 from ._plausible import choose_among, plausible_laws
-from ._reports import PickEntry, PickReport, ScoreReport
+from ._reports import PickEntry, PickReport, PickSettingsDict, ScoreReport
 from ._resample import bootstrap_errors, pessimistic, resampled_folds
 from ._selection import fitness, selection_scores
 from ._window import WindowScore, best_law, choose_window, window_reason
-
-
-class _PickSettings(TypedDict):
-    """The options of :func:`final_pick` that every :class:`PickReport` repeats."""
-
-    restarts: int
-    bootstrap: int
-    quantile: float
-    node_weight: float
-    param_weight: float
-    parsimony: bool
-    consensus: bool
-    steady: bool
-    window_restarts: int
-    polish: int
 
 
 def final_pick(
@@ -142,7 +132,7 @@ def final_pick(
     restart runs on past the cap in every fold fit of steps 0 and 1 (:func:`sld.fit.fit_many`;
     ``known`` reports must have been fitted with it).
     """
-    settings = _PickSettings(
+    settings = PickSettingsDict(
         restarts=restarts,
         bootstrap=bootstrap,
         quantile=quantile,
@@ -250,78 +240,108 @@ def final_pick(
                     and len(laws[i].parameters) < len(laws[lead].parameters)
                 ]
             )
-    entries = []
-    for i, ((cid, law), report) in enumerate(zip(candidates, reports, strict=True)):
-        bound: float | None = report.error if bootstrap <= 0 else None
-        errors: list[float] = []
-        score = points[i]  # without resamples: the point fitness (a lower bound when skipped)
-        if i in resampled:
-            bound, errors, score = resampled[i]
-        entries.append(
-            PickEntry(
-                id=cid,
-                law=law.text,
-                complexity=law.complexity,
-                n_params=len(law.parameters),
-                folds=report.folds,
-                error=report.error,
-                bound=bound,
-                samples=len(errors),
-                failed=sum(1 for e in errors if not math.isfinite(e)),
-                checks=report.checks,
-                fitness=score,
-                rank=0,
+    demoted: list[int] = []  # candidate ids whose delivered fit failed a check (step 7)
+    while True:
+        entries = []
+        for i, ((cid, law), report) in enumerate(zip(candidates, reports, strict=True)):
+            bound: float | None = report.error if bootstrap <= 0 else None
+            errors: list[float] = []
+            score = points[i]  # without resamples: the point fitness (a lower bound when skipped)
+            if i in resampled:
+                bound, errors, score = resampled[i]
+            entries.append(
+                PickEntry(
+                    id=cid,
+                    law=law.text,
+                    complexity=law.complexity,
+                    n_params=len(law.parameters),
+                    folds=report.folds,
+                    error=report.error,
+                    bound=bound,
+                    samples=len(errors),
+                    failed=sum(1 for e in errors if not math.isfinite(e)),
+                    checks=report.checks,
+                    fitness=score,
+                    rank=0,
+                )
             )
+        # resampled laws first (by fitness); then the rest by point fitness, a lower bound on theirs
+        order = sorted(
+            range(len(entries)), key=lambda i: (entries[i].bound is None, entries[i].fitness, i)
         )
-    # resampled laws first (by fitness); then the rest by point fitness, a lower bound on theirs
-    order = sorted(
-        range(len(entries)), key=lambda i: (entries[i].bound is None, entries[i].fitness, i)
-    )
-    top = entries[order[0]]
-    others = tuple(share for share in shares if share != window)
-    if not math.isfinite(top.fitness) and resampled and others:
-        again = final_pick(
-            candidates,
-            given_task,
+        top = entries[order[0]]
+        others = tuple(share for share in shares if share != window)
+        if not math.isfinite(top.fitness) and resampled and others:
+            again = final_pick(
+                candidates,
+                given_task,
+                seed=seed,
+                bootstrap_restarts=bootstrap_restarts,
+                monotone=monotone,
+                known=known,
+                windows=others,
+                **settings,
+            )
+            aside = (
+                f"; the {window:.0%} fit window was set aside: no law could be fitted on "
+                f"enough resamples of its fold rows"
+            )
+            return again.model_copy(update={"reason": again.reason + aside})
+        if not math.isfinite(top.fitness):
+            ranked = [entries[i].model_copy(update={"rank": r + 1}) for r, i in enumerate(order)]
+            return PickReport(
+                chosen=None,
+                entries=ranked,
+                reason="no candidate could be re-fitted",
+                window=window,
+                windows=tried_shown,
+                **settings,
+            )
+        why = (
+            f"lowest penalised {quantile:.0%}-quantile error over {bootstrap} resamples "
+            f"of every fold ({top.bound:.3g}; point {top.error:.3g})"
+            if bootstrap > 0 and top.bound is not None
+            else f"lowest penalised selection error ({top.error:.3g})"
+        )
+        plausible = plausible_laws(entries, order) if parsimony and bootstrap > 0 else [order[0]]
+        plausible.sort(key=lambda i: entries[i].n_params)  # stable: ties keep their order
+        step6 = choose_among(
+            [laws[i] for i in plausible],
+            task,
+            consensus=consensus,
+            steady=steady,
             seed=seed,
-            bootstrap_restarts=bootstrap_restarts,
-            monotone=monotone,
-            known=known,
-            windows=others,
-            **settings,
+            restarts=restarts,
         )
-        aside = (
-            f"; the {window:.0%} fit window was set aside: no law could be fitted on "
-            f"enough resamples of its fold rows"
+        chosen = plausible[step6.index]
+        fold_checks = reports[chosen].checks
+        if fold_checks is None or not fold_checks.passed:
+            break
+        delivered = delivered_checks(
+            laws[chosen], task, seed=seed, restarts=restarts, polish=polish, monotone=monotone
         )
-        return again.model_copy(update={"reason": again.reason + aside})
-    if not math.isfinite(top.fitness):
-        ranked = [entries[i].model_copy(update={"rank": r + 1}) for r, i in enumerate(order)]
-        return PickReport(
-            chosen=None,
-            entries=ranked,
-            reason="no candidate could be re-fitted",
-            window=window,
-            windows=tried_shown,
-            **settings,
-        )
-    why = (
-        f"lowest penalised {quantile:.0%}-quantile error over {bootstrap} resamples "
-        f"of every fold ({top.bound:.3g}; point {top.error:.3g})"
-        if bootstrap > 0 and top.bound is not None
-        else f"lowest penalised selection error ({top.error:.3g})"
-    )
-    plausible = plausible_laws(entries, order) if parsimony and bootstrap > 0 else [order[0]]
-    plausible.sort(key=lambda i: entries[i].n_params)  # stable: ties keep their order
-    step6 = choose_among(
-        [laws[i] for i in plausible],
-        task,
-        consensus=consensus,
-        steady=steady,
-        seed=seed,
-        restarts=restarts,
-    )
-    chosen = plausible[step6.index]
+        if delivered.passed:
+            break
+        # step 7: judged with the fit it would be handed on with, the law fails a check
+        demoted.append(candidates[chosen][0])
+        reports[chosen] = reports[chosen].model_copy(update={"checks": delivered})
+        points[chosen] = penalised(laws[chosen], reports[chosen], reports[chosen].error)
+        if chosen in resampled:
+            bound_c, errors_c, _ = resampled[chosen]
+            resampled[chosen] = (
+                bound_c,
+                errors_c,
+                penalised(laws[chosen], reports[chosen], bound_c),
+            )
+        if resampled:  # a law skipped under the old bar may now lead: resample it too
+            bar = min(r[2] for r in resampled.values())
+            resample(
+                [
+                    i
+                    for i in sorted(range(len(laws)), key=lambda i: (points[i], i))
+                    if i not in resampled and math.isfinite(points[i]) and points[i] <= bar
+                ]
+            )
     near = ""
     if step6.index > 0:
         near = (
@@ -354,6 +374,11 @@ def final_pick(
         )
     if best.checks is not None and not best.checks.passed:
         why += "; no candidate passed every extrapolation check"
+    if demoted:
+        why += (
+            f"; {', '.join(f'#{d}' for d in demoted)} demoted: fitted on every training row "
+            "of the window, as the law is handed on, it fails a check its fold fits passed"
+        )
     why += window_reason(tried, window)
     return PickReport(
         chosen=best.id,

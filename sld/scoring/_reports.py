@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -209,6 +209,21 @@ def validation_report(
         checks=checks,
         diagnostics=diagnostics,
     )
+
+
+class PickSettingsDict(TypedDict):
+    """The options of :func:`final_pick` that every :class:`PickReport` repeats."""
+
+    restarts: int
+    bootstrap: int
+    quantile: float
+    node_weight: float
+    param_weight: float
+    parsimony: bool
+    consensus: bool
+    steady: bool
+    window_restarts: int
+    polish: int
 
 
 class PickEntry(BaseModel):

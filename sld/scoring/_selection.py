@@ -29,7 +29,7 @@ from sld.corpus import Fold, Split, Task
 from sld.fit import FitResult, fit_many
 from sld.law import Law
 
-from ._checks import extrapolation_checks
+from ._delivered import task_checks
 from ._diagnostics import residual_diagnostics
 from ._evaluate import evaluate
 from ._reports import CheckReport, FoldScore, ScoreReport, validation_report
@@ -189,15 +189,7 @@ def selection_scores(
         metrics, reason = evaluate(law, top, folds[0].score)
         check = None
         if checks and top.ok:
-            check = extrapolation_checks(
-                law,
-                top,
-                train,
-                log_scale=task.log_scale,
-                monotone=directions,
-                probe=task.card.validation.probe,
-                monotone_probe=task.card.validation.monotone_probe,
-            )
+            check = task_checks(law, top, task, monotone=directions)
         elif checks:
             check = CheckReport(passed=False, reasons=["the law could not be fitted"], probes=0)
         diagnostics = None
