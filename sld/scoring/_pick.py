@@ -58,18 +58,16 @@ Search ranks thousands of laws on cheap fits; the pick looks again at the top fe
    that describes the rows settles as rows come, one that bends to them swings, most of
    all past the rows. Chosen without a test label (``bench/selection_sweep.md``, "Steady
    extrapolation");
-   with ``consensus`` (off by default: measured there, "Consensus of the plausible") and
-   at least three plausible laws, the consensus takes the place of the steadiness: the
-   pick is the plausible law whose extrapolation lies nearest the plausible laws' median
-   extrapolation (:mod:`sld.scoring._consensus`, the same probe points, each law fitted
-   on every training row of the window). With two, their median is their midpoint and
-   says nothing, so the steadiness (or step 5) stands. Steps 5 and 6 are
-   :mod:`sld.scoring._plausible`;
+   with ``consensus`` (off by default: measured there) and at least three plausible
+   laws, the law nearest their median extrapolation instead (:mod:`sld.scoring._consensus`).
+   Steps 5 and 6 are :mod:`sld.scoring._plausible`;
 7. the law chosen is fitted once more as it is handed on, on every training row of the
    window, exactly as the held-out path fits it (:mod:`sld.scoring._delivered`), and
    checked. Where that fit fails a check its fold fits passed, the law is demoted with
    that reason, any law the old bar skipped that could now lead is resampled, and steps
-   4 to 7 run again; the reason names every law demoted so.
+   4 to 7 run again; the reason names every law demoted so. The fit window stays: choosing
+   it again with the demoted law moved no pick (``bench/RESULTS.md``, "The delivered fit
+   checked").
 
 Resampling is pruned. The pessimistic error is at least the point error (step 3), so a
 law whose penalised point error is already above some law's penalised pessimistic error
@@ -95,7 +93,7 @@ from sld.law import Law
 
 from ._delivered import delivered_checks
 from ._plausible import choose_among, plausible_laws
-from ._reports import PickEntry, PickReport, PickSettingsDict, ScoreReport
+from ._reports import PickReport, PickSettingsDict, ScoreReport, pick_entry
 from ._resample import bootstrap_errors, pessimistic, resampled_folds
 from ._selection import fitness, selection_scores
 from ._window import WindowScore, best_law, choose_window, window_reason
@@ -242,29 +240,12 @@ def final_pick(
             )
     demoted: list[int] = []  # candidate ids whose delivered fit failed a check (step 7)
     while True:
-        entries = []
-        for i, ((cid, law), report) in enumerate(zip(candidates, reports, strict=True)):
-            bound: float | None = report.error if bootstrap <= 0 else None
-            errors: list[float] = []
-            score = points[i]  # without resamples: the point fitness (a lower bound when skipped)
-            if i in resampled:
-                bound, errors, score = resampled[i]
-            entries.append(
-                PickEntry(
-                    id=cid,
-                    law=law.text,
-                    complexity=law.complexity,
-                    n_params=len(law.parameters),
-                    folds=report.folds,
-                    error=report.error,
-                    bound=bound,
-                    samples=len(errors),
-                    failed=sum(1 for e in errors if not math.isfinite(e)),
-                    checks=report.checks,
-                    fitness=score,
-                    rank=0,
-                )
+        entries = [
+            pick_entry(
+                cid, law, report, point=points[i], drawn=resampled.get(i), resampling=bootstrap > 0
             )
+            for i, ((cid, law), report) in enumerate(zip(candidates, reports, strict=True))
+        ]
         # resampled laws first (by fitness); then the rest by point fitness, a lower bound on theirs
         order = sorted(
             range(len(entries)), key=lambda i: (entries[i].bound is None, entries[i].fitness, i)

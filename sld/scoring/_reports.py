@@ -243,6 +243,37 @@ class PickEntry(BaseModel):
     rank: int
 
 
+def pick_entry(
+    cid: int,
+    law: Law,
+    report: ScoreReport,
+    *,
+    point: float,
+    drawn: tuple[float, list[float], float] | None,
+    resampling: bool,
+) -> PickEntry:
+    """The pick's entry for candidate ``cid``: with ``drawn`` (bound, resampled errors,
+    fitness) a resampled law; without, its point fitness ``point`` (a lower bound on its
+    fitness when the pick resamples and skipped it) and, when the pick draws no resamples
+    at all (not ``resampling``), its point error as its bound."""
+    bound = None if resampling else report.error
+    bound, errors, score = drawn if drawn is not None else (bound, [], point)
+    return PickEntry(
+        id=cid,
+        law=law.text,
+        complexity=law.complexity,
+        n_params=len(law.parameters),
+        folds=report.folds,
+        error=report.error,
+        bound=bound,
+        samples=len(errors),
+        failed=sum(1 for e in errors if not math.isfinite(e)),
+        checks=report.checks,
+        fitness=score,
+        rank=0,
+    )
+
+
 class PickReport(BaseModel):
     """The final pick: every entry (ranked) and the chosen candidate id (None if nothing scored).
 
