@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from sld.corpus import Task
 from sld.fit import FitResult, predict
 from sld.law import Law
 
@@ -180,3 +181,19 @@ def extrapolation_checks(
                 )
     unique = list(dict.fromkeys(reasons))
     return CheckReport(passed=not unique, reasons=unique[:8], probes=probes)
+
+
+def task_checks(
+    law: Law, fit: FitResult, task: Task, *, monotone: Mapping[str, int] | None = None
+) -> CheckReport:
+    """:func:`extrapolation_checks` with ``task``'s grids (its training rows), probes and
+    declared directions (``monotone`` overrides them)."""
+    return extrapolation_checks(
+        law,
+        fit,
+        task.train(),
+        log_scale=task.log_scale,
+        monotone=dict(monotone if monotone is not None else task.monotone),
+        probe=task.card.validation.probe,
+        monotone_probe=task.card.validation.monotone_probe,
+    )

@@ -16,29 +16,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sld.corpus import Task
-from sld.fit import FitResult, fit_law
+from sld.fit import fit_law
 from sld.law import Law
 
-from ._checks import extrapolation_checks
+from ._checks import task_checks
 from ._reports import CheckReport
 
 DELIVERED = "fitted on every training row, "  # prefix of a delivered fit's check reasons
-
-
-def task_checks(
-    law: Law, fit: FitResult, task: Task, *, monotone: Mapping[str, int] | None = None
-) -> CheckReport:
-    """:func:`extrapolation_checks` with ``task``'s grids (its training rows), probes and
-    declared directions (``monotone`` overrides them)."""
-    return extrapolation_checks(
-        law,
-        fit,
-        task.train(),
-        log_scale=task.log_scale,
-        monotone=dict(monotone if monotone is not None else task.monotone),
-        probe=task.card.validation.probe,
-        monotone_probe=task.card.validation.monotone_probe,
-    )
 
 
 def delivered_checks(

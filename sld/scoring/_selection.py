@@ -29,7 +29,7 @@ from sld.corpus import Fold, Split, Task
 from sld.fit import FitResult, fit_many
 from sld.law import Law
 
-from ._delivered import task_checks
+from ._checks import task_checks
 from ._diagnostics import residual_diagnostics
 from ._evaluate import evaluate
 from ._reports import CheckReport, FoldScore, ScoreReport, validation_report
