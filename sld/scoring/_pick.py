@@ -9,8 +9,9 @@ Search ranks thousands of laws on cheap fits; the pick looks again at the top fe
    first (smallest) share is fitted with ``restarts``; every other share is screened with
    ``window_restarts``, each law's restart 0 starting from its fit at the first share
    (the optimum on fewer rows of the same law is mostly near it, and the cold restarts
-   look elsewhere). The share whose best law has the lowest penalised point fitness is
-   kept, where a share above 0 must gain a margin over every row
+   look elsewhere). The share whose best law has the lowest penalised point fitness
+   wins, where a share above 0 must gain a margin over every row, and of the shares
+   above 0 within that margin of the winner the smallest is kept
    (:mod:`sld.scoring._window`); a kept share other than the first is then re-fitted with
    ``restarts``, restart 0 from its screen, and every later step, and the held-out fit of
    the law picked, use it. A law that holds at scale but misses the smallest runs is no

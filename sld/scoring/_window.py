@@ -1,13 +1,23 @@
 """The fit window the final pick keeps (:func:`sld.scoring.final_pick`, step 0).
 
-Each share tried is summarised by its best law's penalised point fitness; the kept share
-minimises ::
+Each share tried is summarised by its best law's penalised point fitness. The best share
+``k`` minimises ::
 
     fitness(share) + (WINDOW_MARGIN if share > 0 else 0)        ties: the smaller share
 
+and where ``k`` is above 0 the kept share is the smallest share above 0 within the margin
+of it::
+
+    min {share > 0 : fitness(share) <= fitness(k) + WINDOW_MARGIN}
+
 The windows are chosen on the folds they are judged on, so a share that leaves rows out
 must gain a clear margin over fitting on every row, not a sliver
-(``bench/selection_sweep.md``, "Fit windows").
+(``bench/selection_sweep.md``, "Fit windows"). The same margin holds between windows:
+once leaving rows out has paid, no more rows are left out than a clear gain asks for. A
+law fitted on the top quarter of the rows can trade a floor against a near-flat power
+(``E + K/N**b`` with ``b`` near 0 spent as a term linear in log N) and win the folds by
+less than the margin, then fail one step further out (``bench/RESULTS.md``, "The widest
+window within the margin").
 """
 
 from __future__ import annotations
@@ -37,9 +47,13 @@ def best_law(fitness: Sequence[float], *, share: float, ids: Sequence[int]) -> W
 
 
 def choose_window(tried: Sequence[WindowScore], *, margin: float = WINDOW_MARGIN) -> float:
-    """The share among ``tried`` with the lowest best fitness, a share above 0 counted
-    ``margin`` decades worse (module docstring); ties go to the smaller share."""
-    return min(tried, key=lambda w: (w.fitness + (margin if w.share > 0 else 0.0), w.share)).share
+    """The share kept among ``tried`` (module docstring): the lowest best fitness, a share
+    above 0 counted ``margin`` decades worse, ties to the smaller share; where that share is
+    above 0, the smallest share above 0 within ``margin`` of its fitness."""
+    best = min(tried, key=lambda w: (w.fitness + (margin if w.share > 0 else 0.0), w.share))
+    if best.share == 0:
+        return best.share
+    return min(w.share for w in tried if w.share > 0 and w.fitness <= best.fitness + margin)
 
 
 def window_reason(tried: Sequence[WindowScore], window: float) -> str:
