@@ -622,3 +622,41 @@ def test_start_laws_come_from_the_flag_fill_the_form_and_a_bad_one_is_a_notifica
             assert not list(tmp_path.iterdir())
 
     asyncio.run(drive())
+
+
+def test_the_rehearse_box_runs_the_tasks_rehearsal_and_shows_its_card(tmp_path, monkeypatch):
+    opened: list = []
+    monkeypatch.setattr("sld.tui.run_app", lambda task, **options: opened.append(task) or 0)
+    assert main(["tui", "parallel_scaling_law", "--rehearse"]) == 0
+    assert opened[0].rehearse
+
+    def card_text(app: SldApp) -> str:
+        console = Console(width=120, record=True, file=io.StringIO())
+        console.print(app.query_one("#card", Static).content)
+        return console.export_text()
+
+    async def drive(app: SldApp, *, ticked: bool) -> None:
+        from textual.widgets import Checkbox
+
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            pane = app.query_one(SetupPane)
+            box = app.query_one("#rehearse", Checkbox)
+            assert box.value is ticked
+            assert pane.run_config({}).task.rehearse is ticked
+            assert ("parallel_scaling_law-rehearsal" in card_text(app)) is ticked
+            box.toggle()
+            await pilot.pause()
+            config = pane.run_config({})
+            assert config.task.rehearse is not ticked
+            assert config.task.source == "parallel_scaling_law"
+            assert ("parallel_scaling_law-rehearsal" in card_text(app)) is not ticked
+            # an attached run's form shows whether it was a rehearsal
+            for rehearse in (True, False):
+                task = {"source": "parallel_scaling_law", "rehearse": rehearse}
+                pane.show_config("parallel_scaling_law", {"task": task, "seed": 0})
+                assert box.value is rehearse
+
+    asyncio.run(drive(SldApp("parallel_scaling_law", out=tmp_path), ticked=False))
+    spec = TaskSpec(source="parallel_scaling_law", rehearse=True)
+    asyncio.run(drive(SldApp(spec, out=tmp_path), ticked=True))

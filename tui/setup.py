@@ -8,7 +8,7 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Input, Label, OptionList, Select
+from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select
 from textual.widgets.option_list import Option
 
 from sld.config import RunConfig, TaskSpec, validated
@@ -27,8 +27,13 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "restarts": 8,
     "bootstrap": 30,
     "start": "",
+    "rehearse": False,
 }
 START_SEPARATOR = "|"  # between start laws in the form: no law can contain it
+REHEARSAL_TIP = (
+    "search the task's rehearsal: its validation slice is held out as the test rows and the "
+    "real test rows are never loaded (as 'sld discover --rehearse')"
+)
 
 
 class SetupPane(Horizontal):
@@ -36,7 +41,8 @@ class SetupPane(Horizontal):
 
     ``settings`` fill the form (keys of :data:`DEFAULT_SETTINGS`); ``task`` is
     highlighted first (a data file's path is added to the curated names; a TaskSpec brings
-    the file's options: inputs, outputs, test rule...).
+    the file's options: inputs, outputs, test rule...). The *rehearse* box runs any task
+    as its rehearsal (:attr:`sld.config.TaskSpec.rehearse`), and the card shows that task.
     """
 
     def __init__(
@@ -49,10 +55,14 @@ class SetupPane(Horizontal):
 
     def spec_of(self, source: str) -> TaskSpec:
         """The task spec a run on ``source`` uses: the given one (with its data options) for
-        the task the session opened on, the bare name or path for any other."""
+        the task the session opened on, the bare name or path for any other; a rehearsal
+        when the form's box is ticked."""
         if self.task_spec is not None and source == self.task_spec.source:
-            return self.task_spec
-        return TaskSpec(source=source)
+            spec = self.task_spec
+        else:
+            spec = TaskSpec(source=source)
+        boxes = self.query("#rehearse").results(Checkbox)
+        return spec.model_copy(update={"rehearse": any(box.value for box in boxes)})
 
     def compose(self) -> ComposeResult:
         """The task column and the settings column with the run controls."""
@@ -99,6 +109,17 @@ class SetupPane(Horizontal):
             ("restarts", number("restarts")),
             ("bootstrap", number("bootstrap")),
             (
+                "rehearse",
+                Checkbox(
+                    "validation as test",
+                    value=bool(s["rehearse"])
+                    or (self.task_spec is not None and self.task_spec.rehearse),
+                    id="rehearse",
+                    compact=True,
+                    tooltip=REHEARSAL_TIP,
+                ),
+            ),
+            (
                 "start laws",
                 Input(
                     str(s["start"]),
@@ -135,6 +156,15 @@ class SetupPane(Horizontal):
         except SldError as exc:
             card.show_task(None, error=str(exc))
 
+    @on(Checkbox.Changed, "#rehearse")
+    def on_rehearse_changed(self) -> None:
+        """Show the card of the task the run would search: its rehearsal or the task."""
+        tasks = self.query_one("#tasks", OptionList)
+        if tasks.highlighted is not None:
+            option = tasks.get_option_at_index(tasks.highlighted)
+            if option.id is not None:
+                self.show_card(option.id)
+
     @on(OptionList.OptionHighlighted, "#tasks")
     def on_task_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         """Show the card of the highlighted task."""
@@ -145,7 +175,7 @@ class SetupPane(Horizontal):
         """The form and task list take input only when a run can start; ``buttons`` by id."""
         for button_id, on_ in buttons.items():
             self.query_one(f"#{button_id}", Button).disabled = not on_
-        for widget in self.query("#settings Input, #settings Select, #tasks"):
+        for widget in self.query("#settings Input, #settings Select, #settings Checkbox, #tasks"):
             widget.disabled = not can_start
 
     def run_config(self, overrides: Mapping[str, Any]) -> RunConfig:
@@ -218,5 +248,8 @@ class SetupPane(Horizontal):
         }
         for widget_id, value in values.items():
             self.query_one(f"#{widget_id}", Input).value = str(value)
+        self.query_one("#rehearse", Checkbox).value = bool(
+            (config.get("task") or {}).get("rehearse")
+        )
         proposer = "local" if llm.get("provider") == "local" else config.get("proposer", "offline")
         self.query_one("#proposer", Select).value = proposer if proposer in PROPOSERS else "offline"
