@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 from test_tui_snapshots import demo_run, write_demo_run  # noqa: F401  (fixture)
-from textual.widgets import DataTable, Input, RichLog, Static, TabbedContent
+from textual.widgets import Checkbox, DataTable, Input, RichLog, Static, TabbedContent
 from waiting import HANG, pilot_wait_until, wait_until
 
 from sld.cli import main
@@ -636,8 +636,6 @@ def test_the_rehearse_box_runs_the_tasks_rehearsal_and_shows_its_card(tmp_path, 
         return console.export_text()
 
     async def drive(app: SldApp, *, ticked: bool) -> None:
-        from textual.widgets import Checkbox
-
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
             pane = app.query_one(SetupPane)

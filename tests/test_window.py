@@ -11,6 +11,7 @@ from sld.corpus import load_task
 from sld.corpus.folds import MIN_FIT_LEVELS
 from sld.corpus.window import window_mask
 from sld.scoring import final_pick, heldout_score, parse_for_task
+from sld.scoring._window import WINDOW_MARGIN, WindowScore, choose_window
 from tests.test_folds import _rows
 
 
@@ -153,46 +154,37 @@ def test_sld_score_fits_in_a_window_when_asked_and_refuses_a_bad_share(tmp_path)
         sld.score("E + A/N**a", task, window=1.0)
 
 
+def _tried(*fitness: float) -> list[WindowScore]:
+    """Window scores at shares 0, 0.25, 0.5 and 0.75 with these best fitnesses."""
+    shares = (0.0, 0.25, 0.5, 0.75)
+    return [WindowScore(share=s, fitness=f, best=0) for s, f in zip(shares, fitness, strict=True)]
+
+
 def test_a_window_must_gain_the_margin_over_every_row():
-    from sld.scoring._window import WINDOW_MARGIN, WindowScore, choose_window
 
-    def tried(*fitness):
-        shares = (0.0, 0.25, 0.5, 0.75)
-        return [
-            WindowScore(share=s, fitness=f, best=0) for s, f in zip(shares, fitness, strict=True)
-        ]
-
-    assert choose_window(tried(-1.0, -1.05, -1.09, -1.0)) == 0.0  # gains under the margin
-    assert choose_window(tried(-1.0, -1.05, -1.3, -1.45)) == 0.75  # a clear gain at each step
-    assert choose_window(tried(-1.0, -1.3, -1.3, -1.0)) == 0.25  # ties: the smaller share
-    assert choose_window(tried(-1.0, -1.0 - WINDOW_MARGIN, -1.0, -1.0)) == 0.0
-    assert choose_window(tried(-1.0, -1.05, -1.09, -1.0), margin=0.0) == 0.5
-    assert choose_window(tried(float("inf"), -1.0, float("inf"), float("inf"))) == 0.25
+    assert choose_window(_tried(-1.0, -1.05, -1.09, -1.0)) == 0.0  # gains under the margin
+    assert choose_window(_tried(-1.0, -1.05, -1.3, -1.45)) == 0.75  # a clear gain at each step
+    assert choose_window(_tried(-1.0, -1.3, -1.3, -1.0)) == 0.25  # ties: the smaller share
+    assert choose_window(_tried(-1.0, -1.0 - WINDOW_MARGIN, -1.0, -1.0)) == 0.0
+    assert choose_window(_tried(-1.0, -1.05, -1.09, -1.0), margin=0.0) == 0.5
+    assert choose_window(_tried(float("inf"), -1.0, float("inf"), float("inf"))) == 0.25
 
 
 def test_a_window_leaves_out_no_more_rows_than_a_clear_gain_asks_for():
     """Once a share beats every row by the margin, the smallest share above 0 within the
     margin of it is kept: 0.75 beating 0.5 by a sliver moves nothing."""
-    from sld.scoring._window import WINDOW_MARGIN, WindowScore, choose_window
 
-    def tried(*fitness):
-        shares = (0.0, 0.25, 0.5, 0.75)
-        return [
-            WindowScore(share=s, fitness=f, best=0) for s, f in zip(shares, fitness, strict=True)
-        ]
-
-    assert choose_window(tried(-1.0, -1.05, -1.2, -1.25)) == 0.5  # 0.75 gains 0.05 over 0.5
-    assert choose_window(tried(-1.0, -1.17, -1.2, -1.25)) == 0.25  # within the margin: the widest
+    assert choose_window(_tried(-1.0, -1.05, -1.2, -1.25)) == 0.5  # 0.75 gains 0.05 over 0.5
+    assert choose_window(_tried(-1.0, -1.17, -1.2, -1.25)) == 0.25  # within the margin: the widest
     # a share within the margin of the winner but not of every row is still kept: the window
     # has paid, the question is only how many rows it leaves out
-    assert choose_window(tried(-1.0, -1.06, -1.1, -1.15)) == 0.25
-    assert choose_window(tried(-1.0, -1.0, -1.2, -1.2 - 2 * WINDOW_MARGIN)) == 0.75
-    assert (
-        choose_window(tried(-1.0, float("inf"), -1.2, -1.25)) == 0.5
-    )  # an unfitted share stays out
-    assert choose_window(tried(-1.3, -1.2, -1.25, -1.28)) == 0.0  # every row wins: nothing moves
+    assert choose_window(_tried(-1.0, -1.06, -1.1, -1.15)) == 0.25
+    assert choose_window(_tried(-1.0, -1.0, -1.2, -1.2 - 2 * WINDOW_MARGIN)) == 0.75
+    # an unfitted share stays out
+    assert choose_window(_tried(-1.0, float("inf"), -1.2, -1.25)) == 0.5
+    assert choose_window(_tried(-1.3, -1.2, -1.25, -1.28)) == 0.0  # every row wins: nothing moves
     # without share 0 (a share set aside) the same rule holds among the rest
-    rest = [w for w in tried(-1.0, -1.05, -1.2, -1.25) if w.share > 0]
+    rest = [w for w in _tried(-1.0, -1.05, -1.2, -1.25) if w.share > 0]
     assert choose_window(rest) == 0.5
 
 
