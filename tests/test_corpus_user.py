@@ -201,6 +201,34 @@ def test_non_positive_value_turns_default_log_scale_off(tmp_path):
     assert task.log_scale == {"N": True, "D": False}
 
 
+WIDE = """N,D,loss
+1e6,1e9,4.0
+1e7,1e9,3.5
+1e8,1e9,3.1
+-5,1e9,3.0
+1e9,1e9,2.8
+1e10,1e9,2.6
+"""
+WIDE_SWEEP = {"inputs": ["N", "D"], "outputs": ["loss"], "test": "N >= 1e10"}
+
+
+def test_a_wide_input_kept_linear_by_a_non_positive_value_gets_a_note(tmp_path):
+    task = load_task(_write(tmp_path, WIDE), **WIDE_SWEEP)
+    assert task.log_scale["N"] is False
+    (note,) = [n for n in task.notes if "linear scale" in n]
+    assert "'N'" in note and "line 5: -5" in note and "1 of its 6 values" in note
+    assert "log_scale={'N': False}" in note  # the Python API's words for the fix
+
+
+def test_no_linear_scale_note_when_asked_for_or_when_the_input_is_narrow(tmp_path):
+    asked = load_task(_write(tmp_path, WIDE), **WIDE_SWEEP, log_scale={"N": False})
+    narrow = load_task(
+        _write(tmp_path, GOOD.replace("a,4e8,1e9,2.9", "a,4e8,0,2.9"), "narrow.csv"), **SWEEP
+    )
+    for task in (asked, narrow):
+        assert not [n for n in task.notes if "linear scale" in n]
+
+
 def test_empty_train_split(tmp_path):
     _fails(_write(tmp_path, GOOD), "train split is empty", **dict(SWEEP, test="N > 0"))
 

@@ -97,6 +97,8 @@ def test_validation_fit_excludes_the_validation_slice():
 def test_numeric_faults_give_reasons_not_crashes(tmp_path):
     overflow = sld.score("A*exp(N) + E", "parallel_scaling_law", restarts=4)  # exp(5e8) overflows
     assert not overflow.ok and overflow.reason
+    # the batched fit names (fold, group) with a control character; a reader sees plain words
+    assert "\x1f" not in overflow.reason and "'pile' of fold 0" in overflow.reason
     divide = sld.score(
         "A/(P - 1)", "parallel_scaling_law", restarts=4
     )  # P = 1 rows: division by zero

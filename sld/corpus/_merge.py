@@ -321,10 +321,16 @@ def rule_where(where: str, option: str | None, card_path: Path | None) -> str:
     return f"{where}: test rule"
 
 
+def linear_hint(column: str, naming: Naming) -> str:
+    """The option that keeps ``column`` off the log scale: ``--log-scale D:no`` or
+    ``log_scale={'D': False}``."""
+    value = f"{column}:no" if naming == "flags" else f"{{{column!r}: False}}"
+    return option_hint("log_scale", naming, value)
+
+
 def log_scale_fix(column: str, options: Options, *, naming: Naming, card_path: Path | None) -> str:
     """How to take ``column`` off the log scale, in the words the user set it with."""
-    value = f"{column}:no" if naming == "flags" else f"{{{column!r}: False}}"
-    fix = f"fix the value or pass {option_hint('log_scale', naming, value)}"
+    fix = f"fix the value or pass {linear_hint(column, naming)}"
     if options.log_scale is None and card_path is not None:
         fix += f" (or set log_scale = false for it in {card_path.name})"
     return fix

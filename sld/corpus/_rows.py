@@ -26,6 +26,29 @@ def check_positive(table: Table, column: str, where: str, *, fix: str) -> None:
         )
 
 
+def linear_scale_note(table: Table, column: str, *, decades: float = 2.0, hint: str) -> str | None:
+    """Why ``column`` is taken on a linear scale when most of it looks like a log-scale input.
+
+    When its positive values span at least ``decades`` decades (largest / smallest >= 10**decades)
+    and some value is not positive, the default keeps the column linear because of those values,
+    so no law may take a power or a log of it. A typo in one row would do that silently; the note
+    names the first such row and ``hint`` (how to keep the column linear and silence the note).
+    None when every value is positive or the positive values span less.
+    """
+    values = table.values[column]
+    bad = np.flatnonzero(values <= 0)
+    positive = values[values > 0]
+    if not bad.size or not positive.size or positive.max() < positive.min() * 10**decades:
+        return None
+    row = bad[0]
+    return (
+        f"{column!r} is taken on a linear scale, so the search proposes no power or log of it: "
+        f"{bad.size} of its {values.size} values are not positive ({table.row(row)}: "
+        f"{float(values[row]):g}) though the others span {positive.min():.3g} to "
+        f"{positive.max():.3g}; fix those rows if they are typos, or pass {hint} to keep it linear"
+    )
+
+
 def test_rows(
     card: TaskCard,
     table: Table,

@@ -16,8 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sld.corpus._merge import Options, log_scale_fix, merge, origins, rule_where
-from sld.corpus._rows import check_counts, check_duplicates, check_positive, test_rows
+from sld.corpus._merge import Options, linear_hint, log_scale_fix, merge, origins, rule_where
+from sld.corpus._rows import (
+    check_counts,
+    check_duplicates,
+    check_positive,
+    linear_scale_note,
+    test_rows,
+)
 from sld.corpus.card import TaskCard, card_from_dict, read_card
 from sld.corpus.options import Naming, option_hint, option_name
 from sld.corpus.table import PARQUET_SUFFIXES, Table, column_names, frame_table, read_table
@@ -152,6 +158,13 @@ def load_task(
         v.name: v.log_scale if v.name in explicit_log else bool(np.all(table.values[v.name] > 0))
         for v in card.inputs
     }
+    if not curated:  # a curated card's scales are its author's design
+        linear = (
+            linear_scale_note(table, v.name, hint=linear_hint(v.name, naming))
+            for v in card.inputs
+            if v.name not in explicit_log
+        )
+        notes = (*notes, *(note for note in linear if note is not None))
     for var in [*card.inputs, *card.outputs]:
         if logs.get(var.name, var.log_scale):
             check_positive(

@@ -73,7 +73,7 @@ def restrict(fit: FitResult, fold: Fold) -> FitResult:
     return fit.model_copy(
         update={
             "ok": ok,
-            "reason": None if ok else fit.reason,
+            "reason": None if ok else _plain_names(fit.reason, names, fold.index),
             "groups": list(names.values()),
             "parameters": params,
             "group_loss": losses,
@@ -123,6 +123,13 @@ def fitness(
         + param_weight * n_params
         + (DEMOTION if demoted else 0.0)
     )
+
+
+def _plain_names(reason: str | None, names: dict[str, str], index: int) -> str | None:
+    """``reason`` with each batched group name (:func:`fold_group`) as a reader would say it."""
+    for batched, group in names.items():
+        reason = reason and reason.replace(repr(batched), f"{group!r} of fold {index}")
+    return reason
 
 
 def score_folds(law: Law, fit: FitResult, folds: Sequence[Fold]) -> list[FoldScore]:
