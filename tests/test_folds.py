@@ -9,6 +9,7 @@ import pytest
 from sld.corpus import list_tasks, load_task
 from sld.corpus.folds import MIN_FIT_LEVELS, group_folds, random_bands, scale_bands
 from sld.errors import TaskError
+from sld.scoring import score
 
 
 def _rows(split) -> set[tuple[str, tuple[float, ...]]]:
@@ -153,3 +154,32 @@ def test_your_own_data_is_told_when_too_few_sizes_leave_fewer_folds(tmp_path):
     # a curated card's fold count is its author's design: no note
     assert len(load_task("moe_scaling_law").folds()) == 2
     assert not any("folds asked" in n for n in load_task("moe_scaling_law").notes)
+
+
+def test_scale_bands_take_at_least_min_rows_but_never_every_row():
+    scale = np.arange(1.0, 9.0)  # 8 rows, one per value: 15 % is one row
+    assert [scale[b].tolist() for b in scale_bands(scale, bands=2, fraction=0.15)] == [[8.0], [7.0]]
+    two = scale_bands(scale, bands=2, fraction=0.15, min_rows=2)
+    assert [scale[b].tolist() for b in two] == [[7.0, 8.0], [5.0, 6.0]]
+    (pair,) = scale_bands(np.array([1.0, 2.0]), bands=1, fraction=0.15, min_rows=2)
+    assert pair.tolist() == [False, True]  # a band leaves something to fit on
+
+
+def test_a_one_row_validation_slice_takes_two_rows_so_laws_can_be_scored(tmp_path):
+    N = np.geomspace(1e6, 3e9, 8)  # one small sweep, one group: 6 training rows
+    path = tmp_path / "tiny.csv"
+    pd.DataFrame({"N": N, "loss": 2.6 + 40 / N**0.25}).to_csv(path, index=False)
+    task = load_task(str(path), inputs=["N"], outputs=["loss"], test="N >= 1e9")
+    assert task.validation().n_rows == 2  # 15 % of 6 rows would be one: no NMSE on one row
+    assert any(n.startswith("the validation slice takes the two largest-N") for n in task.notes)
+    report = score("E + A/N**a", task, split="validation", restarts=8)
+    assert report.ok and report.metrics is not None and report.metrics.r2 > 0.9
+
+
+def test_a_validation_slice_with_one_output_value_is_a_one_line_error(tmp_path):
+    path = tmp_path / "flat.csv"
+    loss = [4.0, 3.5, 3.2, 3.0, 3.0, 3.0, 3.0, 3.0]  # flat over the top training rows
+    pd.DataFrame({"N": np.geomspace(1e6, 3e9, 8), "loss": loss}).to_csv(path, index=False)
+    with pytest.raises(TaskError, match="every output is the same on the validation slice") as info:
+        load_task(str(path), inputs=["N"], outputs=["loss"], test="N >= 1e9")
+    assert "\n" not in str(info.value)

@@ -9,7 +9,8 @@ of the validation input::
     fold k:  fit on every row below band k, score on band k
 
 Each band takes whole distinct values, largest first, while it holds at most
-``fraction * rows`` rows (always at least one value). Fold 0 is the validation slice
+``fraction * rows`` rows (always at least one value, and at least ``min_rows`` rows where
+the group has them). Fold 0 is the validation slice
 that :meth:`Task.validation` returns; later folds cut lower and extrapolate from less.
 
 Where the test rows are not a larger scale (no validation input), folds are a seeded
@@ -50,13 +51,17 @@ class FoldMasks:
     score: np.ndarray
 
 
-def scale_bands(scale: np.ndarray, *, bands: int, fraction: float) -> list[np.ndarray]:
+def scale_bands(
+    scale: np.ndarray, *, bands: int, fraction: float, min_rows: int = 1
+) -> list[np.ndarray]:
     """Up to ``bands`` disjoint bool masks over ``scale`` (rows,), largest values first.
 
     Band k holds the largest distinct values not in an earlier band, added while the band
-    stays within ``fraction * rows`` rows; it always holds at least one value.
+    stays within ``fraction * rows`` rows or holds fewer than ``min_rows``; it always holds
+    at least one value.
     """
     n = len(scale)
+    need = min(min_rows, n - 1)  # a band never takes every row for want of rows
     remaining = np.ones(n, dtype=bool)
     out: list[np.ndarray] = []
     for _ in range(bands):
@@ -66,7 +71,7 @@ def scale_bands(scale: np.ndarray, *, bands: int, fraction: float) -> list[np.nd
         band = remaining & (scale == values[0])
         for value in values[1:]:
             at_value = remaining & (scale == value)
-            if band.sum() + at_value.sum() > fraction * n:
+            if band.sum() >= need and band.sum() + at_value.sum() > fraction * n:
                 break
             band |= at_value
         out.append(band)
@@ -75,17 +80,23 @@ def scale_bands(scale: np.ndarray, *, bands: int, fraction: float) -> list[np.nd
 
 
 def validation_mask(
-    scale: np.ndarray | None, *, n_rows: int, fraction: float, seed: int, group: str
+    scale: np.ndarray | None,
+    *,
+    n_rows: int,
+    fraction: float,
+    seed: int,
+    group: str,
+    min_rows: int = 1,
 ) -> np.ndarray:
     """Which of a group's training rows form its validation slice (band 0); bool (n_rows,).
 
     With ``scale``: :func:`scale_bands`' first band. Without: ``ceil(fraction * n_rows)``
-    rows (at most ``n_rows - 1``) drawn by a numpy Generator seeded from ``seed`` and the
-    group name.
+    rows, at least ``min_rows`` (at most ``n_rows - 1``), drawn by a numpy Generator seeded
+    from ``seed`` and the group name.
     """
     if scale is not None:
-        return scale_bands(scale, bands=1, fraction=fraction)[0]
-    count = min(math.ceil(fraction * n_rows), n_rows - 1)
+        return scale_bands(scale, bands=1, fraction=fraction, min_rows=min_rows)[0]
+    count = min(max(math.ceil(fraction * n_rows), min_rows), n_rows - 1)
     rng = np.random.default_rng([seed, zlib.crc32(group.encode("utf-8"))])
     mask = np.zeros(n_rows, dtype=bool)
     mask[rng.choice(n_rows, size=count, replace=False)] = True
@@ -93,14 +104,16 @@ def validation_mask(
 
 
 def random_bands(
-    n_rows: int, *, bands: int, fraction: float, seed: int, group: str
+    n_rows: int, *, bands: int, fraction: float, seed: int, group: str, min_rows: int = 1
 ) -> list[np.ndarray]:
-    """Up to ``bands`` disjoint random bool masks of ``ceil(fraction * n_rows)`` rows each.
+    """Up to ``bands`` disjoint random bool masks of :func:`validation_mask`'s size each.
 
     Band 0 is :func:`validation_mask`'s draw; band k > 0 is drawn from the rows no earlier
     band holds, by a Generator seeded from ``seed``, the group name and ``k``.
     """
-    first = validation_mask(None, n_rows=n_rows, fraction=fraction, seed=seed, group=group)
+    first = validation_mask(
+        None, n_rows=n_rows, fraction=fraction, seed=seed, group=group, min_rows=min_rows
+    )
     size = int(first.sum())
     out = [first]
     taken = first.copy()
@@ -124,15 +137,19 @@ def group_folds(
     fraction: float,
     seed: int,
     group: str,
+    min_rows: int = 1,
 ) -> list[FoldMasks | None]:
     """The ``folds`` folds of one group (None where the group cannot take part).
 
     ``scale``: the group's values of the validation input (rows,), or None for random folds.
+    ``min_rows``: the fewest rows a band takes where the group has them.
     """
     if scale is None:
-        bands = random_bands(n_rows, bands=folds, fraction=fraction, seed=seed, group=group)
+        bands = random_bands(
+            n_rows, bands=folds, fraction=fraction, seed=seed, group=group, min_rows=min_rows
+        )
     else:
-        bands = scale_bands(scale, bands=folds, fraction=fraction)
+        bands = scale_bands(scale, bands=folds, fraction=fraction, min_rows=min_rows)
     out: list[FoldMasks | None] = []
     above = np.zeros(n_rows, dtype=bool)
     for k in range(folds):

@@ -249,7 +249,7 @@ def make_task(
     names = tuple(sorted(set(groups.tolist())))
     scale_name = card.validation.scale
     scale_columns = [card.input_names.index(name) for name in card.scale_inputs]
-    train_x, train_y, test_x, test_y, masks, folds = [], [], [], [], [], []
+    train_x, train_y, test_x, test_y, scales = [], [], [], [], []
     for group in names:
         in_group = groups == group
         train_rows = in_group & ~is_test
@@ -261,36 +261,69 @@ def make_task(
                 "add rows, merge groups or change the test rule"
             )
         gx = X[train_rows]
-        mask = validation_mask(
-            np.prod(gx[:, scale_columns], axis=1) if scale_columns else None,
-            n_rows=n_train,
-            fraction=card.validation.fraction,
-            seed=card.validation.seed,
-            group=group,
-        )
-        if mask.all():
-            raise TaskError(
-                f"{where}: in group {group!r} every training row has the largest {scale_name!r}, "
-                f"so nothing is left to fit on; {scale_fix}"
-            )
-        mask.setflags(write=False)
-        folds.append(
-            tuple(
-                group_folds(
-                    np.prod(gx[:, scale_columns], axis=1) if scale_columns else None,
-                    n_rows=n_train,
-                    folds=card.validation.folds,
-                    fraction=card.validation.fraction,
-                    seed=card.validation.seed,
-                    group=group,
-                )
-            )
-        )
+        scales.append(np.prod(gx[:, scale_columns], axis=1) if scale_columns else None)
         train_x.append(_frozen(gx))
         train_y.append(_frozen(y[train_rows]))
         test_x.append(_frozen(X[test_rows]))
         test_y.append(_frozen(y[test_rows]))
-        masks.append(mask)
+
+    def carve(min_rows: int) -> tuple[list[np.ndarray], list[tuple[FoldMasks | None, ...]]]:
+        """Each group's validation mask and folds, bands of at least ``min_rows`` rows."""
+        masks: list[np.ndarray] = []
+        folds: list[tuple[FoldMasks | None, ...]] = []
+        for group, scale, gy in zip(names, scales, train_y, strict=True):
+            v = card.validation
+            mask = validation_mask(
+                scale,
+                n_rows=len(gy),
+                fraction=v.fraction,
+                seed=v.seed,
+                group=group,
+                min_rows=min_rows,
+            )
+            if mask.all():
+                raise TaskError(
+                    f"{where}: in group {group!r} every training row has the largest "
+                    f"{scale_name!r}, so nothing is left to fit on; {scale_fix}"
+                )
+            mask.setflags(write=False)
+            masks.append(mask)
+            folds.append(
+                tuple(
+                    group_folds(
+                        scale,
+                        n_rows=len(gy),
+                        folds=v.folds,
+                        fraction=v.fraction,
+                        seed=v.seed,
+                        group=group,
+                        min_rows=min_rows,
+                    )
+                )
+            )
+        return masks, folds
+
+    masks, folds = carve(1)
+    if _constant_band(folds, train_y, 0):
+        # a one-row validation slice (a small sweep in one group) scores no law: NMSE needs
+        # the band's outputs to vary, so every band takes at least two rows instead
+        masks, folds = carve(2)
+        notes = [*notes, _two_row_note(scale_name)]
+        if _constant_band(folds, train_y, 0):
+            pooled = np.concatenate(train_y)
+            flat = [
+                o for j, o in enumerate(card.output_names) if np.all(pooled[:, j] == pooled[0, j])
+            ]
+            raise TaskError(
+                f"{where}: output {flat[0]!r} is {pooled[0, card.output_names.index(flat[0])]:g} on "
+                "every training row, so there is nothing to fit; check the output column"
+                if flat
+                else f"{where}: every output is the same on the validation slice's rows, so no "
+                f"law can be scored on it; add rows or {scale_fix}"
+            )
+    for k in range(1, card.validation.folds):  # a later band that cannot score is dropped
+        if _constant_band(folds, train_y, k):
+            folds = [g[:k] + (None,) + g[k + 1 :] if k < len(g) else g for g in folds]
     asked = card.validation.folds
     kept = sum(any(k < len(g) and g[k] is not None for g in folds) for k in range(asked))
     if note_folds and scale_columns and kept < asked:
@@ -365,6 +398,27 @@ def rehearsal(
         **options,
     )
     return replace(staged, name=task.name + REHEARSAL_SUFFIX)
+
+
+def _constant_band(
+    folds: Sequence[tuple[FoldMasks | None, ...]], train_y: Sequence[np.ndarray], k: int
+) -> bool:
+    """Whether fold ``k``'s score rows, pooled over groups, hold an output that does not vary
+    (one row, or equal values): NMSE is undefined there. False when no group has fold k."""
+    masks = [(g[k], y) for g, y in zip(folds, train_y, strict=True) if k < len(g)]
+    bands = [y[m.score] for m, y in masks if m is not None]
+    if not bands:
+        return False
+    pooled = np.concatenate(bands)
+    return bool(len(pooled) < 2 or np.any(np.all(pooled == pooled[0], axis=0)))
+
+
+def _two_row_note(scale: str | None) -> str:
+    rows = f"the two largest-{scale} training rows" if scale else "two training rows"
+    return (
+        f"the validation slice takes {rows}, not one: a law's normalised "
+        "error needs the outputs it is scored on to vary; a larger sweep keeps the card's fraction"
+    )
 
 
 def _fewer_folds_note(kept: int, *, asked: int, scale: str) -> str:
