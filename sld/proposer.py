@@ -170,9 +170,31 @@ def training_sample(
     return tuple(out[:rows])
 
 
+DEFAULT_PARAMS_PER_OUTPUT = 10  # a proposal's parameter limit where the task sets none
+
+
+def fold_limit(task: Task) -> int | None:
+    """The most parameters a law can have and still be ranked by the validation fold: one
+    fewer per output than the fewest rows any group fits on in fold 0 (with as many
+    parameters as rows an expression passes through every row, and its prediction one band
+    up is whatever the optimizer's path left). Later folds fit on fewer rows and only add
+    evidence. None when fold 0 has no fit rows."""
+    folds = task.folds()
+    rows = [len(x) for x in folds[0].fit.X if len(x)] if folds else []
+    return len(task.outputs) * max(min(rows) - 1, 1) if rows else None
+
+
+def brief_limit(task: Task) -> int | None:
+    """The parameter limit a proposer is given: the task's (None: ``DEFAULT_PARAMS_PER_OUTPUT``
+    per output), lowered to :func:`fold_limit` on a sweep too small for it."""
+    folds = fold_limit(task)
+    asked = task.max_params or DEFAULT_PARAMS_PER_OUTPUT * len(task.outputs)
+    return task.max_params if folds is None or folds >= asked else folds
+
+
 def task_brief(task: Task) -> TaskBrief:
     """What a proposer may know about ``task``: names, units, training ranges, a stratified
-    sample of training rows; never held-out rows."""
+    sample of training rows; never held-out rows. Its ``max_params`` is :func:`brief_limit`."""
     train = task.train()
     ranges: dict[str, tuple[float, float]] = {}
     for j, name in enumerate(task.inputs):
@@ -187,7 +209,7 @@ def task_brief(task: Task) -> TaskBrief:
         aliases=dict(task.aliases),
         outputs=tuple(task.outputs),
         log_scale=dict(task.log_scale),
-        max_params=task.max_params,
+        max_params=brief_limit(task),
         description=card.description,
         units={v.name: v.unit for v in card.inputs},
         ranges=ranges,

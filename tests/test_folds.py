@@ -9,6 +9,7 @@ import pytest
 from sld.corpus import list_tasks, load_task
 from sld.corpus.folds import MIN_FIT_LEVELS, group_folds, random_bands, scale_bands
 from sld.errors import TaskError
+from sld.proposer import task_brief
 from sld.scoring import score
 
 
@@ -183,3 +184,15 @@ def test_a_validation_slice_with_one_output_value_is_a_one_line_error(tmp_path):
     with pytest.raises(TaskError, match="every output is the same on the validation slice") as info:
         load_task(str(path), inputs=["N"], outputs=["loss"], test="N >= 1e9")
     assert "\n" not in str(info.value)
+
+
+def test_a_sweep_too_small_for_the_parameter_limit_lowers_the_proposers_limit(tmp_path):
+    N = np.array([1e6, 3e6, 1e7, 3e7, 1e8, 3e8, 1e9, 3e9])
+    path = tmp_path / "tiny.csv"
+    pd.DataFrame({"N": N, "loss": 2.6 + 40 / N**0.25}).to_csv(path, index=False)
+    tiny = load_task(str(path), inputs=["N"], outputs=["loss"], test="N >= 1e9")
+    assert [len(x) for f in tiny.folds() for x in f.fit.X] == [4]  # one fold, four fit rows
+    assert task_brief(tiny).max_params == 3  # four parameters would pass through every row
+    for name in list_tasks():  # every curated fold fits more rows than its limit needs
+        task = load_task(name)
+        assert task_brief(task).max_params == task.max_params

@@ -25,10 +25,7 @@ import numpy as np
 import sympy
 
 from sld.evolve.features import Feature, Params, features, placeholders_in
-from sld.proposer import TaskBrief
-
-DEFAULT_PARAMS_PER_OUTPUT = 10
-
+from sld.proposer import DEFAULT_PARAMS_PER_OUTPUT, TaskBrief
 
 # --- single-expression families -------------------------------------------------------
 # Each builder takes the features it works on and a parameter source, and returns
