@@ -43,7 +43,8 @@ def linear_scale_note(table: Table, column: str, *, decades: float = 2.0, hint: 
     row = bad[0]
     return (
         f"{column!r} is taken on a linear scale, so the search proposes no power or log of it: "
-        f"{bad.size} of its {values.size} values are not positive ({table.row(row)}: "
+        f"{bad.size} of its {values.size} values {'is' if bad.size == 1 else 'are'} not "
+        f"positive ({table.row(row)}: "
         f"{float(values[row]):g}) though the others span {positive.min():.3g} to "
         f"{positive.max():.3g}; fix those rows if they are typos, or pass {hint} to keep it linear"
     )
