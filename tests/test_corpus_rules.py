@@ -34,6 +34,17 @@ def test_and_or_not_and_parentheses():
     assert _select('(group == "a" and N > 1e8) or not P < 8') == [False, False, True, True]
 
 
+def test_products_and_quotients_select_by_compute_or_ratio():
+    assert _select("6*N*P >= 2.4e10") == [False, False, True, True]
+    assert _select("P/N > 5e-9") == [True, False, False, False]
+    rule = parse_rule("6 * N * P >= 2.4e10", names=NAMES)
+    assert rule.compared_product() == ("N", "P")
+    assert parse_rule("N >= 1e9", names=NAMES).compared_product() is None
+    assert parse_rule("N*P > 1 and N > 1", names=NAMES).compared_product() is None
+    with pytest.raises(TaskError, match="multiplies or divides text"):
+        _select("group * N > 1")
+
+
 def test_string_literal_selects_group():
     assert _select("group != 'b'") == [True, False, True, False]
 
@@ -52,7 +63,8 @@ def test_rule_reports_names_it_reads():
         ("log(N) > 1", "function call"),
         ("N.real > 1", "attribute access"),
         ("N[0] > 1", "subscript"),
-        ("N * 2 > 1", "arithmetic"),
+        ("N + 2 > 1", "arithmetic"),
+        ("N ** 2 > 1", "arithmetic"),
         ("__import__('os')", "function call"),
         ("lambda: N", "Lambda"),
         ("[N][0] > 1", "subscript"),

@@ -106,7 +106,7 @@ def merge(
         validation["scale"] = scale
     elif not curated and "validation" not in base and spec["inputs"]:
         guess = _test_axis(spec["split"].get("test"), known, group=options.group)
-        why = "the one input the test rule compares"
+        why = f"the {'product' if guess and '*' in guess else 'one input'} the test rule compares"
         if guess is None:
             guess, why = spec["inputs"][0]["name"], "the first input"
         validation["scale"] = guess
@@ -135,9 +135,11 @@ def merge(
 
 
 def _test_axis(test: object, known: Mapping[str, str], *, group: str | None) -> str | None:
-    """The input a test rule compares, when it compares exactly one (``N >= 2.9e9`` -> N):
-    the scale the held-out rows lie along, so the folds should cut along it too. None for a
-    rule on several inputs or none, or one that does not parse (loading it reports that)."""
+    """The input a test rule compares, when it compares exactly one (``N >= 2.9e9`` -> N),
+    or the product of inputs its one comparison compares (``6*N*D >= 1e21`` -> ``N*D``):
+    the scale the held-out rows lie along, so the folds should cut along it too. None for
+    any other rule on several inputs or none, or one that does not parse (loading it
+    reports that)."""
     if not isinstance(test, str):
         return None
     allowed = set(known) | set(RESERVED_NAMES) | ({group} if group else set())
@@ -145,6 +147,9 @@ def _test_axis(test: object, known: Mapping[str, str], *, group: str | None) -> 
         rule = parse_rule(test, names=allowed)
     except TaskError:
         return None
+    product = rule.compared_product()
+    if product is not None and set(product) <= set(known) and rule.names <= set(product):
+        return "*".join(dict.fromkeys(known[n] for n in product))
     read = {known[n] for n in rule.names if n in known}
     return read.pop() if len(read) == 1 else None
 

@@ -7,9 +7,11 @@ ever handed to ``eval``. The grammar holds exactly:
 * comparisons ``< <= > >= == !=``, chained (``1 <= P < 8``);
 * ``and``, ``or``, ``not`` and parentheses;
 * numeric literals (``8``, ``1e9``, ``-0.5``) and string literals (``"mmlu"``);
-* names, each one a column the caller allows.
+* names, each one a column the caller allows;
+* products and quotients of numeric names and numbers (``6*N*D >= 1e21``, ``D/N > 20``),
+  for splits by compute or by tokens per parameter.
 
-Calls, attributes, subscripts, arithmetic and everything else are rejected.
+Calls, attributes, subscripts, other arithmetic and everything else are rejected.
 """
 
 from __future__ import annotations
@@ -53,6 +55,32 @@ class Rule:
         """
         value = _evaluate(self.tree.body, columns, n_rows, self.text)
         return _as_mask(value, n_rows, self.text)
+
+    def compared_product(self) -> tuple[str, ...] | None:
+        """The names multiplied together on one side of the rule's single comparison
+        (``6*N*D >= 1e21`` → ``("N", "D")``, in the order written); None when the rule is
+        not one comparison, or neither side is a product of two or more names (and numbers)."""
+        body = self.tree.body
+        if not isinstance(body, ast.Compare):
+            return None
+        for side in (body.left, *body.comparators):
+            names = _product_names(side)
+            if names is not None and len(names) >= 2:
+                return names
+        return None
+
+
+def _product_names(node: ast.AST) -> tuple[str, ...] | None:
+    """The names of a product of names and numbers, None for anything else."""
+    if isinstance(node, ast.Name):
+        return (node.id,)
+    if _is_number(node):
+        return ()
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        left, right = _product_names(node.left), _product_names(node.right)
+        if left is not None and right is not None:
+            return left + right
+    return None
 
 
 def parse_rule(text: str, *, names: Collection[str], where: str = "rule") -> Rule:
@@ -103,6 +131,8 @@ def _check(node: ast.AST, *, depth: int, used: set[str], text: str, where: str) 
         if not all(type(op) in _COMPARE for op in node.ops):
             raise _unsupported(node, text, where)
         children = [node.left, *node.comparators]
+    elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult | ast.Div):
+        children = [node.left, node.right]
     elif isinstance(node, ast.Name):
         used.add(node.id)
         return
@@ -136,7 +166,7 @@ def _unsupported(node: ast.AST, text: str, where: str) -> TaskError:
         kind = "arithmetic"
     return TaskError(
         f"{where}: {kind} is not allowed in rule {text!r}; use only names, numbers, "
-        "strings, comparisons, and/or/not and parentheses"
+        "strings, products and quotients (6*N*D), comparisons, and/or/not and parentheses"
     )
 
 
@@ -159,6 +189,13 @@ def _evaluate(node: ast.AST, columns: Mapping[str, np.ndarray], n_rows: int, tex
             result &= _compare(_COMPARE[type(op)], left, right, n_rows, text)
             left = right
         return result
+    if isinstance(node, ast.BinOp):
+        factors: list[Any] = [_evaluate(v, columns, n_rows, text) for v in (node.left, node.right)]
+        if any(_is_text(f) for f in factors):
+            raise TaskError(f"rule {text!r} multiplies or divides text; use numeric columns there")
+        operate = np.multiply if isinstance(node.op, ast.Mult) else np.divide
+        with np.errstate(all="ignore"):
+            return operate(*factors)
     if isinstance(node, ast.Name):
         return np.asarray(columns[node.id])
     if isinstance(node, ast.Constant):
