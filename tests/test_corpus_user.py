@@ -73,6 +73,25 @@ def test_aliases_and_log_scale_options_apply(tmp_path):
     assert task.log_scale == {"N": True, "D": False}
 
 
+def test_test_rule_may_read_another_numeric_column_of_the_file(tmp_path):
+    text = GOOD.replace("model,N,D,loss", "model,N,D,loss,flops")
+    lines = text.strip().splitlines()
+    rows = [lines[0]] + [
+        f"{r},{6 * float(r.split(',')[1]) * float(r.split(',')[2]):g}" for r in lines[1:]
+    ]
+    path = _write(tmp_path, "\n".join(rows) + "\n")
+    task = load_task(path, **{**SWEEP, "test": "flops >= 6e18"})
+    assert task.inputs == ("N", "D")  # flops is read for the rule only
+    test = np.concatenate(task.heldout().X)
+    assert sorted((6 * test[:, 0] * test[:, 1]).tolist()) == [6e18, 1.2e19]
+    bad = path.read_text().replace("a,2e8,1e9,3.0,1.2e+18", "a,2e8,1e9,3.0,lots")
+    _fails(
+        _write(tmp_path, bad, "bad.csv"),
+        r"line 3, column 'flops': 'lots' is not a number",
+        **{**SWEEP, "test": "flops >= 6e18"},
+    )
+
+
 def test_test_rule_may_use_aliases_and_group(tmp_path):
     options = dict(SWEEP, test='params >= 1e9 or (model == "a" and params > 3e8)')
     task = load_task(_write(tmp_path, GOOD), **options, aliases={"params": "N"})

@@ -5,7 +5,7 @@ card's counts).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -59,11 +59,13 @@ def test_rows(
     verify: bool,
     rule_where: str,
     fix: str,
+    extra: Sequence[str] = (),
 ) -> np.ndarray:
     """Bool (rows,) of test rows: the card's rule if it has one, else the split column.
 
     ``verify``: the file's split column must agree with the rule (curated files).
     ``rule_where`` prefixes messages about the rule; ``fix`` says how to give one.
+    ``extra``: other numeric columns of ``table`` the rule may read (:func:`rule_columns`).
     """
     if card.split.test is None:
         if table.split is None:
@@ -73,7 +75,7 @@ def test_rows(
             )
         return table.split == "test"
     is_test = evaluate_test_rule(
-        card, table.values, table.groups, where=rule_where, group_column=group_column
+        card, table.values, table.groups, where=rule_where, group_column=group_column, extra=extra
     )
     if verify and table.split is not None:
         disagree = np.flatnonzero(is_test != (table.split == "test"))
@@ -92,20 +94,37 @@ def evaluate_test_rule(
     *,
     where: str,
     group_column: str | None = None,
+    extra: Sequence[str] = (),
 ) -> np.ndarray:
     """Bool (rows,) of the rows the card's ``split.test`` rule selects.
 
-    The rule may name inputs, their aliases, ``group`` and the group column. ``where``
-    prefixes every message about the rule.
+    The rule may name inputs, their aliases, ``group``, the group column and the ``extra``
+    columns of ``values``. ``where`` prefixes every message about the rule.
     """
     assert card.split.test is not None
-    columns: dict[str, np.ndarray] = {n: np.asarray(values[n]) for n in card.input_names}
+    columns: dict[str, np.ndarray] = {n: np.asarray(values[n]) for n in (*extra, *card.input_names)}
     columns |= {alias: columns[target] for alias, target in card.aliases.items()}
     columns["group"] = np.asarray(groups).astype(str)
     if group_column is not None:
         columns[group_column] = columns["group"]
     rule = parse_rule(card.split.test, names=columns.keys(), where=where)
     return rule.evaluate(columns, n_rows=len(columns["group"]))
+
+
+def rule_columns(card: TaskCard, header: Sequence[str], *, group_column: str | None) -> list[str]:
+    """Columns of the file (``header``) that the card's test rule names besides the inputs,
+    their aliases, the outputs and the group (``flops >= 1e19``): read as numbers with them
+    so the rule can select on them. [] without a rule, or for one that does not parse
+    (:func:`test_rows` reports that)."""
+    if card.split.test is None:
+        return []
+    taken = {*card.input_names, *card.aliases, *card.output_names, "group"}
+    taken |= {group_column} if group_column else set()
+    try:
+        rule = parse_rule(card.split.test, names={*header, *taken})
+    except TaskError:
+        return []
+    return sorted(n for n in rule.names if n in header and n not in taken)
 
 
 def check_duplicates(table: Table, X: np.ndarray, where: str) -> None:

@@ -22,6 +22,7 @@ from sld.corpus._rows import (
     check_duplicates,
     check_positive,
     linear_scale_note,
+    rule_columns,
     test_rows,
 )
 from sld.corpus.card import TaskCard, card_from_dict, read_card
@@ -142,8 +143,10 @@ def load_task(
     )
     group_column = CURATED_GROUP_COLUMN if curated else card.group_column
     kinds = {n: "input" for n in card.input_names} | {n: "output" for n in card.output_names}
+    extra = [] if curated else rule_columns(card, header(), group_column=group_column)
+    kinds |= {n: "test-rule" for n in extra}
     table_options = dict(
-        numeric=[*card.input_names, *card.output_names],
+        numeric=[*card.input_names, *card.output_names, *extra],
         group_column=group_column,
         kinds=kinds,
         origins=origins(card, options, naming=naming, card_path=card_path),
@@ -183,6 +186,7 @@ def load_task(
         rule_where=rule_where(where, test_option if test is not None else None, card_path),
         fix=f"pass {option_hint('test', naming, _rule_example(card, table, naming))}, "
         "set split.test in a card",
+        extra=extra,
     )
     n_test = int(is_test.sum())
     if n_test == 0:
