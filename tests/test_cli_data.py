@@ -265,3 +265,14 @@ def test_load_task_reads_the_same_rows_from_csv_parquet_and_a_dataframe(tmp_path
         ):
             assert (a == b).all()
     assert tasks[2].name == "frame"
+
+
+def test_score_says_when_a_law_has_more_parameters_than_the_fold_can_rank(tmp_path, capsys):
+    N = [1e6, 3e6, 1e7, 3e7, 1e8, 3e8, 1e9, 3e9]  # six training rows: fold 0 fits four
+    csv = tmp_path / "tiny.csv"
+    pd.DataFrame({"N": N, "loss": [2.6 + 40 / n**0.25 for n in N]}).to_csv(csv, index=False)
+    flags = ["--inputs", "N", "--output", "loss", "--test", "N >= 1e9", "--restarts", "4"]
+    assert main(["score", str(csv), "E + A/N**a + B*N**b", *flags]) == 0
+    assert "note: the law has 5 parameters, more than the 3" in capsys.readouterr().err
+    assert main(["score", str(csv), "E + A/N**a", *flags]) == 0
+    assert "more than the" not in capsys.readouterr().err

@@ -12,6 +12,7 @@ def run(args: argparse.Namespace) -> int:
     """Load the task (a curated name, or a data file with the data flags), fit, score, print
     (the metrics, or the ScoreReport as JSON); notes on guesses go to stderr."""
     from sld.cli._data import task_spec
+    from sld.proposer import fold_limit
     from sld.scoring import score
 
     task = task_spec(args.task, args).load(named_as="flags")
@@ -24,6 +25,15 @@ def run(args: argparse.Namespace) -> int:
         bootstrap=args.bootstrap,
         restarts=args.restarts,
     )
+    limit = fold_limit(task)
+    if limit is not None and report.n_parameters > limit:
+        print_notes(
+            (
+                f"the law has {report.n_parameters} parameters, more than the {limit} the "
+                "validation fold can rank: with as many parameters as a group's fit rows it "
+                "passes through every one, so its validation score says little",
+            )
+        )
     if args.json:
         print_json(report.model_dump(mode="json"))
     else:
