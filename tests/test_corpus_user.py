@@ -92,6 +92,21 @@ def test_test_rule_may_read_another_numeric_column_of_the_file(tmp_path):
     )
 
 
+def test_an_output_a_law_cannot_name_is_written_with_underscores(tmp_path):
+    path = _write(tmp_path, GOOD.replace("model,N,D,loss", "model,N,D,eval/loss"))
+    task = load_task(path, **{**SWEEP, "outputs": ["eval/loss"]})
+    assert task.outputs == ("eval_loss",)
+    assert any("output 'eval/loss' is written 'eval_loss' in laws" in n for n in task.notes)
+    report = score("eval_loss = E + A*N**a", task, split="validation", restarts=4)
+    assert report.law == "eval_loss = E + A*N**a"  # parsed against the written name
+    bad = path.read_text().replace("a,2e8,1e9,3.0", "a,2e8,1e9,x")
+    _fails(
+        _write(tmp_path, bad, "bad.csv"),
+        r"line 3, column 'eval/loss': 'x' is not a number",
+        **{**SWEEP, "outputs": ["eval/loss"]},
+    )
+
+
 def test_test_rule_may_use_aliases_and_group(tmp_path):
     options = dict(SWEEP, test='params >= 1e9 or (model == "a" and params > 3e8)')
     task = load_task(_write(tmp_path, GOOD), **options, aliases={"params": "N"})
@@ -518,14 +533,10 @@ code,1e9,2e9,2.9
 """
 
 
-def test_columns_a_law_cannot_name_get_aliases_and_an_output_must_be_renamed(tmp_path):
+def test_columns_a_law_cannot_name_get_aliases_and_an_output_is_written_with_underscores(tmp_path):
     options = dict(inputs=["model size", "train-tokens"], group="data mix", test="x1 >= 1e9")
-    _fails(
-        _write(tmp_path, ODD_COLUMNS),
-        r"output 'val loss' cannot stand on the left of a law .*rename the column",
-        outputs=["val loss"],
-        **options,
-    )
+    spaced = load_task(str(_write(tmp_path, ODD_COLUMNS)), outputs=["val loss"], **options)
+    assert spaced.outputs == ("val_loss",)
     path = _write(tmp_path, ODD_COLUMNS.replace("val loss", "val_loss"))
     task = load_task(str(path), outputs=["val_loss"], **options)
     assert task.aliases == {"x1": "model size", "x2": "train-tokens"}  # given for you

@@ -26,6 +26,11 @@ def _reserved(name: str) -> bool:
     return name in RESERVED_NAMES or keyword.iskeyword(name)
 
 
+def writable(name: str) -> bool:
+    """Whether ``name`` can stand on the left of a law (``name = ...``)."""
+    return name.isidentifier() and not name.startswith("_") and not _reserved(name)
+
+
 Direction = Literal["increasing", "decreasing"]
 DIRECTION_WORDS: dict[str, Direction] = {
     "increasing": "increasing",
@@ -169,7 +174,7 @@ class TaskCard(_Model):
         if both:
             raise ValueError(f"column {both[0]!r} is both an input and an output; pick one role")
         for name in output_names:  # a law writes 'output = ...', so the output must be a name
-            if not name.isidentifier() or name.startswith("_") or _reserved(name):
+            if not writable(name):
                 raise ValueError(
                     f"output {name!r} cannot stand on the left of a law ('{name} = ...'); "
                     "rename the column to letters, digits and _"

@@ -8,6 +8,7 @@ option is checked (:mod:`sld.corpus._merge`) and named in messages as the caller
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from os import PathLike
 from pathlib import Path
@@ -25,7 +26,7 @@ from sld.corpus._rows import (
     rule_columns,
     test_rows,
 )
-from sld.corpus.card import TaskCard, card_from_dict, read_card
+from sld.corpus.card import TaskCard, card_from_dict, read_card, writable
 from sld.corpus.options import Naming, option_hint, option_name
 from sld.corpus.table import PARQUET_SUFFIXES, Table, column_names, frame_table, read_table
 from sld.corpus.task import Task, make_task, rehearsal
@@ -135,6 +136,10 @@ def load_task(
         where=where,
         columns=header,
     )
+    renamed: dict[str, str] = {}  # law name -> column, for outputs a law cannot write
+    if not curated:
+        renamed = _law_names(spec)
+        notes = (*notes, *(_renamed_note(c, n) for n, c in renamed.items()))
     explicit_log = {v["name"] for v in spec["inputs"] if "log_scale" in v}
     card = card_from_dict(
         spec,
@@ -142,11 +147,12 @@ def load_task(
         what="card field" if card_path is not None else "setting",
     )
     group_column = CURATED_GROUP_COLUMN if curated else card.group_column
-    kinds = {n: "input" for n in card.input_names} | {n: "output" for n in card.output_names}
+    output_columns = [renamed.get(n, n) for n in card.output_names]
+    kinds = {n: "input" for n in card.input_names} | {n: "output" for n in output_columns}
     extra = [] if curated else rule_columns(card, header(), group_column=group_column)
     kinds |= {n: "test-rule" for n in extra}
     table_options = dict(
-        numeric=[*card.input_names, *card.output_names, *extra],
+        numeric=[*card.input_names, *output_columns, *extra],
         group_column=group_column,
         kinds=kinds,
         origins=origins(card, options, naming=naming, card_path=card_path),
@@ -157,6 +163,8 @@ def load_task(
     else:
         assert data_path is not None
         table = read_table(data_path, **table_options)  # type: ignore[arg-type]
+    for name, column in renamed.items():
+        table.values[name] = table.values[column]
     logs = {
         v.name: v.log_scale if v.name in explicit_log else bool(np.all(table.values[v.name] > 0))
         for v in card.inputs
@@ -239,6 +247,38 @@ def _locate(name_or_path: str | PathLike[str]) -> tuple[Path | None, Path, bool]
         return path, path.with_suffix(".csv"), False
     beside = path.with_suffix(".toml")
     return (beside if beside.is_file() else None), path, False
+
+
+def _law_names(spec: dict[str, Any]) -> dict[str, str]:
+    """Give each output a law cannot write on its left (``val.loss``, ``eval/loss``) a name it
+    can: its alias where it has a writable one, else the column with every run of other
+    characters as ``_`` (``val_loss``), made unique. Rewrites ``spec`` in place; returns
+    new name -> column."""
+    taken = {v["name"] for v in [*spec["inputs"], *spec["outputs"]]}
+    taken |= {v.get("alias") for v in [*spec["inputs"], *spec["outputs"]]} - {None}
+    renamed: dict[str, str] = {}
+    for var in spec["outputs"]:
+        column = var["name"]
+        if writable(column):
+            continue
+        alias = var.get("alias")
+        name = alias if isinstance(alias, str) and writable(alias) else None
+        if name is None:
+            name = re.sub(r"\W+", "_", column).strip("_") or "y"
+            name = name if writable(name) else f"y_{name}"
+            while name in taken or not writable(name):
+                name += "_"
+        taken.add(name)
+        var["name"] = name
+        renamed[name] = column
+    return renamed
+
+
+def _renamed_note(column: str, name: str) -> str:
+    return (
+        f"output {column!r} is written {name!r} in laws ('{name} = ...') and in the run's "
+        "tables, since a law cannot name it as it is"
+    )
 
 
 def _rule_example(card: TaskCard, table: Table, naming: Naming) -> str:
