@@ -45,6 +45,12 @@ def test_products_and_quotients_select_by_compute_or_ratio():
         _select("group * N > 1")
 
 
+def test_rule_names_the_columns_it_compares_with_text():
+    assert parse_rule('group == "a" and N > 1', names=NAMES).text_names() == {"group"}
+    assert parse_rule("'a' != group or 1 < P < 3", names=NAMES).text_names() == {"group"}
+    assert parse_rule("N > 1", names=NAMES).text_names() == set()
+
+
 def test_string_literal_selects_group():
     assert _select("group != 'b'") == [True, False, True, False]
 

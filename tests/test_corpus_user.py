@@ -107,6 +107,20 @@ def test_an_output_a_law_cannot_name_is_written_with_underscores(tmp_path):
     )
 
 
+def test_test_rule_may_compare_another_text_column_of_the_file(tmp_path):
+    text = GOOD.replace("model,N,D,loss", "model,N,D,loss,run")
+    rows = text.strip().splitlines()
+    tagged = [rows[0]] + [
+        f"{r},{'big' if float(r.split(',')[1]) >= 1e9 else 'small'}" for r in rows[1:]
+    ]
+    path = _write(tmp_path, "\n".join(tagged) + "\n")
+    task = load_task(path, **{**SWEEP, "test": 'run == "big"'})
+    assert np.concatenate(task.heldout().X)[:, 0].tolist() == [1e9, 1e9]
+    frame = pd.read_csv(path)  # a DataFrame reads the same text column
+    same = load_task(frame, **{**SWEEP, "test": "run == 'big' and D > 1e9"})
+    assert np.concatenate(same.heldout().X).tolist() == [[1e9, 2e9]]
+
+
 def test_test_rule_may_use_aliases_and_group(tmp_path):
     options = dict(SWEEP, test='params >= 1e9 or (model == "a" and params > 3e8)')
     task = load_task(_write(tmp_path, GOOD), **options, aliases={"params": "N"})

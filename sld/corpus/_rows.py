@@ -65,7 +65,8 @@ def test_rows(
 
     ``verify``: the file's split column must agree with the rule (curated files).
     ``rule_where`` prefixes messages about the rule; ``fix`` says how to give one.
-    ``extra``: other numeric columns of ``table`` the rule may read (:func:`rule_columns`).
+    ``extra``: other numeric columns of ``table`` the rule may read (:func:`rule_columns`;
+    its text columns are ``table.text``).
     """
     if card.split.test is None:
         if table.split is None:
@@ -75,7 +76,12 @@ def test_rows(
             )
         return table.split == "test"
     is_test = evaluate_test_rule(
-        card, table.values, table.groups, where=rule_where, group_column=group_column, extra=extra
+        card,
+        {**table.values, **table.text},
+        table.groups,
+        where=rule_where,
+        group_column=group_column,
+        extra=[*extra, *table.text],
     )
     if verify and table.split is not None:
         disagree = np.flatnonzero(is_test != (table.split == "test"))
@@ -111,20 +117,25 @@ def evaluate_test_rule(
     return rule.evaluate(columns, n_rows=len(columns["group"]))
 
 
-def rule_columns(card: TaskCard, header: Sequence[str], *, group_column: str | None) -> list[str]:
+def rule_columns(
+    card: TaskCard, header: Sequence[str], *, group_column: str | None
+) -> tuple[list[str], list[str]]:
     """Columns of the file (``header``) that the card's test rule names besides the inputs,
-    their aliases, the outputs and the group (``flops >= 1e19``): read as numbers with them
-    so the rule can select on them. [] without a rule, or for one that does not parse
-    (:func:`test_rows` reports that)."""
+    their aliases, the outputs and the group: (numeric, text), the text ones those the rule
+    compares with a string (``dataset == "rw"``), the rest read as numbers (``flops >=
+    1e19``), both read for the rule alone. Empty without a rule, or for one that does not
+    parse (:func:`test_rows` reports that)."""
     if card.split.test is None:
-        return []
+        return [], []
     taken = {*card.input_names, *card.aliases, *card.output_names, "group"}
     taken |= {group_column} if group_column else set()
     try:
         rule = parse_rule(card.split.test, names={*header, *taken})
     except TaskError:
-        return []
-    return sorted(n for n in rule.names if n in header and n not in taken)
+        return [], []
+    named = sorted(n for n in rule.names if n in header and n not in taken)
+    text = rule.text_names()
+    return [n for n in named if n not in text], [n for n in named if n in text]
 
 
 def check_duplicates(table: Table, X: np.ndarray, where: str) -> None:

@@ -149,14 +149,17 @@ def load_task(
     group_column = CURATED_GROUP_COLUMN if curated else card.group_column
     output_columns = [renamed.get(n, n) for n in card.output_names]
     kinds = {n: "input" for n in card.input_names} | {n: "output" for n in output_columns}
-    extra = [] if curated else rule_columns(card, header(), group_column=group_column)
-    kinds |= {n: "test-rule" for n in extra}
+    extra, text_columns = (
+        ([], []) if curated else rule_columns(card, header(), group_column=group_column)
+    )
+    kinds |= {n: "test-rule" for n in [*extra, *text_columns]}
     table_options = dict(
         numeric=[*card.input_names, *output_columns, *extra],
         group_column=group_column,
         kinds=kinds,
         origins=origins(card, options, naming=naming, card_path=card_path),
         read_split=curated or card.split.source is not None,
+        text=text_columns,
     )
     if frame is not None:
         table = frame_table(frame, where=where, **table_options)  # type: ignore[arg-type]

@@ -56,6 +56,18 @@ class Rule:
         value = _evaluate(self.tree.body, columns, n_rows, self.text)
         return _as_mask(value, n_rows, self.text)
 
+    def text_names(self) -> frozenset[str]:
+        """The names the rule compares with a string (``dataset == "rw"`` → ``{"dataset"}``)."""
+        found: set[str] = set()
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Compare):
+                sides = [node.left, *node.comparators]
+                for a, b in zip(sides, sides[1:], strict=False):
+                    for x, y in ((a, b), (b, a)):
+                        if isinstance(x, ast.Name) and _is_string(y):
+                            found.add(x.id)
+        return frozenset(found)
+
     def compared_product(self) -> tuple[str, ...] | None:
         """The names multiplied together on one side of the rule's single comparison
         (``6*N*D >= 1e21`` → ``("N", "D")``, in the order written); None when the rule is
@@ -144,6 +156,10 @@ def _check(node: ast.AST, *, depth: int, used: set[str], text: str, where: str) 
         raise _unsupported(node, text, where)
     for child in children:
         _check(child, depth=depth + 1, used=used, text=text, where=where)
+
+
+def _is_string(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
 
 
 def _is_number(node: ast.AST) -> bool:

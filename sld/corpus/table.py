@@ -13,7 +13,7 @@ import csv
 import io
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,8 @@ class Table:
     ``groups``: (n_rows,) str array (all ``"all"`` when the file has no group column);
     ``split``: (n_rows,) str array of ``train``/``test``, or None when the file has no split column;
     ``lines``: (n_rows,) where each row is: its 1-based line in a CSV, else its 0-based position;
-    ``row_word``: ``"line"`` for a CSV, ``"row"`` otherwise.
+    ``row_word``: ``"line"`` for a CSV, ``"row"`` otherwise;
+    ``text``: column name -> (n_rows,) str array for every requested text column.
     """
 
     path: Path | str
@@ -44,6 +45,7 @@ class Table:
     split: np.ndarray | None
     lines: np.ndarray
     row_word: str = "line"
+    text: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n_rows(self) -> int:
@@ -63,9 +65,10 @@ def read_table(
     origins: Mapping[str, str] | None = None,
     single_group: str = "all",
     read_split: bool = True,
+    text: Sequence[str] = (),
 ) -> Table:
     """Read ``path`` (CSV, or Parquet by its suffix) and parse the ``numeric`` columns as
-    finite floats.
+    finite floats; the ``text`` columns are kept as stripped strings.
 
     ``kinds`` names the role of each numeric column (``input``/``output``) and ``origins``
     what named a column (a flag, a keyword, a card key), both for messages.
@@ -82,10 +85,11 @@ def read_table(
             origins=origins,
             single_group=single_group,
             read_split=read_split,
+            text=text,
         )
     header, rows, lines = _read_rows(path)
     index = {name: i for i, name in enumerate(header)}
-    _check_columns(header, numeric, group_column, kinds, origins, where=str(path))
+    _check_columns(header, [*numeric, *text], group_column, kinds, origins, where=str(path))
     values = {
         name: np.array(
             [
@@ -121,7 +125,12 @@ def read_table(
             dtype=object,
         )
     return Table(
-        path=path, values=values, groups=groups, split=split, lines=np.array(lines, dtype=np.int64)
+        path=path,
+        values=values,
+        groups=groups,
+        split=split,
+        lines=np.array(lines, dtype=np.int64),
+        text={n: np.array([row[index[n]].strip() for row in rows], dtype=object) for n in text},
     )
 
 
@@ -135,6 +144,7 @@ def frame_table(
     origins: Mapping[str, str] | None = None,
     single_group: str = "all",
     read_split: bool = True,
+    text: Sequence[str] = (),
 ) -> Table:
     """:func:`read_table` for rows already in a DataFrame (a Parquet file, or a caller's frame).
 
@@ -147,7 +157,7 @@ def frame_table(
     _check_header(header, where, "header")
     if frame.empty or len(frame) == 0:
         raise TaskError(f"{where}: no rows; pass a frame with data rows")
-    _check_columns(header, numeric, group_column, kinds, origins, where=where)
+    _check_columns(header, [*numeric, *text], group_column, kinds, origins, where=where)
     index = {name: i for i, name in enumerate(header)}
     positions = np.arange(len(frame), dtype=np.int64)
     values = {name: _numbers(frame.iloc[:, index[name]], where, name) for name in numeric}
@@ -165,8 +175,17 @@ def frame_table(
                     f"{where} row {bad[0]}, column {SPLIT_COLUMN!r}: {split[bad[0]]!r} is not "
                     "'train' or 'test'; fix the value or pass a test rule"
                 )
+    strings = {
+        n: frame.iloc[:, index[n]].astype(str).str.strip().to_numpy(dtype=object) for n in text
+    }
     return Table(
-        path=where, values=values, groups=groups, split=split, lines=positions, row_word="row"
+        path=where,
+        values=values,
+        groups=groups,
+        split=split,
+        lines=positions,
+        row_word="row",
+        text=strings,
     )
 
 
