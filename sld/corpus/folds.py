@@ -26,12 +26,18 @@ its prediction one band up is whatever the optimizer's path left, and such a fol
 laws by noise (``bench/selection_sweep.md``, "Folds need three levels").
 Fold 0 is exempt: it is the validation slice, which :func:`sld.corpus.task.make_task`
 checks itself (it refuses a group whose every row is in the slice).
+
+NMSE divides by the variance of a band's outputs, pooled over groups, so a band with one
+row or equal outputs scores no law (:func:`constant_band`). Where fold 0's band is such
+(a small one-group sweep), ``make_task`` carves every band again with ``min_rows=2``; a
+later band that still is is dropped.
 """
 
 from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -172,3 +178,16 @@ def group_folds(
         band.setflags(write=False)
         out.append(FoldMasks(fit=fit, score=band))
     return out
+
+
+def constant_band(
+    folds: Sequence[tuple[FoldMasks | None, ...]], train_y: Sequence[np.ndarray], k: int
+) -> bool:
+    """Whether fold ``k``'s score rows, pooled over groups, hold an output that does not vary
+    (one row, or equal values): NMSE is undefined there. False when no group has fold k."""
+    masks = [(g[k], y) for g, y in zip(folds, train_y, strict=True) if k < len(g)]
+    bands = [y[m.score] for m, y in masks if m is not None]
+    if not bands:
+        return False
+    pooled = np.concatenate(bands)
+    return bool(len(pooled) < 2 or np.any(np.all(pooled == pooled[0], axis=0)))

@@ -16,7 +16,7 @@ import pandas as pd
 
 from sld.corpus.card import TaskCard
 from sld.corpus.directions import direction_evidence, signs
-from sld.corpus.folds import MIN_FIT_LEVELS, FoldKind, FoldMasks, group_folds
+from sld.corpus.folds import MIN_FIT_LEVELS, FoldKind, FoldMasks, constant_band, group_folds
 from sld.corpus.folds import validation_mask as validation_mask
 from sld.corpus.options import direction
 from sld.corpus.window import check_share, window_mask
@@ -304,12 +304,12 @@ def make_task(
         return masks, folds
 
     masks, folds = carve(1)
-    if _constant_band(folds, train_y, 0):
+    if constant_band(folds, train_y, 0):
         # a one-row validation slice (a small sweep in one group) scores no law: NMSE needs
         # the band's outputs to vary, so every band takes at least two rows instead
         masks, folds = carve(2)
         notes = [*notes, _two_row_note(scale_name)]
-        if _constant_band(folds, train_y, 0):
+        if constant_band(folds, train_y, 0):
             pooled = np.concatenate(train_y)
             flat = [
                 o for j, o in enumerate(card.output_names) if np.all(pooled[:, j] == pooled[0, j])
@@ -322,7 +322,7 @@ def make_task(
                 f"law can be scored on it; add rows or {scale_fix}"
             )
     for k in range(1, card.validation.folds):  # a later band that cannot score is dropped
-        if _constant_band(folds, train_y, k):
+        if constant_band(folds, train_y, k):
             folds = [g[:k] + (None,) + g[k + 1 :] if k < len(g) else g for g in folds]
     asked = card.validation.folds
     kept = sum(any(k < len(g) and g[k] is not None for g in folds) for k in range(asked))
@@ -398,19 +398,6 @@ def rehearsal(
         **options,
     )
     return replace(staged, name=task.name + REHEARSAL_SUFFIX)
-
-
-def _constant_band(
-    folds: Sequence[tuple[FoldMasks | None, ...]], train_y: Sequence[np.ndarray], k: int
-) -> bool:
-    """Whether fold ``k``'s score rows, pooled over groups, hold an output that does not vary
-    (one row, or equal values): NMSE is undefined there. False when no group has fold k."""
-    masks = [(g[k], y) for g, y in zip(folds, train_y, strict=True) if k < len(g)]
-    bands = [y[m.score] for m, y in masks if m is not None]
-    if not bands:
-        return False
-    pooled = np.concatenate(bands)
-    return bool(len(pooled) < 2 or np.any(np.all(pooled == pooled[0], axis=0)))
 
 
 def _two_row_note(scale: str | None) -> str:
