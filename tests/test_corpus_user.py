@@ -73,13 +73,16 @@ def test_aliases_and_log_scale_options_apply(tmp_path):
     assert task.log_scale == {"N": True, "D": False}
 
 
+def _with_column(tmp_path: Path, name: str, cell) -> Path:
+    """GOOD with one more column, each row's cell ``cell(N, D)``."""
+    header, *rows = GOOD.strip().splitlines()
+    cells = [cell(*map(float, r.split(",")[1:3])) for r in rows]
+    lines = [f"{header},{name}"] + [f"{r},{c}" for r, c in zip(rows, cells, strict=True)]
+    return _write(tmp_path, "\n".join(lines) + "\n")
+
+
 def test_test_rule_may_read_another_numeric_column_of_the_file(tmp_path):
-    text = GOOD.replace("model,N,D,loss", "model,N,D,loss,flops")
-    lines = text.strip().splitlines()
-    rows = [lines[0]] + [
-        f"{r},{6 * float(r.split(',')[1]) * float(r.split(',')[2]):g}" for r in lines[1:]
-    ]
-    path = _write(tmp_path, "\n".join(rows) + "\n")
+    path = _with_column(tmp_path, "flops", lambda n, d: f"{6 * n * d:g}")
     task = load_task(path, **{**SWEEP, "test": "flops >= 6e18"})
     assert task.inputs == ("N", "D")  # flops is read for the rule only
     test = np.concatenate(task.heldout().X)
@@ -108,12 +111,7 @@ def test_an_output_a_law_cannot_name_is_written_with_underscores(tmp_path):
 
 
 def test_test_rule_may_compare_another_text_column_of_the_file(tmp_path):
-    text = GOOD.replace("model,N,D,loss", "model,N,D,loss,run")
-    rows = text.strip().splitlines()
-    tagged = [rows[0]] + [
-        f"{r},{'big' if float(r.split(',')[1]) >= 1e9 else 'small'}" for r in rows[1:]
-    ]
-    path = _write(tmp_path, "\n".join(tagged) + "\n")
+    path = _with_column(tmp_path, "run", lambda n, d: "big" if n >= 1e9 else "small")
     task = load_task(path, **{**SWEEP, "test": 'run == "big"'})
     assert np.concatenate(task.heldout().X)[:, 0].tolist() == [1e9, 1e9]
     frame = pd.read_csv(path)  # a DataFrame reads the same text column

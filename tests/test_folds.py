@@ -111,39 +111,42 @@ def test_byo_csv_gets_three_scale_folds_by_default(tmp_path):
     assert tops == sorted(tops, reverse=True)  # each cutoff lower than the one before
 
 
-def test_a_product_scale_orders_folds_by_compute(tmp_path):
+def _compute_sweep(tmp_path) -> str:
     N = np.repeat([1e8, 2e8, 4e8, 8e8], 4)
     D = np.tile([1e9, 4e9, 1.6e10, 6.4e10], 4)
     frame = pd.DataFrame({"N": N, "D": D, "loss": 2 + 1e3 / N**0.3 + 1e3 / D**0.3})
     path = tmp_path / "compute.csv"
     frame.to_csv(path, index=False)
+    return str(path)
+
+
+def _folds_cut_along_compute(task) -> None:
+    for fold in task.folds():
+        fit, score = np.concatenate(fold.fit.X), np.concatenate(fold.score.X)
+        assert (fit[:, 0] * fit[:, 1]).max() < (score[:, 0] * score[:, 1]).min()
+
+
+def test_a_product_scale_orders_folds_by_compute(tmp_path):
+    path = _compute_sweep(tmp_path)
     task = load_task(
-        str(path),
+        path,
         inputs=["N", "D"],
         outputs=["loss"],
         test="N >= 8e8 and D >= 6e10",
         validation_scale="N*D",
     )
     assert task.card.scale_inputs == ("N", "D") and task.validation_scale == "N"
-    for fold in task.folds():
-        fit, score = np.concatenate(fold.fit.X), np.concatenate(fold.score.X)
-        assert (fit[:, 0] * fit[:, 1]).max() < (score[:, 0] * score[:, 1]).min()
+    _folds_cut_along_compute(task)
 
 
 def test_a_test_rule_on_compute_splits_by_compute_and_orders_the_folds_by_it(tmp_path):
-    N = np.repeat([1e8, 2e8, 4e8, 8e8], 4)
-    D = np.tile([1e9, 4e9, 1.6e10, 6.4e10], 4)
-    frame = pd.DataFrame({"N": N, "D": D, "loss": 2 + 1e3 / N**0.3 + 1e3 / D**0.3})
-    path = tmp_path / "compute.csv"
-    frame.to_csv(path, index=False)
-    task = load_task(str(path), inputs=["N", "D"], outputs=["loss"], test="6*N*D >= 1e20")
+    path = _compute_sweep(tmp_path)
+    task = load_task(path, inputs=["N", "D"], outputs=["loss"], test="6*N*D >= 1e20")
     test = np.concatenate(task.heldout().X)
     assert (6 * test[:, 0] * test[:, 1] >= 1e20).all() and len(test) == 2
     assert task.card.scale_inputs == ("N", "D")  # no --validation-scale: the rule's product
     assert any("the product the test rule compares" in n for n in task.notes)
-    for fold in task.folds():
-        fit, score = np.concatenate(fold.fit.X), np.concatenate(fold.score.X)
-        assert (fit[:, 0] * fit[:, 1]).max() < (score[:, 0] * score[:, 1]).min()
+    _folds_cut_along_compute(task)
 
 
 def test_an_unknown_factor_in_a_product_scale_is_a_one_line_error(tmp_path):
