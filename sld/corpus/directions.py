@@ -47,10 +47,12 @@ where no rows match").
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from sld.corpus.options import direction
 
 MIN_STEPS = 10  # steps an input needs before its direction is trusted
 AGREEMENT = 0.8  # share of steps that must move the same way, for every output
@@ -257,3 +259,24 @@ def infer_directions(
     (:func:`direction_evidence`, then :func:`signs`)."""
     found = direction_evidence(X, y, inputs=inputs, log_scale=log_scale, min_steps=min_steps)
     return signs(found, min_steps=min_steps, agreement=agreement)
+
+
+def inferred_note(
+    monotone: dict[str, int],
+    *,
+    smooth: Sequence[str] = (),
+    fix: str | Callable[[Mapping[str, int]], str],
+) -> str:
+    """The load's note on directions read from the rows (``smooth``: those read from the
+    surrogate fit), ending in ``fix`` (how to override; a callable gets the directions)."""
+    listed = ", ".join(f"{k} {direction(v)}" for k, v in monotone.items())
+    if smooth:
+        names = ", ".join(smooth)
+        listed += (
+            f" ({names} from the slopes of a smooth fit to the rows: too few rows differ in "
+            f"{'it' if len(smooth) == 1 else 'one of them'} alone)"
+        )
+    return (
+        f"monotone directions read from the training rows: {listed}; the extrapolation checks "
+        f"hold laws to them; {fix(monotone) if callable(fix) else fix}"
+    )

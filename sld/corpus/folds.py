@@ -191,3 +191,54 @@ def constant_band(
         return False
     pooled = np.concatenate(bands)
     return bool(len(pooled) < 2 or np.any(np.all(pooled == pooled[0], axis=0)))
+
+
+def carve_groups(
+    scales: Sequence[np.ndarray | None],
+    sizes: Sequence[int],
+    *,
+    groups: Sequence[str],
+    folds: int,
+    fraction: float,
+    seed: int,
+    min_rows: int = 1,
+) -> tuple[list[np.ndarray], list[tuple[FoldMasks | None, ...]]]:
+    """Per group (its scale values or None, its training row count): its validation mask
+    (:func:`validation_mask`, read-only) and its folds (:func:`group_folds`)."""
+    masks: list[np.ndarray] = []
+    out: list[tuple[FoldMasks | None, ...]] = []
+    for group, scale, n in zip(groups, scales, sizes, strict=True):
+        mask = validation_mask(
+            scale, n_rows=n, fraction=fraction, seed=seed, group=group, min_rows=min_rows
+        )
+        mask.setflags(write=False)
+        masks.append(mask)
+        bands = group_folds(
+            scale,
+            n_rows=n,
+            folds=folds,
+            fraction=fraction,
+            seed=seed,
+            group=group,
+            min_rows=min_rows,
+        )
+        out.append(tuple(bands))
+    return masks, out
+
+
+def two_row_note(scale: str | None) -> str:
+    """Said when :func:`constant_band` made every band take two rows."""
+    rows = f"the two largest-{scale} training rows" if scale else "two training rows"
+    return (
+        f"the validation slice takes {rows}, not one: a law's normalised "
+        "error needs the outputs it is scored on to vary; a larger sweep keeps the card's fraction"
+    )
+
+
+def fewer_folds_note(kept: int, *, asked: int, scale: str) -> str:
+    """Said to your own data when too few scale values leave fewer folds than asked."""
+    return (
+        f"selection ranks laws on {kept} of the {asked} folds asked: a later fold needs "
+        f"{MIN_FIT_LEVELS} distinct {scale} values below its cutoff in some group (two cannot "
+        f"pin a power with a floor); rows at more {scale} values would add folds"
+    )

@@ -15,10 +15,16 @@ import numpy as np
 import pandas as pd
 
 from sld.corpus.card import TaskCard
-from sld.corpus.directions import direction_evidence, signs
-from sld.corpus.folds import MIN_FIT_LEVELS, FoldKind, FoldMasks, constant_band, group_folds
+from sld.corpus.directions import direction_evidence, inferred_note, signs
+from sld.corpus.folds import (
+    FoldKind,
+    FoldMasks,
+    carve_groups,
+    constant_band,
+    fewer_folds_note,
+    two_row_note,
+)
 from sld.corpus.folds import validation_mask as validation_mask
-from sld.corpus.options import direction
 from sld.corpus.window import check_share, window_mask
 from sld.errors import TaskError
 
@@ -268,47 +274,31 @@ def make_task(
         test_y.append(_frozen(y[test_rows]))
 
     def carve(min_rows: int) -> tuple[list[np.ndarray], list[tuple[FoldMasks | None, ...]]]:
-        """Each group's validation mask and folds, bands of at least ``min_rows`` rows."""
-        masks: list[np.ndarray] = []
-        folds: list[tuple[FoldMasks | None, ...]] = []
-        for group, scale, gy in zip(names, scales, train_y, strict=True):
-            v = card.validation
-            mask = validation_mask(
-                scale,
-                n_rows=len(gy),
-                fraction=v.fraction,
-                seed=v.seed,
-                group=group,
-                min_rows=min_rows,
-            )
+        v = card.validation
+        sizes = [len(gy) for gy in train_y]
+        carved = carve_groups(
+            scales,
+            sizes,
+            groups=names,
+            folds=v.folds,
+            fraction=v.fraction,
+            seed=v.seed,
+            min_rows=min_rows,
+        )
+        for group, mask in zip(names, carved[0], strict=True):
             if mask.all():
                 raise TaskError(
                     f"{where}: in group {group!r} every training row has the largest "
                     f"{scale_name!r}, so nothing is left to fit on; {scale_fix}"
                 )
-            mask.setflags(write=False)
-            masks.append(mask)
-            folds.append(
-                tuple(
-                    group_folds(
-                        scale,
-                        n_rows=len(gy),
-                        folds=v.folds,
-                        fraction=v.fraction,
-                        seed=v.seed,
-                        group=group,
-                        min_rows=min_rows,
-                    )
-                )
-            )
-        return masks, folds
+        return carved
 
     masks, folds = carve(1)
     if constant_band(folds, train_y, 0):
         # a one-row validation slice (a small sweep in one group) scores no law: NMSE needs
         # the band's outputs to vary, so every band takes at least two rows instead
         masks, folds = carve(2)
-        notes = [*notes, _two_row_note(scale_name)]
+        notes = [*notes, two_row_note(scale_name)]
         if constant_band(folds, train_y, 0):
             pooled = np.concatenate(train_y)
             flat = [
@@ -327,7 +317,7 @@ def make_task(
     asked = card.validation.folds
     kept = sum(any(k < len(g) and g[k] is not None for g in folds) for k in range(asked))
     if note_folds and scale_columns and kept < asked:
-        notes = [*notes, _fewer_folds_note(kept, asked=asked, scale=str(scale_name))]
+        notes = [*notes, fewer_folds_note(kept, asked=asked, scale=str(scale_name))]
     inputs, outputs = card.input_names, card.output_names
     monotone = card.monotone_signs
     if not monotone and card.validation.infer_monotone:
@@ -337,7 +327,7 @@ def make_task(
         monotone = signs(evidence)
         smooth = [e.input for e in evidence if e.source == "surrogate" and e.input in monotone]
         if monotone:
-            notes = [*notes, _inferred_note(monotone, smooth=smooth, fix=monotone_fix)]
+            notes = [*notes, inferred_note(monotone, smooth=smooth, fix=monotone_fix)]
     return Task(
         card=card,
         name=card.name,
@@ -398,38 +388,3 @@ def rehearsal(
         **options,
     )
     return replace(staged, name=task.name + REHEARSAL_SUFFIX)
-
-
-def _two_row_note(scale: str | None) -> str:
-    rows = f"the two largest-{scale} training rows" if scale else "two training rows"
-    return (
-        f"the validation slice takes {rows}, not one: a law's normalised "
-        "error needs the outputs it is scored on to vary; a larger sweep keeps the card's fraction"
-    )
-
-
-def _fewer_folds_note(kept: int, *, asked: int, scale: str) -> str:
-    return (
-        f"selection ranks laws on {kept} of the {asked} folds asked: a later fold needs "
-        f"{MIN_FIT_LEVELS} distinct {scale} values below its cutoff in some group (two cannot "
-        f"pin a power with a floor); rows at more {scale} values would add folds"
-    )
-
-
-def _inferred_note(
-    monotone: dict[str, int],
-    *,
-    smooth: Sequence[str] = (),
-    fix: str | Callable[[Mapping[str, int]], str],
-) -> str:
-    listed = ", ".join(f"{k} {direction(v)}" for k, v in monotone.items())
-    if smooth:
-        names = ", ".join(smooth)
-        listed += (
-            f" ({names} from the slopes of a smooth fit to the rows: too few rows differ in "
-            f"{'it' if len(smooth) == 1 else 'one of them'} alone)"
-        )
-    return (
-        f"monotone directions read from the training rows: {listed}; the extrapolation checks "
-        f"hold laws to them; {fix(monotone) if callable(fix) else fix}"
-    )
