@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 
 from sld.corpus import load_task
+from sld.corpus._rows import check_duplicates
+from sld.corpus.table import read_table
 from sld.errors import TaskError
 from sld.scoring import score
 
@@ -216,14 +218,86 @@ def test_non_numeric_cell(tmp_path):
     _fails(_write(tmp_path, text), r"line 4, column 'D': 'lots' is not a number", **SWEEP)
 
 
-def test_nan_cell(tmp_path):
-    text = GOOD.replace("a,4e8,1e9,2.9", "a,4e8,1e9,NaN")
-    _fails(_write(tmp_path, text), r"line 4, column 'loss': missing value 'NaN'", **SWEEP)
+def test_rows_a_crashed_run_left_empty_are_left_out_with_a_note(tmp_path):
+    text = GOOD + "a,3e8,1e9,2.95\nb,3e8,2e9,3.05\n"
+    text = text.replace("a,4e8,1e9,2.9", "a,4e8,1e9,NaN").replace("b,3e8,2e9", "b,,2e9")
+    task = load_task(_write(tmp_path, text), **SWEEP)
+    assert task.train().n_rows + task.heldout().n_rows == 7
+    (note,) = [n for n in task.notes if "left out" in n]
+    assert "left out 2 rows" in note
+    assert "line 4: 'loss' is 'NaN'" in note and "line 10: 'N' is empty" in note
+    assert 4e8 not in np.concatenate(task.train().X)[:, 0]
 
 
-def test_empty_cell(tmp_path):
-    text = GOOD.replace("a,4e8,1e9,2.9", "a,,1e9,2.9")
-    _fails(_write(tmp_path, text), r"line 4, column 'N': empty cell", **SWEEP)
+def test_a_file_of_empty_rows_is_one_line_error(tmp_path):
+    text = "N,D,loss\n1e8,1e9,\n2e8,1e9,nan\n"
+    pattern = r"every row lacks a value \(the first, line 2, in 'loss'"
+    _fails(_write(tmp_path, text), pattern, **dict(SWEEP, group=None))
+
+
+def test_a_curated_reader_refuses_an_empty_cell(tmp_path):
+    path = _write(tmp_path, GOOD.replace("a,4e8,1e9,2.9", "a,,1e9,2.9"))
+    with pytest.raises(TaskError, match=r"line 4, column 'N': empty cell; fill it in"):
+        read_table(path, numeric=["N", "D", "loss"], group_column="model")
+    nan = _write(tmp_path, GOOD.replace("a,4e8,1e9,2.9", "a,4e8,1e9,NaN"), "nan.csv")
+    with pytest.raises(TaskError, match=r"line 4, column 'loss': missing value 'NaN'"):
+        read_table(nan, numeric=["N", "D", "loss"], group_column="model")
+
+
+def test_sizes_written_with_a_suffix_are_read_with_a_note(tmp_path):
+    text = GOOD.replace("1e8,", "100M,").replace("1e9,", "1B,", 1).replace("2e8,1e9", "0.2b,1e9")
+    task = load_task(_write(tmp_path, text), **SWEEP)
+    plain = load_task(_write(tmp_path, GOOD, "plain.csv"), **SWEEP)
+    assert _same(task.train().X, plain.train().X)
+    assert _same(task.heldout().X, plain.heldout().X)
+    (note,) = [n for n in task.notes if "'N' holds" in n]
+    assert "'N' holds numbers with a size suffix (line 2: '100M')" in note
+
+
+@pytest.mark.parametrize("cell", ["70X", "1.5 MB", "M", "B7"])
+def test_a_suffix_the_reader_does_not_know_is_not_a_number(tmp_path, cell):
+    text = GOOD.replace("a,4e8,1e9,2.9", f"a,{cell},1e9,2.9")
+    _fails(_write(tmp_path, text), rf"line 4, column 'N': '{cell}' is not a number", **SWEEP)
+
+
+def test_semicolons_and_decimal_commas_read_like_commas(tmp_path):
+    text = GOOD.replace(",", ";").replace("3.1", "3,1")
+    task = load_task(_write(tmp_path, text), **SWEEP)
+    plain = load_task(_write(tmp_path, GOOD, "plain.csv"), **SWEEP)
+    assert _same(task.train().y, plain.train().y)
+
+
+def test_a_tab_separated_file_reads_like_a_csv(tmp_path):
+    task = load_task(_write(tmp_path, GOOD.replace(",", "\t"), "sweep.tsv"), **SWEEP)
+    plain = load_task(_write(tmp_path, GOOD, "plain.csv"), **SWEEP)
+    assert _same(task.train().X, plain.train().X)
+
+
+def test_a_wrong_field_count_names_the_separator(tmp_path):
+    text = GOOD.replace(",", ";").replace("a;4e8;1e9;2.9", "a;4e8;1e9")
+    _fails(
+        _write(tmp_path, text),
+        r"line 4: 3 fields but the header has 4; fix the semicolons",
+        **SWEEP,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "orient", "lines"),
+    [("sweep.jsonl", "records", True), ("sweep.json", "records", True)]
+    + [("sweep.json", "records", False), ("sweep.json", "columns", False)],
+)
+def test_json_rows_load_like_the_csv(tmp_path, name, orient, lines):
+    frame = _frame()
+    frame.to_json(tmp_path / name, orient=orient, lines=lines)
+    task = load_task(tmp_path / name, **SWEEP)
+    plain = load_task(_write(tmp_path, GOOD, "plain.csv"), **SWEEP)
+    assert _same(task.train().y, plain.train().y)
+    assert task.groups == plain.groups
+
+
+def test_json_that_is_not_records_is_one_line_error(tmp_path):
+    _fails(_write(tmp_path, "{not json", "sweep.json"), r"sweep.json: not JSON rows", **SWEEP)
 
 
 def test_inf_cell(tmp_path):
@@ -283,9 +357,29 @@ def test_empty_test_split(tmp_path):
     _fails(_write(tmp_path, GOOD), "test split is empty", **dict(SWEEP, test="N > 1e12"))
 
 
-def test_duplicate_rows(tmp_path):
+def test_repeated_inputs_are_kept_as_seeds_with_a_note(tmp_path):
     text = GOOD.replace("a,2e8,1e9,3.0\n", "a,2e8,1e9,3.0\na,2e8,1e9,3.05\n")
-    _fails(_write(tmp_path, text), "lines 3 and 4: same group and inputs twice", **SWEEP)
+    task = load_task(_write(tmp_path, text), **SWEEP)
+    assert task.train().n_rows == 6
+    (note,) = [n for n in task.notes if "repeat" in n]
+    assert "1 row repeats the group and inputs of an earlier row (first: lines 3 and 4)" in note
+    assert "count twice" not in note
+
+
+def test_repeated_rows_that_repeat_the_outputs_too_are_named_as_copies(tmp_path):
+    text = GOOD.replace("a,2e8,1e9,3.0\n", "a,2e8,1e9,3.0\na,2e8,1e9,3.0\n")
+    (note,) = [n for n in load_task(_write(tmp_path, text), **SWEEP).notes if "repeat" in n]
+    assert "1 of them repeat the outputs too (lines 3 and 4) and so count twice" in note
+
+
+def test_a_card_that_allows_repeated_inputs_silences_the_note(tmp_path):
+    text = GOOD.replace("a,2e8,1e9,3.0\n", "a,2e8,1e9,3.0\na,2e8,1e9,3.05\n")
+    _write(tmp_path, text)
+    (tmp_path / "sweep.toml").write_text(
+        'group_column = "model"\nallow_duplicate_inputs = true\n[[inputs]]\nname = "N"\n'
+        '[[inputs]]\nname = "D"\n[[outputs]]\nname = "loss"\n[split]\ntest = "N >= 1e9"\n'
+    )
+    assert not [n for n in load_task(tmp_path / "sweep.csv").notes if "repeat" in n]
 
 
 def test_unknown_name_in_test_rule(tmp_path):
@@ -423,6 +517,11 @@ def test_validation_scale_with_all_rows_tied(tmp_path):
 # ---- Parquet files and DataFrames: the same checks, rows named by position ----
 
 
+def _same(a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...]) -> bool:
+    """Per-group arrays of two splits are equal, group by group."""
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
 def _frame() -> pd.DataFrame:
     return pd.read_csv(io.StringIO(GOOD))
 
@@ -431,9 +530,9 @@ def test_parquet_missing_value_names_the_row(tmp_path):
     frame = _frame()
     frame.loc[2, "loss"] = np.nan
     frame.to_parquet(tmp_path / "sweep.parquet")
-    _fails(
-        tmp_path / "sweep.parquet", r"sweep.parquet row 2, column 'loss': missing value", **SWEEP
-    )
+    task = load_task(tmp_path / "sweep.parquet", **SWEEP)
+    (note,) = [n for n in task.notes if "left out" in n]
+    assert "left out 1 row that holds no value (row 2: 'loss' is empty)" in note
 
 
 def test_unreadable_parquet(tmp_path):
@@ -461,8 +560,16 @@ def test_dataframe_bad_cell_names_the_row(tmp_path):
 
 def test_dataframe_duplicate_rows_name_positions():
     frame = pd.concat([_frame(), _frame().iloc[[1]]], ignore_index=True)
-    with pytest.raises(TaskError, match="DataFrame rows 1 and 7: same group and inputs twice"):
-        load_task(frame, **SWEEP)
+    (note,) = [n for n in load_task(frame, **SWEEP).notes if "repeat" in n]
+    assert "(first: rows 1 and 7)" in note and "(rows 1 and 7) and so count twice" in note
+
+
+def test_a_curated_reader_refuses_repeated_inputs(tmp_path):
+    text = GOOD.replace("a,2e8,1e9,3.0\n", "a,2e8,1e9,3.0\na,2e8,1e9,3.05\n")
+    table = read_table(_write(tmp_path, text), numeric=["N", "D", "loss"], group_column="model")
+    X = np.column_stack([table.values["N"], table.values["D"]])
+    with pytest.raises(TaskError, match="lines 3 and 4: same group and inputs twice"):
+        check_duplicates(table, X, "sweep.csv")
 
 
 def test_dataframe_with_a_split_column_and_numeric_group_names():

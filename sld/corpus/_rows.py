@@ -139,15 +139,85 @@ def rule_columns(
 
 
 def check_duplicates(table: Table, X: np.ndarray, where: str) -> None:
+    """One-line TaskError at the first row that repeats an earlier row's group and inputs."""
+    pairs = duplicate_pairs(table, X)
+    if pairs:
+        first, second = pairs[0]
+        raise TaskError(
+            f"{where} {table.row_word}s {first} and {second}: same group and inputs twice; "
+            "drop or average one (or set allow_duplicate_inputs = true in the card)"
+        )
+
+
+def duplicate_pairs(table: Table, X: np.ndarray) -> list[tuple[int, int]]:
+    """(line of the first row, line of the repeat) for every row whose group and inputs an
+    earlier row already has, in file order."""
     first_line: dict[tuple[object, ...], int] = {}
+    pairs: list[tuple[int, int]] = []
     for group, row, line in zip(table.groups, X.tolist(), table.lines.tolist(), strict=True):
         key = (group, *row)
         if key in first_line:
-            raise TaskError(
-                f"{where} {table.row_word}s {first_line[key]} and {line}: same group and inputs twice; "
-                "drop or average one (or set allow_duplicate_inputs = true in the card)"
-            )
-        first_line[key] = line
+            pairs.append((first_line[key], line))
+        else:
+            first_line[key] = line
+    return pairs
+
+
+def duplicate_note(table: Table, X: np.ndarray, y: np.ndarray) -> str | None:
+    """Why your own rows that repeat an earlier row's group and inputs are kept: repeated seeds
+    do that, and each is fitted as a row of its own. Rows whose outputs repeat too are named
+    apart (a file pasted twice makes them, and they count twice). None without repeats."""
+    pairs = duplicate_pairs(table, X)
+    if not pairs:
+        return None
+    where = {int(line): i for i, line in enumerate(table.lines.tolist())}
+    copies = [(a, b) for a, b in pairs if np.array_equal(y[where[a]], y[where[b]])]
+    first, second = pairs[0]
+    note = (
+        f"{len(pairs)} {'row repeats' if len(pairs) == 1 else 'rows repeat'} the group and "
+        f"inputs of an earlier row (first: {table.row_word}s {first} and {second}), as repeated "
+        "seeds do; each is fitted as a row of its own"
+    )
+    if copies:
+        a, b = copies[0]
+        note += (
+            f", but {len(copies)} of them repeat the outputs too ({table.row_word}s {a} and "
+            f"{b}) and so count twice: drop them if they are copies"
+        )
+    return note
+
+
+def skipped_note(table: Table, *, shown: int = 3) -> str | None:
+    """Which rows were left out because a numeric column held nothing there (a run that
+    crashed, or is still running, leaves its loss empty). None when none were."""
+    if not table.skipped:
+        return None
+    listed = "; ".join(
+        f"{table.row_word} {line}: {column!r} " + (f"is {cell!r}" if cell else "is empty")
+        for line, column, cell in table.skipped[:shown]
+    )
+    more = f"; and {len(table.skipped) - shown} more" if len(table.skipped) > shown else ""
+    count = len(table.skipped)
+    return (
+        f"left out {count} {'row that holds' if count == 1 else 'rows that hold'} no value "
+        f"({listed}{more}), "
+        "as a run that crashed leaves them; fill them in to use them"
+    )
+
+
+def suffix_notes(table: Table) -> list[str]:
+    """One note per column holding numbers written with a size suffix (``70M``), saying how
+    they were read."""
+    notes = []
+    for column, (line, cell) in table.suffixed.items():
+        value = table.values[column]
+        notes.append(
+            f"{column!r} holds numbers with a size suffix ({table.row_word} {line}: {cell!r}), "
+            "read with k = 1e3, "
+            f"M = 1e6, B or G = 1e9, T = 1e12 (either case); its values span "
+            f"{value.min():.3g} to {value.max():.3g}"
+        )
+    return notes
 
 
 def check_counts(card: TaskCard, groups: np.ndarray, is_test: np.ndarray, where: str) -> None:

@@ -1,5 +1,5 @@
-"""Finding and loading tasks: the curated corpus by name, a user's CSV or Parquet file (with an
-optional card beside it), or a pandas DataFrame.
+"""Finding and loading tasks: the curated corpus by name, a user's CSV, Parquet or JSON file
+(with an optional card beside it), or a pandas DataFrame.
 
 Keyword options of :func:`load_task` override the card; for bare data they are the card. Each
 option is checked (:mod:`sld.corpus._merge`) and named in messages as the caller wrote it
@@ -22,13 +22,16 @@ from sld.corpus._rows import (
     check_counts,
     check_duplicates,
     check_positive,
+    duplicate_note,
     linear_scale_note,
     rule_columns,
+    skipped_note,
+    suffix_notes,
     test_rows,
 )
 from sld.corpus.card import TaskCard, card_from_dict, read_card, writable
 from sld.corpus.options import Naming, option_hint, option_name
-from sld.corpus.table import PARQUET_SUFFIXES, Table, column_names, frame_table, read_table
+from sld.corpus.table import DATA_SUFFIXES, Table, column_names, frame_table, read_table
 from sld.corpus.task import Task, make_task, rehearsal
 from sld.errors import TaskError
 from sld.resources import datasets_dir
@@ -160,6 +163,7 @@ def load_task(
         origins=origins(card, options, naming=naming, card_path=card_path),
         read_split=curated or card.split.source is not None,
         text=text_columns,
+        skip_missing=not curated,  # your own sweep may hold runs that crashed; ours may not
     )
     if frame is not None:
         table = frame_table(frame, where=where, **table_options)  # type: ignore[arg-type]
@@ -168,6 +172,8 @@ def load_task(
         table = read_table(data_path, **table_options)  # type: ignore[arg-type]
     for name, column in renamed.items():
         table.values[name] = table.values[column]
+    skipped = skipped_note(table)
+    notes = (*notes, *([skipped] if skipped else []), *suffix_notes(table))
     logs = {
         v.name: v.log_scale if v.name in explicit_log else bool(np.all(table.values[v.name] > 0))
         for v in card.inputs
@@ -212,8 +218,11 @@ def load_task(
         )
     X = np.column_stack([table.values[n] for n in card.input_names])
     y = np.column_stack([table.values[n] for n in card.output_names])
-    if not card.allow_duplicate_inputs:
+    if curated and not card.allow_duplicate_inputs:
         check_duplicates(table, X, where)
+    elif not card.allow_duplicate_inputs:
+        repeats = duplicate_note(table, X, y)
+        notes = (*notes, *([repeats] if repeats else []))
     if curated and test is None and group is None and card.counts is not None:
         check_counts(card, table.groups, is_test, where)
     assembly: dict[str, Any] = dict(
@@ -243,9 +252,9 @@ def _locate(name_or_path: str | PathLike[str]) -> tuple[Path | None, Path, bool]
                 f"{', '.join(list_tasks())}"
             )
     path = Path(name_or_path)
-    if path.suffix == ".toml":
-        for suffix in PARQUET_SUFFIXES:  # the card of a Parquet file, when no CSV is beside it
-            if path.with_suffix(suffix).is_file() and not path.with_suffix(".csv").is_file():
+    if path.suffix == ".toml":  # the data beside the card: a CSV first, else another format
+        for suffix in DATA_SUFFIXES:
+            if path.with_suffix(suffix).is_file():
                 return path, path.with_suffix(suffix), False
         return path, path.with_suffix(".csv"), False
     beside = path.with_suffix(".toml")

@@ -1,10 +1,10 @@
 """Reading a task's rows into checked arrays, with one-line errors that say where and how to fix.
 
-Three sources give the same :class:`Table`: a CSV file, a Parquet file and a pandas DataFrame.
-Every problem names the source, the row (in a CSV the 1-based line number as counted in the
-file, the header being line 1; in a Parquet file or a DataFrame the 0-based row position, as
-``iloc`` counts) and the column. CSV numbers are parsed with Python's ``float`` so values
-written with ``repr`` round-trip exactly.
+Four sources give the same :class:`Table`: a CSV file (comma, semicolon or tab separated), a
+Parquet file, a JSON file (records, or one record a line) and a pandas DataFrame. Every problem
+names the source, the row (in a CSV the 1-based line number as counted in the file, the header
+being line 1; otherwise the 0-based row position, as ``iloc`` counts) and the column. What a cell
+may hold is :mod:`sld.corpus.cells`.
 """
 
 from __future__ import annotations
@@ -19,12 +19,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sld.corpus.cells import Missing, is_suffixed, missing_message, read_cell
 from sld.errors import TaskError
 
 SPLIT_COLUMN = "split"
 SPLIT_VALUES = ("train", "test")
-_NAN_WORDS = frozenset({"nan", "na", "n/a", "null", "none", "-nan", "+nan"})
 PARQUET_SUFFIXES = (".parquet", ".pq")
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+TAB_SUFFIXES = (".tsv", ".tab")
+DATA_SUFFIXES = (".csv", *TAB_SUFFIXES, *PARQUET_SUFFIXES, *JSON_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,10 @@ class Table:
     ``split``: (n_rows,) str array of ``train``/``test``, or None when the file has no split column;
     ``lines``: (n_rows,) where each row is: its 1-based line in a CSV, else its 0-based position;
     ``row_word``: ``"line"`` for a CSV, ``"row"`` otherwise;
-    ``text``: column name -> (n_rows,) str array for every requested text column.
+    ``text``: column name -> (n_rows,) str array for every requested text column;
+    ``skipped``: (line, column, cell) of each row left out because a numeric column held
+    nothing there (only when the reader was asked to skip such rows), the line as ``lines``;
+    ``suffixed``: column -> (line, cell) of its first number written with a size suffix.
     """
 
     path: Path | str
@@ -46,6 +52,8 @@ class Table:
     lines: np.ndarray
     row_word: str = "line"
     text: dict[str, np.ndarray] = field(default_factory=dict)
+    skipped: tuple[tuple[int, str, str], ...] = ()
+    suffixed: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     @property
     def n_rows(self) -> int:
@@ -66,47 +74,50 @@ def read_table(
     single_group: str = "all",
     read_split: bool = True,
     text: Sequence[str] = (),
+    skip_missing: bool = False,
 ) -> Table:
-    """Read ``path`` (CSV, or Parquet by its suffix) and parse the ``numeric`` columns as
-    finite floats; the ``text`` columns are kept as stripped strings.
+    """Read ``path`` (CSV, or Parquet or JSON by its suffix) and parse the ``numeric`` columns
+    as finite floats; the ``text`` columns are kept as stripped strings.
 
     ``kinds`` names the role of each numeric column (``input``/``output``) and ``origins``
     what named a column (a flag, a keyword, a card key), both for messages.
     ``group_column=None`` puts every row in one group named ``single_group``. A ``split``
     column, when present and ``read_split``, must hold only ``train``/``test``.
+    ``skip_missing``: a row whose numeric column holds nothing (a run that crashed) is left
+    out and listed in ``Table.skipped``, instead of a one-line TaskError.
     """
-    if path.suffix.lower() in PARQUET_SUFFIXES:
-        return frame_table(
-            _read_parquet(path),
-            where=str(path),
-            numeric=numeric,
-            group_column=group_column,
-            kinds=kinds,
-            origins=origins,
-            single_group=single_group,
-            read_split=read_split,
-            text=text,
-        )
-    header, rows, lines = _read_rows(path)
+    options = dict(
+        numeric=numeric,
+        group_column=group_column,
+        kinds=kinds,
+        origins=origins,
+        single_group=single_group,
+        read_split=read_split,
+        text=text,
+        skip_missing=skip_missing,
+    )
+    suffix = path.suffix.lower()
+    if suffix in PARQUET_SUFFIXES or suffix in JSON_SUFFIXES:
+        frame = _read_parquet(path) if suffix in PARQUET_SUFFIXES else _read_json(path)
+        return frame_table(frame, where=str(path), **options)  # type: ignore[arg-type]
+    header, rows, lines, separator = _read_rows(path)
     index = {name: i for i, name in enumerate(header)}
     _check_columns(header, [*numeric, *text], group_column, kinds, origins, where=str(path))
-    values = {
-        name: np.array(
-            [
-                _number(row[index[name]], path, line, name)
-                for row, line in zip(rows, lines, strict=True)
-            ],
-            dtype=np.float64,
-        )
-        for name in numeric
-    }
+    # where semicolons separate the fields, a comma is the decimal mark (3,14)
+    point = (lambda cell: cell.replace(",", ".")) if separator == ";" else (lambda cell: cell)
+    columns = {name: [point(row[index[name]]) for row in rows] for name in numeric}
+    values, keep, skipped, suffixed = _parse_numeric(
+        columns, lines, prefix=f"{path} line", skip_missing=skip_missing
+    )
+    kept = [row for row, k in zip(rows, keep, strict=True) if k]
+    kept_lines = [line for line, k in zip(lines, keep, strict=True) if k]
     if group_column is None:
-        groups = np.full(len(rows), single_group, dtype=object)
+        groups = np.full(len(kept), single_group, dtype=object)
     else:
         groups = np.array(
             [
                 _text(row[index[group_column]], path, line, group_column)
-                for row, line in zip(rows, lines, strict=True)
+                for row, line in zip(kept, kept_lines, strict=True)
             ],
             dtype=object,
         )
@@ -120,7 +131,7 @@ def read_table(
         split = np.array(
             [
                 _split_value(row[index[SPLIT_COLUMN]], path, line)
-                for row, line in zip(rows, lines, strict=True)
+                for row, line in zip(kept, kept_lines, strict=True)
             ],
             dtype=object,
         )
@@ -129,8 +140,10 @@ def read_table(
         values=values,
         groups=groups,
         split=split,
-        lines=np.array(lines, dtype=np.int64),
-        text={n: np.array([row[index[n]].strip() for row in rows], dtype=object) for n in text},
+        lines=np.array(kept_lines, dtype=np.int64),
+        text={n: np.array([row[index[n]].strip() for row in kept], dtype=object) for n in text},
+        skipped=skipped,
+        suffixed=suffixed,
     )
 
 
@@ -145,8 +158,10 @@ def frame_table(
     single_group: str = "all",
     read_split: bool = True,
     text: Sequence[str] = (),
+    skip_missing: bool = False,
 ) -> Table:
-    """:func:`read_table` for rows already in a DataFrame (a Parquet file, or a caller's frame).
+    """:func:`read_table` for rows already in a DataFrame (a Parquet or JSON file, or a
+    caller's frame).
 
     Columns are matched by their names as text; numeric columns may hold numbers or numeric
     text. Rows are named by their 0-based position (``iloc``) in messages.
@@ -159,21 +174,28 @@ def frame_table(
         raise TaskError(f"{where}: no rows; pass a frame with data rows")
     _check_columns(header, [*numeric, *text], group_column, kinds, origins, where=where)
     index = {name: i for i, name in enumerate(header)}
-    positions = np.arange(len(frame), dtype=np.int64)
-    values = {name: _numbers(frame.iloc[:, index[name]], where, name) for name in numeric}
+    for name in numeric:
+        if frame.iloc[:, index[name]].dtype == bool:
+            raise TaskError(f"{where}, column {name!r}: holds true/false, not numbers; convert it")
+    columns = {name: frame.iloc[:, index[name]].astype(object).tolist() for name in numeric}
+    values, keep, skipped, suffixed = _parse_numeric(
+        columns, range(len(frame)), prefix=f"{where} row", skip_missing=skip_missing
+    )
+    frame = frame.iloc[np.flatnonzero(keep)]
+    positions = np.flatnonzero(keep).astype(np.int64)
     if group_column is None:
         groups = np.full(len(frame), single_group, dtype=object)
     else:
-        groups = _labels(frame.iloc[:, index[group_column]], where, group_column)
+        groups = _labels(frame.iloc[:, index[group_column]], where, group_column, positions)
     split = None
     if read_split and SPLIT_COLUMN in index and SPLIT_COLUMN not in numeric:
         if SPLIT_COLUMN != group_column:
-            split = _labels(frame.iloc[:, index[SPLIT_COLUMN]], where, SPLIT_COLUMN)
+            split = _labels(frame.iloc[:, index[SPLIT_COLUMN]], where, SPLIT_COLUMN, positions)
             bad = np.flatnonzero(~np.isin(split, SPLIT_VALUES))
             if bad.size:
                 raise TaskError(
-                    f"{where} row {bad[0]}, column {SPLIT_COLUMN!r}: {split[bad[0]]!r} is not "
-                    "'train' or 'test'; fix the value or pass a test rule"
+                    f"{where} row {positions[bad[0]]}, column {SPLIT_COLUMN!r}: "
+                    f"{split[bad[0]]!r} is not 'train' or 'test'; fix the value or pass a test rule"
                 )
     strings = {
         n: frame.iloc[:, index[n]].astype(str).str.strip().to_numpy(dtype=object) for n in text
@@ -186,24 +208,119 @@ def frame_table(
         lines=positions,
         row_word="row",
         text=strings,
+        skipped=skipped,
+        suffixed=suffixed,
     )
 
 
 def column_names(path: Path) -> list[str]:
-    """The header of a CSV or Parquet file, for hints in messages; [] when it cannot be read
-    (reading the table proper reports why)."""
+    """The header of a CSV, Parquet or JSON file, for hints in messages; [] when it cannot be
+    read (reading the table proper reports why)."""
     try:
-        if path.suffix.lower() in PARQUET_SUFFIXES:
+        suffix = path.suffix.lower()
+        if suffix in PARQUET_SUFFIXES:
             import pyarrow.parquet as pq
 
             return list(pq.read_schema(path).names)
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            for record in csv.reader(handle):
-                if record and any(cell.strip() for cell in record):
-                    return [cell.strip() for cell in record]
+        if suffix in JSON_SUFFIXES:
+            return [str(c) for c in _read_json(path).columns]
+        text = path.read_bytes().decode("utf-8-sig")
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=_separator(path, text))
+        for record in reader:
+            if record and any(cell.strip() for cell in record):
+                return [cell.strip() for cell in record]
     except Exception:  # noqa: BLE001 - only a hint; the reader names the real problem
         return []
     return []
+
+
+def _parse_numeric(
+    columns: Mapping[str, Sequence[object]],
+    lines: Sequence[int],
+    *,
+    prefix: str,
+    skip_missing: bool,
+) -> tuple[
+    dict[str, np.ndarray], np.ndarray, tuple[tuple[int, str, str], ...], dict[str, tuple[int, str]]
+]:
+    """Each column's cells (text, or a frame's numbers) as floats; row i is ``prefix lines[i]``
+    in messages (``data.csv line 7``).
+
+    Returns (values of the kept rows, keep mask over all rows, skipped rows as (line, column,
+    cell), first size-suffixed cell per column as (line, cell)). A row with a cell that holds
+    nothing is a TaskError unless ``skip_missing``; the first such row in file order is named.
+    """
+    places = [f"{prefix} {line}" for line in lines]
+    n_rows = len(places)
+    parsed: dict[str, list[float | Missing]] = {}
+    suffixed: dict[str, tuple[int, str]] = {}
+    for name, cells in columns.items():
+        out: list[float | Missing] = []
+        for cell, place, line in zip(cells, places, lines, strict=True):
+            out.append(_cell(cell, where=f"{place}, column {name!r}"))
+            if name not in suffixed and isinstance(cell, str) and is_suffixed(cell):
+                suffixed[name] = (int(line), cell.strip())
+        parsed[name] = out
+    keep = np.ones(n_rows, dtype=bool)
+    skipped: list[tuple[int, str, str]] = []
+    for row in range(n_rows):
+        for name, out in parsed.items():
+            value = out[row]
+            if isinstance(value, Missing):
+                if not skip_missing:
+                    raise TaskError(missing_message(f"{places[row]}, column {name!r}", value.text))
+                keep[row] = False
+                skipped.append((int(lines[row]), name, value.text))
+                break
+    if n_rows and not keep.any():
+        line, name, cell = skipped[0]
+        raise TaskError(
+            f"{prefix.rsplit(' ', 1)[0]}: every row lacks a value (the first, {prefix.rsplit(' ', 1)[1]} "
+            f"{line}, in {name!r}: {cell or 'empty'}); fill them in"
+        )
+    values = {
+        name: np.array([v for v, k in zip(out, keep, strict=True) if k], dtype=np.float64)
+        for name, out in parsed.items()
+    }
+    return values, keep, tuple(skipped), suffixed
+
+
+def _cell(cell: object, *, where: str) -> float | Missing:
+    """One cell of a file or frame: text goes through :func:`read_cell`, numbers are checked."""
+    if cell is None or cell is pd.NA or cell is pd.NaT:
+        return Missing("")
+    if isinstance(cell, str):
+        return read_cell(cell, where=where)
+    if isinstance(cell, bool | np.bool_):
+        raise TaskError(f"{where}: {cell!r} is true/false, not a number; convert it")
+    if isinstance(cell, int | float | np.integer | np.floating):
+        value = float(cell)
+        if math.isnan(value):
+            return Missing("")
+        if math.isinf(value):
+            raise TaskError(f"{where}: infinite value {value!r}; only finite numbers are allowed")
+        return value
+    return read_cell(str(cell), where=where)
+
+
+def _read_json(path: Path) -> pd.DataFrame:
+    """A JSON file of rows: a list of records (``[{"N": 1e8, "loss": 3.1}, ...]``), an object
+    of columns (pandas' ``to_json()``), or one record a line (``.jsonl``, ``.ndjson``, or a
+    ``.json`` file written that way). Parsed as data only; nothing in it is evaluated."""
+    if not path.exists():
+        raise TaskError(f"{path}: file not found; check the path")
+    if path.is_dir():
+        raise TaskError(f"{path}: is a folder, not a JSON file; pass the file")
+    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    attempts = (True,) if path.suffix.lower() != ".json" else (False, True)
+    for lines in attempts:
+        try:
+            return pd.read_json(io.StringIO(text), lines=lines, dtype=False)
+        except ValueError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    raise TaskError(
+        f"{path}: not JSON rows ({first}); write a list of objects, or one object a line"
+    ) from None
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -220,47 +337,17 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise TaskError(f"{path}: not a readable Parquet file ({first}); check the file") from None
 
 
-def _numbers(column: pd.Series, where: str, name: str) -> np.ndarray:
-    """A column as finite float64; one-line TaskError naming the first bad row."""
-    if column.dtype == bool:
-        raise TaskError(f"{where}, column {name!r}: holds true/false, not numbers; convert it")
-    as_text = column.astype(object)
-    numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    for row in np.flatnonzero(~np.isfinite(numbers)):
-        cell = as_text.iloc[row]
-        if cell is None or (isinstance(cell, float) and math.isnan(cell)) or cell is pd.NA:
-            raise TaskError(
-                f"{where} row {row}, column {name!r}: missing value; fill it in or drop the row"
-            )
-        text = str(cell).strip()
-        if not text:
-            raise TaskError(
-                f"{where} row {row}, column {name!r}: empty cell; fill it in or drop the row"
-            )
-        if text.lower() in _NAN_WORDS:
-            raise TaskError(
-                f"{where} row {row}, column {name!r}: missing value {text!r}; "
-                "fill it in or drop the row"
-            )
-        if math.isinf(numbers[row]):
-            raise TaskError(
-                f"{where} row {row}, column {name!r}: infinite value {text!r}; "
-                "only finite numbers are allowed"
-            )
-        raise TaskError(
-            f"{where} row {row}, column {name!r}: {text!r} is not a number; write e.g. 1.5e9"
-        )
-    return numbers
-
-
-def _labels(column: pd.Series, where: str, name: str) -> np.ndarray:
-    """A column as stripped, non-empty text (group names, split values)."""
+def _labels(column: pd.Series, where: str, name: str, positions: np.ndarray) -> np.ndarray:
+    """A column as stripped, non-empty text (group names, split values); ``positions``: each
+    row's place in the frame, for messages."""
     out = np.empty(len(column), dtype=object)
     for row, cell in enumerate(column.astype(object)):
         missing = cell is None or cell is pd.NA or (isinstance(cell, float) and math.isnan(cell))
         text = "" if missing else str(cell).strip()
         if not text:
-            raise TaskError(f"{where} row {row}, column {name!r}: empty value; fill it in")
+            raise TaskError(
+                f"{where} row {positions[row]}, column {name!r}: empty value; fill it in"
+            )
         out[row] = text
     return out
 
@@ -288,7 +375,8 @@ def _check_columns(
             )
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
+def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int], str]:
+    """The header, the data records, their 1-based lines and the separator of a CSV file."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -305,7 +393,9 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
         ) from None
     if not text.strip():
         raise TaskError(f"{path}: the file is empty; write a header line and data rows")
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    separator = _separator(path, text)
+    word = _SEPARATOR_WORDS[separator]
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True, delimiter=separator)
     header: list[str] | None = None
     rows: list[list[str]] = []
     lines: list[int] = []
@@ -320,17 +410,34 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
             if len(record) != len(header):
                 raise TaskError(
                     f"{path} line {reader.line_num}: {len(record)} fields but the header has "
-                    f"{len(header)}; fix the commas or quote cells that contain commas"
+                    f"{len(header)}; fix the {word} or quote cells that contain {word}"
                 )
             rows.append(record)
             lines.append(reader.line_num)
     except csv.Error as exc:
         raise TaskError(
-            f"{path} line {reader.line_num}: cannot parse CSV ({exc}); check quotes and commas"
+            f"{path} line {reader.line_num}: cannot parse CSV ({exc}); check quotes and {word}"
         ) from None
     if header is None or not rows:
         raise TaskError(f"{path}: the file has a header but no data rows; add rows")
-    return header, rows, lines
+    return header, rows, lines, separator
+
+
+_SEPARATOR_WORDS = {",": "commas", ";": "semicolons", "\t": "tabs"}
+
+
+def _separator(path: Path, text: str) -> str:
+    """The field separator: a tab for ``.tsv``/``.tab`` files, else a comma unless the first
+    line that holds anything has none and has semicolons (a spreadsheet's export in locales
+    where the comma is the decimal mark) or tabs."""
+    if path.suffix.lower() in TAB_SUFFIXES:
+        return "\t"
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if "," in first:
+        return ","
+    if ";" in first:
+        return ";"
+    return "\t" if "\t" in first else ","
 
 
 def _check_header(header: list[str], where: str, place: str) -> None:
@@ -343,33 +450,6 @@ def _check_header(header: list[str], where: str, place: str) -> None:
                 f"{where} {place}: column {name!r} appears twice in the header; rename one"
             )
         seen.add(name)
-
-
-def _number(cell: str, path: Path, line: int, column: str) -> float:
-    text = cell.strip()
-    if not text:
-        raise TaskError(
-            f"{path} line {line}, column {column!r}: empty cell; fill it in or drop the row"
-        )
-    if text.lower() in _NAN_WORDS:
-        raise TaskError(
-            f"{path} line {line}, column {column!r}: missing value {text!r}; fill it in or drop the row"
-        )
-    try:
-        value = float(text)
-    except ValueError:
-        raise TaskError(
-            f"{path} line {line}, column {column!r}: {text!r} is not a number; write e.g. 1.5e9"
-        ) from None
-    if math.isnan(value):
-        raise TaskError(
-            f"{path} line {line}, column {column!r}: missing value {text!r}; fill it in or drop the row"
-        )
-    if math.isinf(value):
-        raise TaskError(
-            f"{path} line {line}, column {column!r}: infinite value {text!r}; only finite numbers are allowed"
-        )
-    return value
 
 
 def _text(cell: str, path: Path, line: int, column: str) -> str:

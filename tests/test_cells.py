@@ -1,0 +1,61 @@
+"""What one cell of a data file holds: numbers round-trip, suffixes multiply, empty is Missing."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sld.corpus.cells import MISSING_WORDS, SUFFIXES, Missing, is_suffixed, read_cell
+from sld.errors import TaskError
+
+WHERE = "sweep.csv line 3, column 'N'"
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_a_float_written_with_repr_reads_back_exactly(value):
+    assert read_cell(repr(value), where=WHERE) == value
+
+
+@given(
+    st.decimals(min_value=0, max_value=10**6, places=3, allow_nan=False, allow_infinity=False),
+    st.sampled_from(sorted(SUFFIXES)),
+    st.booleans(),
+)
+def test_a_suffix_multiplies_the_number_in_either_case(number, letter, upper):
+    text = f"{number}{letter.upper() if upper else letter}"
+    assert is_suffixed(text)
+    assert read_cell(text, where=WHERE) == pytest.approx(float(number) * SUFFIXES[letter])
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("70M", 7e7), ("1.4B", 1.4e9), ("300G", 3e11), ("2T", 2e12), ("500k", 5e5), (" 6.9b ", 6.9e9)],
+)
+def test_sizes_as_model_names_write_them(text, value):
+    assert read_cell(text, where=WHERE) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text", ["", "  ", *sorted(MISSING_WORDS), "NaN", "NULL"])
+def test_nothing_in_a_cell_is_missing_not_an_error(text):
+    cell = read_cell(text, where=WHERE)
+    assert isinstance(cell, Missing) and cell.text == text.strip()
+
+
+@pytest.mark.parametrize(
+    "text", ["lots", "70X", "1.5 MB", "M", "1,5", "0x10", "1e9e9", "__import__"]
+)
+def test_anything_else_is_a_one_line_error_naming_the_cell(text):
+    with pytest.raises(TaskError, match=rf"^{WHERE}: .* is not a number; write e.g. 1.5e9") as info:
+        read_cell(text, where=WHERE)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["inf", "-Infinity", "1e999"])
+def test_an_infinite_value_is_refused(text):
+    with pytest.raises(TaskError, match="infinite value"):
+        read_cell(text, where=WHERE)
+
+
+def test_a_plain_number_is_not_suffixed():
+    assert not is_suffixed("1.5e9") and read_cell("1.5e9", where=WHERE) == 1.5e9
