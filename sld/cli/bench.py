@@ -157,7 +157,7 @@ def executor_from(args: argparse.Namespace) -> Any:
     """
     from sld.bench import RAY_LOCAL, LocalExecutor, RayExecutor, default_jobs, require_ray
     from sld.corpus import is_curated
-    from sld.corpus.table import DATA_SUFFIXES
+    from sld.corpus.files import DATA_SUFFIXES
 
     data_file = (*DATA_SUFFIXES, ".toml")
     if args.ray is not None and (is_curated(args.ray) or args.ray.endswith(data_file)):

@@ -30,8 +30,9 @@ from sld.corpus._rows import (
     test_rows,
 )
 from sld.corpus.card import TaskCard, card_from_dict, read_card, writable
+from sld.corpus.files import DATA_SUFFIXES, column_names
 from sld.corpus.options import Naming, option_hint, option_name
-from sld.corpus.table import DATA_SUFFIXES, Table, column_names, frame_table, read_table
+from sld.corpus.table import Table, frame_table, read_table
 from sld.corpus.task import Task, make_task, rehearsal
 from sld.errors import TaskError
 from sld.resources import datasets_dir

@@ -4,13 +4,11 @@ Four sources give the same :class:`Table`: a CSV file (comma, semicolon or tab s
 Parquet file, a JSON file (records, or one record a line) and a pandas DataFrame. Every problem
 names the source, the row (in a CSV the 1-based line number as counted in the file, the header
 being line 1; otherwise the 0-based row position, as ``iloc`` counts) and the column. What a cell
-may hold is :mod:`sld.corpus.cells`.
+may hold is :mod:`sld.corpus.cells`; how each format is read, :mod:`sld.corpus.files`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,14 +18,18 @@ import numpy as np
 import pandas as pd
 
 from sld.corpus.cells import Missing, is_suffixed, missing_message, read_cell
+from sld.corpus.files import (
+    JSON_SUFFIXES,
+    PARQUET_SUFFIXES,
+    check_header,
+    read_json,
+    read_parquet,
+    read_rows,
+)
 from sld.errors import TaskError
 
 SPLIT_COLUMN = "split"
 SPLIT_VALUES = ("train", "test")
-PARQUET_SUFFIXES = (".parquet", ".pq")
-JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
-TAB_SUFFIXES = (".tsv", ".tab")
-DATA_SUFFIXES = (".csv", *TAB_SUFFIXES, *PARQUET_SUFFIXES, *JSON_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -98,9 +100,9 @@ def read_table(
     )
     suffix = path.suffix.lower()
     if suffix in PARQUET_SUFFIXES or suffix in JSON_SUFFIXES:
-        frame = _read_parquet(path) if suffix in PARQUET_SUFFIXES else _read_json(path)
+        frame = read_parquet(path) if suffix in PARQUET_SUFFIXES else read_json(path)
         return frame_table(frame, where=str(path), **options)  # type: ignore[arg-type]
-    header, rows, lines, separator = _read_rows(path)
+    header, rows, lines, separator = read_rows(path)
     index = {name: i for i, name in enumerate(header)}
     _check_columns(header, [*numeric, *text], group_column, kinds, origins, where=str(path))
     # where semicolons separate the fields, a comma is the decimal mark (3,14)
@@ -169,7 +171,7 @@ def frame_table(
     if not isinstance(frame, pd.DataFrame):
         raise TaskError(f"{where}: expected a pandas DataFrame, got {type(frame).__name__}")
     header = [str(c).strip() for c in frame.columns]
-    _check_header(header, where, "header")
+    check_header(header, where, "header")
     if frame.empty or len(frame) == 0:
         raise TaskError(f"{where}: no rows; pass a frame with data rows")
     _check_columns(header, [*numeric, *text], group_column, kinds, origins, where=where)
@@ -211,27 +213,6 @@ def frame_table(
         skipped=skipped,
         suffixed=suffixed,
     )
-
-
-def column_names(path: Path) -> list[str]:
-    """The header of a CSV, Parquet or JSON file, for hints in messages; [] when it cannot be
-    read (reading the table proper reports why)."""
-    try:
-        suffix = path.suffix.lower()
-        if suffix in PARQUET_SUFFIXES:
-            import pyarrow.parquet as pq
-
-            return list(pq.read_schema(path).names)
-        if suffix in JSON_SUFFIXES:
-            return [str(c) for c in _read_json(path).columns]
-        text = path.read_bytes().decode("utf-8-sig")
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=_separator(path, text))
-        for record in reader:
-            if record and any(cell.strip() for cell in record):
-                return [cell.strip() for cell in record]
-    except Exception:  # noqa: BLE001 - only a hint; the reader names the real problem
-        return []
-    return []
 
 
 def _parse_numeric(
@@ -303,40 +284,6 @@ def _cell(cell: object, *, where: str) -> float | Missing:
     return read_cell(str(cell), where=where)
 
 
-def _read_json(path: Path) -> pd.DataFrame:
-    """A JSON file of rows: a list of records (``[{"N": 1e8, "loss": 3.1}, ...]``), an object
-    of columns (pandas' ``to_json()``), or one record a line (``.jsonl``, ``.ndjson``, or a
-    ``.json`` file written that way). Parsed as data only; nothing in it is evaluated."""
-    if not path.exists():
-        raise TaskError(f"{path}: file not found; check the path")
-    if path.is_dir():
-        raise TaskError(f"{path}: is a folder, not a JSON file; pass the file")
-    text = path.read_bytes().decode("utf-8-sig", errors="replace")
-    attempts = (True,) if path.suffix.lower() != ".json" else (False, True)
-    for lines in attempts:
-        try:
-            return pd.read_json(io.StringIO(text), lines=lines, dtype=False)
-        except ValueError as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    raise TaskError(
-        f"{path}: not JSON rows ({first}); write a list of objects, or one object a line"
-    ) from None
-
-
-def _read_parquet(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise TaskError(f"{path}: file not found; check the path")
-    if path.is_dir():
-        raise TaskError(f"{path}: is a folder, not a Parquet file; pass the file")
-    try:
-        return pd.read_parquet(path)
-    except ImportError as exc:
-        raise TaskError(f"{path}: cannot read Parquet ({exc}); pip install pyarrow") from None
-    except Exception as exc:  # pyarrow raises its own types for every malformed file
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise TaskError(f"{path}: not a readable Parquet file ({first}); check the file") from None
-
-
 def _labels(column: pd.Series, where: str, name: str, positions: np.ndarray) -> np.ndarray:
     """A column as stripped, non-empty text (group names, split values); ``positions``: each
     row's place in the frame, for messages."""
@@ -373,83 +320,6 @@ def _check_columns(
                 f"{where}: missing {kind} column {name!r}{origin}; "
                 f"the columns are: {', '.join(header)}"
             )
-
-
-def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int], str]:
-    """The header, the data records, their 1-based lines and the separator of a CSV file."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise TaskError(f"{path}: file not found; check the path") from None
-    except IsADirectoryError:
-        raise TaskError(f"{path}: is a folder, not a CSV file; pass the file") from None
-    except OSError as exc:
-        raise TaskError(f"{path}: cannot read ({exc.strerror}); check permissions") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise TaskError(
-            f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV"
-        ) from None
-    if not text.strip():
-        raise TaskError(f"{path}: the file is empty; write a header line and data rows")
-    separator = _separator(path, text)
-    word = _SEPARATOR_WORDS[separator]
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True, delimiter=separator)
-    header: list[str] | None = None
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    try:
-        for record in reader:
-            if not record or all(not cell.strip() for cell in record):
-                continue  # blank lines carry no data
-            if header is None:
-                header = [cell.strip() for cell in record]
-                _check_header(header, str(path), f"line {reader.line_num}")
-                continue
-            if len(record) != len(header):
-                raise TaskError(
-                    f"{path} line {reader.line_num}: {len(record)} fields but the header has "
-                    f"{len(header)}; fix the {word} or quote cells that contain {word}"
-                )
-            rows.append(record)
-            lines.append(reader.line_num)
-    except csv.Error as exc:
-        raise TaskError(
-            f"{path} line {reader.line_num}: cannot parse CSV ({exc}); check quotes and {word}"
-        ) from None
-    if header is None or not rows:
-        raise TaskError(f"{path}: the file has a header but no data rows; add rows")
-    return header, rows, lines, separator
-
-
-_SEPARATOR_WORDS = {",": "commas", ";": "semicolons", "\t": "tabs"}
-
-
-def _separator(path: Path, text: str) -> str:
-    """The field separator: a tab for ``.tsv``/``.tab`` files, else a comma unless the first
-    line that holds anything has none and has semicolons (a spreadsheet's export in locales
-    where the comma is the decimal mark) or tabs."""
-    if path.suffix.lower() in TAB_SUFFIXES:
-        return "\t"
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    if "," in first:
-        return ","
-    if ";" in first:
-        return ";"
-    return "\t" if "\t" in first else ","
-
-
-def _check_header(header: list[str], where: str, place: str) -> None:
-    seen: set[str] = set()
-    for position, name in enumerate(header, start=1):
-        if not name:
-            raise TaskError(f"{where} {place}: header column {position} has no name; name it")
-        if name in seen:
-            raise TaskError(
-                f"{where} {place}: column {name!r} appears twice in the header; rename one"
-            )
-        seen.add(name)
 
 
 def _text(cell: str, path: Path, line: int, column: str) -> str:
