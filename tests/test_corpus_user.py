@@ -362,14 +362,36 @@ def test_repeated_inputs_are_kept_as_seeds_with_a_note(tmp_path):
     task = load_task(_write(tmp_path, text), **SWEEP)
     assert task.train().n_rows == 6
     (note,) = [n for n in task.notes if "repeat" in n]
-    assert "1 row repeats the group and inputs of an earlier row (first: lines 3 and 4)" in note
+    assert "1 row repeats the group and inputs of an earlier row (first: lines 3 and 4;" in note
+    assert "at most 2 rows share one setting" in note
     assert "count twice" not in note
+
+
+def test_rows_that_differ_in_a_column_not_named_are_one_line_error(tmp_path):
+    # a loss curve per run: the step is not an input, so one setting's rows span the curve
+    rows = [
+        f"{n:g},{d:g},{step},{1.8 + 300 / n**0.3 + 40 / (step + 1) ** 0.5:.6g}"
+        for n in (1e8, 2e8, 4e8, 1e9)
+        for d in (1e9, 2e9)
+        for step in (0, 10, 100, 1000)
+    ]
+    path = _write(tmp_path, "N,D,step,loss\n" + "\n".join(rows) + "\n")
+    options = dict(SWEEP, group=None)
+    message = _fails(
+        path,
+        r"lines 2 and 3: same group and inputs but 'loss' is 42\.99 and 15\.05, and 100%",
+        **options,
+    )
+    assert "of its variation lies among rows with the same inputs" in message
+    assert "name the column they differ in (a step, a learning rate) as an input" in message
+    task = load_task(path, **dict(options, inputs=["N", "D", "step"]))
+    assert not [n for n in task.notes if "repeat" in n]
 
 
 def test_repeated_rows_that_repeat_the_outputs_too_are_named_as_copies(tmp_path):
     text = GOOD.replace("a,2e8,1e9,3.0\n", "a,2e8,1e9,3.0\na,2e8,1e9,3.0\n")
     (note,) = [n for n in load_task(_write(tmp_path, text), **SWEEP).notes if "repeat" in n]
-    assert "1 of them repeat the outputs too (lines 3 and 4) and so count twice" in note
+    assert "1 of them repeats the outputs too (lines 3 and 4) and so counts twice" in note
 
 
 def test_a_card_that_allows_repeated_inputs_silences_the_note(tmp_path):
@@ -561,7 +583,7 @@ def test_dataframe_bad_cell_names_the_row(tmp_path):
 def test_dataframe_duplicate_rows_name_positions():
     frame = pd.concat([_frame(), _frame().iloc[[1]]], ignore_index=True)
     (note,) = [n for n in load_task(frame, **SWEEP).notes if "repeat" in n]
-    assert "(first: rows 1 and 7)" in note and "(rows 1 and 7) and so count twice" in note
+    assert "(first: rows 1 and 7;" in note and "(rows 1 and 7) and so counts twice" in note
 
 
 def test_a_curated_reader_refuses_repeated_inputs(tmp_path):

@@ -222,7 +222,7 @@ def load_task(
     if curated and not card.allow_duplicate_inputs:
         check_duplicates(table, X, where)
     elif not card.allow_duplicate_inputs:
-        repeats = duplicate_note(table, X, y)
+        repeats = duplicate_note(table, X, y, outputs=card.output_names, where=where)
         notes = (*notes, *([repeats] if repeats else []))
     if curated and test is None and group is None and card.counts is not None:
         check_counts(card, table.groups, is_test, where)
