@@ -222,6 +222,7 @@ class TaskSpec(BaseModel):
     inputs: list[str] | None = None
     outputs: list[str] | None = None
     group: str | None = None
+    rows: str | None = None
     test: str | None = None
     validation_scale: str | None = None
     log_scale: bool | dict[str, bool] | None = None

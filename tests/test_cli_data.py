@@ -30,6 +30,7 @@ FLAGS = [
     "--inputs=params,tokens",
     "--output=loss",
     "--group=model",
+    "--rows=loss < 10",
     "--test=N >= 1e9",
     "--validation-scale=N",
     "--log-scale=tokens:no",
@@ -39,6 +40,7 @@ FLAGS = [
 ]
 CARD = """
 group_column = "model"
+rows = "loss < 10"
 max_params = 3
 [[inputs]]
 name = "params"
@@ -119,8 +121,11 @@ def test_flags_reach_the_task(tmp_path):
     assert task.log_scale == {"params": True, "tokens": False}
     assert task.validation_scale == "params" and task.max_params == 3
     assert task.monotone == {"params": -1, "tokens": -1}
-    # nothing was guessed; the one note says that four sizes leave fewer folds than asked
-    assert [n for n in task.notes if "folds asked" not in n] == []
+    # nothing was guessed; one note says that four sizes leave fewer folds than asked, and
+    # one how many rows the rows rule kept (all of them)
+    assert [n for n in task.notes if "folds asked" not in n] == [
+        f"{tmp_path / 'sweep.csv'}: --rows rule 'loss < 10' keeps 10 of 10 rows"
+    ]
 
 
 def test_a_guessed_validation_scale_is_said_with_the_flag_to_change_it(capsys, tmp_path):
@@ -145,6 +150,7 @@ def test_discover_records_every_data_flag_so_resume_reloads_the_same_task(tmp_pa
         "inputs": ["params", "tokens"],
         "outputs": ["loss"],
         "group": "model",
+        "rows": "loss < 10",
         "test": "N >= 1e9",
         "validation_scale": "N",
         "log_scale": {"tokens": False},
@@ -179,6 +185,8 @@ BASE_ALIASED = [*BASE, "--aliases", "N=params,D=tokens"]
         ([*BASE[:2], "--output", "acc"], "--output", "missing output column 'acc'"),
         ([*BASE[:4], "--group", "family"], "--group", "missing group column 'family'"),
         ([*BASE[:2], "--output", "loss", "--test", "N >= = 1"], "--test", "syntax error in rule"),
+        ([*BASE, "--rows", "loss >= = 1"], "--rows", "syntax error in rule"),
+        ([*BASE, "--rows", "loss > 99"], "--rows", "keeps none of the 10 rows"),
         ([*BASE_ALIASED, "--validation-scale", "T"], "--validation-scale", "'T' is not an input"),
         ([*BASE_ALIASED, "--log-scale", "N:maybe"], "--log-scale", "expected yes, no"),
         ([*BASE_ALIASED, "--log-scale", "T:no"], "--log-scale", "names 'T', which is not an input"),

@@ -404,6 +404,67 @@ def test_a_card_that_allows_repeated_inputs_silences_the_note(tmp_path):
     assert not [n for n in load_task(tmp_path / "sweep.csv").notes if "repeat" in n]
 
 
+CURVES = """run,N,D,step,loss
+a,1e8,1e9,0,10.8
+a,1e8,1e9,1000,3.1
+b,2e8,1e9,0,10.8
+b,2e8,1e9,1000,3.0
+c,4e8,1e9,0,10.8
+c,4e8,1e9,1000,2.9
+d,1e9,1e9,0,10.8
+d,1e9,1e9,1000,2.8
+e,2e9,1e9,1000,nan
+"""
+
+
+def test_a_rows_rule_keeps_the_rows_a_task_uses(tmp_path):
+    options = {"inputs": ["N", "D"], "outputs": ["loss"], "test": "N >= 1e9"}
+    task = load_task(_write(tmp_path, CURVES), **options, rows="step == 1000")
+    assert task.train().n_rows == 3 and task.heldout().n_rows == 1
+    assert np.array_equal(np.concatenate(task.train().y)[:, 0], [3.1, 3.0, 2.9])
+    (note,) = [n for n in task.notes if "rows rule" in n]
+    assert "rows rule 'step == 1000' keeps 4 of 8 rows" in note
+    assert not [n for n in task.notes if "repeat" in n]
+    by_output = load_task(_write(tmp_path, CURVES, "b.csv"), **options, rows="loss < 10")
+    assert np.array_equal(np.concatenate(by_output.train().y), np.concatenate(task.train().y))
+    text = load_task(_write(tmp_path, CURVES, "c.csv"), **options, rows='run != "z" and step > 0')
+    assert text.train().n_rows == 3
+
+
+def test_a_rows_rule_in_a_card_beside_the_file(tmp_path):
+    _write(tmp_path, CURVES)
+    (tmp_path / "sweep.toml").write_text(
+        'rows = "step == 1000"\n[[inputs]]\nname = "N"\n[[inputs]]\nname = "D"\n'
+        '[[outputs]]\nname = "loss"\n[split]\ntest = "N >= 1e9"\n'
+    )
+    task = load_task(tmp_path / "sweep.csv")
+    assert task.train().n_rows == 3
+    assert any("rows rule of sweep.toml 'step == 1000' keeps 4" in n for n in task.notes)
+
+
+@pytest.mark.parametrize(
+    ("rows", "pattern"),
+    [
+        ("step == 5", r"rows rule 'step == 5' keeps none of the 8 rows; loosen it"),
+        (
+            "steps == 5",
+            r"rows rule: unknown name 'steps' .* valid names are: D, N, group, loss, run, step",
+        ),
+        ("step + 1 > 5", r"rows rule: .*"),
+        ("  ", r"rows is empty; give a rule such as rows='step == 249000'"),
+    ],
+)
+def test_a_bad_rows_rule_is_one_line_error(tmp_path, rows, pattern):
+    options = {"inputs": ["N", "D"], "outputs": ["loss"], "test": "N >= 1e9"}
+    _fails(_write(tmp_path, CURVES), pattern, **options, rows=rows)
+
+
+def test_a_test_rule_may_not_name_an_output(tmp_path):
+    options = {"inputs": ["N", "D"], "outputs": ["loss"], "rows": "step > 0"}
+    message = _fails(_write(tmp_path, CURVES), r"unknown name 'loss'", **options, test="loss < 3")
+    assert message.endswith("valid names are: D, N, group, run, step")
+
+
 def test_unknown_name_in_test_rule(tmp_path):
     message = _fails(_write(tmp_path, GOOD), "unknown name 'C'", **dict(SWEEP, test="C > 1"))
     assert "valid names are: D, N, group, model" in message

@@ -59,6 +59,12 @@ def add_data_flags(parser: argparse.ArgumentParser) -> None:
         help="column naming each row's group (default: one group)" + card("group"),
     )
     data.add_argument(
+        "--rows",
+        metavar="RULE",
+        help='rule selecting the rows of the file to use, e.g. "step == 249000" (default: '
+        "every row)" + card("rows"),
+    )
+    data.add_argument(
         "--test",
         metavar="RULE",
         help='rule selecting the held-out rows, e.g. "N >= 1e9" (default: the file\'s split '
@@ -103,6 +109,7 @@ DATA_FLAGS = {
     "inputs": "--inputs",
     "outputs": "--output",
     "group": "--group",
+    "rows": "--rows",
     "test": "--test",
     "validation_scale": "--validation-scale",
     "log_scale": "--log-scale",

@@ -27,6 +27,7 @@ class Options:
     outputs: Iterable[str] | None
     group: str | None
     test: str | None
+    rows: str | None
     aliases: Mapping[str, str] | None
     log_scale: bool | Mapping[str, bool] | None
     validation_scale: str | None
@@ -89,6 +90,13 @@ def merge(
                 "name the column that holds each row's group"
             )
         spec["group_column"] = options.group
+    if options.rows is not None:
+        if not isinstance(options.rows, str) or not options.rows.strip():
+            raise TaskError(
+                f"{where}: {option_name('rows', naming)} is empty; give a rule such as "
+                f"{option_hint('rows', naming)}, or leave it out to use every row"
+            )
+        spec["rows"] = options.rows
     if options.test is not None:
         spec["split"] = {"test": options.test, "description": "rule given by the caller"}
     elif "split" not in spec:
@@ -317,13 +325,16 @@ def origins(
     return origins
 
 
-def rule_where(where: str, option: str | None, card_path: Path | None) -> str:
-    """What a test-rule message starts with: the data, then the flag or card key it came from."""
+def rule_where(
+    where: str, option: str | None, card_path: Path | None, *, key: str = "split.test"
+) -> str:
+    """What a rule's message starts with: the data, then the flag or card key it came from
+    (``key``: the card key of the rule, ``split.test`` or ``rows``)."""
     if option is not None:
         return f"{where}: {option} rule"
     if card_path is not None:
-        return f"{where}: split.test rule of {card_path.name}"
-    return f"{where}: test rule"
+        return f"{where}: {key} rule of {card_path.name}"
+    return f"{where}: {'test' if key == 'split.test' else key} rule"
 
 
 def linear_hint(column: str, naming: Naming) -> str:

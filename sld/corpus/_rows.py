@@ -60,6 +60,7 @@ def test_rows(
     rule_where: str,
     fix: str,
     extra: Sequence[str] = (),
+    header: Sequence[str] = (),
 ) -> np.ndarray:
     """Bool (rows,) of test rows: the card's rule if it has one, else the split column.
 
@@ -82,6 +83,7 @@ def test_rows(
         where=rule_where,
         group_column=group_column,
         extra=[*extra, *table.text],
+        header=header,
     )
     if verify and table.split is not None:
         disagree = np.flatnonzero(is_test != (table.split == "test"))
@@ -93,6 +95,36 @@ def test_rows(
     return is_test
 
 
+def kept_rows(
+    card: TaskCard,
+    table: Table,
+    *,
+    group_column: str | None,
+    where: str,
+    extra: Sequence[str],
+    header: Sequence[str] = (),
+) -> np.ndarray:
+    """Bool (rows,) of the rows the card's ``rows`` rule keeps (the grammar and names of a
+    test rule, :func:`evaluate_test_rule`); one-line TaskError when it keeps none."""
+    assert card.rows is not None
+    keep = evaluate_test_rule(
+        card,
+        {**table.values, **table.text},
+        table.groups,
+        where=where,
+        group_column=group_column,
+        extra=[*extra, *card.output_names, *table.text],
+        rule=card.rows,
+        header=header,
+    )
+    if not keep.any():
+        raise TaskError(
+            f"{where} {card.rows!r} keeps none of the {table.n_rows} rows; loosen it, or leave "
+            "it out to use every row"
+        )
+    return keep
+
+
 def evaluate_test_rule(
     card: TaskCard,
     values: Mapping[str, np.ndarray],
@@ -101,41 +133,55 @@ def evaluate_test_rule(
     where: str,
     group_column: str | None = None,
     extra: Sequence[str] = (),
+    rule: str | None = None,
+    header: Sequence[str] = (),
 ) -> np.ndarray:
-    """Bool (rows,) of the rows the card's ``split.test`` rule selects.
+    """Bool (rows,) of the rows the card's ``split.test`` rule (or ``rule``) selects.
 
     The rule may name inputs, their aliases, ``group``, the group column and the ``extra``
-    columns of ``values``. ``where`` prefixes every message about the rule.
+    columns of ``values``. ``where`` prefixes every message about the rule, and one about a
+    name it does not know lists ``header`` (the file's columns, any of which a rule may name)
+    with those names.
     """
-    assert card.split.test is not None
+    text = rule if rule is not None else card.split.test
+    assert text is not None
     columns: dict[str, np.ndarray] = {n: np.asarray(values[n]) for n in (*extra, *card.input_names)}
     columns |= {alias: columns[target] for alias, target in card.aliases.items()}
     columns["group"] = np.asarray(groups).astype(str)
     if group_column is not None:
         columns[group_column] = columns["group"]
-    rule = parse_rule(card.split.test, names=columns.keys(), where=where)
-    return rule.evaluate(columns, n_rows=len(columns["group"]))
+    # a test rule chooses rows by what the runs were, never by their results (the outputs)
+    outputs = set() if rule is not None else set(card.output_names)
+    listed = {h for h in header if h.isidentifier() and h not in outputs}
+    parsed = parse_rule(text, names={*columns, *listed}, where=where)
+    unread = sorted(parsed.names - set(columns))
+    if unread:  # only when the caller read fewer columns than the rule names (rule_columns)
+        raise TaskError(f"{where}: column {unread[0]!r} was not read; name it in the rule alone")
+    return parsed.evaluate(columns, n_rows=len(columns["group"]))
 
 
 def rule_columns(
     card: TaskCard, header: Sequence[str], *, group_column: str | None
 ) -> tuple[list[str], list[str]]:
-    """Columns of the file (``header``) that the card's test rule names besides the inputs,
-    their aliases, the outputs and the group: (numeric, text), the text ones those the rule
-    compares with a string (``dataset == "rw"``), the rest read as numbers (``flops >=
-    1e19``), both read for the rule alone. Empty without a rule, or for one that does not
-    parse (:func:`test_rows` reports that)."""
-    if card.split.test is None:
-        return [], []
+    """Columns of the file (``header``) that the card's test and rows rules name besides the
+    inputs, their aliases, the outputs and the group: (numeric, text), the text ones those a
+    rule compares with a string (``dataset == "rw"``), the rest read as numbers (``flops >=
+    1e19``), both read for the rules alone. Empty without a rule, or for one that does not
+    parse (:func:`test_rows` and :func:`kept_rows` report that)."""
     taken = {*card.input_names, *card.aliases, *card.output_names, "group"}
     taken |= {group_column} if group_column else set()
-    try:
-        rule = parse_rule(card.split.test, names={*header, *taken})
-    except TaskError:
-        return [], []
-    named = sorted(n for n in rule.names if n in header and n not in taken)
-    text = rule.text_names()
-    return [n for n in named if n not in text], [n for n in named if n in text]
+    named: set[str] = set()
+    text: set[str] = set()
+    for source in (card.split.test, card.rows):
+        if source is None:
+            continue
+        try:
+            rule = parse_rule(source, names={*header, *taken})
+        except TaskError:
+            continue
+        named |= {n for n in rule.names if n in header and n not in taken}
+        text |= rule.text_names()
+    return sorted(named - text), sorted(named & text)
 
 
 def check_duplicates(table: Table, X: np.ndarray, where: str) -> None:

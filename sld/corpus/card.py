@@ -141,6 +141,8 @@ class TaskCard(_Model):
 
     ``monotone`` maps an input (name or alias) to the direction every output moves as that
     input grows (``[monotone]`` with e.g. ``N = "decreasing"``); extrapolation checks read it.
+    ``rows``: a rule (the grammar of test rules) selecting the rows of the file the task
+    uses (``step == 249000``); None uses every row.
     """
 
     name: str = Field(min_length=1)
@@ -150,6 +152,7 @@ class TaskCard(_Model):
     outputs: list[Variable] = Field(min_length=1)
     group: str = "all rows form one group"
     group_column: str | None = None
+    rows: str | None = None
     split: SplitRule = SplitRule(source="the data file's 'split' column (train/test)")
     counts: Counts | None = None
     validation: ValidationRule = ValidationRule()

@@ -23,6 +23,7 @@ from sld.corpus._rows import (
     check_duplicates,
     check_positive,
     duplicate_note,
+    kept_rows,
     linear_scale_note,
     rule_columns,
     skipped_note,
@@ -65,6 +66,7 @@ def load_task(
     inputs: Iterable[str] | None = None,
     outputs: Iterable[str] | None = None,
     group: str | None = None,
+    rows: str | None = None,
     test: str | None = None,
     aliases: Mapping[str, str] | None = None,
     log_scale: bool | Mapping[str, bool] | None = None,
@@ -77,12 +79,14 @@ def load_task(
 ) -> Task:
     """Load a curated task by name, a data file, or a pandas DataFrame.
 
-    A file is a CSV or a Parquet file (``x.csv`` / ``x.parquet``, with a card ``x.toml``
-    beside it if any), or the ``x.toml`` card itself. A DataFrame has no card: the options
-    describe it.
+    A file is a CSV, Parquet or JSON file (``x.csv`` / ``x.parquet`` / ``x.jsonl``, with a
+    card ``x.toml`` beside it if any; :mod:`sld.corpus.files`), or the ``x.toml`` card itself.
+    A DataFrame has no card: the options describe it.
 
     ``inputs``/``outputs``: column names (or a card's aliases) to use, in order;
     ``group``: the column naming each row's group (unset: one group ``all``);
+    ``rows``: a rule keeping only some rows of the file (``step == 249000``, ``loss < 10``;
+    the grammar of test rules, which may also name the outputs), the others never used;
     ``test``: a rule selecting test rows (:mod:`sld.corpus.rules`), else the data's
     ``split`` column (``train``/``test``) decides; ``aliases``: alias -> input name;
     ``log_scale``: one bool for all inputs or a mapping per input (unset: card value, else
@@ -115,6 +119,7 @@ def load_task(
         inputs=inputs,
         outputs=outputs,
         group=group,
+        rows=rows,
         test=test,
         aliases=aliases,
         log_scale=log_scale,
@@ -173,6 +178,20 @@ def load_task(
         table = read_table(data_path, **table_options)  # type: ignore[arg-type]
     for name, column in renamed.items():
         table.values[name] = table.values[column]
+    if card.rows is not None:
+        rows_where = rule_where(
+            where, option_name("rows", naming) if rows is not None else None, card_path, key="rows"
+        )
+        keep = kept_rows(
+            card,
+            table,
+            group_column=group_column,
+            where=rows_where,
+            extra=extra,
+            header=[] if curated else header(),
+        )
+        notes = (*notes, f"{rows_where} {card.rows!r} keeps {int(keep.sum())} of {keep.size} rows")
+        table = table.take(keep)
     skipped = skipped_note(table)
     notes = (*notes, *([skipped] if skipped else []), *suffix_notes(table))
     logs = {
@@ -205,6 +224,7 @@ def load_task(
         fix=f"pass {option_hint('test', naming, _rule_example(card, table, naming))}, "
         "set split.test in a card",
         extra=extra,
+        header=[] if curated else header(),
     )
     n_test = int(is_test.sum())
     if n_test == 0:
@@ -224,7 +244,7 @@ def load_task(
     elif not card.allow_duplicate_inputs:
         repeats = duplicate_note(table, X, y, outputs=card.output_names, where=where)
         notes = (*notes, *([repeats] if repeats else []))
-    if curated and test is None and group is None and card.counts is not None:
+    if curated and test is None and group is None and rows is None and card.counts is not None:
         check_counts(card, table.groups, is_test, where)
     assembly: dict[str, Any] = dict(
         log_scale=logs,

@@ -34,6 +34,7 @@ DATA_OPTIONS: dict[str, DataOption] = {
         DataOption("inputs", "--inputs", "[[inputs]] name", "['N', 'D']", "N,D"),
         DataOption("outputs", "--output", "[[outputs]] name", "['loss']", "loss"),
         DataOption("group", "--group", "group_column", "'model'", "model"),
+        DataOption("rows", "--rows", "rows", "'step == 249000'", '"step == 249000"'),
         DataOption("test", "--test", "split.test", "'N >= 1e9'", '"N >= 1e9"'),
         DataOption("validation_scale", "--validation-scale", "validation.scale", "'N'", "N"),
         DataOption("log_scale", "--log-scale", "[[inputs]] log_scale", "{'D': False}", "D:no"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +60,17 @@ class Table:
     @property
     def n_rows(self) -> int:
         return len(self.lines)
+
+    def take(self, keep: np.ndarray) -> Table:
+        """The rows where the bool mask ``keep`` is true, each still named by its own line."""
+        return replace(
+            self,
+            values={n: v[keep] for n, v in self.values.items()},
+            groups=self.groups[keep],
+            split=None if self.split is None else self.split[keep],
+            lines=self.lines[keep],
+            text={n: v[keep] for n, v in self.text.items()},
+        )
 
     def row(self, index: int) -> str:
         """Where row ``index`` is, for a message: ``line 7`` (CSV) or ``row 5`` (frame)."""
