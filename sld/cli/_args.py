@@ -35,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(handler=tasks.run)
 
     sc = sub.add_parser("score", help="fit a law on a task and score it")
-    sc.add_argument("task", help="curated task name or path to a CSV / card")
+    sc.add_argument(
+        "task", help="curated task name, or path to a data file (CSV, Parquet, JSON) or its card"
+    )
     sc.add_argument("law", help='law string, e.g. "L = E + A/N**alpha"')
     sc.add_argument("--split", choices=["validation", "test"], default="validation")
     sc.add_argument("--bootstrap", type=_non_negative_int, default=0, metavar="B")
@@ -58,7 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     base.set_defaults(handler=baseline.run)
 
     disc = sub.add_parser("discover", help="evolve laws for a task (headless), then report")
-    disc.add_argument("task", nargs="?", help="curated task name or path to a CSV / card")
+    disc.add_argument(
+        "task",
+        nargs="?",
+        help="curated task name, or path to a data file (CSV, Parquet, JSON) or its card",
+    )
     disc.add_argument("--seed", type=int, default=0)
     disc.add_argument(
         "--out", default="runs", help="parent folder for the run directory (default: runs/)"
@@ -140,7 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
         "tui", help="interactive terminal session: run a discovery or watch one"
     )
     session.add_argument(
-        "task", nargs="?", help="curated task name, or path to your own CSV or Parquet file"
+        "task",
+        nargs="?",
+        help="curated task name, or path to your own data file (CSV, Parquet, JSON)",
     )
     session.add_argument(
         "--attach",

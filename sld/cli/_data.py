@@ -37,7 +37,7 @@ def add_data_flags(parser: argparse.ArgumentParser) -> None:
     )
     data = parser.add_argument_group(
         "your own data",
-        "for a CSV or Parquet file; a card FILE.toml beside it may say the same (card key in "
+        "for a CSV, Parquet or JSON file; a card FILE.toml beside it may say the same (card key in "
         "brackets), and a flag overrides it",
     )
     data.add_argument(

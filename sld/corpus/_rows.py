@@ -76,14 +76,8 @@ def test_rows(
                 "or add a split column holding train/test"
             )
         return table.split == "test"
-    is_test = evaluate_test_rule(
-        card,
-        {**table.values, **table.text},
-        table.groups,
-        where=rule_where,
-        group_column=group_column,
-        extra=[*extra, *table.text],
-        header=header,
+    is_test = _table_rule(
+        card, table, None, where=rule_where, group_column=group_column, extra=extra, header=header
     )
     if verify and table.split is not None:
         disagree = np.flatnonzero(is_test != (table.split == "test"))
@@ -107,14 +101,13 @@ def kept_rows(
     """Bool (rows,) of the rows the card's ``rows`` rule keeps (the grammar and names of a
     test rule, :func:`evaluate_test_rule`); one-line TaskError when it keeps none."""
     assert card.rows is not None
-    keep = evaluate_test_rule(
+    keep = _table_rule(
         card,
-        {**table.values, **table.text},
-        table.groups,
+        table,
+        card.rows,
         where=where,
         group_column=group_column,
-        extra=[*extra, *card.output_names, *table.text],
-        rule=card.rows,
+        extra=[*extra, *card.output_names],
         header=header,
     )
     if not keep.any():
@@ -123,6 +116,29 @@ def kept_rows(
             "it out to use every row"
         )
     return keep
+
+
+def _table_rule(
+    card: TaskCard,
+    table: Table,
+    rule: str | None,
+    *,
+    where: str,
+    group_column: str | None,
+    extra: Sequence[str],
+    header: Sequence[str],
+) -> np.ndarray:
+    """:func:`evaluate_test_rule` on a table's rows, its text columns readable by the rule."""
+    return evaluate_test_rule(
+        card,
+        {**table.values, **table.text},
+        table.groups,
+        where=where,
+        group_column=group_column,
+        extra=[*extra, *table.text],
+        rule=rule,
+        header=header,
+    )
 
 
 def evaluate_test_rule(
