@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sld.corpus.cells import MISSING_WORDS, SUFFIXES, Missing, is_suffixed, read_cell
+from sld.corpus.cells import (
+    MISSING_WORDS,
+    SUFFIXES,
+    Missing,
+    expand_suffixes,
+    is_suffixed,
+    read_cell,
+)
 from sld.errors import TaskError
 
 WHERE = "sweep.csv line 3, column 'N'"
@@ -59,3 +66,17 @@ def test_an_infinite_value_is_refused(text):
 
 def test_a_plain_number_is_not_suffixed():
     assert not is_suffixed("1.5e9") and read_cell("1.5e9", where=WHERE) == 1.5e9
+
+
+@given(st.integers(min_value=1, max_value=99999), st.integers(0, 4), st.sampled_from("kMBT"))
+def test_a_suffix_reads_as_the_float_of_its_e_notation(digits, point, letter):
+    number = f"{digits / 10**point:.{point}f}"
+    exponent = {"k": "e3", "M": "e6", "B": "e9", "T": "e12"}[letter]
+    assert read_cell(number + letter, where=WHERE) == float(number + exponent)
+
+
+def test_expand_suffixes_leaves_names_and_quotes_alone():
+    text = "x1B > 3 and N < 70M and name == '7B' and D >= 1.5T"
+    assert expand_suffixes(text) == (
+        "x1B > 3 and N < 70000000.0 and name == '7B' and D >= 1500000000000.0"
+    )

@@ -26,6 +26,19 @@ def test_comparison_with_scientific_literal():
     assert _select("N >= 1e9") == [False, False, True, True]
 
 
+def test_sizes_written_with_a_suffix_read_as_numbers_outside_quotes():
+    assert _select("N >= 1B") == _select("N >= 1e9")
+    assert _select("500M < N < 1.5b") == [False, False, True, False]
+    assert _select('group == "1B" or N == 2B') == [False, False, False, True]
+    rule = parse_rule("N >= 1.4B", names=NAMES)
+    assert rule.text == "N >= 1.4B"  # messages quote the rule as written
+
+
+def test_a_name_ending_in_a_digit_and_a_letter_is_still_a_name():
+    with pytest.raises(TaskError, match="unknown name 'x1B'"):
+        parse_rule("x1B > 3", names=NAMES)
+
+
 def test_chained_comparison_means_both_sides():
     assert _select("2 <= P < 8") == [False, True, True, False]
 

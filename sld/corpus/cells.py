@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
 from typing import Final
 
 from sld.errors import TaskError
@@ -21,6 +22,7 @@ from sld.errors import TaskError
 MISSING_WORDS: Final = frozenset({"nan", "na", "n/a", "null", "none", "-nan", "+nan"})
 SUFFIXES: Final = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 _SUFFIXED = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*([kKmMbBgGtT])")
+_IN_RULE = re.compile(r"(?<![\w.])(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?[kKmMbBgGtT](?![\w.])")
 
 
 class Missing:
@@ -52,6 +54,17 @@ def read_cell(text: str, *, where: str) -> float | Missing:
     return value
 
 
+def expand_suffixes(text: str) -> str:
+    """``text`` (a rule) with every number written with a size suffix outside quotes
+    replaced by the plain number (``N >= 1.4B`` -> ``N >= 1400000000.0``); names that end in
+    a digit and a letter (``x1B``) and quoted text (``"7B"``) are left alone."""
+    parts = re.split(r"(\"[^\"]*\"|'[^']*')", text)
+    return "".join(
+        part if i % 2 else _IN_RULE.sub(lambda m: repr(_suffixed(m.group(0), where="")), part)
+        for i, part in enumerate(parts)
+    )
+
+
 def is_suffixed(text: str) -> bool:
     """Whether ``text`` is a number written with a size suffix (``70M``)."""
     return _SUFFIXED.fullmatch(text.strip()) is not None
@@ -67,4 +80,5 @@ def _suffixed(cell: str, *, where: str) -> float:
     match = _SUFFIXED.fullmatch(cell)
     if match is None:
         raise TaskError(f"{where}: {cell!r} is not a number; write e.g. 1.5e9 or 1.5B")
-    return float(match.group(1)) * SUFFIXES[match.group(2).lower()]
+    # in decimal, so 1.4B reads as the same float as 1.4e9 (not 1.4 * 1e9, one rounding more)
+    return float(Decimal(match.group(1)) * Decimal(int(SUFFIXES[match.group(2).lower()])))

@@ -6,7 +6,8 @@ ever handed to ``eval``. The grammar holds exactly:
 
 * comparisons ``< <= > >= == !=``, chained (``1 <= P < 8``);
 * ``and``, ``or``, ``not`` and parentheses;
-* numeric literals (``8``, ``1e9``, ``-0.5``) and string literals (``"mmlu"``);
+* numeric literals (``8``, ``1e9``, ``-0.5``, and sizes as model names write them, ``1.4B``:
+  :func:`sld.corpus.cells.expand_suffixes`) and string literals (``"mmlu"``);
 * names, each one a column the caller allows;
 * products and quotients of numeric names and numbers (``6*N*D >= 1e21``, ``D/N > 20``),
   for splits by compute or by tokens per parameter.
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from sld.corpus.cells import expand_suffixes
 from sld.errors import TaskError
 
 MAX_RULE_CHARS = 2000
@@ -109,7 +111,7 @@ def parse_rule(text: str, *, names: Collection[str], where: str = "rule") -> Rul
             f"{where}: the rule has {len(text)} characters, more than {MAX_RULE_CHARS}; shorten it"
         )
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(expand_suffixes(text.strip()), mode="eval")
     except SyntaxError as exc:
         column = f" at character {exc.offset}" if exc.offset else ""
         raise TaskError(
