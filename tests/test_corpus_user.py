@@ -757,3 +757,14 @@ def test_columns_a_law_cannot_name_get_aliases_and_an_output_is_written_with_und
     )
     report = score("E + A/N**a + B/D**b", named, split="test")
     assert report.ok and report.law == "val_loss = E + A/N**a + B/D**b"
+
+
+def test_an_input_with_one_training_value_gets_a_note(tmp_path):
+    text = "N,D,loss\n1e8,1e9,3.1\n2e8,1e9,3.0\n4e8,1e9,2.9\n8e8,1e9,2.85\n1e9,2e9,2.8\n"
+    task = load_task(_write(tmp_path, text), inputs=["N", "D"], outputs=["loss"], test="N >= 1e9")
+    (note,) = [n for n in task.notes if "one value" in n]
+    assert note.startswith("'D' takes one value (1e+09) on every training row")
+    assert "the test rows move it" in note and note.endswith("drop it from inputs")
+    assert not [
+        n for n in load_task(_write(tmp_path, GOOD, "g.csv"), **SWEEP).notes if "one value" in n
+    ]

@@ -289,6 +289,27 @@ def _within_share(values: np.ndarray, setting_of: np.ndarray, group_of: np.ndarr
     return spread(setting_of) / total if total > 0 else 0.0
 
 
+def constant_input_notes(
+    names: Sequence[str], X: np.ndarray, is_test: np.ndarray, *, fix: str
+) -> list[str]:
+    """One note per input that takes a single value on every training row: no law can learn
+    how the output moves with it, and a law that names it fits its terms to nothing. ``fix``
+    says how to drop it."""
+    notes = []
+    for j, name in enumerate(names):
+        values = np.unique(X[~is_test, j])
+        if values.size == 1:
+            test_values = np.unique(X[is_test, j])
+            differs = test_values.size > 1 or test_values[0] != values[0]
+            notes.append(
+                f"{name!r} takes one value ({values[0]:g}) on every training row, so no law can "
+                "learn how the output moves with it"
+                + ("; the test rows move it, so their predictions are guesses" if differs else "")
+                + f"; {fix}"
+            )
+    return notes
+
+
 def skipped_note(table: Table, *, shown: int = 3) -> str | None:
     """Which rows were left out because a numeric column held nothing there (a run that
     crashed, or is still running, leaves its loss empty). None when none were."""

@@ -22,6 +22,7 @@ from sld.corpus._rows import (
     check_counts,
     check_duplicates,
     check_positive,
+    constant_input_notes,
     duplicate_note,
     kept_rows,
     linear_scale_note,
@@ -239,6 +240,8 @@ def load_task(
         )
     X = np.column_stack([table.values[n] for n in card.input_names])
     y = np.column_stack([table.values[n] for n in card.output_names])
+    fix = f"drop it from {option_name('inputs', naming)}" if inputs is not None else "drop it"
+    notes = (*notes, *constant_input_notes(card.input_names, X, is_test, fix=fix))
     if curated and not card.allow_duplicate_inputs:
         check_duplicates(table, X, where)
     elif not card.allow_duplicate_inputs:
