@@ -768,3 +768,32 @@ def test_an_input_with_one_training_value_gets_a_note(tmp_path):
     assert not [
         n for n in load_task(_write(tmp_path, GOOD, "g.csv"), **SWEEP).notes if "one value" in n
     ]
+
+
+def test_a_group_with_more_training_rows_than_the_cap_is_thinned_along_the_scale(
+    tmp_path, monkeypatch
+):
+    from sld.corpus import _rows
+
+    rng = np.random.default_rng(0)
+    n = np.round(10 ** rng.uniform(7, 10, 300))
+    frame = pd.DataFrame({"N": n, "D": 20 * n, "loss": 2 + 400 / n**0.3})
+    frame.to_csv(tmp_path / "big.csv", index=False)
+    options = {"inputs": ["N", "D"], "outputs": ["loss"], "test": "N >= 3e9"}
+    whole = load_task(tmp_path / "big.csv", **options)
+    cap = 100
+    monkeypatch.setattr(_rows, "MAX_TRAIN_ROWS", cap)
+    thin = load_task(tmp_path / "big.csv", **options)
+    assert whole.train().n_rows > cap and thin.train().n_rows == cap
+    assert _same(thin.heldout().X, whole.heldout().X)  # every test row stays
+    kept = np.sort(np.concatenate(thin.train().X)[:, 0])
+    every = np.sort(np.concatenate(whole.train().X)[:, 0])
+    assert kept[0] == every[0] and kept[-1] == every[-1]  # both ends of the scale stay
+    assert set(kept) <= set(every)
+    # evenly spaced in rank: each tenth of the scale keeps about a tenth of the rows
+    deciles = np.searchsorted(kept, np.quantile(every, np.linspace(0, 1, 11)[1:-1]))
+    assert np.all(np.abs(np.diff([0, *deciles, cap]) - cap / 10) <= 2)
+    (note,) = [m for m in thin.notes if "laws are fitted on" in m]
+    assert f"has {whole.train().n_rows} training rows; laws are fitted on {cap} of them" in note
+    assert "evenly spaced along N" in note and "rows='step == 249000'" not in note
+    assert not [m for m in whole.notes if "laws are fitted on" in m]

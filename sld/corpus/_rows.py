@@ -289,6 +289,52 @@ def _within_share(values: np.ndarray, setting_of: np.ndarray, group_of: np.ndarr
     return spread(setting_of) / total if total > 0 else 0.0
 
 
+MAX_TRAIN_ROWS = 4096
+"""Training rows a group is fitted on at most (:func:`thinned_rows`): above every curated
+task's largest group (lr_bsz, 1,730 rows), so none of them changes, and far more rows than a
+law of ten parameters needs, while a 50,000-row sweep's fits cost ten times less."""
+
+
+def thinned_rows(
+    table: Table,
+    is_test: np.ndarray,
+    scale: np.ndarray | None,
+    *,
+    scale_name: str | None,
+    choose: str,
+    cap: int | None = None,
+) -> tuple[np.ndarray, str | None]:
+    """(bool mask over the table's rows, note or None): every test row, and in each group at
+    most ``cap`` training rows, evenly spaced in rank along ``scale`` (the validation scale's
+    values, so the smallest and the largest stay and each stretch keeps its share), or in
+    file order without one. All rows and None when no group has more than ``cap``. ``choose``
+    names the option that picks rows instead (``--rows``); ``cap`` defaults to
+    :data:`MAX_TRAIN_ROWS`."""
+    cap = MAX_TRAIN_ROWS if cap is None else cap
+    keep = np.ones(table.n_rows, dtype=bool)
+    thinned: list[tuple[str, int]] = []
+    for group in dict.fromkeys(table.groups.tolist()):
+        rows = np.flatnonzero((table.groups == group) & ~is_test)
+        if rows.size <= cap:
+            continue
+        order = rows[np.argsort(scale[rows], kind="stable")] if scale is not None else rows
+        chosen = order[np.unique(np.linspace(0, rows.size - 1, cap).round().astype(np.int64))]
+        keep[rows] = False
+        keep[chosen] = True
+        thinned.append((str(group), int(rows.size)))
+    if not thinned:
+        return keep, None
+    (group, size), more = thinned[0], len(thinned) - 1
+    along = f"evenly spaced along {scale_name}" if scale_name else "evenly spaced in file order"
+    return keep, (
+        f"group {group!r} has {size} training rows"
+        + (f" (and {more} more groups over {cap})" if more else "")
+        + f"; laws are fitted on {cap} of them, {along}, which is plenty for a law of ten "
+        f"parameters and costs a fraction of the time and memory; every test row is kept, and "
+        f"{choose} picks the rows yourself"
+    )
+
+
 def constant_input_notes(
     names: Sequence[str], X: np.ndarray, is_test: np.ndarray, *, fix: str
 ) -> list[str]:

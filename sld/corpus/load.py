@@ -30,6 +30,7 @@ from sld.corpus._rows import (
     skipped_note,
     suffix_notes,
     test_rows,
+    thinned_rows,
 )
 from sld.corpus.card import TaskCard, card_from_dict, read_card, writable
 from sld.corpus.files import DATA_SUFFIXES, column_names
@@ -238,6 +239,19 @@ def load_task(
             f"{where}: the train split is empty; change the test rule ({test_option}) "
             "or the split column"
         )
+    scale = (
+        np.prod([table.values[n] for n in card.scale_inputs], axis=0) if card.scale_inputs else None
+    )
+    keep, thinned = thinned_rows(
+        table,
+        is_test,
+        scale,
+        scale_name=card.validation.scale,
+        choose=option_hint("rows", naming, "RULE"),
+    )
+    if thinned is not None:
+        table, is_test = table.take(keep), is_test[keep]
+        notes = (*notes, thinned)
     X = np.column_stack([table.values[n] for n in card.input_names])
     y = np.column_stack([table.values[n] for n in card.output_names])
     fix = f"drop it from {option_name('inputs', naming)}" if inputs is not None else "drop it"
