@@ -284,3 +284,24 @@ def test_score_says_when_a_law_has_more_parameters_than_the_fold_can_rank(tmp_pa
     assert "note: the law has 5 parameters, more than the 3" in capsys.readouterr().err
     assert main(["score", str(csv), "E + A/N**a", *flags]) == 0
     assert "more than the" not in capsys.readouterr().err
+
+
+def test_tasks_show_says_how_a_data_file_is_read_before_any_run(capsys, tmp_path):
+    csv = _data(tmp_path)
+    argv = ["tasks", "show", str(csv), "--inputs", "params,tokens", "--output", "loss"]
+    assert main([*argv, "--group", "model", "--test", "params >= 1e9", "--json"]) == 0
+    out, err = capsys.readouterr()
+    shown = json.loads(out)
+    assert shown["summary"]["train_rows"] == 8 and shown["summary"]["test_rows"] == 2
+    assert [(f["fit_rows"], f["score_rows"]) for f in shown["summary"]["folds"]] == [(6, 2)]
+    assert [g["group"] for g in shown["groups"]] == ["a", "b"]
+    assert "note: the validation slice holds each group's largest-params training rows" in err
+    assert main([*argv, "--group", "model", "--test", "params >= 1e9"]) == 0
+    text = capsys.readouterr().out
+    assert "selection folds (along params), fit rows → scored rows: 6 → 2\n" in text
+    assert "parameter limit: none set" in text
+
+
+def test_data_flags_without_a_file_to_show_are_refused(capsys):
+    assert main(["tasks", "--inputs", "N"]) == 2
+    assert "'sld tasks show FILE'" in capsys.readouterr().err

@@ -797,3 +797,7 @@ def test_a_group_with_more_training_rows_than_the_cap_is_thinned_along_the_scale
     assert f"has {whole.train().n_rows} training rows; laws are fitted on {cap} of them" in note
     assert "evenly spaced along N" in note and "rows='step == 249000'" not in note
     assert not [m for m in whole.notes if "laws are fitted on" in m]
+
+
+def test_a_missing_file_is_said_before_any_missing_option(tmp_path):
+    _fails(tmp_path / "sweep.csv", r"sweep.csv: file not found; check the path")

@@ -26,12 +26,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
-    listing = sub.add_parser("tasks", help="list the curated tasks, or show one")
+    listing = sub.add_parser(
+        "tasks", help="list the curated tasks, or show one (or how sld reads your data file)"
+    )
     listing.add_argument(
         "action", nargs="?", choices=["show"], help="'show' to print one task's card"
     )
-    listing.add_argument("name", nargs="?", help="task name (with 'show')")
+    listing.add_argument(
+        "name", nargs="?", help="task name or data file (with 'show'; a file takes the data flags)"
+    )
     listing.add_argument("--json", action="store_true", help="machine-readable output")
+    add_data_flags(listing)
     listing.set_defaults(handler=tasks.run)
 
     sc = sub.add_parser("score", help="fit a law on a task and score it")

@@ -70,7 +70,7 @@ def task_card(task: Any, summary: Mapping[str, Any], ranges: Sequence[Mapping[st
     """``sld tasks show``: the card, its variables and each group's ranges."""
     card = task.card
     out = console()
-    out.print(Text(task.name, style="bold"), "—", card.title)
+    out.print(Text(task.name, style="bold"), *(("—", card.title) if card.title else ()))
     out.print(card.description)
     variables = Table(title="variables")
     for column in ("role", "name", "alias", "unit", "log", "description"):
@@ -82,16 +82,23 @@ def task_card(task: Any, summary: Mapping[str, Any], ranges: Sequence[Mapping[st
                 v.name,
                 v.alias or "",
                 v.unit or "",
-                "yes" if v.log_scale else "",
+                "yes" if task.log_scale.get(v.name, v.log_scale) else "",
                 v.description,
             )
     out.print(variables)
     s = summary
     out.print(
         f"group: {card.group}\nrows: train {s['train_rows']} (validation {s['validation_rows']}), "
-        f"test {s['test_rows']}, groups {s['groups']}\nparameter limit: {task.max_params}\n"
-        f"reference law: {task.reference_law or '—'}\nlicense: {s['license']}"
+        f"test {s['test_rows']}, groups {s['groups']}\n"
+        f"parameter limit: {task.max_params or 'none set'}\n"
+        f"reference law: {task.reference_law or '—'}\nlicense: {s['license'] or '—'}"
     )
+    if s.get("folds"):
+        along = f"along {task.card.validation.scale}" if task.validation_scale else "random"
+        out.print(
+            f"selection folds ({along}), fit rows → scored rows: "
+            + ", ".join(f"{f['fit_rows']} → {f['score_rows']}" for f in s["folds"])
+        )
     for source in getattr(card, "sources", None) or []:
         out.print(
             f"source: {source.paper}"

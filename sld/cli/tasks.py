@@ -1,4 +1,6 @@
-"""``sld tasks``: the curated tasks, or one task's card (``sld tasks show NAME``)."""
+"""``sld tasks``: the curated tasks, or one task's card (``sld tasks show NAME``), or how sld
+reads a data file (``sld tasks show sweep.csv --inputs N,D ...``: its card, groups, folds and
+the notes on what the loader guessed, before any run)."""
 
 from __future__ import annotations
 
@@ -12,19 +14,27 @@ from sld.errors import SldError
 
 def run(args: argparse.Namespace) -> int:
     """List the tasks (or show one) as a table or as JSON."""
+    from sld.cli._data import data_options, task_spec
+    from sld.cli.score import print_notes
     from sld.corpus import list_tasks, load_task
 
     if args.action == "show":
         if not args.name:
-            raise SldError("sld tasks show needs a task name; run 'sld tasks' to list them")
-        task = load_task(args.name)
-        summary, ranges = task_summary(task), group_ranges(task)
+            raise SldError(
+                "sld tasks show needs a task name or a data file; run 'sld tasks' to list them"
+            )
+        task = task_spec(args.name, args).load(named_as="flags")
+        print_notes(task.notes)
+        summary = {**task_summary(task), "folds": fold_summary(task)}
+        ranges = group_ranges(task)
         if args.json:
             card = task.card.model_dump(mode="json")
             print_json({"card": card, "summary": summary, "groups": ranges})
         else:
             task_card(task, summary, ranges)
         return 0
+    if data_options(args) or args.rehearse:
+        raise SldError("the data flags describe a file for 'sld tasks show FILE'; pass one")
     if args.action is not None:
         raise SldError(f"unknown action {args.action!r} for 'sld tasks'; use 'sld tasks show NAME'")
     tasks = [load_task(name) for name in list_tasks()]
@@ -57,6 +67,14 @@ def task_summary(task: Any) -> dict[str, Any]:
         "source_short": short_source(sources[0].paper) if sources else "",
         "license": getattr(card, "license", None),
     }
+
+
+def fold_summary(task: Any) -> list[dict[str, Any]]:
+    """Per selection fold: its index, kind and the rows it fits on and scores on."""
+    return [
+        {"fold": f.index, "kind": f.kind, "fit_rows": f.fit.n_rows, "score_rows": f.score.n_rows}
+        for f in task.folds()
+    ]
 
 
 def short_source(paper: str) -> str:

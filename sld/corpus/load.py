@@ -116,6 +116,8 @@ def load_task(
         base = card.model_dump(exclude_unset=True, exclude_none=True)
         if not curated and card.data is not None:
             data_path = card_path.parent / card.data
+    if data_path is not None and not curated and not data_path.exists():
+        raise TaskError(f"{data_path}: file not found; check the path")
     where = str(data_path) if data_path is not None else "DataFrame"
     options = Options(
         inputs=inputs,
