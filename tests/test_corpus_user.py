@@ -801,3 +801,13 @@ def test_a_group_with_more_training_rows_than_the_cap_is_thinned_along_the_scale
 
 def test_a_missing_file_is_said_before_any_missing_option(tmp_path):
     _fails(tmp_path / "sweep.csv", r"sweep.csv: file not found; check the path")
+
+
+def test_comment_lines_are_skipped_and_lines_keep_their_numbers(tmp_path):
+    text = "# made by sweep.py\n" + GOOD.replace(
+        "a,4e8,1e9,2.9\n", "# a,4e8 diverged\na,4e8,lots,2.9\n"
+    )
+    _fails(_write(tmp_path, text), r"line 6, column 'D': 'lots' is not a number", **SWEEP)
+    plain = load_task(_write(tmp_path, GOOD, "plain.csv"), **SWEEP)
+    task = load_task(_write(tmp_path, "# made by sweep.py\n" + GOOD, "commented.csv"), **SWEEP)
+    assert _same(task.train().X, plain.train().X)

@@ -36,14 +36,18 @@ def column_names(path: Path) -> list[str]:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=field_separator(path, text))
         for record in reader:
             if record and any(cell.strip() for cell in record):
-                return [cell.strip() for cell in record]
+                if not record[0].lstrip().startswith("#"):
+                    return [cell.strip() for cell in record]
     except Exception:  # noqa: BLE001 - only a hint; the reader names the real problem
         return []
     return []
 
 
 def read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int], str]:
-    """The header, the data records, their 1-based lines and the separator of a CSV file."""
+    """The header, the data records, their 1-based lines and the separator of a CSV file.
+
+    Blank lines and lines whose first cell starts with ``#`` (comments) are skipped, so line
+    numbers in messages stay those of the file."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -70,6 +74,8 @@ def read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int], str]:
         for record in reader:
             if not record or all(not cell.strip() for cell in record):
                 continue  # blank lines carry no data
+            if record[0].lstrip().startswith("#"):
+                continue  # a comment line, as scripts write above a table
             if header is None:
                 header = [cell.strip() for cell in record]
                 check_header(header, str(path), f"line {reader.line_num}")
@@ -99,7 +105,8 @@ def field_separator(path: Path, text: str) -> str:
     where the comma is the decimal mark) or tabs."""
     if path.suffix.lower() in TAB_SUFFIXES:
         return "\t"
-    first = next((line for line in text.splitlines() if line.strip()), "")
+    lines = (line for line in text.splitlines() if line.strip())
+    first = next((line for line in lines if not line.lstrip().startswith("#")), "")
     if "," in first:
         return ","
     if ";" in first:
