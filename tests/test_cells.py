@@ -80,3 +80,9 @@ def test_expand_suffixes_leaves_names_and_quotes_alone():
     assert expand_suffixes(text) == (
         "x1B > 3 and N < 70000000.0 and name == '7B' and D >= 1500000000000.0"
     )
+
+
+def test_a_long_cell_is_cut_in_the_message():
+    with pytest.raises(TaskError) as info:
+        read_cell("x" * 100_000, where=WHERE)
+    assert len(str(info.value)) < 200 and "xxx…'" in str(info.value)

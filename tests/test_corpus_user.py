@@ -422,8 +422,10 @@ def test_a_rows_rule_keeps_the_rows_a_task_uses(tmp_path):
     task = load_task(_write(tmp_path, CURVES), **options, rows="step == 1000")
     assert task.train().n_rows == 3 and task.heldout().n_rows == 1
     assert np.array_equal(np.concatenate(task.train().y)[:, 0], [3.1, 3.0, 2.9])
-    (note,) = [n for n in task.notes if "rows rule" in n]
+    (note,) = [n for n in task.notes if "rows rule 'step" in n]
     assert "rows rule 'step == 1000' keeps 4 of 8 rows" in note
+    (skipped,) = [n for n in task.notes if "left out" in n]  # row e: no loss
+    assert skipped.endswith("; counted before the rows rule, which may have left them out anyway")
     assert not [n for n in task.notes if "repeat" in n]
     by_output = load_task(_write(tmp_path, CURVES, "b.csv"), **options, rows="loss < 10")
     assert np.array_equal(np.concatenate(by_output.train().y), np.concatenate(task.train().y))

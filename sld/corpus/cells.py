@@ -76,9 +76,14 @@ def missing_message(where: str, cell: str) -> str:
     return f"{where}: {what}; fill it in or drop the row"
 
 
+def _shown(cell: str, *, limit: int = 60) -> str:
+    """``cell`` quoted for a message, cut to ``limit`` characters so one line stays one line."""
+    return repr(cell if len(cell) <= limit else cell[: limit - 1] + "…")
+
+
 def _suffixed(cell: str, *, where: str) -> float:
     match = _SUFFIXED.fullmatch(cell)
     if match is None:
-        raise TaskError(f"{where}: {cell!r} is not a number; write e.g. 1.5e9 or 1.5B")
+        raise TaskError(f"{where}: {_shown(cell)} is not a number; write e.g. 1.5e9 or 1.5B")
     # in decimal, so 1.4B reads as the same float as 1.4e9 (not 1.4 * 1e9, one rounding more)
     return float(Decimal(match.group(1)) * Decimal(int(SUFFIXES[match.group(2).lower()])))

@@ -197,6 +197,8 @@ def load_task(
         notes = (*notes, f"{rows_where} {card.rows!r} keeps {int(keep.sum())} of {keep.size} rows")
         table = table.take(keep)
     skipped = skipped_note(table)
+    if skipped and card.rows is not None:  # a row with no value cannot be judged by the rule
+        skipped += "; counted before the rows rule, which may have left them out anyway"
     notes = (*notes, *([skipped] if skipped else []), *suffix_notes(table))
     logs = {
         v.name: v.log_scale if v.name in explicit_log else bool(np.all(table.values[v.name] > 0))
