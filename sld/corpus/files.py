@@ -32,11 +32,10 @@ def column_names(path: Path) -> list[str]:
             return list(pq.read_schema(path).names)
         if suffix in JSON_SUFFIXES:
             return [str(c) for c in read_json(path).columns]
-        text = path.read_bytes().decode("utf-8-sig")
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=field_separator(path, text))
-        for record in reader:
-            if record and any(cell.strip() for cell in record):
-                if not record[0].lstrip().startswith("#"):
+        with path.open(newline="", encoding="utf-8-sig") as handle:  # the first lines only
+            for line in handle:
+                if line.strip() and not line.lstrip().startswith("#"):
+                    record = next(csv.reader([line], delimiter=field_separator(path, line)))
                     return [cell.strip() for cell in record]
     except Exception:  # noqa: BLE001 - only a hint; the reader names the real problem
         return []

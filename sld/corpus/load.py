@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import cache
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,8 @@ def load_task(
     )
     default_name = str(source) if curated else data_path.stem if data_path is not None else "frame"
 
-    def header() -> list[str]:  # read only for the hint when no inputs or outputs were named
+    @cache  # read once, and only when needed: a hint, or the columns a rule may name
+    def header() -> list[str]:
         if frame is not None:
             return [str(c) for c in frame.columns]
         return column_names(data_path) if data_path is not None else []
