@@ -120,7 +120,7 @@ def read_table(
     point = (lambda cell: cell.replace(",", ".")) if separator == ";" else (lambda cell: cell)
     columns = {name: [point(row[index[name]]) for row in rows] for name in numeric}
     values, keep, skipped, suffixed = _parse_numeric(
-        columns, lines, prefix=f"{path} line", skip_missing=skip_missing
+        columns, lines, where=str(path), row_word="line", skip_missing=skip_missing
     )
     kept = [row for row, k in zip(rows, keep, strict=True) if k]
     kept_lines = [line for line, k in zip(lines, keep, strict=True) if k]
@@ -192,7 +192,7 @@ def frame_table(
             raise TaskError(f"{where}, column {name!r}: holds true/false, not numbers; convert it")
     columns = {name: frame.iloc[:, index[name]].astype(object).tolist() for name in numeric}
     values, keep, skipped, suffixed = _parse_numeric(
-        columns, range(len(frame)), prefix=f"{where} row", skip_missing=skip_missing
+        columns, range(len(frame)), where=where, row_word="row", skip_missing=skip_missing
     )
     frame = frame.iloc[np.flatnonzero(keep)]
     positions = np.flatnonzero(keep).astype(np.int64)
@@ -230,19 +230,20 @@ def _parse_numeric(
     columns: Mapping[str, Sequence[object]],
     lines: Sequence[int],
     *,
-    prefix: str,
+    where: str,
+    row_word: str,
     skip_missing: bool,
 ) -> tuple[
     dict[str, np.ndarray], np.ndarray, tuple[tuple[int, str, str], ...], dict[str, tuple[int, str]]
 ]:
-    """Each column's cells (text, or a frame's numbers) as floats; row i is ``prefix lines[i]``
-    in messages (``data.csv line 7``).
+    """Each column's cells (text, or a frame's numbers) as floats; row i is ``where row_word
+    lines[i]`` in messages (``data.csv line 7``).
 
     Returns (values of the kept rows, keep mask over all rows, skipped rows as (line, column,
     cell), first size-suffixed cell per column as (line, cell)). A row with a cell that holds
     nothing is a TaskError unless ``skip_missing``; the first such row in file order is named.
     """
-    places = [f"{prefix} {line}" for line in lines]
+    places = [f"{where} {row_word} {line}" for line in lines]
     n_rows = len(places)
     parsed: dict[str, list[float | Missing]] = {}
     suffixed: dict[str, tuple[int, str]] = {}
@@ -267,8 +268,8 @@ def _parse_numeric(
     if n_rows and not keep.any():
         line, name, cell = skipped[0]
         raise TaskError(
-            f"{prefix.rsplit(' ', 1)[0]}: every row lacks a value (the first, {prefix.rsplit(' ', 1)[1]} "
-            f"{line}, in {name!r}: {cell or 'empty'}); fill them in"
+            f"{where}: every row lacks a value (the first, {row_word} {line}, in {name!r}: "
+            f"{cell or 'empty'}); fill them in"
         )
     values = {
         name: np.array([v for v, k in zip(out, keep, strict=True) if k], dtype=np.float64)
