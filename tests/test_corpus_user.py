@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from sld.corpus import load_task
-from sld.corpus._rows import check_duplicates
+from sld.corpus.repeats import check_duplicates
 from sld.corpus.table import read_table
 from sld.errors import TaskError
 from sld.scoring import score

@@ -21,10 +21,8 @@ import pandas as pd
 from sld.corpus._merge import Options, linear_hint, log_scale_fix, merge, origins, rule_where
 from sld.corpus._rows import (
     check_counts,
-    check_duplicates,
     check_positive,
     constant_input_notes,
-    duplicate_note,
     kept_rows,
     linear_scale_note,
     rule_columns,
@@ -36,6 +34,7 @@ from sld.corpus._rows import (
 from sld.corpus.card import TaskCard, card_from_dict, read_card, writable
 from sld.corpus.files import DATA_SUFFIXES, column_names
 from sld.corpus.options import Naming, option_hint, option_name
+from sld.corpus.repeats import check_duplicates, duplicate_note
 from sld.corpus.table import Table, frame_table, read_table
 from sld.corpus.task import Task, make_task, rehearsal
 from sld.errors import TaskError
