@@ -142,7 +142,7 @@ def task_spec(source: str, args: argparse.Namespace) -> TaskSpec:
         verb = "describes" if len(options) == 1 else "describe"
         raise ConfigError(
             f"{flags} {verb} your own data file, but {source!r} is a curated task whose card "
-            "says all of it; drop the flag(s) or pass a path to a CSV or Parquet file"
+            "says all of it; drop the flag(s) or pass a path to your data file (CSV, Parquet, JSON)"
         )
     return TaskSpec(source=source, rehearse=bool(getattr(args, "rehearse", False)), **options)
 

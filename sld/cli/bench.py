@@ -187,7 +187,7 @@ def config_from(args: argparse.Namespace) -> Any:
         flags = ", ".join(DATA_FLAGS[field] for field in given)
         raise ConfigError(
             f"{flags} describe your own data file, but every task given is curated (its card "
-            "says all of it); drop the flag(s) or pass a path to a CSV or Parquet file"
+            "says all of it); drop the flag(s) or pass a path to your data file (CSV, Parquet, JSON)"
         )
     # a data file by its absolute path: workers (Ray's too) and later re-runs may start elsewhere
     specs = [
