@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import sympy as sp
 from pydantic import ValidationError
-from test_fit import POWER_LAW, Rows, power_rows
+from test_fit import POWER_LAW, Rows, make_law, power_rows
 
 from sld.errors import FitError
 from sld.fit import SCREEN, Fidelity, FitResult, fit_law, fit_many, fit_many_sets
+from sld.fit import _fit as fit_internals
+from sld.fit import _lowering as lowering
 from sld.fit._fidelity import subsample
+from sld.fit._lowering import MIN_INSTRUCTIONS, lower
+from sld.fit._program import compile_law
 
 
 def resample(rows: Rows, rng: np.random.Generator) -> Rows:
@@ -127,3 +132,48 @@ def test_a_warm_start_begins_restart_zero_where_it_says() -> None:
     assert same.group_loss == cold.group_loss
     with pytest.raises(FitError):
         fit_many([POWER_LAW], rows, restarts=1, starts=[None, None])
+
+
+# Longer than the old 16-instruction bucket, within 32: its own executable before
+_N = sp.Symbol("N", positive=True)
+_E, _A, _a, _b, _c, _k = sp.symbols("E A a b c k", real=True)
+LONG_LAW = make_law(
+    [
+        _E
+        + _A / _N**_a
+        + _k * sp.log(_N) ** 2 / (1 + _c * _N**_b)
+        + sp.exp(-_b * sp.log(_N)) * sp.log(_N) / (1 + _k * sp.log(_N) ** 3)
+    ],
+    ["N"],
+)
+
+
+def _instructions(law: object) -> int:
+    return lower(compile_law(law).program).n_instructions
+
+
+def test_small_and_long_laws_share_one_executable() -> None:
+    assert _instructions(POWER_LAW) <= 16 < _instructions(LONG_LAW) <= MIN_INSTRUCTIONS
+    rows = power_rows([(1.7, 400.0, 0.3)], noise=1e-3)
+    fit_internals._COMPILED.clear()
+    short, long = fit_many([POWER_LAW, LONG_LAW], rows, restarts=4, max_iter=20)
+    assert short.ok and long.ok
+    assert len(fit_internals._COMPILED) == 1
+
+
+def test_wider_instruction_and_hoisted_padding_changes_no_fit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rows = power_rows([(1.7, 400.0, 0.3), (2.5, 50.0, 0.15)], noise=1e-3)
+
+    def fits() -> list[tuple[object, ...]]:
+        return [
+            (f.train_loss, f.parameters, f.group_loss, f.iterations, f.finite_restarts)
+            for f in fit_many([POWER_LAW, LONG_LAW], rows, restarts=6, seed=5)
+        ]
+
+    before = fits()
+    monkeypatch.setattr(lowering, "MIN_INSTRUCTIONS", 4 * MIN_INSTRUCTIONS)
+    monkeypatch.setattr(lowering, "MIN_HOISTED", 4 * lowering.MIN_HOISTED)
+    assert lower(compile_law(POWER_LAW).program).n_registers >= 4 * MIN_INSTRUCTIONS
+    assert fits() == before  # to the last bit: padding is memory, never arithmetic
