@@ -187,7 +187,11 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
     """Budgets, proposer and search settings of a discovery run (``discover`` and ``bench``)."""
     search = parser.add_argument_group("search")
     search.add_argument(
-        "--time", type=duration, default=None, help="wall-time budget per run, e.g. 90s, 10m"
+        "--time",
+        type=duration,
+        default=None,
+        help="the search's wall-time budget per run, e.g. 90s, 10m; the final pick, "
+        "held-out scores and report follow it (seconds to minutes, each with its own clock)",
     )
     search.add_argument("--generations", type=_positive_int, default=None)
     search.add_argument("--candidates", type=_positive_int, default=None, help="proposal budget")
