@@ -57,8 +57,8 @@ SIZE_BUCKETS = (4, 8, 16, 32, 64, 128, 256, 512, 1024)
 # loops run the real counts) and leaves every fit the same to the last bit, while every
 # distinct size is another XLA compile of the whole LM (about 2 s each on a 2-core CPU): 32
 # and 16 put nearly every law of a search in one executable per parameter bucket (README,
-# "Speed"). Parameter slots are not free (JᵀJ costs rows × P²: 16 fitted vocab laws 1.8×
-# slower, and not bit-identical), so MIN_PARAMS stays 8.
+# "Speed"). Parameter slots are not free (JᵀJ costs rows × P²; padded to 16, vocab's laws fitted
+# 1.8× slower and not bit-identical), so MIN_PARAMS stays 8.
 MIN_INSTRUCTIONS, MIN_HOISTED, MIN_PARAMS = 32, 16, 8
 # interpreter-only opcodes: POWC with the exponents −1 and 2, which need no exp or log;
 # POW of a parameter-free base, its log hoisted (see the module docstring)
