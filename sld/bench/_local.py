@@ -232,9 +232,6 @@ def worker_main(conn: Connection, root: str, parent: int) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    from sld.compile_cache import enable_compile_cache
-
-    enable_compile_cache()
     while not stop.is_set():
         try:
             job = conn.recv()

@@ -158,9 +158,6 @@ def ray_job(
     key: str, config: dict[str, Any], files: dict[str, bytes], sync_seconds: float
 ) -> Iterator[JobMessage]:
     """A bench job in a temporary run directory; streams messages, store copies and the files."""
-    from sld.compile_cache import enable_compile_cache
-
-    enable_compile_cache()
     with tempfile.TemporaryDirectory(prefix="sld-bench-") as scratch:
         run_dir = Path(scratch) / key
         if files:

@@ -29,10 +29,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return EXIT_USAGE
-    if args.command in ("score", "baseline", "discover", "bench", "report", "tui"):
-        from sld.compile_cache import enable_compile_cache
-
-        enable_compile_cache()
     try:
         return handler(args)
     except SldError as exc:

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sld.compile_cache import enable_compile_cache
 from sld.errors import FitError
 
 from ._data import GroupedRows, Prepared, initial_points, prepare
@@ -145,6 +146,7 @@ def run_lm(
     compiled = _COMPILED.get(full_key)
     compile_seconds = 0.0
     if compiled is None:
+        enable_compile_cache()  # once per process: a compile another process made is read back
         t0 = time.perf_counter()
         compiled = get_runner().lower(*call_args).compile()
         compile_seconds = time.perf_counter() - t0
