@@ -25,6 +25,7 @@ from ._data import GroupedRows, Prepared, initial_points, prepare
 from ._fidelity import Fidelity
 from ._interpreter import interpreter_model
 from ._lm import Damping, Reproject, initial_carry, lm_run
+from ._parts import merge_parts, output_parts, part_law, part_rows
 from ._polish import lm_polish
 from ._program import CompiledLaw, Program, compile_law, evaluate, parameter_vector
 from ._result import FitResult, failed, summarise
@@ -244,6 +245,31 @@ def fit_law(
         ).model_copy(
             update={"fidelity": Fidelity(restarts=restarts, max_iter=max_iter, polish=polish)}
         )
+    parts = output_parts(law)
+    if len(parts) > 1:  # outputs that share no parameter: fitted apart (sld.fit._parts)
+        fits = []
+        for part in parts:
+            left = (
+                None
+                if time_limit is None
+                else max(time_limit - (time.perf_counter() - start), 1e-3)
+            )
+            fits.append(
+                fit_law(
+                    part_law(law, part),
+                    part_rows(rows, part),
+                    restarts=restarts,
+                    seed=seed,
+                    loss=loss,
+                    huber_delta=huber_delta,
+                    log_space=log_space,
+                    max_iter=max_iter,
+                    time_limit=left,
+                    jacobian=jacobian,
+                    polish=polish,
+                )
+            )
+        return merge_parts(fits, parts, parameters=names)
     program = compiled.program
     G = prepared.arrays["x"].shape[0]
     p0 = np.broadcast_to(

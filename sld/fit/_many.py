@@ -26,6 +26,8 @@ from ._fidelity import Fidelity, subsample
 from ._fit import Loss, _check_options, _interpreter_runner, compiled_law, run_lm, starting_points
 from ._lm import initial_carry
 from ._lowering import lower
+from ._parts import merge_parts, output_parts, part_data, part_law
+from ._program import CompiledLaw
 from ._result import FitResult, failed, summarise
 
 _DTYPES = {"float64": np.float64, "float32": np.float32}
@@ -166,24 +168,22 @@ def fit_many_sets(
         sets.append(_Set(prepared=prepared, seed=set_seed, first=first))
     batch = prepared_rows(_Rows(tuple(groups), tuple(X), tuple(y))) if groups else None
     dtype = _DTYPES[fid.dtype]
-    data = {k: jnp.asarray(_cast(v, dtype)) for k, v in batch.arrays.items()} if batch else None
-    pending: list[list[Any]] = []
-    for i, law in enumerate(laws):
+    device: dict[tuple[int, ...], dict[str, Any]] = {}  # a part's outputs → its device arrays
+
+    def data_for(part: tuple[int, ...]) -> dict[str, Any]:
+        assert batch is not None
+        if part not in device:
+            arrays = batch.arrays
+            if len(part) < n_outputs:
+                arrays = part_data(arrays, part, total=n_outputs)
+            device[part] = {k: jnp.asarray(_cast(v, dtype)) for k, v in arrays.items()}
+        return device[part]
+
+    def launch(law: Any, compiled: CompiledLaw, part: tuple[int, ...], warm: Any) -> _Run:
         start = time.perf_counter()
-        names = list(law.parameters)
-        try:
-            compiled = compiled_law(law)
-        except FitError as err:
-            pending.append([_failed(names, st, str(err), fid) for st in sets])
-            continue
         program = compiled.program
-        if (program.n_inputs, program.n_outputs) != (n_inputs, n_outputs):
-            raise FitError("fit_many needs laws over the same inputs and outputs")
-        if batch is None or data is None:
-            pending.append([_failed(names, st, st.prepared.reason or "", fid) for st in sets])
-            continue
         code = lower(program)
-        G = batch.arrays["x"].shape[0]
+        G = batch.arrays["x"].shape[0] if batch is not None else 0
         p0 = np.zeros((G, fid.restarts, code.n_params))
         for st in sets:
             if st.first < 0:
@@ -192,7 +192,6 @@ def fit_many_sets(
             p0[st.first : st.first + len(st.prepared.groups), :, : program.n_params] = points
             if st.first == 0:
                 p0[len(groups) :, :, : program.n_params] = points  # padded groups
-        warm = starts[i] if starts is not None else None
         if warm:
             _warm(p0, warm, sets=sets, slots=compiled.slot_names)
         polished = fid.polish > 0
@@ -215,46 +214,101 @@ def fit_many_sets(
             ),
             key,
             _cast_tree(initial_carry(p0), dtype),
-            (data, _cast_tree(code.arrays, dtype)),
+            (data_for(part), _cast_tree(code.arrays, dtype)),
             max_iter=fid.max_iter,
             polish=fid.polish,
             time_limit=time_limit,
             start=start,
             fetch=False,
         )
-        pending.append([(compiled, names, out, compile_seconds, start)])
+        return _Run(compiled, list(law.parameters), part, out, compile_seconds, start)
+
+    pending: list[list[FitResult] | tuple[list[str], list[_Run]]] = []
+    for i, law in enumerate(laws):
+        names = list(law.parameters)
+        try:
+            compiled = compiled_law(law)
+        except FitError as err:
+            pending.append([_failed(names, st, str(err), fid) for st in sets])
+            continue
+        program = compiled.program
+        if (program.n_inputs, program.n_outputs) != (n_inputs, n_outputs):
+            raise FitError("fit_many needs laws over the same inputs and outputs")
+        if batch is None:
+            pending.append([_failed(names, st, st.prepared.reason or "", fid) for st in sets])
+            continue
+        warm = starts[i] if starts is not None else None
+        parts = output_parts(law)
+        if len(parts) == 1:
+            runs = [launch(law, compiled, parts[0], warm)]
+        else:
+            runs = []
+            for part in parts:
+                piece = part_law(law, part)
+                runs.append(launch(piece, compiled_law(piece), part, warm))
+        pending.append((names, runs))
     fitted = max(1, sum(st.first >= 0 for st in sets))
     results: list[list[FitResult]] = []
     for item in pending:
-        if isinstance(item[0], FitResult):
+        if isinstance(item, list):
             results.append(item)
             continue
-        compiled, names, out, compile_seconds, start = item[0]
-        host = jax.device_get(out)
-        seconds = (time.perf_counter() - start) / fitted
-        per_set = []
-        for st in sets:
-            if st.first < 0:
-                per_set.append(_failed(names, st, st.prepared.reason or "", fid))
-                continue
-            n = len(st.prepared.groups)
-            part = {
-                k: v if np.ndim(v) == 0 else np.asarray(v)[st.first : st.first + n]
-                for k, v in host.items()
-            }
-            result = summarise(
-                compiled,
-                names,
-                st.prepared.groups,
-                part,
-                st.prepared.arrays["count"],
-                restarts=fid.restarts,
-                seconds=seconds,
-                compile_seconds=compile_seconds / fitted,
-            )
-            per_set.append(result.model_copy(update={"fidelity": fid}))
-        results.append(per_set)
+        names, runs = item
+        per_part = [_summaries(run, sets, fid=fid, fitted=fitted, total=n_outputs) for run in runs]
+        if len(runs) == 1:
+            results.append(per_part[0])
+            continue
+        pieces = [run.part for run in runs]
+        results.append(
+            [
+                merge_parts([p[s] for p in per_part], pieces, parameters=names)
+                for s in range(len(sets))
+            ]
+        )
     return results
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One LM run in flight: a law (or one part of it, :mod:`sld.fit._parts`) on every set."""
+
+    compiled: CompiledLaw
+    names: list[str]
+    part: tuple[int, ...]
+    out: Any
+    compile_seconds: float
+    start: float
+
+
+def _summaries(
+    run: _Run, sets: Sequence[_Set], *, fid: Fidelity, fitted: int, total: int
+) -> list[FitResult]:
+    """The run's result on each row set (waits for it)."""
+    host = jax.device_get(run.out)
+    seconds = (time.perf_counter() - run.start) / fitted
+    share = len(run.part) / total  # the rows·outputs a part's loss averages over
+    per_set = []
+    for st in sets:
+        if st.first < 0:
+            per_set.append(_failed(run.names, st, st.prepared.reason or "", fid))
+            continue
+        n = len(st.prepared.groups)
+        part = {
+            k: v if np.ndim(v) == 0 else np.asarray(v)[st.first : st.first + n]
+            for k, v in host.items()
+        }
+        result = summarise(
+            run.compiled,
+            run.names,
+            st.prepared.groups,
+            part,
+            st.prepared.arrays["count"] * share,
+            restarts=fid.restarts,
+            seconds=seconds,
+            compile_seconds=run.compile_seconds / fitted,
+        )
+        per_set.append(result.model_copy(update={"fidelity": fid}))
+    return per_set
 
 
 def _warm(
