@@ -228,7 +228,8 @@ def fit_law(
 
     Objective per group: mean over rows and outputs of ((f − y)/std_g(y))² (Huber:
     2·huber_δ of the scaled residual; ``log_space``: log f against log y). ``polish``:
-    iterations past ``max_iter`` for each group's best restart alone (``fit_many``). Numeric
+    iterations past ``max_iter`` for each group's best restart alone (``fit_many``). Outputs
+    that share no parameter are fitted apart and merged (:mod:`sld.fit._parts`). Numeric
     faults give ``FitResult(ok=False, reason=…)``; bad shapes or options raise FitError.
     """
     start = time.perf_counter()

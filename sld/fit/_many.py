@@ -69,7 +69,8 @@ def fit_many(
     Every law runs the same LM as ``fit_law`` (same starting points for the same
     ``seed``) through one jitted instruction interpreter per size bucket, so a new
     law costs a host lowering of a few ms instead of an XLA compile. ``time_limit``
-    applies per law. A law that cannot be compiled (unsupported function, unknown
+    applies per law (per part, for a law whose outputs are fitted apart:
+    :mod:`sld.fit._parts`). A law that cannot be compiled (unsupported function, unknown
     symbol) gets ``ok=False`` with the reason instead of stopping the batch.
     ``polish``: iterations past ``max_iter`` that each group's best restart may run on
     alone when the batch reaches its cap (:func:`sld.fit._polish.lm_polish`; a fit that
