@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 import pytest
 import sympy as sp
 from test_fit import Rows, make_law
 
+from sld.fit import _many as many
 from sld.fit import fit_law, fit_many, fit_many_sets, predict
 from sld.fit._parts import output_parts, part_law, part_rows
 
@@ -128,3 +131,65 @@ def test_a_part_that_cannot_be_fitted_fails_the_law() -> None:
         assert fit.reason and "no restart gave finite residuals" in fit.reason
         assert fit.train_loss == float("inf")
         assert fit.parameter_names == list(bad.parameters)
+
+
+@pytest.fixture
+def lm_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the LM runs fit_many launches, starting from an empty part cache."""
+    monkeypatch.setattr(many, "_PART_FITS", OrderedDict())
+    launched: list[int] = []
+    real = many.run_lm
+
+    def counted(*args, **kwargs):
+        launched.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(many, "run_lm", counted)
+    return launched
+
+
+def test_a_part_fitted_before_on_the_same_rows_is_not_fitted_again(lm_runs: list[int]) -> None:
+    data = rows()
+    first = fit_many([SEPARATE], data, seed=1)[0]
+    assert len(lm_runs) == 3
+    again = fit_many([SEPARATE], data, seed=1)[0]
+    assert len(lm_runs) == 3
+    assert again.parameters == first.parameters and again.group_loss == first.group_loss
+    # one output changed: only that part runs, and the others are the fits they were
+    changed = make_law(
+        [E1 + A1 / N**a1, E2 + A2 / D**a2, E3 + A3 * sp.log(N * D) ** a3], ["N", "D"]
+    )
+    fit = fit_many([changed], data, seed=1)[0]
+    assert len(lm_runs) == 4
+    for g in data.groups:
+        for name in ("E1", "A1", "a1", "E2", "A2", "a2"):
+            assert fit.parameters[g][name] == first.parameters[g][name]
+    fresh = many._PART_FITS.copy()
+    many._PART_FITS.clear()
+    assert fit_many([changed], data, seed=1)[0].parameters == fit.parameters, "the same to the bit"
+    many._PART_FITS.update(fresh)
+
+
+def test_other_rows_seeds_or_a_clock_fit_a_part_again(lm_runs: list[int]) -> None:
+    data = rows()
+    fit_many([SEPARATE], data, seed=1)
+    fit_many([SEPARATE], data, seed=2)
+    assert len(lm_runs) == 6
+    fit_many([SEPARATE], rows(n=31), seed=1)
+    assert len(lm_runs) == 9
+    fit_many([SEPARATE], data, seed=1, restarts=8)
+    assert len(lm_runs) == 12
+    fit_many([SEPARATE], data, seed=1, time_limit=60.0)
+    fit_many([SEPARATE], data, seed=1, time_limit=60.0)
+    assert len(lm_runs) == 18
+
+
+def test_laws_of_one_call_that_share_a_part_run_it_once(lm_runs: list[int]) -> None:
+    data = rows()
+    other = make_law(
+        [E1 + A1 / N**a1, E2 + A2 * sp.exp(-a2 * sp.log(D)), E3 + A3 / D**a3], ["N", "D"]
+    )
+    one, two = fit_many([SEPARATE, other], data, seed=1)
+    assert len(lm_runs) == 3 + 2
+    for g in data.groups:
+        assert one.parameters[g]["a1"] == two.parameters[g]["a1"]

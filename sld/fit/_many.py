@@ -9,7 +9,9 @@ better one: the batch's stall exit waits for every set, see :mod:`sld.fit._lm`).
 from __future__ import annotations
 
 import functools
+import hashlib
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import sympy
 
 from sld.errors import FitError
 
@@ -26,11 +29,17 @@ from ._fidelity import Fidelity, subsample
 from ._fit import Loss, _check_options, _interpreter_runner, compiled_law, run_lm, starting_points
 from ._lm import initial_carry
 from ._lowering import lower
-from ._parts import merge_parts, output_parts, part_data, part_law
+from ._parts import PartLaw, Parts, merge_parts, output_parts, part_data, part_law
 from ._program import CompiledLaw
 from ._result import FitResult, failed, summarise
 
 _DTYPES = {"float64": np.float64, "float32": np.float32}
+
+# A split law's parts (sld.fit._parts) fitted on one call's rows, by part and rows: a law that
+# shares a part with one fitted before (a mutation of one output of five) reuses that part's fit,
+# which is the same to the bit, since a part runs alone and its starts depend only on its seed.
+PART_FITS = 4096
+_PART_FITS: OrderedDict[tuple[Any, ...], list[FitResult]] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -180,7 +189,9 @@ def fit_many_sets(
             device[part] = {k: jnp.asarray(_cast(v, dtype)) for k, v in arrays.items()}
         return device[part]
 
-    def launch(law: Any, compiled: CompiledLaw, part: tuple[int, ...], warm: Any) -> _Run:
+    def launch(
+        law: Any, compiled: CompiledLaw, part: tuple[int, ...], warm: Any, kept_as: Any = None
+    ) -> _Run:
         start = time.perf_counter()
         program = compiled.program
         code = lower(program)
@@ -222,9 +233,29 @@ def fit_many_sets(
             start=start,
             fetch=False,
         )
-        return _Run(compiled, list(law.parameters), part, out, compile_seconds, start)
+        return _Run(compiled, list(law.parameters), part, out, compile_seconds, start, kept_as)
 
-    pending: list[list[FitResult] | tuple[list[str], list[_Run]]] = []
+    digest: list[bytes] = []  # the call's rows and settings, hashed the first time a part needs it
+
+    def part_key(piece: PartLaw, warm: Any) -> tuple[Any, ...] | None:
+        if time_limit is not None or batch is None:
+            return None  # a clock makes the fit depend on the machine's speed
+        if not digest:
+            digest.append(_call_digest(batch, sets, fid, loss, huber_delta, log_space))
+        started: tuple[tuple[str, tuple[float, ...]], ...] = ()
+        if warm:
+            started = tuple(
+                sorted(
+                    (g, tuple(float(v[p]) for p in piece.parameters))
+                    for g, v in warm.items()
+                    if all(p in v for p in piece.parameters)
+                )
+            )
+        exprs = tuple(sympy.srepr(e) for e in piece.expressions)
+        return (digest[0], piece.outputs, piece.inputs, piece.parameters, exprs, started)
+
+    pending: list[list[FitResult] | tuple[list[str], Parts, list[_Run | list[FitResult]]]] = []
+    flying: dict[Any, _Run] = {}  # part key → its run launched in this call
     for i, law in enumerate(laws):
         names = list(law.parameters)
         try:
@@ -240,29 +271,53 @@ def fit_many_sets(
             continue
         warm = starts[i] if starts is not None else None
         parts = output_parts(law)
+        runs: list[_Run | list[FitResult]] = []
         if len(parts) == 1:
-            runs = [launch(law, compiled, parts[0], warm)]
+            runs.append(launch(law, compiled, parts[0], warm))
         else:
-            runs = []
             for part in parts:
                 piece = part_law(law, part)
-                runs.append(launch(piece, compiled_law(piece), part, warm))
-        pending.append((names, runs))
+                key = part_key(piece, warm)
+                found = _PART_FITS.get(key) if key is not None else None
+                if key is not None and found is not None:  # this part, these rows: fitted before
+                    _PART_FITS.move_to_end(key)
+                    runs.append(found)
+                elif key is not None and key in flying:  # or by a law earlier in this call
+                    runs.append(flying[key])
+                else:
+                    fresh = launch(piece, compiled_law(piece), part, warm, key)
+                    if key is not None:
+                        flying[key] = fresh
+                    runs.append(fresh)
+        pending.append((names, parts, runs))
     fitted = max(1, sum(st.first >= 0 for st in sets))
     results: list[list[FitResult]] = []
     for item in pending:
         if isinstance(item, list):
             results.append(item)
             continue
-        names, runs = item
-        per_part = [_summaries(run, sets, fid=fid, fitted=fitted, total=n_outputs) for run in runs]
+        names, parts, runs = item
+        per_part: list[list[FitResult]] = []
+        for run in runs:
+            if isinstance(run, list):
+                per_part.append(run)
+                continue
+            kept = _PART_FITS.get(run.key) if run.key is not None else None
+            if kept is not None:  # a run two laws of this call share, summarised once
+                per_part.append(kept)
+                continue
+            done = _summaries(run, sets, fid=fid, fitted=fitted, total=n_outputs)
+            if run.key is not None:
+                _PART_FITS[run.key] = done
+                while len(_PART_FITS) > PART_FITS:
+                    _PART_FITS.popitem(last=False)
+            per_part.append(done)
         if len(runs) == 1:
             results.append(per_part[0])
             continue
-        pieces = [run.part for run in runs]
         results.append(
             [
-                merge_parts([p[s] for p in per_part], pieces, parameters=names)
+                merge_parts([p[s] for p in per_part], parts, parameters=names)
                 for s in range(len(sets))
             ]
         )
@@ -279,6 +334,7 @@ class _Run:
     out: Any
     compile_seconds: float
     start: float
+    key: Any = None  # where its results are kept for a law sharing this part (None: not kept)
 
 
 def _summaries(
@@ -310,6 +366,31 @@ def _summaries(
         )
         per_set.append(result.model_copy(update={"fidelity": fid}))
     return per_set
+
+
+def _call_digest(
+    batch: Prepared,
+    sets: Sequence[_Set],
+    fid: Fidelity,
+    loss: str,
+    huber_delta: float,
+    log_space: bool,
+) -> bytes:
+    """What a part's fit in this call depends on besides the part: rows, sets, settings."""
+    h = hashlib.sha256()
+    for name in ("x", "y_raw", "mask"):
+        h.update(np.ascontiguousarray(batch.arrays[name]).tobytes())
+    settings = (
+        [(st.seed, st.first, st.prepared.groups, st.prepared.reason) for st in sets],
+        fid.model_dump_json(),
+        loss,
+        huber_delta,
+        log_space,
+        _fit.REPROJECT,
+        _fit.DAMPING,
+    )
+    h.update(repr(settings).encode())
+    return h.digest()
 
 
 def _warm(

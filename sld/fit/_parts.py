@@ -33,6 +33,8 @@ import sympy
 from ._program import _slot_order
 from ._result import FitResult
 
+Parts = tuple[tuple[int, ...], ...]
+
 
 @dataclass(frozen=True)
 class PartLaw:
@@ -48,7 +50,7 @@ class PartLaw:
     canonical_parameters: tuple[str, ...] = ()
 
 
-def output_parts(law: Any) -> tuple[tuple[int, ...], ...]:
+def output_parts(law: Any) -> Parts:
     """The law's outputs grouped into parts that share no parameter, first output first;
     one part holding every output when they cannot be split."""
     names = set(law.parameters)
