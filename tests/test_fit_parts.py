@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import numpy as np
 import pytest
 import sympy as sp
@@ -11,7 +9,7 @@ from test_fit import Rows, make_law
 
 from sld.fit import _many as many
 from sld.fit import fit_law, fit_many, fit_many_sets, predict
-from sld.fit._parts import output_parts, part_law, part_rows
+from sld.fit._parts import KeptParts, output_parts, part_law, part_rows
 
 N = sp.Symbol("N", positive=True)
 D = sp.Symbol("D", positive=True)
@@ -136,7 +134,7 @@ def test_a_part_that_cannot_be_fitted_fails_the_law() -> None:
 @pytest.fixture
 def lm_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the LM runs fit_many launches, starting from an empty part cache."""
-    monkeypatch.setattr(many, "_PART_FITS", OrderedDict())
+    monkeypatch.setattr(many, "KEPT", KeptParts(4096))
     launched: list[int] = []
     real = many.run_lm
 
@@ -164,10 +162,8 @@ def test_a_part_fitted_before_on_the_same_rows_is_not_fitted_again(lm_runs: list
     for g in data.groups:
         for name in ("E1", "A1", "a1", "E2", "A2", "a2"):
             assert fit.parameters[g][name] == first.parameters[g][name]
-    fresh = many._PART_FITS.copy()
-    many._PART_FITS.clear()
+    many.KEPT.clear()
     assert fit_many([changed], data, seed=1)[0].parameters == fit.parameters, "the same to the bit"
-    many._PART_FITS.update(fresh)
 
 
 def test_other_rows_seeds_or_a_clock_fit_a_part_again(lm_runs: list[int]) -> None:

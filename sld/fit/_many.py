@@ -9,9 +9,7 @@ better one: the batch's stall exit waits for every set, see :mod:`sld.fit._lm`).
 from __future__ import annotations
 
 import functools
-import hashlib
 import time
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +17,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import sympy
 
 from sld.errors import FitError
 
@@ -29,17 +26,11 @@ from ._fidelity import Fidelity, subsample
 from ._fit import Loss, _check_options, _interpreter_runner, compiled_law, run_lm, starting_points
 from ._lm import initial_carry
 from ._lowering import lower
-from ._parts import PartLaw, Parts, merge_parts, output_parts, part_data, part_law
+from ._parts import KEPT, Parts, call_digest, merge_parts, output_parts, part_data, part_law
 from ._program import CompiledLaw
 from ._result import FitResult, failed, summarise
 
 _DTYPES = {"float64": np.float64, "float32": np.float32}
-
-# A split law's parts (sld.fit._parts) fitted on one call's rows, by part and rows: a law that
-# shares a part with one fitted before (a mutation of one output of five) reuses that part's fit,
-# which is the same to the bit, since a part runs alone and its starts depend only on its seed.
-PART_FITS = 4096
-_PART_FITS: OrderedDict[tuple[Any, ...], list[FitResult]] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -237,22 +228,14 @@ def fit_many_sets(
 
     digest: list[bytes] = []  # the call's rows and settings, hashed the first time a part needs it
 
-    def part_key(piece: PartLaw, warm: Any) -> tuple[Any, ...] | None:
+    def call() -> bytes | None:
         if time_limit is not None or batch is None:
-            return None  # a clock makes the fit depend on the machine's speed
+            return None  # a clock makes the fit depend on the machine's speed: keep none
         if not digest:
-            digest.append(_call_digest(batch, sets, fid, loss, huber_delta, log_space))
-        started: tuple[tuple[str, tuple[float, ...]], ...] = ()
-        if warm:
-            started = tuple(
-                sorted(
-                    (g, tuple(float(v[p]) for p in piece.parameters))
-                    for g, v in warm.items()
-                    if all(p in v for p in piece.parameters)
-                )
-            )
-        exprs = tuple(sympy.srepr(e) for e in piece.expressions)
-        return (digest[0], piece.outputs, piece.inputs, piece.parameters, exprs, started)
+            described = [(st.seed, st.first, st.prepared.groups, st.prepared.reason) for st in sets]
+            settings = (described, fid.model_dump_json(), loss, huber_delta, log_space)
+            digest.append(call_digest(batch.arrays, (*settings, _fit.REPROJECT, _fit.DAMPING)))
+        return digest[0]
 
     pending: list[list[FitResult] | tuple[list[str], Parts, list[_Run | list[FitResult]]]] = []
     flying: dict[Any, _Run] = {}  # part key → its run launched in this call
@@ -277,10 +260,10 @@ def fit_many_sets(
         else:
             for part in parts:
                 piece = part_law(law, part)
-                key = part_key(piece, warm)
-                found = _PART_FITS.get(key) if key is not None else None
-                if key is not None and found is not None:  # this part, these rows: fitted before
-                    _PART_FITS.move_to_end(key)
+                on = call()
+                key = None if on is None else KEPT.key(piece, on, warm)
+                found = KEPT.get(key) if key is not None else None
+                if found is not None:  # this part, these rows: fitted before
                     runs.append(found)
                 elif key is not None and key in flying:  # or by a law earlier in this call
                     runs.append(flying[key])
@@ -302,15 +285,13 @@ def fit_many_sets(
             if isinstance(run, list):
                 per_part.append(run)
                 continue
-            kept = _PART_FITS.get(run.key) if run.key is not None else None
+            kept = KEPT.get(run.key) if run.key is not None else None
             if kept is not None:  # a run two laws of this call share, summarised once
                 per_part.append(kept)
                 continue
             done = _summaries(run, sets, fid=fid, fitted=fitted, total=n_outputs)
             if run.key is not None:
-                _PART_FITS[run.key] = done
-                while len(_PART_FITS) > PART_FITS:
-                    _PART_FITS.popitem(last=False)
+                KEPT.put(run.key, done)
             per_part.append(done)
         if len(runs) == 1:
             results.append(per_part[0])
@@ -366,31 +347,6 @@ def _summaries(
         )
         per_set.append(result.model_copy(update={"fidelity": fid}))
     return per_set
-
-
-def _call_digest(
-    batch: Prepared,
-    sets: Sequence[_Set],
-    fid: Fidelity,
-    loss: str,
-    huber_delta: float,
-    log_space: bool,
-) -> bytes:
-    """What a part's fit in this call depends on besides the part: rows, sets, settings."""
-    h = hashlib.sha256()
-    for name in ("x", "y_raw", "mask"):
-        h.update(np.ascontiguousarray(batch.arrays[name]).tobytes())
-    settings = (
-        [(st.seed, st.first, st.prepared.groups, st.prepared.reason) for st in sets],
-        fid.model_dump_json(),
-        loss,
-        huber_delta,
-        log_space,
-        _fit.REPROJECT,
-        _fit.DAMPING,
-    )
-    h.update(repr(settings).encode())
-    return h.digest()
 
 
 def _warm(
