@@ -36,6 +36,15 @@ class GroupedRows(Protocol):
     def y(self) -> tuple[np.ndarray, ...]: ...
 
 
+@dataclass(frozen=True)
+class Rows:
+    """Plain grouped rows (a :class:`GroupedRows`), as the fitter builds them itself."""
+
+    groups: tuple[str, ...]
+    X: tuple[np.ndarray, ...]
+    y: tuple[np.ndarray, ...]
+
+
 def row_bucket(n: int) -> int:
     """Padded row count: ``bucket(n)`` up to 64 rows, then a multiple of 2^(⌊log₂ n⌋ − 3).
 

@@ -21,7 +21,7 @@ import numpy as np
 from sld.errors import FitError
 
 from . import _fit
-from ._data import GroupedRows, Prepared, prepare
+from ._data import GroupedRows, Prepared, Rows, prepare
 from ._fidelity import Fidelity, subsample
 from ._fit import Loss, _check_options, _interpreter_runner, compiled_law, run_lm, starting_points
 from ._lm import initial_carry
@@ -31,13 +31,6 @@ from ._program import CompiledLaw
 from ._result import FitResult, failed, summarise
 
 _DTYPES = {"float64": np.float64, "float32": np.float32}
-
-
-@dataclass(frozen=True)
-class _Rows:
-    groups: tuple[str, ...]
-    X: tuple[np.ndarray, ...]
-    y: tuple[np.ndarray, ...]
 
 
 @dataclass(frozen=True)
@@ -167,7 +160,7 @@ def fit_many_sets(
             X += list(rows.X)
             y += list(rows.y)
         sets.append(_Set(prepared=prepared, seed=set_seed, first=first))
-    batch = prepared_rows(_Rows(tuple(groups), tuple(X), tuple(y))) if groups else None
+    batch = prepared_rows(Rows(tuple(groups), tuple(X), tuple(y))) if groups else None
     dtype = _DTYPES[fid.dtype]
     device: dict[tuple[int, ...], dict[str, Any]] = {}  # a part's outputs → its device arrays
 

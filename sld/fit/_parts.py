@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import sympy
 
+from ._data import Rows
 from ._program import _slot_order
 from ._result import FitResult
 
@@ -98,17 +99,10 @@ def part_law(law: Any, outputs: Sequence[int]) -> PartLaw:
     )
 
 
-@dataclass(frozen=True)
-class _Columns:
-    groups: tuple[str, ...]
-    X: tuple[np.ndarray, ...]
-    y: tuple[np.ndarray, ...]
-
-
-def part_rows(rows: Any, outputs: Sequence[int]) -> _Columns:
+def part_rows(rows: Any, outputs: Sequence[int]) -> Rows:
     """Grouped rows (:class:`sld.fit.GroupedRows`) with only the output columns ``outputs``."""
     cols = list(outputs)
-    return _Columns(
+    return Rows(
         groups=tuple(rows.groups),
         X=tuple(rows.X),
         y=tuple(np.asarray(y, dtype=np.float64)[:, cols] for y in rows.y),
@@ -211,9 +205,6 @@ class KeptParts:
 
     def clear(self) -> None:
         self._kept.clear()
-
-    def __len__(self) -> int:
-        return len(self._kept)
 
 
 KEPT = KeptParts(4096)
