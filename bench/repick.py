@@ -8,13 +8,16 @@
     python bench/repick.py BENCH_DIR/runs/*/ --windows 0,0.25,0.5 --heldout  # fit windows
     python bench/repick.py BENCH_DIR/runs/*/ --polish 800 --heldout  # polished fits
     python bench/repick.py BENCH_DIR/runs/*/ --simpler off --heldout  # no simpler front
+    python bench/repick.py RUN_DIR/ --add "L = E + A/N**a + B/D**b" --heldout  # a law the search missed
 
 For each finished run directory: its stored population and every fully scored law it
 dropped go through :func:`sld.evolve.pick.pick_law` with the run's own settings
 (``--per-shape`` overrides the cap on laws of one shape; ``--candidates`` the pool
 size; ``--windows`` the fit-window shares; ``--polish`` the polish of the pick's fold
 fits, which the held-out fit then uses too, so a law chosen again is scored again;
-``--simpler`` whether the pool takes the simpler front, :func:`sld.evolve.pick.simpler_front`). The
+``--simpler`` whether the pool takes the simpler front, :func:`sld.evolve.pick.simpler_front`;
+``--add LAW``, repeatable, puts a law the search may never have found into the pool beside its
+own, to tell a search that missed a law from a pick that would pass it over). The
 pick reads training rows only. The run's report already holds the held-out R² of the
 law it chose; ``--heldout`` fits a newly chosen law on every training row and
 scores it on the test rows, as the report does, for this table only: nothing here feeds
@@ -37,10 +40,13 @@ import time
 from pathlib import Path
 
 from sld.config import RunConfig
-from sld.evolve.pick import PickSettings, pick_law
+from sld.evolve._resume import member_from_fitted
+from sld.evolve.pick import PickSettings, confirmed_reports, pick_among, pick_law, pick_pool
 from sld.report import read_run
 from sld.scoring import heldout_score, parse_for_task
 from sld.store import RunReader
+
+ADDED_IDS = 10**6  # --add laws get ids this far past the pool's, so no stored law shares one
 
 
 def repick(
@@ -56,6 +62,7 @@ def repick(
     windows: tuple[float, ...] | None = None,
     polish: int | None = None,
     simpler: bool | None = None,
+    add: tuple[str, ...] = (),
 ) -> dict:
     """The old and the new pick of one finished run (and their test R² when asked)."""
     report = json.loads((run / "report.json").read_text())
@@ -84,7 +91,22 @@ def repick(
     with RunReader.open(run) as reader:
         record = read_run(reader)
         fitted = reader.fitted()
-    new = pick_law(record.population, task, settings, fitted=fitted)
+    if add:
+        pool = pick_pool(
+            record.population,
+            task,
+            archive=[m for m in map(member_from_fitted, fitted) if m is not None],
+            candidates=settings.candidates,
+            per_shape=settings.per_shape,
+            max_params=settings.max_params,
+            simpler=settings.simpler,
+        )
+        first = max([cid for cid, _ in pool], default=0) + ADDED_IDS
+        extra = [(first + i, parse_for_task(text, task)) for i, text in enumerate(add)]
+        known = confirmed_reports(fitted, restarts=settings.restarts, polish=settings.polish)
+        new = pick_among([*pool, *extra], task, settings, known=known)
+    else:
+        new = pick_law(record.population, task, settings, fitted=fitted)
     seconds = time.perf_counter() - started
     laws = {e.id: e.law for e in new.entries}
     stored = {e["id"]: e for e in report["pick"]["ranked"]}
@@ -183,6 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--simpler", choices=["on", "off"], help="the pool takes the simpler front (default: on)"
     )
+    parser.add_argument(
+        "--add",
+        action="append",
+        default=[],
+        metavar="LAW",
+        help="a law to put in the pool beside the run's own (repeatable)",
+    )
     parser.add_argument("--heldout", action="store_true", help="score a new pick on test rows")
     args = parser.parse_args(argv)
     rows = []
@@ -204,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                 else tuple(float(w) for w in args.windows.split(",")),
                 polish=args.polish,
                 simpler=None if args.simpler is None else args.simpler == "on",
+                add=tuple(args.add),
             )
         )
         print(re.sub(r"\s+", " ", json.dumps(rows[-1])), flush=True)
