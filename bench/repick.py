@@ -40,13 +40,12 @@ import time
 from pathlib import Path
 
 from sld.config import RunConfig
-from sld.evolve._resume import member_from_fitted
-from sld.evolve.pick import PickSettings, confirmed_reports, pick_among, pick_law, pick_pool
+from sld.evolve.pick import PickSettings, pick_law
 from sld.report import read_run
 from sld.scoring import heldout_score, parse_for_task
 from sld.store import RunReader
 
-ADDED_IDS = 10**6  # --add laws get ids this far past the pool's, so no stored law shares one
+ADDED_IDS = 10**9  # --add laws' ids: far past any run's candidate ids, so none is shared
 
 
 def repick(
@@ -91,22 +90,8 @@ def repick(
     with RunReader.open(run) as reader:
         record = read_run(reader)
         fitted = reader.fitted()
-    if add:
-        pool = pick_pool(
-            record.population,
-            task,
-            archive=[m for m in map(member_from_fitted, fitted) if m is not None],
-            candidates=settings.candidates,
-            per_shape=settings.per_shape,
-            max_params=settings.max_params,
-            simpler=settings.simpler,
-        )
-        first = max([cid for cid, _ in pool], default=0) + ADDED_IDS
-        extra = [(first + i, parse_for_task(text, task)) for i, text in enumerate(add)]
-        known = confirmed_reports(fitted, restarts=settings.restarts, polish=settings.polish)
-        new = pick_among([*pool, *extra], task, settings, known=known)
-    else:
-        new = pick_law(record.population, task, settings, fitted=fitted)
+    extra = [(ADDED_IDS + i, parse_for_task(text, task)) for i, text in enumerate(add)]
+    new = pick_law(record.population, task, settings, fitted=fitted, extra=extra)
     seconds = time.perf_counter() - started
     laws = {e.id: e.law for e in new.entries}
     stored = {e["id"]: e for e in report["pick"]["ranked"]}

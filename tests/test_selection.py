@@ -20,6 +20,7 @@ from sld.evolve.pick import (
     PICK_STATE,
     PickSettings,
     confirmed_reports,
+    pick_law,
     pick_pool,
     simpler_front,
 )
@@ -512,6 +513,26 @@ def test_the_pick_pool_takes_a_simpler_law_the_walk_left_out(tmp_path):
     walk = pick_pool(population, task, per_shape=1, simpler=False)
     assert [cid for cid, _ in walk] == [1, 3]
     assert [cid for cid, _ in pick_pool(population, task, per_shape=1)] == [1, 3, 2]
+
+
+def test_laws_given_beside_the_pool_are_picked_among_on_the_same_terms(tmp_path):
+    task = _task(_csv(tmp_path, perturb=False))
+    population = Population(islands=1)
+    population.add(_member(1, "E + A*N**a*D**b", error=0.05))
+    settings = PickSettings(seed=4, candidates=4, restarts=4, bootstrap=2, bootstrap_restarts=2)
+    alone = pick_law(population, task, settings)
+    given = parse_for_task(LAWS[0], task)
+    both = pick_law(population, task, settings, extra=[(10**9, given)])
+    assert [e.id for e in alone.entries] == [1]
+    assert sorted(e.id for e in both.entries) == [1, 10**9]
+    entry = {e.id: e for e in both.entries}
+    # the pool's own law is scored as it was without the given one
+    assert entry[1].folds == alone.entries[0].folds
+    assert entry[10**9].folds == final_pick([(7, given)], task, **_SETTINGS).entries[0].folds
+    assert both.chosen in entry
+
+
+_SETTINGS = dict(seed=4, restarts=4, bootstrap=2, bootstrap_restarts=2)
 
 
 def test_a_pick_outside_the_population_is_the_chosen_law(tmp_path):

@@ -180,9 +180,12 @@ def pick_law(
     settings: PickSettings,
     *,
     fitted: Sequence[FittedRow] = (),
+    extra: Sequence[tuple[int, Law]] = (),
 ) -> PickReport:
     """The final pick among the laws :func:`pick_pool` chooses from ``population`` and the
-    run's stored fits ``fitted`` (every fully scored law, as its ``archive``).
+    run's stored fits ``fitted`` (every fully scored law, as its ``archive``), and the (id, law)
+    pairs ``extra`` after them (laws the search did not bring, for ``bench/repick.py --add``;
+    their ids must be new to the run).
 
     A law the search confirmed at the pick's restarts (:func:`confirmed_reports`) keeps
     that score instead of being re-fitted on the folds (confirmations ran at the run's
@@ -199,7 +202,7 @@ def pick_law(
         simpler=settings.simpler,
     )
     known = confirmed_reports(fitted, restarts=settings.restarts, polish=settings.polish)
-    return pick_among(pool, task, settings, known=known)
+    return pick_among([*pool, *extra], task, settings, known=known)
 
 
 def pick_among(
