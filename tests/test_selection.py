@@ -528,11 +528,9 @@ def test_laws_given_beside_the_pool_are_picked_among_on_the_same_terms(tmp_path)
     entry = {e.id: e for e in both.entries}
     # the pool's own law is scored as it was without the given one
     assert entry[1].folds == alone.entries[0].folds
-    assert entry[10**9].folds == final_pick([(7, given)], task, **_SETTINGS).entries[0].folds
+    one = final_pick([(7, given)], task, seed=4, restarts=4, bootstrap=2, bootstrap_restarts=2)
+    assert entry[10**9].folds == one.entries[0].folds
     assert both.chosen in entry
-
-
-_SETTINGS = dict(seed=4, restarts=4, bootstrap=2, bootstrap_restarts=2)
 
 
 def test_a_pick_outside_the_population_is_the_chosen_law(tmp_path):
