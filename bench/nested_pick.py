@@ -17,6 +17,8 @@ task's training rows (in the window that pick kept) and scored on the slice: its
 * ``steady``: among the plausible laws (two or more), the one whose extrapolation moves
   least as the folds add rows (step 6, :func:`sld.scoring._steady.extrapolation_drift`,
   at the card's probe); otherwise step 5's law;
+* ``relative``: as ``steady``, by the relative drift (drift over drift plus the law's
+  own move past the rows: :func:`sld.scoring._steady.extrapolation_drift`, ``relative``);
 * ``best``: the pool's highest pseudo-test R² (a ceiling, not a rule).
 
 A run's cell is its rule's pseudo-test R², clipped to [-1, 1]; the table gives the mean
@@ -52,7 +54,7 @@ from sld.fit import fit_many
 from sld.scoring import evaluate, parse_for_task
 from sld.scoring._plausible import choose_among, plausible_laws
 
-RULES = ("leader", "fewest", "consensus", "steady", "best")
+RULES = ("leader", "fewest", "consensus", "steady", "relative", "best")
 
 
 def measure(run: Path, *, as_run: bool = False) -> dict[str, Any]:
@@ -93,12 +95,13 @@ def measure(run: Path, *, as_run: bool = False) -> dict[str, Any]:
     # step 6's order: step 5's sort by parameter count, stable
     ids = [entries[i].id for i in sorted(plausible, key=lambda i: entries[i].n_params)]
     measured: dict[str, list[float]] = {}
-    for rule in ("consensus", "steady"):
+    for rule in ("consensus", "steady", "relative"):
         step6 = choose_among(
             [laws[c] for c in ids],
             windowed,
             consensus=rule == "consensus",
-            steady=rule == "steady",
+            steady=rule in ("steady", "relative"),
+            relative=rule == "relative",
             seed=settings.seed,
             restarts=settings.restarts,
         )
@@ -113,6 +116,7 @@ def measure(run: Path, *, as_run: bool = False) -> dict[str, Any]:
         "plausible": [entries[i].id for i in plausible],
         "distances": measured.get("consensus", []),
         "drifts": measured.get("steady", []),
+        "relative_drifts": measured.get("relative", []),
         "r2": {str(c): v for c, v in r2.items()},
         "n_params": {str(c): len(law.parameters) for c, law in pool},
         "chosen": chosen,

@@ -298,7 +298,7 @@ def test_among_two_or_more_plausible_laws_the_pick_is_the_steadiest_extrapolatio
     asked: list[tuple[str, list[int]]] = []
 
     def answers(kind, values):
-        def measure(laws, task, *, seed, restarts, probe):
+        def measure(laws, task, *, seed, restarts, probe, relative=False):
             asked.append((kind, [by_text[law.text] for law in laws]))
             return [values[by_text[law.text]] for law in laws]
 
@@ -342,6 +342,8 @@ def test_extrapolation_drift_reads_training_inputs_only_and_a_law_that_bends_dri
     laws = [parse_for_task(t, clean) for t in texts]
     drift = extrapolation_drift(laws, clean, seed=3, restarts=4)
     assert drift == extrapolation_drift(laws, perturbed, seed=3, restarts=4)  # no test label
+    share = extrapolation_drift(laws, clean, seed=3, restarts=4, relative=True)
+    assert share == extrapolation_drift(laws, perturbed, seed=3, restarts=4, relative=True)
     assert drift[0] == pytest.approx(drift[1], rel=1e-4) and 0 < drift[0] < math.inf
     # rows from a power law: the law settles as rows come, a cubic in log N swings past them
     rng = np.random.default_rng(0)
@@ -359,6 +361,30 @@ def test_extrapolation_drift_reads_training_inputs_only_and_a_law_that_bends_dri
     )
     settled, swung = extrapolation_drift([power, cubic], task, seed=1, restarts=8)
     assert settled < swung / 3
+
+
+def test_relative_drift_reads_the_drift_against_the_laws_own_move_past_the_rows():
+    rng = np.random.default_rng(0)
+    n = np.geomspace(1e6, 1e9, 40)
+    loss = 1.7 + 400 * n**-0.3 + rng.normal(0, 0.003, len(n))
+    frame = pd.DataFrame({"N": n, "loss": loss, "split": np.where(n > 5e8, "test", "train")})
+    task = load_task(frame, inputs=["N"], outputs=["loss"], validation_scale="N")
+    texts = ("E + A/N**a", "A + B*log(N) + C*log(N)**2 + D*log(N)**3", "A + B*exp(-N/C)")
+    power, cubic, flat = (parse_for_task(t, task) for t in texts)
+    laws = [power, cubic, flat]
+    drift = extrapolation_drift(laws, task, seed=1, restarts=8)
+    share = extrapolation_drift(laws, task, seed=1, restarts=8, relative=True)
+    assert all(0 <= s <= 1 for s in share)
+    # exp(-N/C) has died out past the rows: it does not move, so all its drift is disagreement
+    assert share[2] == pytest.approx(1.0, abs=1e-9)
+    assert share[0] < share[1] < share[2] and share[0] < 0.05
+    for d, s in zip(drift, share, strict=True):  # drift / (drift + move), move >= 0
+        assert s >= d / (d + 1e3) and (s == 0) == (d == 0)
+    # a validation scale read on a linear axis is not moved past the rows: no move, the drift as it is
+    linear = load_task(frame, inputs=["N"], outputs=["loss"], validation_scale="N", log_scale=False)
+    assert extrapolation_drift([power], linear, seed=1, restarts=4, relative=True) == (
+        extrapolation_drift([power], linear, seed=1, restarts=4)
+    )
 
 
 def test_consensus_distances_read_training_inputs_only_and_equal_laws_agree(tmp_path):

@@ -54,13 +54,22 @@ def probe_points(task: Task, *, probe: float) -> list[np.ndarray]:
         j = list(rows.inputs).index(scale)
         top = _spread(x[x[:, j] >= np.quantile(x[:, j], TOP)])
         steps = []
-        factors = (1.0, float(np.sqrt(probe)), probe) if task.log_scale.get(scale) else (1.0,)
-        for factor in factors:
+        for factor in probe_factors(task, probe=probe):
             moved = top.copy()
             moved[:, j] = moved[:, j] * factor
             steps.append(moved)
         points.append(np.concatenate(steps))
     return points
+
+
+def probe_factors(task: Task, *, probe: float) -> tuple[float, ...]:
+    """The factors the anchors are moved by along the validation scale, in the order of
+    :func:`probe_points`'s blocks: ``(1, sqrt(probe), probe)`` for a log-scale validation
+    scale, ``(1,)`` otherwise (a task with random folds has one block, its own rows)."""
+    scale = task.validation_scale
+    if scale is None or not task.log_scale.get(scale):
+        return (1.0,)
+    return (1.0, float(np.sqrt(probe)), probe)
 
 
 def consensus_distances(

@@ -72,21 +72,34 @@ class Choice:
 
 
 def choose_among(
-    laws: Sequence[Law], task: Task, *, consensus: bool, steady: bool, seed: int, restarts: int
+    laws: Sequence[Law],
+    task: Task,
+    *,
+    consensus: bool,
+    steady: bool,
+    seed: int,
+    restarts: int,
+    relative: bool = False,
 ) -> Choice:
     """Step 6 among ``laws``, the plausible laws in step 5's order (fewest parameters
     first): with ``consensus`` and at least :data:`CONSENSUS_LAWS`, the law nearest their
     median extrapolation; else with ``steady`` and at least :data:`STEADY_LAWS`, the law
-    of least drift; ties and no finite measure leave step 5's law (index 0)."""
+    of least drift (with ``relative``, of least relative drift:
+    :func:`sld.scoring._steady.extrapolation_drift`); ties and no finite measure leave
+    step 5's law (index 0)."""
+    probe = task.card.validation.probe
     if consensus and len(laws) >= CONSENSUS_LAWS:
-        measure, noun = consensus_distances, "distance"
-        says = "nearest ({:.3g} std) the median extrapolation"
+        noun, says = "distance", "nearest ({:.3g} std) the median extrapolation"
+        values = consensus_distances(laws, task, seed=seed, restarts=restarts, probe=probe)
     elif steady and len(laws) >= STEADY_LAWS:
-        measure, noun = extrapolation_drift, "drift"
-        says = "steadiest extrapolation (drift {:.3g} std as the folds add rows)"
+        noun, says = "drift", "steadiest extrapolation (drift {:.3g} std as the folds add rows)"
+        if relative:
+            says = "steadiest extrapolation (relative drift {:.3g} as the folds add rows)"
+        values = extrapolation_drift(
+            laws, task, seed=seed, restarts=restarts, probe=probe, relative=relative
+        )
     else:
         return Choice(0, [])
-    values = measure(laws, task, seed=seed, restarts=restarts, probe=task.card.validation.probe)
     k = min(range(len(laws)), key=lambda k: values[k])  # ties: step 5's order
     if not math.isfinite(values[k]) or k == 0:
         return Choice(0, values)
