@@ -92,9 +92,8 @@ def choose_among(
         noun, says = "distance", "nearest ({:.3g} std) the median extrapolation"
         values = consensus_distances(laws, task, seed=seed, restarts=restarts, probe=probe)
     elif steady and len(laws) >= STEADY_LAWS:
-        noun, says = "drift", "steadiest extrapolation (drift {:.3g} std as the folds add rows)"
-        if relative:
-            says = "steadiest extrapolation (relative drift {:.3g} as the folds add rows)"
+        measured = "relative drift {:.3g}" if relative else "drift {:.3g} std"
+        noun, says = "drift", "steadiest extrapolation (" + measured + " as the folds add rows)"
         values = extrapolation_drift(
             laws, task, seed=seed, restarts=restarts, probe=probe, relative=relative
         )
