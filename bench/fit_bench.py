@@ -338,7 +338,7 @@ def run_population(
         share = 1.0 - len(worse) / max(len(pairs), 1)
         print(
             f"{name}: {len(laws)} laws, {restarts} restarts, {len(task.train.groups)} groups, "
-            f"reproject={_fit.REPROJECT}, damping={_fit.DAMPING}, max_iter={max_iter}, polish={polish}, {dtype}, "
+            f"reproject={_fit.REPROJECT}, damping={_fit.DAMPING}, log_scales={_fit.LOG_SCALES}, max_iter={max_iter}, polish={polish}, {dtype}, "
             f"backend={jax.default_backend()}:\n"
             f"  ours  {len(laws) / t_ours:.2f} laws/s end to end ({t_ours:.1f} s, {compile_s:.1f} s of it compiling), "
             f"{len(laws) / t_warm:.2f} laws/s once compiled ({t_warm:.1f} s); "
@@ -397,8 +397,14 @@ def main() -> None:
     ap.add_argument(
         "--damping",
         choices=["marquardt", "levenberg"],
-        default="levenberg",
-        help="LM damping (sld.fit._lm.lm_run): λ·I (sld's), or λ·D² scaled by diag(JᵀJ)",
+        default="marquardt",
+        help="LM damping (sld.fit._lm.lm_run): λ·D² scaled by diag(JᵀJ) (sld's), or λ·I",
+    )
+    ap.add_argument(
+        "--log-scales",
+        choices=["on", "off"],
+        default="on",
+        help="move scale-like coefficients in log|p| (sld.fit._lm.lm_run; on: sld's)",
     )
     ap.add_argument(
         "--max-iter", type=int, default=200, help="LM iterations per fit (scipy: 100·P evaluations)"
@@ -425,6 +431,7 @@ def main() -> None:
     args = ap.parse_args()
     _fit.REPROJECT = args.reproject
     _fit.DAMPING = args.damping
+    _fit.LOG_SCALES = args.log_scales == "on"
     if args.mode == "single":
         run_single(args.restarts, args.seed)
     else:

@@ -377,3 +377,48 @@ def test_fit_records_its_polish_and_is_never_worse_for_it() -> None:
     assert short.iterations == 3 < polished.iterations
     for g in rows.groups:
         assert polished.group_loss[g] < short.group_loss[g]
+
+
+@pytest.mark.parametrize(
+    ("expr", "inputs", "scales"),
+    [
+        (((A / N) ** a + b / D) ** c, ["N", "D"], {"A", "b"}),  # Kaplan's coefficients
+        (E + A / N**a, ["N"], set()),  # E and A are linear: projected, not moved
+        (E + A * (c - k + sp.log(N)) ** 2, ["N"], set()),  # k is a shift, not a scale
+        (E + A / (1 + k / sp.sqrt(N)), ["N"], {"k"}),  # k scales 1/√N in a denominator
+        ((E - k * N) ** 2 + sp.exp(-a * N), ["N"], {"k"}),  # −k·N: a constant factor passes
+        (E + A * sp.exp(-a * N), ["N"], set()),  # a is in an exponent
+    ],
+    ids=["kaplan", "linear", "shift", "denominator", "negated", "exponent"],
+)
+def test_scale_slots_are_coefficients_inside_a_nonlinear_form(expr, inputs, scales) -> None:
+    compiled = compile_law(make_law([expr], inputs))
+    named = dict(zip(compiled.slot_names, compiled.program.scale_like, strict=True))
+    assert {name for name, on in named.items() if on} == scales
+
+
+def kaplan_rows(*, seed: int = 0) -> Rows:
+    """L = ((8.8e13/N)**0.8 + 5.4e13/D)**0.095 (Kaplan et al.'s constants) on a grid, 0.1 % noise."""
+    rng = np.random.default_rng(seed)
+    n, d = np.meshgrid(np.logspace(6.5, 9.5, 7), np.logspace(8.5, 11, 6))
+    X = np.column_stack([n.ravel(), d.ravel()])
+    y = ((8.8e13 / X[:, 0]) ** 0.8 + 5.4e13 / X[:, 1]) ** 0.095
+    y = y * (1 + 1e-3 * rng.standard_normal(y.shape))
+    return Rows(("all",), (X,), (y[:, None],))
+
+
+@pytest.mark.parametrize("log_scales", [True, False])
+def test_kaplan_form_fits_from_cold_starts_when_its_coefficients_move_in_log(
+    monkeypatch, log_scales
+) -> None:
+    # The loss is flat along a·log A: moved in A, the coefficients (true values near 1e14,
+    # starts at most 1e3) never leave their starts; moved in log|A|, every fit finds the law.
+    monkeypatch.setattr(fit_internals, "LOG_SCALES", log_scales)
+    monkeypatch.setattr(fit_internals, "DAMPING", "marquardt")
+    law = make_law([((A / N) ** a + b / D) ** c], ["N", "D"])
+    fit = fit_law(law, kaplan_rows(), restarts=16, seed=0)
+    found = fit.parameters["all"]
+    recovered = fit.train_loss < 1e-4 and abs(found["c"] - 0.095) < 0.01
+    assert recovered == log_scales, (fit.train_loss, found)
+    if log_scales:
+        assert 13.5 < np.log10(found["A"]) < 14.5 and 13.2 < np.log10(found["b"]) < 14.2

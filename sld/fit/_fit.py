@@ -36,7 +36,8 @@ JacobianMode = Literal["forward", "jacfwd"]
 _COMPILED: dict[tuple[Any, ...], Any] = {}
 _LAWS: dict[tuple[Any, ...], CompiledLaw] = {}
 REPROJECT: Reproject = "exact"  # lm_run's projection; the bench also times "affine" and "none"
-DAMPING: Damping = "levenberg"  # lm_run's damping; the bench also runs "marquardt" (README, Speed)
+DAMPING: Damping = "marquardt"  # lm_run's damping; the bench also runs "levenberg" (README, Speed)
+LOG_SCALES = True  # lm_run moves the program's scale-like slots in log|p| (README, Speed)
 TIME_CHUNK = 20  # iterations between wall-clock checks when a time limit is set
 
 
@@ -98,7 +99,11 @@ def _runner(
             return (*model_of(p, data["x"]), work)
 
         options: dict[str, Any] = dict(
-            loss=loss, log_space=log_space, reproject=REPROJECT, damping=DAMPING
+            loss=loss,
+            log_space=log_space,
+            reproject=REPROJECT,
+            damping=DAMPING,
+            scale=scale_mask(program.scale_like, program.n_params),
         )
         out = lm_run(carry, data, linear, stop_at, fresh, model, **options)
         if not polish:
@@ -106,6 +111,15 @@ def _runner(
         return lm_polish(out, data, linear, polish_to, model, **options)
 
     return jax.jit(run)
+
+
+def scale_mask(scale_like: tuple[bool, ...], n_params: int) -> jax.Array | None:
+    """The slots ``lm_run`` moves in log|p|: (P,) bool, or None when none is (or ``LOG_SCALES`` is off)."""
+    if not LOG_SCALES or not any(scale_like):
+        return None
+    mask = np.zeros(n_params, dtype=bool)
+    mask[: len(scale_like)] = scale_like
+    return jnp.asarray(mask)
 
 
 def _shape_key(tree: Any) -> tuple[Any, ...]:
@@ -286,6 +300,7 @@ def fit_law(
         jacobian,
         REPROJECT,
         DAMPING,
+        LOG_SCALES,
         polish > 0,
     )
     out, compile_seconds = run_lm(
@@ -344,7 +359,11 @@ def _interpreter_runner(
     ) -> dict[str, jax.Array]:
         model, first = interpreter_model(code, data["x"], registers=registers)
         options: dict[str, Any] = dict(
-            loss=loss, log_space=log_space, reproject=REPROJECT, damping=DAMPING
+            loss=loss,
+            log_space=log_space,
+            reproject=REPROJECT,
+            damping=DAMPING,
+            scale=code["scale"] if LOG_SCALES else None,
         )
         out = lm_run(
             carry, data, code["linear"], stop_at, fresh, model, work=first(carry["p"]), **options

@@ -30,6 +30,13 @@ follows Nielsen's rule::
     rejected:  λ ← λ · ν,                         ν ← 2ν
     ρ = (F(p) − F(p + δ)) / (½ δᵀ(λD²δ − Jᵀr))
 
+Coefficients inside a nonlinear form (``A`` in ``((A/N)**a + B/D)**c``: the
+program's ``scale_like`` slots) are moved in u = log|p|, their sign kept from the
+start (restarts start with both signs): the loss is flat along a·log A there, a
+straight valley in log A and a curved one in A, and fitted in A such laws never
+leave their start (README, "Speed"). The model in u is f(sign·eᵘ) with Jacobian
+column ∂f/∂p · p; the carry and the result are in p.
+
 A restart converges when a step changes every parameter by less than
 ``xtol·(|p| + xtol)``, an accepted step lowers F by less than ``ftol·F``, or
 max|∇ loss| ≤ ``gtol``. A restart whose residuals turn non-finite simply has
@@ -166,6 +173,7 @@ def lm_run(
     reproject: Reproject = "exact",
     damping: Damping = "levenberg",
     work: Any = (),
+    scale: jax.Array | None = None,
 ) -> dict[str, jax.Array]:
     """Run LM from ``carry`` until every restart stops or ``stop_at`` total iterations.
 
@@ -181,8 +189,26 @@ def lm_run(
     projection after the first call.
     ``damping``: ``"levenberg"`` damps λ·I, ``"marquardt"`` λ·D² (module docstring).
     ``work``: the model's first workspace.
+    ``scale``: (P,) bool, the slots moved in u = log|p| (module docstring); None: none.
     Returns the carry plus F (G,R) and g = Jᵀr (G,R,P) at the final point.
     """
+    if scale is not None:  # move scale-like slots in log|p|; back to p on the way out
+        sign = jnp.where(carry["p"] < 0.0, -1.0, 1.0)
+        out = lm_run(
+            {**carry, "p": to_log(carry["p"], scale)},
+            data,
+            linear,
+            stop_at,
+            fresh,
+            log_model(model, scale, sign),
+            loss=loss,
+            log_space=log_space,
+            reproject=reproject,
+            damping=damping,
+            work=work,
+        )
+        p = from_log(out["p"], scale, sign)
+        return {**out, "p": p, "g": jnp.where(scale, out["g"] / p, out["g"])}
     p = carry["p"]
     projected, work = project_linear(p, model, data, linear, work)
     p = jnp.where(fresh, projected, p)
@@ -351,6 +377,28 @@ def lm_run(
         F=jnp.where(good, s["F"], jnp.inf),
         g=s["g"],
     )
+
+
+def to_log(p: jax.Array, scale: jax.Array) -> jax.Array:
+    """u = log|p| on the scale slots, p elsewhere (a zero stays at u = −∞: it cannot move)."""
+    return jnp.where(scale, jnp.log(jnp.abs(jnp.where(scale, p, 1.0))), p)
+
+
+def from_log(u: jax.Array, scale: jax.Array, sign: jax.Array) -> jax.Array:
+    """p = sign·exp(u) on the scale slots, u elsewhere."""
+    return jnp.where(scale, sign * jnp.exp(jnp.where(scale, u, 0.0)), u)
+
+
+def log_model(model: Model, scale: jax.Array, sign: jax.Array) -> Model:
+    """The model in u: f(p(u)) and ∂f/∂u = ∂f/∂p · p on the scale slots (the chain rule)."""
+
+    def in_u(u: jax.Array, work: Any) -> tuple[jax.Array, jax.Array, Any]:
+        p = from_log(u, scale, sign)
+        f, jf, work = model(p, work)
+        factor = jnp.where(scale, p, 1.0)[:, :, None, None, :]
+        return f, jf * factor, work
+
+    return in_u
 
 
 def _group_best(F: jax.Array, good: jax.Array) -> jax.Array:

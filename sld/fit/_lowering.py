@@ -282,6 +282,8 @@ def lower(
             par_a[j, k], par_d[j, k] = u, 2 * u + s
     linear = np.zeros(P, dtype=bool)
     linear[: program.n_params] = program.linear
+    scale = np.zeros(P, dtype=bool)
+    scale[: len(program.scale_like)] = program.scale_like
     arrays.update(
         use_a=use_a,
         use_d=use_d,
@@ -292,5 +294,6 @@ def lower(
         n_params=np.asarray(program.n_params, dtype=np.int32),
         h_n=np.asarray(n_pre, dtype=np.int32),
         linear=linear,
+        scale=scale,
     )
     return Instructions(arrays=arrays, n_instructions=count, n_registers=S, n_params=P)

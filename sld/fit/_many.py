@@ -198,6 +198,7 @@ def fit_many_sets(
             log_space,
             _fit.REPROJECT,
             _fit.DAMPING,
+            _fit.LOG_SCALES,
             polished,
         )
         out, compile_seconds = run_lm(
@@ -227,7 +228,11 @@ def fit_many_sets(
         if not digest:
             described = [(st.seed, st.first, st.prepared.groups, st.prepared.reason) for st in sets]
             settings = (described, fid.model_dump_json(), loss, huber_delta, log_space)
-            digest.append(call_digest(batch.arrays, (*settings, _fit.REPROJECT, _fit.DAMPING)))
+            digest.append(
+                call_digest(
+                    batch.arrays, (*settings, _fit.REPROJECT, _fit.DAMPING, _fit.LOG_SCALES)
+                )
+            )
         return digest[0]
 
     pending: list[list[FitResult] | tuple[list[str], Parts, list[_Run | list[FitResult]]]] = []

@@ -28,6 +28,7 @@ def lm_polish(
     reproject: Reproject = "exact",
     damping: Damping = "levenberg",
     work: Callable[[jax.Array], Any] = lambda p: (),
+    scale: jax.Array | None = None,
 ) -> dict[str, jax.Array]:
     """Carry each group's best restart on from :func:`lm_run`'s output, alone, to ``stop_at``.
 
@@ -39,7 +40,7 @@ def lm_polish(
     under the same loop; its new state is written back in its place. A group whose
     best restart already stopped (converged, stalled or stuck) is left as it was, bit
     for bit, and where none is active the loop does not run. ``work``: the model's
-    first workspace for points ``(G, 1, P)``.
+    first workspace for points ``(G, 1, P)``; ``scale``: as for :func:`lm_run`.
     """
     G = out["p"].shape[0]
     rows = jnp.arange(G)
@@ -73,6 +74,7 @@ def lm_polish(
         reproject=reproject,
         damping=damping,
         work=work(carry["p"]),
+        scale=scale,
     )
 
     moved = carry["active"][:, 0]  # the others keep their state to the last bit

@@ -61,6 +61,8 @@ class Program:
     ``linear[j]`` says the expressions are jointly affine in parameter j with a
     coefficient free of every linear parameter (variable projection applies);
     ``exponent_like[j]`` says parameter j appears in an exponent (``x**p``, ``exp(p…)``).
+    ``scale_like[j]`` says parameter j, neither linear nor exponent-like, only ever scales
+    something (:func:`scale_slots`): the fit moves it in log|p| (:mod:`sld.fit._lm`).
     """
 
     nodes: tuple[tuple[int, int, int, float], ...]
@@ -69,6 +71,7 @@ class Program:
     n_params: int
     linear: tuple[bool, ...]
     exponent_like: tuple[bool, ...]
+    scale_like: tuple[bool, ...] = ()
 
     @property
     def fingerprint(self) -> str:
@@ -237,6 +240,53 @@ def _linear_parameters(
     return tuple(j in kept for j in range(len(symbols)))
 
 
+def scale_slots(
+    nodes: Sequence[tuple[int, int, int, float]],
+    *,
+    n_params: int,
+    linear: Sequence[bool],
+    exponent_like: Sequence[bool],
+) -> tuple[bool, ...]:
+    """Which parameters only ever multiply something that is not a constant.
+
+    A node *scales* when it has a use and every use is a product with a non-constant
+    factor, or a product with a constant or a constant power (``−p``, ``1/p``, ``p²``) that
+    scales in turn. A parameter that scales and is neither linear nor exponent-like is a
+    coefficient inside a nonlinear form (``(A/N)**a``, ``C/sqrt(N)`` in a denominator):
+    the loss varies with it on a log scale, so the fit moves it in log|p|. A shift such as
+    ``C`` in ``(c − C + log x)**2`` has an additive use and is not one.
+    """
+    users: dict[int, list[int]] = {}
+    for i, (op, a, b, _c) in enumerate(nodes):
+        if op in (CONST, INPUT, PARAM):
+            continue
+        for operand in {a, b} - {-1}:
+            users.setdefault(operand, []).append(i)
+    memo: dict[int, bool] = {}
+
+    def scales(n: int) -> bool:
+        if n not in memo:
+            memo[n] = False  # the DAG is acyclic; this only guards the recursion
+            ok = bool(users.get(n))
+            for u in users.get(n, []):
+                op, a, b, _c = nodes[u]
+                if op == MUL:
+                    other = b if a == n else a
+                    ok = ok and (nodes[other][0] != CONST or scales(u))
+                elif op == POWC:
+                    ok = ok and scales(u)
+                else:
+                    ok = False
+            memo[n] = ok
+        return memo[n]
+
+    slot = {a: i for i, (op, a, _b, _c) in enumerate(nodes) if op == PARAM}
+    return tuple(
+        j in slot and not linear[j] and not exponent_like[j] and scales(slot[j])
+        for j in range(n_params)
+    )
+
+
 def compile_law(law: Any) -> CompiledLaw:
     """Compile a law (``expressions``, ``inputs``, ``parameters``) to a ``CompiledLaw``.
 
@@ -258,13 +308,18 @@ def compile_law(law: Any) -> CompiledLaw:
     builder = _Builder(inputs, [str(c) for c in canon])
     outputs = tuple(builder.walk(e) for e in exprs_c)
     expo = _exponent_symbols(exprs_c)
+    linear = _linear_parameters(exprs_c, canon)
+    exponent_like = tuple(str(c) in expo for c in canon)
     program = Program(
         nodes=tuple(builder.nodes),
         outputs=outputs,
         n_inputs=len(inputs),
         n_params=len(slots),
-        linear=_linear_parameters(exprs_c, canon),
-        exponent_like=tuple(str(c) in expo for c in canon),
+        linear=linear,
+        exponent_like=exponent_like,
+        scale_like=scale_slots(
+            builder.nodes, n_params=len(slots), linear=linear, exponent_like=exponent_like
+        ),
     )
     return CompiledLaw(program=program, slot_names=slots, inputs=inputs)
 
