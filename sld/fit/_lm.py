@@ -18,24 +18,24 @@ squared loss and r̃ = sign(r)·√(2δ|r| − δ²) beyond |r| > δ for Huber, 
 residual (Huber: the mean of 2·huber_δ).
 
 Each iteration solves (JᵀJ + λD²) δ = −Jᵀr per (group, restart). With
-``damping="levenberg"`` (the default) D² = I and λ₀ = τ·max diag(JᵀJ); with
-``"marquardt"`` D² is the running maximum of diag(JᵀJ) over the run (each entry at
-least ``DSQ_FLOOR`` times the largest) and λ₀ = τ, so a step does not depend on the
-parameters' units. Marquardt fits random laws faster and as well or better, but
-moved the search's picks down on 4 of 6 bench tasks, so it is not the default
-(README, "Speed"). A step is accepted when F drops, and λ
+``damping="levenberg"`` D² = I and λ₀ = τ·max diag(JᵀJ); with ``"marquardt"``
+D² is the running maximum of diag(JᵀJ) over the run (each entry at least
+``DSQ_FLOOR`` times the largest) and λ₀ = τ, so a step does not depend on the
+parameters' units. Which one a fit uses is ``sld.fit._fit.DAMPING`` (README,
+"Speed"). A step is accepted when F drops, and λ
 follows Nielsen's rule::
 
     accepted:  λ ← λ · max(1/3, 1 − (2ρ − 1)³),  ν ← 2
     rejected:  λ ← λ · ν,                         ν ← 2ν
     ρ = (F(p) − F(p + δ)) / (½ δᵀ(λD²δ − Jᵀr))
 
-Coefficients inside a nonlinear form (``A`` in ``((A/N)**a + B/D)**c``: the
-program's ``scale_like`` slots) are moved in u = log|p|, their sign kept from the
-start (restarts start with both signs): the loss is flat along a·log A there, a
-straight valley in log A and a curved one in A, and fitted in A such laws never
-leave their start (README, "Speed"). The model in u is f(sign·eᵘ) with Jacobian
-column ∂f/∂p · p; the carry and the result are in p.
+With ``scale`` (an option, off by default: ``sld.fit._fit.LOG_SCALES``, README
+"Speed"), coefficients inside a nonlinear form (``A`` in ``((A/N)**a + B/D)**c``:
+the program's ``scale_like`` slots) are moved in u = log|p|, their sign kept from
+the start (restarts start with both signs): the loss is flat along a·log A there,
+a straight valley in log A and a curved one in A, and fitted in A such laws never
+leave their start. The model in u is f(sign·eᵘ) with Jacobian column ∂f/∂p · p;
+the carry and the result are in p.
 
 A restart converges when a step changes every parameter by less than
 ``xtol·(|p| + xtol)``, an accepted step lowers F by less than ``ftol·F``, or
