@@ -30,8 +30,8 @@ import sympy as sp  # noqa: E402
 from scipy.optimize import least_squares  # noqa: E402
 
 from sld.fit import Fidelity, _fit, fit_law, fit_many  # noqa: E402
+from sld.fit._evaluate import evaluate  # noqa: E402
 from sld.fit._fit import _prepare_law, compiled_law, starting_points  # noqa: E402
-from sld.fit._program import evaluate  # noqa: E402
 
 TIDY = Path(os.environ.get("SLD_TIDY", "/work/shared/corpus-raw/tidy"))
 
@@ -404,7 +404,7 @@ def main() -> None:
         "--log-scales",
         choices=["on", "off"],
         default="off",
-        help="move scale-like coefficients in log|p| (sld.fit._lm.lm_run; off: sld's)",
+        help="move scale-like coefficients in log|p| (sld.fit._scales; off: sld's)",
     )
     ap.add_argument(
         "--max-iter", type=int, default=200, help="LM iterations per fit (scipy: 100·P evaluations)"

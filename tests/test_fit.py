@@ -422,3 +422,15 @@ def test_kaplan_form_fits_from_cold_starts_when_its_coefficients_move_in_log(
     assert recovered == log_scales, (fit.train_loss, found)
     if log_scales:
         assert 13.5 < np.log10(found["A"]) < 14.5 and 13.2 < np.log10(found["b"]) < 14.2
+
+
+def test_polish_runs_in_log_scales_on_its_one_restart_per_group(monkeypatch) -> None:
+    # the polish gathers one restart per group: the signs of its scale slots are read from
+    # those points, not from the batch's (a (G, R, P) sign on (G, 1, P) points fails to trace)
+    monkeypatch.setattr(fit_internals, "LOG_SCALES", True)
+    monkeypatch.setattr(fit_internals, "DAMPING", "marquardt")
+    law = make_law([((A / N) ** a + b / D) ** c], ["N", "D"])
+    short = fit_law(law, kaplan_rows(), restarts=4, seed=0, max_iter=20)
+    polished = fit_law(law, kaplan_rows(), restarts=4, seed=0, max_iter=20, polish=40)
+    assert polished.train_loss <= short.train_loss
+    assert polished.iterations > short.iterations

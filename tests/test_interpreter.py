@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from sld.fit._evaluate import evaluate
 from sld.fit._interpreter import interpret
 from sld.fit._lowering import POWL, lower
-from sld.fit._program import CompiledLaw, compile_law, evaluate
+from sld.fit._program import CompiledLaw, compile_law
 
 x, y = sp.symbols("x y", real=True)
 a, b, c, d = sp.symbols("a b c d", real=True)

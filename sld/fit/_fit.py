@@ -22,12 +22,13 @@ from sld.compile_cache import enable_compile_cache
 from sld.errors import FitError
 
 from ._data import GroupedRows, Prepared, initial_points, prepare
+from ._evaluate import evaluate
 from ._fidelity import Fidelity
 from ._interpreter import interpreter_model
 from ._lm import Damping, Reproject, initial_carry, lm_run
 from ._parts import merge_parts, output_parts, part_law, part_rows
 from ._polish import lm_polish
-from ._program import CompiledLaw, Program, compile_law, evaluate, parameter_vector
+from ._program import CompiledLaw, Program, compile_law, parameter_vector
 from ._result import FitResult, failed, summarise
 
 Loss = Literal["squared", "huber"]
@@ -37,8 +38,8 @@ _COMPILED: dict[tuple[Any, ...], Any] = {}
 _LAWS: dict[tuple[Any, ...], CompiledLaw] = {}
 REPROJECT: Reproject = "exact"  # lm_run's projection; the bench also times "affine" and "none"
 DAMPING: Damping = "levenberg"  # lm_run's damping; the bench also runs "marquardt" (README, Speed)
-# lm_run moves the program's scale-like slots in log|p|: measured with Marquardt, not the default
-# (README, Speed); bench/fit_bench.py --log-scales on turns it on
+# lm_run moves the program's scale-like slots in log|p| (sld.fit._scales): measured with Marquardt,
+# not the default (README, Speed); bench/fit_bench.py --log-scales on turns it on
 LOG_SCALES = False
 TIME_CHUNK = 20  # iterations between wall-clock checks when a time limit is set
 
@@ -100,12 +101,9 @@ def _runner(
         def model(p: jax.Array, work: Any) -> tuple[jax.Array, jax.Array, Any]:
             return (*model_of(p, data["x"]), work)
 
+        scale = jnp.asarray(program.scale_like) if LOG_SCALES and any(program.scale_like) else None
         options: dict[str, Any] = dict(
-            loss=loss,
-            log_space=log_space,
-            reproject=REPROJECT,
-            damping=DAMPING,
-            scale=scale_mask(program.scale_like, program.n_params),
+            loss=loss, log_space=log_space, reproject=REPROJECT, damping=DAMPING, scale=scale
         )
         out = lm_run(carry, data, linear, stop_at, fresh, model, **options)
         if not polish:
@@ -113,15 +111,6 @@ def _runner(
         return lm_polish(out, data, linear, polish_to, model, **options)
 
     return jax.jit(run)
-
-
-def scale_mask(scale_like: tuple[bool, ...], n_params: int) -> jax.Array | None:
-    """The slots ``lm_run`` moves in log|p|: (P,) bool, or None when none is (or ``LOG_SCALES`` is off)."""
-    if not LOG_SCALES or not any(scale_like):
-        return None
-    mask = np.zeros(n_params, dtype=bool)
-    mask[: len(scale_like)] = scale_like
-    return jnp.asarray(mask)
 
 
 def _shape_key(tree: Any) -> tuple[Any, ...]:

@@ -4,7 +4,7 @@ Each law's ``Program`` is lowered on the host to fixed-length instruction arrays
 (:mod:`sld.fit._lowering`: operand kinds, hoisted instructions, use tables, padded
 sizes); one jitted interpreter runs any of them. Instruction ``i`` writes slot ``i``
 with its value v and the partials da = ∂v/∂a, db = ∂v/∂b (one ``lax.switch`` branch
-per opcode, rules as in ``_program``). Hoisted values are computed once per LM run
+per opcode, rules as in ``_evaluate``). Hoisted values are computed once per LM run
 (:func:`hoisted_values`) and read back, so each evaluation does only the work that
 depends on p.
 
