@@ -16,15 +16,14 @@ carry goes in and comes out in p.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-if TYPE_CHECKING:  # _lm imports this module to run its loop in u
-    from ._lm import Model
-
 Carry = dict[str, jax.Array]
+# the shape of sld.fit._lm.Model, restated: _lm imports this module, so this one cannot import it
+Model = Callable[[jax.Array, Any], tuple[jax.Array, jax.Array, Any]]
 
 
 def to_log(p: jax.Array, scale: jax.Array) -> jax.Array:
