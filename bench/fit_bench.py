@@ -397,14 +397,14 @@ def main() -> None:
     ap.add_argument(
         "--damping",
         choices=["marquardt", "levenberg"],
-        default="levenberg",
-        help="LM damping (sld.fit._lm.lm_run): λ·I (sld's), or λ·D² scaled by diag(JᵀJ)",
+        default="marquardt",
+        help="LM damping (sld.fit._lm.lm_run): λ·D² scaled by diag(JᵀJ) (sld's), or λ·I",
     )
     ap.add_argument(
         "--log-scales",
         choices=["on", "off"],
-        default="off",
-        help="move scale-like coefficients in log|p| (sld.fit._scales; off: sld's)",
+        default="on",
+        help="move scale-like coefficients in log|p| (sld.fit._scales; on: sld's)",
     )
     ap.add_argument(
         "--max-iter", type=int, default=200, help="LM iterations per fit (scipy: 100·P evaluations)"

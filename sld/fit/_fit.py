@@ -37,10 +37,10 @@ JacobianMode = Literal["forward", "jacfwd"]
 _COMPILED: dict[tuple[Any, ...], Any] = {}
 _LAWS: dict[tuple[Any, ...], CompiledLaw] = {}
 REPROJECT: Reproject = "exact"  # lm_run's projection; the bench also times "affine" and "none"
-DAMPING: Damping = "levenberg"  # lm_run's damping; the bench also runs "marquardt" (README, Speed)
-# lm_run moves the program's scale-like slots in log|p| (sld.fit._scales): measured with Marquardt,
-# not the default (README, Speed); bench/fit_bench.py --log-scales on turns it on
-LOG_SCALES = False
+# lm_run's damping and its log|p| move of the program's scale-like slots (sld.fit._scales), on
+# together since RULE12 (README, Speed); bench/fit_bench.py --damping/--log-scales set them
+DAMPING: Damping = "marquardt"
+LOG_SCALES = True
 TIME_CHUNK = 20  # iterations between wall-clock checks when a time limit is set
 
 

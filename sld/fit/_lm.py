@@ -18,12 +18,11 @@ squared loss and r̃ = sign(r)·√(2δ|r| − δ²) beyond |r| > δ for Huber, 
 residual (Huber: the mean of 2·huber_δ).
 
 Each iteration solves (JᵀJ + λD²) δ = −Jᵀr per (group, restart). With
-``damping="levenberg"`` (the default) D² = I and λ₀ = τ·max diag(JᵀJ); with
-``"marquardt"`` D² is the running maximum of diag(JᵀJ) over the run (each entry at
-least ``DSQ_FLOOR`` times the largest) and λ₀ = τ, so a step does not depend on the
-parameters' units. Marquardt fits random laws faster and as well or better, but
-moved the search's picks down on 4 of 6 bench tasks, so it is not the default
-(README, "Speed"). A step is accepted when F drops, and λ
+``damping="marquardt"`` (the default) D² is the running maximum of diag(JᵀJ) over
+the run (each entry at least ``DSQ_FLOOR`` times the largest) and λ₀ = τ, so a step
+does not depend on the parameters' units; with ``"levenberg"`` D² = I and
+λ₀ = τ·max diag(JᵀJ). With scale-like slots moved in log|p| it is the fitter's
+default (README, "Speed"). A step is accepted when F drops, and λ
 follows Nielsen's rule::
 
     accepted:  λ ← λ · max(1/3, 1 − (2ρ − 1)³),  ν ← 2
@@ -166,7 +165,7 @@ def lm_run(
     loss: str,
     log_space: bool,
     reproject: Reproject = "exact",
-    damping: Damping = "levenberg",
+    damping: Damping = "marquardt",
     work: Any = (),
     scale: jax.Array | None = None,
 ) -> dict[str, jax.Array]:

@@ -26,7 +26,7 @@ def lm_polish(
     loss: str,
     log_space: bool,
     reproject: Reproject = "exact",
-    damping: Damping = "levenberg",
+    damping: Damping = "marquardt",
     work: Callable[[jax.Array], Any] = lambda p: (),
     scale: jax.Array | None = None,
 ) -> dict[str, jax.Array]:

@@ -1,7 +1,6 @@
-"""Scale-like coefficients moved in log|p|: an option of the fit, off by default.
+"""Scale-like coefficients moved in log|p|: the fit's default, with Marquardt damping.
 
-``sld.fit._fit.LOG_SCALES`` turns it on (README, "Speed": measured with Marquardt
-damping, not kept). A law's scale-like slots (``Program.scale_like``: ``A`` in
+``sld.fit._fit.LOG_SCALES`` switches it (README, "Speed": kept by RULE12). A law's scale-like slots (``Program.scale_like``: ``A`` in
 ``((A/N)**a + B/D)**c``) are coefficients inside a nonlinear form. The loss is flat
 along a·log A there: a straight valley in log A, a curved one in A, and fitted in A
 such laws never leave their start. ``lm_run(..., scale=)`` (:mod:`sld.fit._lm`) runs
