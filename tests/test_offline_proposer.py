@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import sympy
 
+from sld.evolve import offline
 from sld.evolve.families import offset_power, param_budget, seeds, sum_of_powers
 from sld.evolve.features import Params, features, placeholders_in
 from sld.evolve.mutate import MUTATIONS, tie_exponents
@@ -138,6 +139,41 @@ def test_same_request_gives_same_proposals():
     ]
     request = _request(EXPERTS, parents[:6], generation=3, island=2, seed=11)
     assert offline_proposals(request) == offline_proposals(request)
+
+
+@pytest.mark.parametrize("brief", BRIEFS, ids=IDS)
+def test_the_validation_memo_changes_no_proposal(brief, monkeypatch):
+    # The memo of validated trees (three in four trees a run validates were seen before) is
+    # a cache, not a rule: with it cold, warm, or bypassed, every batch is the same.
+    def batches():
+        return _evolve(brief, generations=3, count=6, seed=5)
+
+    offline._CHECKED.clear()
+    cold = batches()
+    assert offline._CHECKED, "the memo was not used"
+    warm = batches()
+    monkeypatch.setattr(
+        offline, "_checked", lambda trees, brief, **kw: offline._check(trees, brief, **kw)
+    )
+    bypassed = batches()
+    assert cold == warm == bypassed
+    assert len(cold) >= 20
+
+
+def test_the_validation_memo_keys_on_the_briefs_names():
+    # The same trees print with the brief's aliases: another brief never reads this one's entry.
+    p = Params()
+    n, a, e = input_symbol("params"), p(), p()
+    other = dataclasses.replace(NO_LIMIT_FOUR, aliases={**NO_LIMIT_FOUR.aliases, "M": "params"})
+    del other.aliases["N"]
+    trees = (e + a * n,)
+    offline._CHECKED.clear()
+    first = offline._checked(trees, NO_LIMIT_FOUR, budget=4, cap=80)
+    second = offline._checked(trees, other, budget=4, cap=80)
+    assert first is not None and second is not None
+    assert "N" in first[0] and "M" in second[0] and "N" not in second[0].split("=", 1)[1]
+    assert first[1] == second[1]  # the same law, so the same key
+    assert offline._checked(trees, NO_LIMIT_FOUR, budget=1, cap=80) is None  # over the budget
 
 
 def test_different_seeds_give_different_proposals():
