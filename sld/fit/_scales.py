@@ -1,9 +1,10 @@
 """Scale-like coefficients moved in log|p|: the fit's default, with Marquardt damping.
 
-``sld.fit._fit.LOG_SCALES`` switches it (README, "Speed": kept by RULE12). A law's scale-like slots (``Program.scale_like``: ``A`` in
-``((A/N)**a + B/D)**c``) are coefficients inside a nonlinear form. The loss is flat
-along a·log A there: a straight valley in log A, a curved one in A, and fitted in A
-such laws never leave their start. ``lm_run(..., scale=)`` (:mod:`sld.fit._lm`) runs
+``sld.fit._fit.LOG_SCALES`` switches it (README, "Speed": kept by RULE12). A law's
+scale-like slots (``Program.scale_like``: ``A`` in ``((A/N)**a + B/D)**c``) are
+coefficients inside a nonlinear form. The loss is flat along a·log A there: a
+straight valley in log A, a curved one in A, and fitted in A such laws never leave
+their start. ``lm_run(..., scale=)`` (:mod:`sld.fit._lm`) runs
 its unchanged loop on u = log|p| for those slots, through the model
 
     f_u(u) = f(p(u)),   p = sign·eᵘ,   ∂f/∂u = ∂f/∂p · p,
