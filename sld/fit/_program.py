@@ -210,24 +210,91 @@ def _linear_parameters(
 ) -> tuple[bool, ...]:
     """Which parameters the expressions are jointly affine in (coefficient free of all of them).
 
-    p is kept when ∂²f/∂p∂q = 0 for every kept q (including q = p) and every output;
-    parameters are considered in slot order and added greedily.
+    p is kept when ∂²f/∂p∂q = 0 for every kept q (including q = p) and every output, and
+    ∂f/∂p ≠ 0 for some output; parameters are considered in slot order and added greedily.
+    SymPy's derivatives decide that (what its automatic simplification cancels), but they
+    cost a tenth of a large task's search, so the tree is read for the same answer
+    (:func:`_degree`): f is affine in the kept set S exactly where every path from the root
+    to a symbol of S runs through sums, products with one factor that holds S, and logs of
+    products whose factors hold S only in an exponent (``log(x**a*exp(b))``, which SymPy's
+    derivative turns into ``log(x)``, ``1``), with p in only one factor of such a log.
+    ``tests/test_program.py`` holds this to the derivatives on random trees and stored laws.
     """
     kept: list[int] = []
-    first = [[sympy.diff(e, s) for s in symbols] for e in exprs]
-    for j, _s in enumerate(symbols):
-        candidate = [*kept, j]
-        ok = True
-        for k in range(len(exprs)):
-            d = first[k][j]
-            if d == 0:
-                continue
-            if any(sympy.diff(d, symbols[q]) != 0 for q in candidate):
-                ok = False
-                break
-        if ok and any(first[k][j] != 0 for k in range(len(exprs))):
+    for j, s in enumerate(symbols):
+        chosen = frozenset(symbols[q] for q in [*kept, j])
+        memo: dict[sympy.Basic, int] = {}
+        affine = max(_degree(e, chosen=chosen, tested=s, memo=memo) for e in exprs) == 1
+        if affine and any(_moves(e, s) for e in exprs):
             kept.append(j)
     return tuple(j in kept for j in range(len(symbols)))
+
+
+def _degree(
+    expr: sympy.Basic,
+    *,
+    chosen: frozenset[sympy.Basic],
+    tested: sympy.Symbol,
+    memo: dict[sympy.Basic, int],
+) -> int:
+    """0: ``expr`` is free of ``chosen``; 1: it is affine in them and not free; 2: neither
+    (or not provably so the way SymPy's derivative of it with respect to ``tested`` shows)."""
+    hit = memo.get(expr)
+    if hit is not None:
+        return hit
+
+    def degree(e: sympy.Basic) -> int:
+        return _degree(e, chosen=chosen, tested=tested, memo=memo)
+
+    if not (expr.free_symbols & chosen):
+        out = 0
+    elif expr.is_Symbol:
+        out = 1
+    elif expr.is_Add:
+        out = max(degree(a) for a in expr.args)
+    elif expr.is_Mul:
+        out = min(2, sum(degree(a) for a in expr.args))
+    elif isinstance(expr, sympy.log):
+        out = _log_degree(expr.args[0], chosen=chosen, tested=tested, memo=memo)
+    else:  # a power or a function with a chosen symbol inside
+        out = 2
+    memo[expr] = out
+    return out
+
+
+def _log_degree(
+    arg: sympy.Basic,
+    *,
+    chosen: frozenset[sympy.Basic],
+    tested: sympy.Symbol,
+    memo: dict[sympy.Basic, int],
+) -> int:
+    """:func:`_degree` of ``log(arg)``: log Πᵢ bᵢ**eᵢ · exp(y) is Σᵢ eᵢ·log bᵢ + y, affine
+    where the bases are free of ``chosen`` and the exponents affine, and SymPy cancels
+    the quotient f'/f only where ``tested`` sits in one factor."""
+    factors = arg.args if arg.is_Mul else (arg,)
+    if sum(1 for f in factors if f.has(tested)) > 1:
+        return 2
+    out = 0
+    for f in factors:
+        if not (f.free_symbols & chosen):
+            continue
+        if isinstance(f, sympy.exp):
+            part = f.args[0]
+        elif f.is_Pow and not (f.args[0].free_symbols & chosen):
+            part = f.args[1]
+        else:
+            return 2
+        out = max(out, _degree(part, chosen=chosen, tested=tested, memo=memo))
+    return out
+
+
+def _moves(expr: sympy.Expr, symbol: sympy.Symbol) -> bool:
+    """∂expr/∂symbol ≠ 0 for an ``expr`` affine in ``symbol``: it holds where the symbol
+    occurs once (a product of non-zero factors); SymPy decides where it occurs more often
+    (``A*(x + 1) - A*x - A`` cancels)."""
+    n = expr.count(symbol)
+    return n == 1 or (n > 1 and sympy.diff(expr, symbol) != 0)
 
 
 def scale_slots(
