@@ -8,7 +8,7 @@ import pytest
 import sympy as sp
 
 from sld.corpus import list_tasks, load_task
-from sld.fit._program import _linear_parameters, _slot_order
+from sld.fit._program import _linear_parameters, _slot_order, canonical_expressions
 from sld.scoring._rows import parse_for_task
 
 X, Y = sp.symbols("x y", positive=True)
@@ -98,9 +98,5 @@ def test_curated_reference_laws_agree_with_the_derivatives(name: str) -> None:
     if task.reference_law is None:
         pytest.skip("no reference law")
     law = parse_for_task(task.reference_law, task, max_params=None)
-    slots = _slot_order(law)
-    canon = tuple(sp.Symbol(f"_p{j}", real=True) for j in range(len(slots)))
-    symbols = {s for e in law.expressions for s in e.free_symbols if str(s) in slots}
-    rename = {s: canon[slots.index(str(s))] for s in symbols}
-    exprs = tuple(e.xreplace(rename) for e in law.expressions)
-    assert _linear_parameters(exprs, canon) == by_derivatives(exprs, canon)
+    exprs, canon = canonical_expressions(law, _slot_order(law))
+    assert _linear_parameters(exprs, canon) == by_derivatives(exprs, tuple(canon))

@@ -223,70 +223,60 @@ def _linear_parameters(
     kept: list[int] = []
     for j, s in enumerate(symbols):
         chosen = frozenset(symbols[q] for q in [*kept, j])
-        memo: dict[sympy.Basic, int] = {}
-        affine = max(_degree(e, chosen=chosen, tested=s, memo=memo) for e in exprs) == 1
-        if affine and any(_moves(e, s) for e in exprs):
+        if _degree(exprs, chosen=chosen, tested=s) == 1 and any(_moves(e, s) for e in exprs):
             kept.append(j)
     return tuple(j in kept for j in range(len(symbols)))
 
 
 def _degree(
-    expr: sympy.Basic,
-    *,
-    chosen: frozenset[sympy.Basic],
-    tested: sympy.Symbol,
-    memo: dict[sympy.Basic, int],
+    exprs: Sequence[sympy.Expr], *, chosen: frozenset[sympy.Symbol], tested: sympy.Symbol
 ) -> int:
-    """0: ``expr`` is free of ``chosen``; 1: it is affine in them and not free; 2: neither
-    (or not provably so the way SymPy's derivative of it with respect to ``tested`` shows)."""
-    hit = memo.get(expr)
-    if hit is not None:
-        return hit
+    """0: the expressions are free of ``chosen``; 1: affine in them and not free; 2: neither
+    (or not provably so the way SymPy's derivative with respect to ``tested`` shows).
 
-    def degree(e: sympy.Basic) -> int:
-        return _degree(e, chosen=chosen, tested=tested, memo=memo)
+    ``log Πᵢ bᵢ**eᵢ · exp(y)`` is ``Σᵢ eᵢ·log bᵢ + y``: affine where the bases are free of
+    ``chosen`` and the exponents affine, and SymPy cancels the quotient f'/f only where
+    ``tested`` sits in one factor.
+    """
+    memo: dict[sympy.Basic, int] = {}
 
-    if not (expr.free_symbols & chosen):
-        out = 0
-    elif expr.is_Symbol:
-        out = 1
-    elif expr.is_Add:
-        out = max(degree(a) for a in expr.args)
-    elif expr.is_Mul:
-        out = min(2, sum(degree(a) for a in expr.args))
-    elif isinstance(expr, sympy.log):
-        out = _log_degree(expr.args[0], chosen=chosen, tested=tested, memo=memo)
-    else:  # a power or a function with a chosen symbol inside
-        out = 2
-    memo[expr] = out
-    return out
+    def degree(expr: sympy.Basic) -> int:
+        hit = memo.get(expr)
+        if hit is not None:
+            return hit
+        if not (expr.free_symbols & chosen):
+            out = 0
+        elif expr.is_Symbol:
+            out = 1
+        elif expr.is_Add:
+            out = max(degree(a) for a in expr.args)
+        elif expr.is_Mul:
+            out = min(2, sum(degree(a) for a in expr.args))
+        elif isinstance(expr, sympy.log):
+            out = log_degree(expr.args[0])
+        else:  # a power or a function with a chosen symbol inside
+            out = 2
+        memo[expr] = out
+        return out
 
-
-def _log_degree(
-    arg: sympy.Basic,
-    *,
-    chosen: frozenset[sympy.Basic],
-    tested: sympy.Symbol,
-    memo: dict[sympy.Basic, int],
-) -> int:
-    """:func:`_degree` of ``log(arg)``: log Πᵢ bᵢ**eᵢ · exp(y) is Σᵢ eᵢ·log bᵢ + y, affine
-    where the bases are free of ``chosen`` and the exponents affine, and SymPy cancels
-    the quotient f'/f only where ``tested`` sits in one factor."""
-    factors = arg.args if arg.is_Mul else (arg,)
-    if sum(1 for f in factors if f.has(tested)) > 1:
-        return 2
-    out = 0
-    for f in factors:
-        if not (f.free_symbols & chosen):
-            continue
-        if isinstance(f, sympy.exp):
-            part = f.args[0]
-        elif f.is_Pow and not (f.args[0].free_symbols & chosen):
-            part = f.args[1]
-        else:
+    def log_degree(arg: sympy.Basic) -> int:
+        factors = arg.args if arg.is_Mul else (arg,)
+        if sum(1 for f in factors if f.has(tested)) > 1:
             return 2
-        out = max(out, _degree(part, chosen=chosen, tested=tested, memo=memo))
-    return out
+        out = 0
+        for f in factors:
+            if not (f.free_symbols & chosen):
+                continue
+            if isinstance(f, sympy.exp):
+                part = f.args[0]
+            elif f.is_Pow and not (f.args[0].free_symbols & chosen):
+                part = f.args[1]
+            else:
+                return 2
+            out = max(out, degree(part))
+        return out
+
+    return max(degree(e) for e in exprs)
 
 
 def _moves(expr: sympy.Expr, symbol: sympy.Symbol) -> bool:
@@ -344,6 +334,21 @@ def scale_slots(
     )
 
 
+def canonical_expressions(
+    law: Any, slots: Sequence[str]
+) -> tuple[tuple[sympy.Expr, ...], list[sympy.Symbol]]:
+    """The law's expressions with its parameters renamed to the slot symbols ``_p0, _p1, ...``
+    (in ``slots`` order), and those symbols."""
+    canon = [sympy.Symbol(f"_p{j}", real=True) for j in range(len(slots))]
+    rename = {
+        s: canon[slots.index(str(s))]
+        for expr in law.expressions
+        for s in expr.free_symbols
+        if str(s) in slots
+    }
+    return tuple(e.xreplace(rename) for e in law.expressions), canon  # already SymPy trees
+
+
 def compile_law(law: Any) -> CompiledLaw:
     """Compile a law (``expressions``, ``inputs``, ``parameters``) to a ``CompiledLaw``.
 
@@ -355,13 +360,7 @@ def compile_law(law: Any) -> CompiledLaw:
     if not exprs:
         raise FitError("law has no expressions")
     slots = _slot_order(law)
-    canon = [sympy.Symbol(f"_p{j}", real=True) for j in range(len(slots))]
-    rename = {}
-    for expr in exprs:
-        for s in expr.free_symbols:
-            if str(s) in slots:
-                rename[s] = canon[slots.index(str(s))]
-    exprs_c = tuple(e.xreplace(rename) for e in exprs)  # already SymPy trees from sld.law
+    exprs_c, canon = canonical_expressions(law, slots)
     builder = _Builder(inputs, [str(c) for c in canon])
     outputs = tuple(builder.walk(e) for e in exprs_c)
     expo = _exponent_symbols(exprs_c)
