@@ -8,6 +8,7 @@
     python bench/repick.py BENCH_DIR/runs/*/ --windows 0,0.25,0.5 --heldout  # fit windows
     python bench/repick.py BENCH_DIR/runs/*/ --polish 800 --heldout  # polished fits
     python bench/repick.py BENCH_DIR/runs/*/ --simpler off --heldout  # no simpler front
+    python bench/repick.py BENCH_DIR/runs/*/ --supported on --heldout  # the best-supported law too
     python bench/repick.py RUN_DIR/ --add "L = E + A/N**a + B/D**b" --heldout  # a law the search missed
 
 For each finished run directory: its stored population and every fully scored law it
@@ -16,6 +17,7 @@ dropped go through :func:`sld.evolve.pick.pick_law` with the run's own settings
 size; ``--windows`` the fit-window shares; ``--polish`` the polish of the pick's fold
 fits, which the held-out fit then uses too, so a law chosen again is scored again;
 ``--simpler`` whether the pool takes the simpler front, :func:`sld.evolve.pick.simpler_front`;
+``--supported`` whether it takes the best-supported law, :func:`sld.evolve.pick.supported_law`;
 ``--add LAW``, repeatable, puts a law the search may never have found into the pool beside its
 own, to tell a search that missed a law from a pick that would pass it over). The
 pick reads training rows only. The run's report already holds the held-out R² of the
@@ -61,6 +63,7 @@ def repick(
     windows: tuple[float, ...] | None = None,
     polish: int | None = None,
     simpler: bool | None = None,
+    supported: bool | None = None,
     add: tuple[str, ...] = (),
 ) -> dict:
     """The old and the new pick of one finished run (and their test R² when asked)."""
@@ -86,6 +89,8 @@ def repick(
         settings = dataclasses.replace(settings, polish=polish)
     if simpler is not None:
         settings = dataclasses.replace(settings, simpler=simpler)
+    if supported is not None:
+        settings = dataclasses.replace(settings, supported=supported)
     started = time.perf_counter()
     with RunReader.open(run) as reader:
         record = read_run(reader)
@@ -191,6 +196,11 @@ def main(argv: list[str] | None = None) -> int:
         "--simpler", choices=["on", "off"], help="the pool takes the simpler front (default: on)"
     )
     parser.add_argument(
+        "--supported",
+        choices=["on", "off"],
+        help="the pool takes the best-supported law (default: the pick's default)",
+    )
+    parser.add_argument(
         "--add",
         action="append",
         default=[],
@@ -218,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
                 else tuple(float(w) for w in args.windows.split(",")),
                 polish=args.polish,
                 simpler=None if args.simpler is None else args.simpler == "on",
+                supported=None if args.supported is None else args.supported == "on",
                 add=tuple(args.add),
             )
         )

@@ -24,6 +24,15 @@ The pick prefers the fewest parameters among laws it cannot tell from its leader
 of :mod:`sld.scoring._pick`), so a simpler law that the search ranked just below the top
 ten (its one cheap fit a little worse, or its shape already taken twice) must be in the
 pool to be preferred; one worse than every law there could never be plausible.
+
+With ``supported``, the pool last takes the *best-supported* law (:func:`supported_law`): the
+fully scored law, not demoted by a check, with the lowest information criterion of its fold-0
+fit (:func:`sld.scoring.information_criterion`: the fit rows only, each parameter paid for
+by the fit it buys). The search ranks by the fold bands alone; where they are few rows of one
+fold, thousands of laws compared on them turn up some whose extra term bends toward those
+rows, and the law the fit rows support best can rank hundreds below them and never reach the
+pool (``bench/selection_sweep.md``, "The best-supported law in the pool"). In the pool it is
+judged as every other law is: the pick may still pass it over.
 """
 
 from __future__ import annotations
@@ -39,7 +48,13 @@ from sld.evolve._fidelity import CONFIRMED_KEY
 from sld.evolve._resume import member_from_fitted
 from sld.evolve.population import Member, Population, twins
 from sld.law import Law
-from sld.scoring import PickReport, ScoreReport, final_pick, parse_for_task
+from sld.scoring import (
+    PickReport,
+    ScoreReport,
+    final_pick,
+    information_criterion,
+    parse_for_task,
+)
 from sld.store import FittedRow
 
 PICK_STATE = "pick"  # run store state key holding the last PickReport
@@ -66,6 +81,7 @@ class PickSettings:
     windows: tuple[float, ...] = (0.0,)
     max_params: int | None = None
     simpler: bool = True
+    supported: bool = False
 
     @classmethod
     def from_config(cls, config: RunConfig) -> PickSettings:
@@ -97,9 +113,12 @@ def pick_pool(
     per_shape: int = 2,
     max_params: int | None = None,
     simpler: bool = True,
+    support: Mapping[int, float] | None = None,
 ) -> list[tuple[int, Law]]:
     """(id, law) of up to ``candidates`` laws for the final pick, best search fitness first,
-    then (with ``simpler``) the laws of the :func:`simpler_front` the walk left out.
+    then (with ``simpler``) the laws of the :func:`simpler_front` the walk left out, then
+    (with ``support``, candidate id → information criterion) the :func:`supported_law`
+    when the pool does not hold it or a fit twin of it.
 
     The pool is the population's members and the ``archive`` members not in it, ranked
     as the population ranks (fitness, then complexity, then id); walking that order, a
@@ -127,9 +146,13 @@ def pick_pool(
         taken[law.shape] = taken.get(law.shape, 0) + 1
         admitted.append(member)
         pool.append((member.id, law))
-    if not simpler or not admitted:
+    if not admitted:
         return pool
-    for member in simpler_front(ranked, below=admitted):
+    extra = simpler_front(ranked, below=admitted) if simpler else []
+    best = supported_law(ranked, support) if support else None
+    if best is not None and best.id not in {m.id for m in [*admitted, *extra]}:
+        extra.append(best)
+    for member in extra:
         if any(twins(member, other) for other in admitted):
             continue
         try:
@@ -139,6 +162,38 @@ def pick_pool(
         admitted.append(member)
         pool.append((member.id, law))
     return pool
+
+
+def supported_law(members: Sequence[Member], support: Mapping[int, float]) -> Member | None:
+    """The member of ``members`` with the lowest finite ``support`` (candidate id →
+    information criterion), neither failed nor demoted by a check (ties: fewer parameters,
+    then lower id); None when there is none."""
+    scored = [
+        m
+        for m in members
+        if not m.failed and not m.demoted and math.isfinite(support.get(m.id, math.inf))
+    ]
+    return min(scored, key=lambda m: (support[m.id], m.n_params, m.id), default=None)
+
+
+def fit_support(fitted: Sequence[FittedRow], task: Task) -> dict[int, float]:
+    """Candidate id → the information criterion of its stored fold-0 fit
+    (:func:`sld.scoring.information_criterion`), for every fully scored law in ``fitted``.
+
+    The search fits fold 0 on ``task.folds()[0]``'s fit rows, so every law here was fitted
+    on the same values and the criteria compare.
+    """
+    rows = task.folds()[0].fit
+    outputs = len(rows.outputs)
+    values = {g: len(x) * outputs for g, x in zip(rows.groups, rows.X, strict=True)}
+    out = {}
+    for record in fitted:
+        member = member_from_fitted(record)
+        if member is None:
+            continue
+        losses = record.fit.get("group_loss") or {}
+        out[member.id] = information_criterion(losses, values=values, n_params=member.n_params)
+    return out
 
 
 def simpler_front(members: Sequence[Member], *, below: Sequence[Member]) -> list[Member]:
@@ -200,6 +255,7 @@ def pick_law(
         per_shape=settings.per_shape,
         max_params=settings.max_params,
         simpler=settings.simpler,
+        support=fit_support(fitted, task) if settings.supported else None,
     )
     known = confirmed_reports(fitted, restarts=settings.restarts, polish=settings.polish)
     return pick_among([*pool, *extra], task, settings, known=known)

@@ -49,6 +49,7 @@ from ._selection import fitness as fitness
 from ._selection import fold_rows as fold_rows
 from ._selection import selection_error as selection_error
 from ._selection import selection_scores as selection_scores
+from ._support import information_criterion as information_criterion
 from ._window import WindowScore as WindowScore
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "fitness",
     "fold_rows",
     "heldout_score",
+    "information_criterion",
     "parse_for_task",
     "residual_diagnostics",
     "predict_rows",
