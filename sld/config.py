@@ -356,6 +356,12 @@ class RunConfig(BaseModel):
         "extrapolation moves least as the folds add rows (sld.scoring.final_pick, step 6; "
         "chosen without a test label: bench/selection_sweep.md, 'Steady extrapolation')",
     )
+    pick_supported: bool = Field(
+        default=True,
+        description="the final pick's pool also takes the law its fit rows support best (the "
+        "lowest information criterion of its fold-0 fit), which the fold bands alone may rank "
+        "far down (sld.evolve.pick; bench/selection_sweep.md, 'The best-supported law in the pool')",
+    )
     fit_windows: list[Annotated[float, Field(ge=0.0, lt=1.0)]] = Field(
         default_factory=lambda: list(DEFAULT_FIT_WINDOWS),
         min_length=1,

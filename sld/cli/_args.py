@@ -297,6 +297,13 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
         help="among two or more laws the final pick cannot tell apart, choose the one whose "
         "extrapolation moves least as the folds add rows (on by default; README, 'Steady')",
     )
+    search.add_argument(
+        "--pick-supported",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the final pick also weighs the law the fit rows support best (lowest BIC), "
+        "however the fold bands ranked it (on by default; README, 'Supported')",
+    )
 
 
 def _windows(text: str) -> list[float]:

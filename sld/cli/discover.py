@@ -152,6 +152,7 @@ def search_settings(args: argparse.Namespace) -> dict[str, Any]:
             ("fit_windows", args.fit_windows),
             ("pick_consensus", args.pick_consensus),
             ("pick_steady", args.pick_steady),
+            ("pick_supported", args.pick_supported),
         )
         if value is not None
     }

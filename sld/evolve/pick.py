@@ -81,7 +81,7 @@ class PickSettings:
     windows: tuple[float, ...] = (0.0,)
     max_params: int | None = None
     simpler: bool = True
-    supported: bool = False
+    supported: bool = True
 
     @classmethod
     def from_config(cls, config: RunConfig) -> PickSettings:
@@ -99,6 +99,7 @@ class PickSettings:
             parsimony=config.pick_parsimony,
             consensus=config.pick_consensus,
             steady=config.pick_steady,
+            supported=config.pick_supported,
             windows=tuple(config.fit_windows),
             max_params=config.max_params,
         )
