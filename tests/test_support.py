@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 
 from sld.corpus import load_task
-from sld.evolve.pick import fit_support, pick_pool, supported_law
+from sld.evolve.pick import (
+    SUPPORTED_REASON,
+    PickSettings,
+    fit_support,
+    pick_law,
+    pick_pool,
+    supported_law,
+)
 from sld.evolve.population import Member, Population
 from sld.scoring import ScoreReport, information_criterion, parse_for_task, selection_scores
 from sld.store import CandidateRow, FittedRow
@@ -150,3 +157,21 @@ def test_support_is_read_only_for_fully_scored_laws():
     screened = dataclasses.replace(_fitted(3, report), report={**good.report, "screen": {}})
     assert set(fit_support([good, failed, screened], task)) == {1}
     assert fit_support([], task) == {}
+
+
+def test_a_pick_that_takes_the_routed_law_says_how_it_came():
+    task = load_task(_sweep(), inputs=["N", "D"], outputs=["loss"], test="N >= 1e9")
+    laws = [parse_for_task(text, task) for text in (TRUTH, BENT)]
+    reports = selection_scores(laws, task, seed=0, restarts=8)
+    fitted = [_fitted(1, reports[0]), _fitted(2, reports[1])]
+    population = Population(islands=1)
+    population.add(_member(2, BENT, params=6, error=0.001))  # as if the search ranked it first
+    population.add(_member(1, TRUTH, params=5, error=0.002))
+    settings = PickSettings(candidates=1, restarts=8, bootstrap=4, bootstrap_restarts=4)
+    routed = pick_law(population, task, settings, fitted=fitted)
+    assert routed.chosen == 1 and routed.reason.endswith(SUPPORTED_REASON)
+    walked = pick_law(
+        population, task, dataclasses.replace(settings, supported=False), fitted=fitted
+    )
+    assert walked.chosen == 2 and SUPPORTED_REASON not in walked.reason
+    assert [e.id for e in walked.entries] == [2]

@@ -58,6 +58,10 @@ from sld.scoring import (
 from sld.store import FittedRow
 
 PICK_STATE = "pick"  # run store state key holding the last PickReport
+SUPPORTED_REASON = (
+    "; it joined the pool as the law its fit rows support best (the lowest information "
+    "criterion of its fold-0 fit), not by its search rank"
+)
 
 
 @dataclass(frozen=True)
@@ -248,18 +252,29 @@ def pick_law(
     seed: pass ``fitted`` only when ``settings.seed`` is it, as
     :meth:`PickSettings.from_config` makes it).
     """
-    pool = pick_pool(
-        population,
-        task,
-        archive=[m for m in map(member_from_fitted, fitted) if m is not None],
-        candidates=settings.candidates,
-        per_shape=settings.per_shape,
-        max_params=settings.max_params,
-        simpler=settings.simpler,
-        support=fit_support(fitted, task) if settings.supported else None,
-    )
+    archive = [m for m in map(member_from_fitted, fitted) if m is not None]
+
+    def pool_with(support: Mapping[int, float] | None) -> list[tuple[int, Law]]:
+        return pick_pool(
+            population,
+            task,
+            archive=archive,
+            candidates=settings.candidates,
+            per_shape=settings.per_shape,
+            max_params=settings.max_params,
+            simpler=settings.simpler,
+            support=support,
+        )
+
+    support = fit_support(fitted, task) if settings.supported else None
+    pool = pool_with(support)
+    walked = {cid for cid, _ in pool_with(None)} if support else {cid for cid, _ in pool}
+    routed = [cid for cid, _ in pool if cid not in walked]  # the best-supported law, if added
     known = confirmed_reports(fitted, restarts=settings.restarts, polish=settings.polish)
-    return pick_among([*pool, *extra], task, settings, known=known)
+    report = pick_among([*pool, *extra], task, settings, known=known)
+    if report.chosen is not None and report.chosen in routed:
+        report = report.model_copy(update={"reason": report.reason + SUPPORTED_REASON})
+    return report
 
 
 def pick_among(
