@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from test_selection import _sized  # a member of a given size and error
 
 from sld.corpus import load_task
 from sld.evolve.pick import (
@@ -18,7 +19,7 @@ from sld.evolve.pick import (
     pick_pool,
     supported_law,
 )
-from sld.evolve.population import Member, Population
+from sld.evolve.population import Population
 from sld.scoring import ScoreReport, information_criterion, parse_for_task, selection_scores
 from sld.store import CandidateRow, FittedRow
 
@@ -45,29 +46,14 @@ def test_the_criterion_is_infinite_without_a_finite_loss_and_skips_empty_groups(
     assert math.isfinite(exact) and exact < alone
 
 
-def _member(cid: int, text: str, *, params: int, error: float, demoted: bool = False) -> Member:
-    return Member(
-        id=cid,
-        key=f"k{cid}",
-        text=text,
-        complexity=4 * params,
-        n_params=params,
-        error=error,
-        r2=0.9,
-        island=0,
-        generation=0,
-        demoted=demoted,
-    )
-
-
 def test_the_supported_law_is_the_lowest_criterion_neither_failed_nor_demoted():
     members = [
-        _member(1, "a", params=5, error=0.01),
-        _member(2, "b", params=4, error=0.02, demoted=True),  # lowest, but failed a check
-        _member(3, "c", params=3, error=math.inf),  # failed to fit
-        _member(4, "d", params=6, error=0.03),
-        _member(5, "e", params=5, error=0.04),
-        _member(6, "f", params=4, error=0.05),
+        _sized(1, "a", params=5, error=0.01),
+        _sized(2, "b", params=4, error=0.02, demoted=True),  # lowest, but failed a check
+        _sized(3, "c", params=3, error=math.inf),  # failed to fit
+        _sized(4, "d", params=6, error=0.03),
+        _sized(5, "e", params=5, error=0.04),
+        _sized(6, "f", params=4, error=0.05),
     ]
     support = {1: 10.0, 2: -50.0, 3: -60.0, 4: -20.0, 5: -20.0, 6: -20.0}
     assert supported_law(members, support).id == 6  # ties: fewer parameters, then lower id
@@ -134,8 +120,8 @@ def test_a_term_the_fit_rows_do_not_pay_for_loses_on_support_and_the_pool_takes_
     assert support[1] < support[2]
     # the search ranked the bent law first and filled the pool with it; the truth lost its place
     population = Population(islands=1)
-    population.add(_member(2, BENT, params=6, error=0.001))
-    truth = _member(1, TRUTH, params=5, error=0.01)
+    population.add(_sized(2, BENT, params=6, error=0.001))
+    truth = _sized(1, TRUTH, params=5, error=0.01)
     walk = pick_pool(population, task, archive=[truth], candidates=1)
     assert [cid for cid, _ in walk] == [2]
     routed = pick_pool(population, task, archive=[truth], candidates=1, support=support)
@@ -165,8 +151,8 @@ def test_a_pick_that_takes_the_routed_law_says_how_it_came():
     reports = selection_scores(laws, task, seed=0, restarts=8)
     fitted = [_fitted(1, reports[0]), _fitted(2, reports[1])]
     population = Population(islands=1)
-    population.add(_member(2, BENT, params=6, error=0.001))  # as if the search ranked it first
-    population.add(_member(1, TRUTH, params=5, error=0.002))
+    population.add(_sized(2, BENT, params=6, error=0.001))  # as if the search ranked it first
+    population.add(_sized(1, TRUTH, params=5, error=0.002))
     settings = PickSettings(candidates=1, restarts=8, bootstrap=4, bootstrap_restarts=4)
     routed = pick_law(population, task, settings, fitted=fitted)
     assert routed.chosen == 1 and routed.reason.endswith(SUPPORTED_REASON)
