@@ -396,9 +396,10 @@ def main() -> None:
     )
     ap.add_argument(
         "--damping",
-        choices=["marquardt", "levenberg"],
+        choices=["marquardt", "levenberg", "mixed"],
         default="marquardt",
-        help="LM damping (sld.fit._lm.lm_run): λ·D² scaled by diag(JᵀJ) (sld's), or λ·I",
+        help="LM damping (sld.fit._lm.lm_run): λ·D² scaled by diag(JᵀJ), λ·I, or mixed "
+        "(even restarts λ·D², odd ones λ·I)",
     )
     ap.add_argument(
         "--log-scales",

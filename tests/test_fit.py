@@ -161,6 +161,39 @@ def test_marquardt_steps_do_not_depend_on_parameter_units(monkeypatch, damping) 
     assert same == (damping == "marquardt"), (F1, F2, a1, a2, it1, it2)
 
 
+def test_mixed_damping_runs_even_restarts_marquardt_and_odd_ones_levenberg(monkeypatch) -> None:
+    # "mixed" gives each restart one damping: restart 0 (the canonical start) and every even
+    # one λ·D², every odd one λ·I. Each restart's iterates are its own damping's, exactly.
+    rows = power_rows([(1.7, 400.0, 0.3)], noise=1e-3)
+    compiled, prepared = fit_internals._prepare_law(
+        POWER_LAW, rows, log_space=False, huber_delta=1.0
+    )
+    program = compiled.program
+    slot = compiled.slot_names.index("a")
+    p0 = np.ones((1, 4, 3))
+    p0[0, :, slot] = [0.05, 0.6, 0.05, 0.6]
+    runs = {}
+    for damping in ("marquardt", "levenberg", "mixed"):
+        monkeypatch.setattr(fit_internals, "DAMPING", damping)
+        out, _ = fit_internals.run_lm(
+            lambda program=program: fit_internals._runner(
+                program, loss="squared", log_space=False, jacobian="forward"
+            ),
+            ("test-mixed", program.fingerprint, damping),
+            initial_carry(p0),
+            (prepared.arrays, np.array(program.linear)),
+            max_iter=8,
+            time_limit=None,
+            start=0.0,
+        )
+        runs[damping] = out
+    for r in range(4):
+        own = runs["marquardt" if r % 2 == 0 else "levenberg"]
+        other = runs["levenberg" if r % 2 == 0 else "marquardt"]
+        np.testing.assert_allclose(runs["mixed"]["p"][0, r], own["p"][0, r], rtol=1e-12)
+        assert not np.allclose(runs["mixed"]["p"][0, r], other["p"][0, r], rtol=1e-6)
+
+
 @pytest.mark.parametrize(
     ("law", "per_iteration"),
     [(POWER_LAW, 2), (make_law([(E + A / N**a) ** c], ["N"]), 1)],

@@ -21,7 +21,10 @@ Each iteration solves (JᵀJ + λD²) δ = −Jᵀr per (group, restart). With
 ``damping="marquardt"`` (the default) D² is the running maximum of diag(JᵀJ) over
 the run (each entry at least ``DSQ_FLOOR`` times the largest) and λ₀ = τ, so a step
 does not depend on the parameters' units; with ``"levenberg"`` D² = I and
-λ₀ = τ·max diag(JᵀJ). With scale-like slots moved in log|p| it is the fitter's
+λ₀ = τ·max diag(JᵀJ); with ``"mixed"`` every even restart (restart 0, the canonical
+start, included) damps as Marquardt and every odd one as Levenberg. The two reach
+different optima from the same start about equally often, so mixing them across the
+restarts looks in more basins at no extra cost. With scale-like slots moved in log|p| it is the fitter's
 default (README, "Speed"). A step is accepted when F drops, and λ
 follows Nielsen's rule::
 
@@ -59,7 +62,7 @@ from ._scales import in_log
 
 Model = Callable[[jax.Array, Any], tuple[jax.Array, jax.Array, Any]]
 Reproject = Literal["exact", "affine", "none"]
-Damping = Literal["marquardt", "levenberg"]
+Damping = Literal["marquardt", "levenberg", "mixed"]
 
 TAU = 1e-3  # λ₀ = τ · max diag(JᵀJ) (Marquardt: λ₀ = τ, since D² carries the scale)
 FTOL = 1e-12
@@ -69,6 +72,18 @@ LAMBDA_MAX = 1e30
 STALL_WINDOW = 30  # iterations
 STALL_TOL = 1e-6  # relative improvement of a group's best F that counts as progress
 DSQ_FLOOR = 1e-12  # Marquardt: a column's damping weight is at least this share of the largest
+
+
+def _levenberg_restarts(damping: Damping, restarts: int) -> jax.Array:
+    """(1, R) bool: the restarts that damp λ·I (Levenberg); the others damp λ·D²."""
+    r = jnp.arange(restarts)
+    if damping == "marquardt":
+        return jnp.zeros((1, restarts), dtype=bool)
+    if damping == "levenberg":
+        return jnp.ones((1, restarts), dtype=bool)
+    if damping == "mixed":
+        return (r % 2 == 1)[None, :]
+    raise ValueError(f"damping must be 'marquardt', 'levenberg' or 'mixed', got {damping!r}")
 
 
 def residuals(
@@ -181,7 +196,8 @@ def lm_run(
     the other Jacobian columns from before the projection: one evaluation per iteration
     instead of two, at some cost in convergence (see bench/fit_bench.py). ``"none"``: no
     projection after the first call.
-    ``damping``: ``"levenberg"`` damps λ·I, ``"marquardt"`` λ·D² (module docstring).
+    ``damping``: ``"levenberg"`` damps λ·I, ``"marquardt"`` λ·D², ``"mixed"`` one or the
+    other by restart (module docstring).
     ``work``: the model's first workspace.
     ``scale``: (P,) bool, slots moved in log|p| (:mod:`sld.fit._scales`); None: none.
     Returns the carry plus F (G,R) and g = Jᵀr (G,R,P) at the final point.
@@ -202,14 +218,10 @@ def lm_run(
     r, j, finite = residuals(f, jf, data, loss=loss, log_space=log_space)
     F = 0.5 * jnp.sum(r * r, axis=-1)
     diag = jnp.einsum("grmp,grmp->grp", j, j)
-    if damping == "marquardt":
-        dsq = jnp.where(fresh, diag, carry["dsq"])  # the loop takes the running max
-        lam = jnp.where(fresh, TAU, carry["lam"])
-    elif damping == "levenberg":
-        dsq = jnp.ones_like(diag)
-        lam = jnp.where(fresh, TAU * jnp.maximum(jnp.max(diag, axis=-1), 1e-12), carry["lam"])
-    else:
-        raise ValueError(f"damping must be 'marquardt' or 'levenberg', got {damping!r}")
+    lev = _levenberg_restarts(damping, p.shape[1])
+    dsq = jnp.where(fresh, diag, carry["dsq"])  # Marquardt's: the loop takes the running max
+    lam0 = jnp.where(lev, TAU * jnp.maximum(jnp.max(diag, axis=-1), 1e-12), TAU)
+    lam = jnp.where(fresh, lam0, carry["lam"])
     nu = jnp.where(fresh, 2.0, carry["nu"])
     good = jnp.where(fresh, finite, carry["good"] & finite)
     active = jnp.where(fresh, finite, carry["active"] & finite)
@@ -243,13 +255,9 @@ def lm_run(
 
     def body(s: dict[str, jax.Array]) -> dict[str, jax.Array]:
         p, a, g, F, lam, nu, active = s["p"], s["a"], s["g"], s["F"], s["lam"], s["nu"], s["active"]
-        dsq = s["dsq"]
-        if damping == "marquardt":
-            dsq = jnp.maximum(dsq, jnp.diagonal(a, axis1=-2, axis2=-1))
-            floor = DSQ_FLOOR * jnp.maximum(jnp.max(dsq, axis=-1, keepdims=True), 1e-300)
-            damp = jnp.maximum(dsq, floor)
-        else:
-            damp = dsq
+        dsq = jnp.maximum(s["dsq"], jnp.diagonal(a, axis1=-2, axis2=-1))
+        floor = DSQ_FLOOR * jnp.maximum(jnp.max(dsq, axis=-1, keepdims=True), 1e-300)
+        damp = jnp.where(lev[..., None], 1.0, jnp.maximum(dsq, floor))
         step = jnp.linalg.solve(a + (lam[..., None] * damp)[..., None] * eye, -g[..., None])[..., 0]
         step_ok = jnp.all(jnp.isfinite(step), axis=-1)
         step = jnp.where(step_ok[..., None], step, 0.0)
