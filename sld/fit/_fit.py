@@ -37,10 +37,9 @@ JacobianMode = Literal["forward", "jacfwd"]
 _COMPILED: dict[tuple[Any, ...], Any] = {}
 _LAWS: dict[tuple[Any, ...], CompiledLaw] = {}
 REPROJECT: Reproject = "exact"  # lm_run's projection; the bench also times "affine" and "none"
-# lm_run's damping and its log|p| move of the program's scale-like slots (sld.fit._scales): log|p|
-# with Marquardt since RULE12, Marquardt on even restarts and Levenberg on odd ones since RULE14
-# (README, Speed); bench/fit_bench.py --damping/--log-scales set them
-DAMPING: Damping = "mixed"
+# lm_run's damping and its log|p| move of the program's scale-like slots (sld.fit._scales), on
+# together since RULE12 (README, Speed); bench/fit_bench.py --damping/--log-scales set them
+DAMPING: Damping = "marquardt"
 LOG_SCALES = True
 TIME_CHUNK = 20  # iterations between wall-clock checks when a time limit is set
 
