@@ -127,6 +127,27 @@ def test_non_finite_restart_does_not_touch_the_others(monkeypatch) -> None:
     np.testing.assert_allclose(bad["p"][0, 1:], clean["p"][0, 1:], rtol=1e-12)
 
 
+def _lm_from(law, rows, exponents, *, key: str, max_iter: int) -> tuple[dict, int]:
+    """Run the LM loop alone on ``law`` (one group, every coefficient starting at 1, the
+    exponent ``a`` at each of ``exponents``, one restart each): its final carry and a's slot.
+    ``key`` names the compiled runner (with the module's damping at the time of the call)."""
+    compiled, prepared = fit_internals._prepare_law(law, rows, log_space=False, huber_delta=1.0)
+    program = compiled.program
+    slot = compiled.slot_names.index("a")
+    p0 = np.ones((1, len(exponents), len(compiled.slot_names)))
+    p0[0, :, slot] = exponents
+    out, _ = fit_internals.run_lm(
+        lambda: fit_internals._runner(program, loss="squared", log_space=False, jacobian="forward"),
+        ("test-lm", program.fingerprint, key),
+        initial_carry(p0),
+        (prepared.arrays, np.array(program.linear)),
+        max_iter=max_iter,
+        time_limit=None,
+        start=0.0,
+    )
+    return out, slot
+
+
 @pytest.mark.parametrize("damping", ["marquardt", "levenberg"])
 def test_marquardt_steps_do_not_depend_on_parameter_units(monkeypatch, damping) -> None:
     # E + A/N**(a/1000) from a' = 1000·a is E + A/N**a in other units. With Marquardt's
@@ -139,22 +160,7 @@ def test_marquardt_steps_do_not_depend_on_parameter_units(monkeypatch, damping) 
     scaled = make_law([E + A / N ** (a / 1000)], ["N"], canonical=("E", "A", "a"))
     outs = []
     for law, unit in ((POWER_LAW, 1.0), (scaled, 1000.0)):
-        compiled, prepared = fit_internals._prepare_law(law, rows, log_space=False, huber_delta=1.0)
-        program = compiled.program
-        slot = compiled.slot_names.index("a")
-        p0 = np.ones((1, 2, 3))
-        p0[0, :, slot] = [0.05 * unit, 0.6 * unit]
-        out, _ = fit_internals.run_lm(
-            lambda program=program: fit_internals._runner(
-                program, loss="squared", log_space=False, jacobian="forward"
-            ),
-            ("test-units", program.fingerprint, damping),
-            initial_carry(p0),
-            (prepared.arrays, np.array(program.linear)),
-            max_iter=12,
-            time_limit=None,
-            start=0.0,
-        )
+        out, slot = _lm_from(law, rows, [0.05 * unit, 0.6 * unit], key=damping, max_iter=12)
         outs.append((out["F"], out["p"][..., slot] / unit, int(out["it"])))
     (F1, a1, it1), (F2, a2, it2) = outs
     same = np.allclose(F1, F2, rtol=1e-8) and np.allclose(a1, a2, rtol=1e-8) and it1 == it2
@@ -165,28 +171,12 @@ def test_mixed_damping_runs_even_restarts_marquardt_and_odd_ones_levenberg(monke
     # "mixed" gives each restart one damping: restart 0 (the canonical start) and every even
     # one λ·D², every odd one λ·I. Each restart's iterates are its own damping's, exactly.
     rows = power_rows([(1.7, 400.0, 0.3)], noise=1e-3)
-    compiled, prepared = fit_internals._prepare_law(
-        POWER_LAW, rows, log_space=False, huber_delta=1.0
-    )
-    program = compiled.program
-    slot = compiled.slot_names.index("a")
-    p0 = np.ones((1, 4, 3))
-    p0[0, :, slot] = [0.05, 0.6, 0.05, 0.6]
     runs = {}
     for damping in ("marquardt", "levenberg", "mixed"):
         monkeypatch.setattr(fit_internals, "DAMPING", damping)
-        out, _ = fit_internals.run_lm(
-            lambda program=program: fit_internals._runner(
-                program, loss="squared", log_space=False, jacobian="forward"
-            ),
-            ("test-mixed", program.fingerprint, damping),
-            initial_carry(p0),
-            (prepared.arrays, np.array(program.linear)),
-            max_iter=8,
-            time_limit=None,
-            start=0.0,
+        runs[damping], _ = _lm_from(
+            POWER_LAW, rows, [0.05, 0.6, 0.05, 0.6], key=f"mixed-{damping}", max_iter=8
         )
-        runs[damping] = out
     for r in range(4):
         own = runs["marquardt" if r % 2 == 0 else "levenberg"]
         other = runs["levenberg" if r % 2 == 0 else "marquardt"]
