@@ -129,6 +129,43 @@ def test_a_window_whose_resamples_cannot_be_fitted_is_set_aside(tmp_path, monkey
     assert alone.chosen is None and "set aside" not in alone.reason
 
 
+def test_a_pick_started_again_keeps_the_fold_fits_it_made(tmp_path, monkeypatch):
+    """Setting a window aside starts the pick again without it. The fold fits of the other
+    shares were already made, in the same way: they are kept, and the pick is the one a
+    pick given only the other shares makes."""
+    import sld.scoring._pick as pick_module
+
+    real_bootstrap, real_scores = pick_module.bootstrap_errors, pick_module.selection_scores
+    bent = _bent_csv(tmp_path, bend=1.5)
+    candidates = [(i, parse_for_task(t, bent)) for i, t in enumerate(LAWS)]
+    # screens with fewer restarts than the full fits, so that no two fold fits look alike
+    options = dict(seed=0, restarts=8, window_restarts=4, bootstrap=3, bootstrap_restarts=3)
+    shares = (0.0, 0.25, 0.5)
+    first = final_pick(candidates, bent, windows=shares, **options)
+    poisoned = sum(bent.windowed(first.window).folds()[0].fit.rows_per_group)
+    calls: list[tuple[int, int]] = []  # (fit rows of fold 0, restarts) per fold fit
+
+    def failing_in_that_window(laws, folds, rows, *, samples, **kwargs):
+        if folds[0].fit.n_rows == poisoned:
+            return [[float("inf")] * samples for _ in laws]
+        return real_bootstrap(laws, folds, rows, samples=samples, **kwargs)
+
+    def counted(laws, task, **kwargs):
+        calls.append((task.folds()[0].fit.n_rows, kwargs["restarts"]))
+        return real_scores(laws, task, **kwargs)
+
+    monkeypatch.setattr(pick_module, "bootstrap_errors", failing_in_that_window)
+    monkeypatch.setattr(pick_module, "selection_scores", counted)
+    again = final_pick(candidates, bent, windows=shares, **options)
+    assert "set aside" in again.reason
+    assert len(calls) == len(set(calls))  # no fold fit made twice
+    others = tuple(s for s in shares if s != first.window)
+    direct = final_pick(candidates, bent, windows=others, **options)
+    assert again.chosen == direct.chosen and again.window == direct.window
+    assert [e.model_dump() for e in again.entries] == [e.model_dump() for e in direct.entries]
+    assert again.reason.startswith(direct.reason)
+
+
 def test_one_window_is_the_pick_as_it_was(tmp_path):
     task = _bent_csv(tmp_path, bend=1.5)
     candidates = [(i, parse_for_task(t, task)) for i, t in enumerate(LAWS)]

@@ -31,7 +31,9 @@ Search ranks thousands of laws on cheap fits; the pick looks again at the top fe
    Where no law has a finite pessimistic error in the kept fit window (a window can leave
    a group only its top few rows, one per scale value, and a draw with replacement then
    misses one of them), that window gives no evidence on the draws: it is set aside and
-   the pick starts again at step 0 with the other shares, saying so in its reason;
+   the pick starts again at step 0 with the other shares, saying so in its reason (the
+   fold fits step 0 already made are kept, not fitted again: the pick is the one a pick
+   given only the other shares makes);
 4. the *leader* minimises :func:`sld.scoring.fitness` of that pessimistic error, among
    laws that pass the checks (among all, if none does). Ties go to the earlier candidate;
 5. with ``parsimony`` (the default), the pick is the law with the fewest parameters among
@@ -119,6 +121,7 @@ def final_pick(
     windows: Sequence[float] = (0.0,),
     window_restarts: int = 8,
     polish: int = 0,
+    _fitted: dict[tuple, list[ScoreReport]] | None = None,
 ) -> PickReport:
     """Re-fit ``candidates`` (id, law) on every fold, bootstrap them, and pick one (see module).
 
@@ -129,7 +132,10 @@ def final_pick(
     (step 0); ``(0.0,)`` fits on every row. ``window_restarts``: restarts of the screen
     of every share after the first (step 0). ``polish``: iterations each group's best
     restart runs on past the cap in every fold fit of steps 0 and 1 (:func:`sld.fit.fit_many`;
-    ``known`` reports must have been fitted with it).
+    ``known`` reports must have been fitted with it). ``_fitted`` (internal): the fold fits
+    of step 0 already made, by how they were made, so that a pick started again with a
+    window set aside (step 3) does not fit them twice; a fit is deterministic in those
+    terms, so the pick is the same.
     """
     settings = PickSettingsDict(
         restarts=restarts,
@@ -148,23 +154,30 @@ def final_pick(
     laws = [law for _, law in candidates]
     given_task = task
 
-    def scores_at(
-        share: float, *, fits: int = restarts, warm: Sequence[ScoreReport] | None = None
-    ) -> list[ScoreReport]:
-        given = (known or {}) if share == task.window and fits == restarts else {}
-        todo = [i for i, (cid, _) in enumerate(candidates) if cid not in given]
-        fresh = iter(
-            selection_scores(
-                [laws[i] for i in todo],
-                task.windowed(share),
-                seed=seed,
-                restarts=fits,
-                polish=polish,
-                monotone=monotone,
-                starts=None if warm is None else [warm[i].fit.parameters for i in todo],
+    # step 0's fold fits by how they were made: (share, restarts, the key of the fits that
+    # gave restart 0 its start, or None for cold starts); shared with a pick started again
+    fitted = {} if _fitted is None else _fitted
+
+    def scores_at(share: float, *, fits: int = restarts, warm: tuple | None = None) -> tuple:
+        """Fit every candidate's folds at ``share`` (once per key); returns the key."""
+        key = (share, fits, warm)
+        if key not in fitted:
+            given = (known or {}) if share == task.window and fits == restarts else {}
+            todo = [i for i, (cid, _) in enumerate(candidates) if cid not in given]
+            starts = None if warm is None else [fitted[warm][i].fit.parameters for i in todo]
+            fresh = iter(
+                selection_scores(
+                    [laws[i] for i in todo],
+                    task.windowed(share),
+                    seed=seed,
+                    restarts=fits,
+                    polish=polish,
+                    monotone=monotone,
+                    starts=starts,
+                )
             )
-        )
-        return [given[cid] if cid in given else next(fresh) for cid, _ in candidates]
+            fitted[key] = [given[cid] if cid in given else next(fresh) for cid, _ in candidates]
+        return key
 
     def penalised(law: Law, report: ScoreReport, error: float) -> float:
         return fitness(
@@ -184,15 +197,17 @@ def final_pick(
         )
 
     shares = sorted(set(windows)) if task.validation_scale is not None else [task.window]
-    reports = scores_at(shares[0])
-    by_share = {shares[0]: reports}
+    first = scores_at(shares[0])
+    by_share = {shares[0]: first}
     for share in shares[1:]:  # screened: few restarts, restart 0 from the first share's fit
-        by_share[share] = scores_at(share, fits=window_restarts, warm=reports)
-    tried = [summary(share, at) for share, at in by_share.items()]
+        by_share[share] = scores_at(share, fits=window_restarts, warm=first)
+    tried = [summary(share, fitted[key]) for share, key in by_share.items()]
     window = choose_window(tried)
+    kept = first
     if window != shares[0]:  # the kept window, fitted as fully as the first share was
-        reports = scores_at(window, warm=by_share[window])
-        tried = [summary(window, reports) if w.share == window else w for w in tried]
+        kept = scores_at(window, warm=by_share[window])
+        tried = [summary(window, fitted[kept]) if w.share == window else w for w in tried]
+    reports = list(fitted[kept])  # step 7 may demote a law in this copy, never in the memo
     task = task.windowed(window)
     tried_shown = tried if len(tried) > 1 else []
     folds = task.folds()
@@ -262,6 +277,7 @@ def final_pick(
                 monotone=monotone,
                 known=known,
                 windows=others,
+                _fitted=fitted,
                 **settings,
             )
             aside = (
