@@ -131,6 +131,32 @@ def pick_pool(
     (:func:`twins`) already has. Failed members, and stored laws the task no longer
     parses, are skipped.
     """
+    pool, _ = _pool_and_route(
+        population,
+        task,
+        archive=archive,
+        candidates=candidates,
+        per_shape=per_shape,
+        max_params=max_params,
+        simpler=simpler,
+        support=support,
+    )
+    return pool
+
+
+def _pool_and_route(
+    population: Population,
+    task: Task,
+    *,
+    archive: Sequence[Member],
+    candidates: int,
+    per_shape: int,
+    max_params: int | None,
+    simpler: bool,
+    support: Mapping[int, float] | None,
+) -> tuple[list[tuple[int, Law]], int | None]:
+    """:func:`pick_pool`'s pool, and the id of the supported law when the route added it
+    (None when the walk or the simpler front already brought it, or a twin of it)."""
     members = {m.id: m for m in archive if not m.failed}
     members.update((m.id, m) for m in population.members() if not m.failed)
     ranked = sorted(members.values(), key=lambda m: (population.fitness(m), m.complexity, m.id))
@@ -152,11 +178,13 @@ def pick_pool(
         admitted.append(member)
         pool.append((member.id, law))
     if not admitted:
-        return pool
+        return pool, None
     extra = simpler_front(ranked, below=admitted) if simpler else []
-    best = supported_law(ranked, support) if support else None
-    if best is not None and best.id not in {m.id for m in [*admitted, *extra]}:
-        extra.append(best)
+    route = supported_law(ranked, support) if support else None
+    if route is not None and route.id in {m.id for m in [*admitted, *extra]}:
+        route = None  # the walk or the simpler front brought it
+    if route is not None:
+        extra.append(route)
     for member in extra:
         if any(twins(member, other) for other in admitted):
             continue
@@ -166,7 +194,8 @@ def pick_pool(
             continue
         admitted.append(member)
         pool.append((member.id, law))
-    return pool
+    # the route's law comes last, and is in the pool unless a twin or a parse kept it out
+    return pool, route.id if route is not None and pool[-1][0] == route.id else None
 
 
 def supported_law(members: Sequence[Member], support: Mapping[int, float]) -> Member | None:
@@ -254,25 +283,19 @@ def pick_law(
     """
     archive = [m for m in map(member_from_fitted, fitted) if m is not None]
 
-    def pool_with(support: Mapping[int, float] | None) -> list[tuple[int, Law]]:
-        return pick_pool(
-            population,
-            task,
-            archive=archive,
-            candidates=settings.candidates,
-            per_shape=settings.per_shape,
-            max_params=settings.max_params,
-            simpler=settings.simpler,
-            support=support,
-        )
-
-    support = fit_support(fitted, task) if settings.supported else None
-    pool = pool_with(support)
-    walked = {cid for cid, _ in pool_with(None)} if support else {cid for cid, _ in pool}
-    routed = [cid for cid, _ in pool if cid not in walked]  # the best-supported law, if added
+    pool, routed = _pool_and_route(
+        population,
+        task,
+        archive=archive,
+        candidates=settings.candidates,
+        per_shape=settings.per_shape,
+        max_params=settings.max_params,
+        simpler=settings.simpler,
+        support=fit_support(fitted, task) if settings.supported else None,
+    )
     known = confirmed_reports(fitted, restarts=settings.restarts, polish=settings.polish)
     report = pick_among([*pool, *extra], task, settings, known=known)
-    if report.chosen is not None and report.chosen in routed:
+    if report.chosen is not None and report.chosen == routed:
         report = report.model_copy(update={"reason": report.reason + SUPPORTED_REASON})
     return report
 
