@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import queue
 import sqlite3
 import tempfile
@@ -32,7 +31,6 @@ from typing import Any
 from sld.bench._job import JobEnded, JobFiles, JobMessage, JobProgress, run_job
 from sld.bench._plan import Job
 from sld.errors import ConfigError
-from sld.fit import THREADS_ENV
 from sld.report import PLOT_PNG, REPORT_JSON, write_atomically
 from sld.store import STORE_FILENAME, RunReader, store_path
 from sld.strict_json import dumps
@@ -159,10 +157,7 @@ def _follow(ray: Any, job: Job, stream: Any, inbox: queue.SimpleQueue) -> None:
 def ray_job(
     key: str, config: dict[str, Any], files: dict[str, bytes], sync_seconds: float
 ) -> Iterator[JobMessage]:
-    """A bench job in a temporary run directory; streams messages, store copies and the files.
-
-    The task holds one CPU, so its fits run one at a time unless ``SLD_FIT_THREADS`` says."""
-    os.environ.setdefault(THREADS_ENV, "1")
+    """A bench job in a temporary run directory; streams messages, store copies and the files."""
     with tempfile.TemporaryDirectory(prefix="sld-bench-") as scratch:
         run_dir = Path(scratch) / key
         if files:
