@@ -397,7 +397,7 @@ def main() -> None:
     ap.add_argument(
         "--damping",
         choices=["marquardt", "levenberg", "mixed"],
-        default="marquardt",
+        default=_fit.DAMPING,
         help="LM damping (sld.fit._lm.lm_run): λ·D² scaled by diag(JᵀJ), λ·I, or mixed "
         "(even restarts λ·D², odd ones λ·I)",
     )
