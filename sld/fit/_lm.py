@@ -59,6 +59,7 @@ import jax
 import jax.numpy as jnp
 
 from ._scales import in_log
+from ._solve import solve
 
 Model = Callable[[jax.Array, Any], tuple[jax.Array, jax.Array, Any]]
 Reproject = Literal["exact", "affine", "none"]
@@ -141,7 +142,7 @@ def _linear_solve(a: jax.Array, g: jax.Array, lin: jax.Array) -> jax.Array:
     d = jnp.sqrt(jnp.diagonal(a, axis1=-2, axis2=-1))
     d = jnp.where(d > 0.0, d, 1.0)
     a_hat = a / (d[..., :, None] * d[..., None, :]) + 1e-12 * eye
-    sol = jnp.linalg.solve(a_hat, (b / d)[..., None])[..., 0] / d
+    sol = solve(a_hat, b / d) / d
     return jnp.where(lin, sol, 0.0)
 
 
@@ -258,7 +259,7 @@ def lm_run(
         dsq = jnp.maximum(s["dsq"], jnp.diagonal(a, axis1=-2, axis2=-1))
         floor = DSQ_FLOOR * jnp.maximum(jnp.max(dsq, axis=-1, keepdims=True), 1e-300)
         damp = jnp.where(lev[..., None], 1.0, jnp.maximum(dsq, floor))
-        step = jnp.linalg.solve(a + (lam[..., None] * damp)[..., None] * eye, -g[..., None])[..., 0]
+        step = solve(a + (lam[..., None] * damp)[..., None] * eye, -g)
         step_ok = jnp.all(jnp.isfinite(step), axis=-1)
         step = jnp.where(step_ok[..., None], step, 0.0)
         p_new = p + step
