@@ -11,7 +11,6 @@ written from the stores before :func:`run_bench` returns or raises.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -21,6 +20,7 @@ from sld.bench._output import write_outputs
 from sld.bench._plan import BenchConfig, Job, claim, jobs
 from sld.bench._table import BenchTable, read_bench
 from sld.errors import ConfigError, SldError
+from sld.fit import usable_cores
 from sld.run import writable
 
 LOCK_FILE = ".bench.lock"
@@ -114,7 +114,4 @@ def run_bench(
 
 def default_jobs() -> int:
     """The cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
+    return usable_cores()

@@ -30,6 +30,7 @@ from typing import Any
 
 from sld.bench._job import JobEnded, JobMessage, JobNotice, run_job
 from sld.bench._plan import Job
+from sld.fit import THREADS_ENV, usable_cores
 
 RETRIES_AFTER_A_SIGNAL = 1  # fresh-worker tries a job gets after its worker died by a signal
 
@@ -55,7 +56,7 @@ class LocalExecutor:
         """
         if not todo:
             return
-        pool = _Pool(root)
+        pool = _Pool(root, fit_threads_each(self.jobs))
         pending = collections.deque(todo)
         tries: collections.Counter[str] = collections.Counter()
         interrupted = threading.Event()
@@ -114,11 +115,11 @@ def _interrupts_to(flag: threading.Event) -> Iterator[None]:
 
 
 class _Worker:
-    def __init__(self, ctx: Any, root: Path) -> None:
+    def __init__(self, ctx: Any, root: Path, threads: int) -> None:
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(
             target=worker_main,
-            args=(child, str(root), os.getpid()),
+            args=(child, str(root), os.getpid(), threads),
             name="sld-bench-worker",
             daemon=True,
         )
@@ -130,8 +131,9 @@ class _Worker:
 class _Pool:
     """The worker processes and which job each holds."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, threads: int) -> None:
         self.root = root
+        self.threads = threads
         self.ctx = multiprocessing.get_context("spawn")
         self.workers: list[_Worker] = []
 
@@ -140,7 +142,7 @@ class _Pool:
         return [w for w in self.workers if w.job is not None]
 
     def start(self, job: Job) -> None:
-        worker = _Worker(self.ctx, self.root)
+        worker = _Worker(self.ctx, self.root, self.threads)
         self.workers.append(worker)
         self.assign(worker, job)
 
@@ -226,9 +228,19 @@ def _drain(conn: Connection) -> list[JobMessage]:
 # -- the worker process --------------------------------------------------------------------
 
 
-def worker_main(conn: Connection, root: str, parent: int) -> None:
-    """A worker: run each job the driver sends until it sends None or goes away."""
+def fit_threads_each(jobs: int) -> int:
+    """Fit threads of each of ``jobs`` workers: their share of the cores, so that the workers
+    together run one fit per core (:mod:`sld.fit._threads`)."""
+    return max(1, usable_cores() // jobs)
+
+
+def worker_main(conn: Connection, root: str, parent: int, threads: int = 1) -> None:
+    """A worker: run each job the driver sends until it sends None or goes away.
+
+    ``threads``: its fits run at once (``SLD_FIT_THREADS``), unless the driver's environment
+    already set that."""
     _die_with_parent(parent)
+    os.environ.setdefault(THREADS_ENV, str(threads))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import queue
 import sqlite3
 import tempfile
@@ -31,6 +32,7 @@ from typing import Any
 from sld.bench._job import JobEnded, JobFiles, JobMessage, JobProgress, run_job
 from sld.bench._plan import Job
 from sld.errors import ConfigError
+from sld.fit import THREADS_ENV
 from sld.report import PLOT_PNG, REPORT_JSON, write_atomically
 from sld.store import STORE_FILENAME, RunReader, store_path
 from sld.strict_json import dumps
@@ -157,7 +159,10 @@ def _follow(ray: Any, job: Job, stream: Any, inbox: queue.SimpleQueue) -> None:
 def ray_job(
     key: str, config: dict[str, Any], files: dict[str, bytes], sync_seconds: float
 ) -> Iterator[JobMessage]:
-    """A bench job in a temporary run directory; streams messages, store copies and the files."""
+    """A bench job in a temporary run directory; streams messages, store copies and the files.
+
+    The task holds one CPU, so its fits run one at a time unless ``SLD_FIT_THREADS`` says."""
+    os.environ.setdefault(THREADS_ENV, "1")
     with tempfile.TemporaryDirectory(prefix="sld-bench-") as scratch:
         run_dir = Path(scratch) / key
         if files:

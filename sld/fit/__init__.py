@@ -15,15 +15,21 @@ from ._fit import predict as predict  # noqa: E402
 from ._many import fit_many as fit_many  # noqa: E402
 from ._many import fit_many_sets as fit_many_sets  # noqa: E402
 from ._result import FitResult as FitResult  # noqa: E402
+from ._threads import ENV as THREADS_ENV  # noqa: E402
+from ._threads import fit_threads as fit_threads  # noqa: E402
+from ._threads import usable_cores as usable_cores  # noqa: E402
 
 __all__ = [
     "FULL",
     "SCREEN",
+    "THREADS_ENV",
     "Fidelity",
     "FitResult",
     "GroupedRows",
     "fit_law",
     "fit_many",
     "fit_many_sets",
+    "fit_threads",
     "predict",
+    "usable_cores",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from typing import Any, Literal
 
 import jax
@@ -128,12 +129,15 @@ def run_lm(
     start: float,
     fetch: bool = True,
     polish: int = 0,
-) -> tuple[dict[str, Any], float]:
+    pool: Executor | None = None,
+) -> tuple[Any, float]:
     """Compile (cached by ``key`` + shapes) and run LM, in chunks when a time limit is set.
 
     ``args`` follow the carry: (data, …); the runner takes (carry, *args, stop_at, fresh).
     Returns the final output (a host copy if ``fetch``, else device arrays still
-    being computed) and the seconds spent compiling.
+    being computed) and the seconds spent compiling. With ``pool``, the compile happens
+    here and the run in one of the pool's threads: the output is then a ``Future`` of the
+    host copy (:mod:`sld.fit._threads`).
     """
     stop = max_iter if time_limit is None else min(max_iter, TIME_CHUNK)
 
@@ -159,19 +163,26 @@ def run_lm(
         if len(_COMPILED) > 256:
             _COMPILED.clear()
         _COMPILED[full_key] = compiled
-    out = compiled(*call_args)
-    while time_limit is not None:
-        it = int(out["it"])
-        if (
-            it >= max_iter
-            or not bool(jnp.any(out["active"]))
-            or bool(out["stalled"])
-            or time.perf_counter() - start >= time_limit
-        ):
-            break
-        stop = min(max_iter, it + TIME_CHUNK)
-        next_carry = {k: out[k] for k in carry}
-        out = compiled(next_carry, *args, np.int32(stop), np.bool_(False), polish_to(stop))
+
+    def execute() -> Any:
+        out = compiled(*call_args)
+        while time_limit is not None:
+            it = int(out["it"])
+            if (
+                it >= max_iter
+                or not bool(jnp.any(out["active"]))
+                or bool(out["stalled"])
+                or time.perf_counter() - start >= time_limit
+            ):
+                break
+            stop = min(max_iter, it + TIME_CHUNK)
+            next_carry = {k: out[k] for k in carry}
+            out = compiled(next_carry, *args, np.int32(stop), np.bool_(False), polish_to(stop))
+        return out
+
+    if pool is not None:
+        return pool.submit(lambda: jax.device_get(execute())), compile_seconds
+    out = execute()
     return (jax.device_get(out) if fetch else out), compile_seconds
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ from ._lowering import lower
 from ._parts import KEPT, Parts, call_digest, merge_parts, output_parts, part_data, part_law
 from ._program import CompiledLaw
 from ._result import FitResult, failed, summarise
+from ._threads import fit_pool
 
 _DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -163,6 +165,7 @@ def fit_many_sets(
     batch = prepared_rows(Rows(tuple(groups), tuple(X), tuple(y))) if groups else None
     dtype = _DTYPES[fid.dtype]
     device: dict[tuple[int, ...], dict[str, Any]] = {}  # a part's outputs → its device arrays
+    pool = fit_pool()  # runs execute from its threads, each the run it is alone (_threads)
 
     def data_for(part: tuple[int, ...]) -> dict[str, Any]:
         assert batch is not None
@@ -217,6 +220,7 @@ def fit_many_sets(
             time_limit=time_limit,
             start=start,
             fetch=False,
+            pool=pool,
         )
         return _Run(compiled, list(law.parameters), part, out, compile_seconds, start, kept_as)
 
@@ -320,7 +324,8 @@ def _summaries(
     run: _Run, sets: Sequence[_Set], *, fid: Fidelity, fitted: int, total: int
 ) -> list[FitResult]:
     """The run's result on each row set (waits for it)."""
-    host = jax.device_get(run.out)
+    out = run.out.result() if isinstance(run.out, Future) else run.out
+    host = jax.device_get(out)
     seconds = (time.perf_counter() - run.start) / fitted
     share = len(run.part) / total  # the rows·outputs a part's loss averages over
     per_set = []
