@@ -177,3 +177,24 @@ def test_wider_instruction_and_hoisted_padding_changes_no_fit(
     monkeypatch.setattr(lowering, "MIN_HOISTED", 4 * lowering.MIN_HOISTED)
     assert lower(compile_law(POWER_LAW).program).n_registers >= 4 * MIN_INSTRUCTIONS
     assert fits() == before  # to the last bit: padding is memory, never arithmetic
+
+
+def test_the_compile_cache_keeps_the_most_recently_used_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # each compiled run holds hundreds of memory mappings, so the cache is bounded
+    # (sld.fit._fit.COMPILED_MAX); a run used again moves to the back of the queue
+    monkeypatch.setattr(fit_internals, "COMPILED_MAX", 2)
+    monkeypatch.setattr(fit_internals, "_COMPILED", fit_internals.OrderedDict())
+    rows = power_rows([(1.7, 400.0, 0.3)], noise=1e-3)
+    seeds = iter(range(100))  # a new seed each call, so no fit comes from the part cache
+
+    def fit(restarts: int) -> tuple[object, ...]:
+        assert fit_many([POWER_LAW], rows, restarts=restarts, max_iter=5, seed=next(seeds))[0].ok
+        return next(reversed(fit_internals._COMPILED))  # the run just used
+
+    two, three = fit(2), fit(3)
+    assert fit(2) == two  # used again: now the most recent
+    four = fit(4)  # evicts three, the least recently used
+    assert list(fit_internals._COMPILED) == [two, four]
+    assert three not in fit_internals._COMPILED

@@ -11,6 +11,7 @@ differ only in parameter names), padded shapes and options.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from typing import Any, Literal
@@ -35,7 +36,12 @@ from ._result import FitResult, failed, summarise
 Loss = Literal["squared", "huber"]
 JacobianMode = Literal["forward", "jacfwd"]
 
-_COMPILED: dict[tuple[Any, ...], Any] = {}
+# Compiled LM runs, least recently used first. Each holds its machine code in about 450–700
+# memory mappings of its own (measured on vocab, XLA:CPU), and Linux stops a process at
+# vm.max_map_count (65,530 by default): a bench worker that kept 256 died with "LLVM ERROR:
+# Unable to allocate section memory" after about 100. 48 stay under half of that.
+COMPILED_MAX = 48
+_COMPILED: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 _LAWS: dict[tuple[Any, ...], CompiledLaw] = {}
 REPROJECT: Reproject = "exact"  # lm_run's projection; the bench also times "affine" and "none"
 # lm_run's damping and its log|p| move of the program's scale-like slots (sld.fit._scales), on
@@ -155,14 +161,16 @@ def run_lm(
     )
     compiled = _COMPILED.get(full_key)
     compile_seconds = 0.0
-    if compiled is None:
+    if compiled is not None:
+        _COMPILED.move_to_end(full_key)
+    else:
         enable_compile_cache()  # once per process: a compile another process made is read back
         t0 = time.perf_counter()
         compiled = get_runner().lower(*call_args).compile()
         compile_seconds = time.perf_counter() - t0
-        if len(_COMPILED) > 256:
-            _COMPILED.clear()
         _COMPILED[full_key] = compiled
+        while len(_COMPILED) > COMPILED_MAX:
+            _COMPILED.popitem(last=False)  # its mappings go with it
 
     def execute() -> Any:
         out = compiled(*call_args)
