@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -185,7 +187,7 @@ def test_the_compile_cache_keeps_the_most_recently_used_runs(
     # each compiled run holds hundreds of memory mappings, so the cache is bounded
     # (sld.fit._fit.COMPILED_MAX); a run used again moves to the back of the queue
     monkeypatch.setattr(fit_internals, "COMPILED_MAX", 2)
-    monkeypatch.setattr(fit_internals, "_COMPILED", fit_internals.OrderedDict())
+    monkeypatch.setattr(fit_internals, "_COMPILED", OrderedDict())
     rows = power_rows([(1.7, 400.0, 0.3)], noise=1e-3)
     seeds = iter(range(100))  # a new seed each call, so no fit comes from the part cache
 

@@ -48,7 +48,7 @@ def solve(a: jax.Array, b: jax.Array) -> jax.Array:
         m = jnp.where(at_k, row_pivot, jnp.where(at_pivot, row_k, m))
         col = jnp.take(m, k, axis=2)
         factor = jnp.where(rows > k, col / jnp.take(col, k, axis=1)[:, None], 0.0)  # (B, P)
-        return m - factor[:, :, None] * jnp.take(m, k, axis=1)[:, None, :]
+        return m - factor[:, :, None] * row_pivot  # row_pivot is row k now
 
     m = jax.lax.fori_loop(0, P, eliminate, m, unroll=P <= UNROLL_UP_TO)
     u, y = m[:, :, :P], m[:, :, P]
