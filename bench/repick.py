@@ -9,6 +9,7 @@
     python bench/repick.py BENCH_DIR/runs/*/ --polish 800 --heldout  # polished fits
     python bench/repick.py BENCH_DIR/runs/*/ --simpler off --heldout  # no simpler front
     python bench/repick.py BENCH_DIR/runs/*/ --supported on --heldout  # the best-supported law too
+    python bench/repick.py BENCH_DIR/runs/*/ --frozen on --heldout  # frozen terms charged
     python bench/repick.py RUN_DIR/ --add "L = E + A/N**a + B/D**b" --heldout  # a law the search missed
 
 For each finished run directory: its stored population and every fully scored law it
@@ -18,6 +19,7 @@ size; ``--windows`` the fit-window shares; ``--polish`` the polish of the pick's
 fits, which the held-out fit then uses too, so a law chosen again is scored again;
 ``--simpler`` whether the pool takes the simpler front, :func:`sld.evolve.pick.simpler_front`;
 ``--supported`` whether it takes the best-supported law, :func:`sld.evolve.pick.supported_law`;
+``--frozen`` whether the pick charges frozen terms as parameters, :attr:`sld.law.Law.frozen_terms`;
 ``--add LAW``, repeatable, puts a law the search may never have found into the pool beside its
 own, to tell a search that missed a law from a pick that would pass it over). The
 pick reads training rows only. The run's report already holds the held-out R² of the
@@ -64,6 +66,7 @@ def repick(
     polish: int | None = None,
     simpler: bool | None = None,
     supported: bool | None = None,
+    frozen: bool | None = None,
     add: tuple[str, ...] = (),
 ) -> dict:
     """The old and the new pick of one finished run (and their test R² when asked)."""
@@ -91,6 +94,8 @@ def repick(
         settings = dataclasses.replace(settings, simpler=simpler)
     if supported is not None:
         settings = dataclasses.replace(settings, supported=supported)
+    if frozen is not None:
+        settings = dataclasses.replace(settings, frozen=frozen)
     started = time.perf_counter()
     with RunReader.open(run) as reader:
         record = read_run(reader)
@@ -201,6 +206,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the pool takes the best-supported law (default: the pick's default)",
     )
     parser.add_argument(
+        "--frozen",
+        choices=["on", "off"],
+        help="frozen terms count as parameters in the pick (default: the pick's default)",
+    )
+    parser.add_argument(
         "--add",
         action="append",
         default=[],
@@ -229,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                 polish=args.polish,
                 simpler=None if args.simpler is None else args.simpler == "on",
                 supported=None if args.supported is None else args.supported == "on",
+                frozen=None if args.frozen is None else args.frozen == "on",
                 add=tuple(args.add),
             )
         )

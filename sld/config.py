@@ -362,6 +362,12 @@ class RunConfig(BaseModel):
         "lowest information criterion of its fold-0 fit), which the fold bands alone may rank "
         "far down (sld.evolve.pick; bench/selection_sweep.md, 'The best-supported law in the pool')",
     )
+    pick_frozen: bool = Field(
+        default=True,
+        description="the final pick counts a law's frozen terms (summands no fit can scale, "
+        "which the search set on the fold bands) as parameters (sld.scoring.final_pick; "
+        "bench/selection_sweep.md, 'Frozen terms charged as parameters')",
+    )
     fit_windows: list[Annotated[float, Field(ge=0.0, lt=1.0)]] = Field(
         default_factory=lambda: list(DEFAULT_FIT_WINDOWS),
         min_length=1,

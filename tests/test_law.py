@@ -505,6 +505,24 @@ def test_shape_keeps_the_top_of_the_tree_and_erases_parameter_names():
     assert two.shape.count(" ; ") == 1
 
 
+def test_frozen_terms_are_summands_no_fit_can_scale_beside_one_it_can():
+    def frozen(text: str) -> int:
+        return parse_law(text, inputs=("N", "D"), outputs=("y",)).frozen_terms
+
+    assert frozen("E + A/N**a + B/D**b") == 0
+    assert frozen("E + A/N**a + B/D**b + 93/log(N)") == 1
+    assert frozen("E + 2*log(log(N)) + A/log(N)**2 + B*D**a + log(log(D))") == 2
+    # at any depth: the inner sum holds one beside A/N**a
+    assert frozen("(A/N**a + log(D)**2)**b") == 1
+    # a shift inside a sum with no parameter is centring, not a frozen term
+    assert frozen("E + A*(log(D) - 22)**2") == 0
+    assert frozen("A + B/(1 + exp(a*(log(N) - 18.2) + b*log(D)))") == 0
+    # with no term a fit can scale, nothing is frozen beside one
+    assert frozen("12/sqrt(N) + 3/D") == 0
+    two = parse_law("y = A/N**a + 1/N; z = B/D**b + 2/D", inputs=("N", "D"), outputs=("y", "z"))
+    assert two.frozen_terms == 2
+
+
 def test_a_column_that_is_no_identifier_is_named_by_its_alias_in_text_and_exports():
     """`model size` cannot appear in a law, so laws write its alias; the normalized text
     parses again to the same law, and the code exports name it `model_size`."""

@@ -197,16 +197,13 @@ def test_plausible_laws_lie_within_the_leaders_error_bar_with_its_check_outcome(
     assert plausible_laws(entries[:1] + entries[2:3], [0, 1]) == [0]
 
 
-def test_the_pick_is_the_fewest_parameters_among_plausible_laws_and_the_leader_without(
-    tmp_path, monkeypatch
-):
+def _scored_three(tmp_path, monkeypatch, texts):
+    """Three laws on the data-constrained CSV with point errors 0.010, 0.0105 and 0.009, and
+    a setter of every resample's error per law: (task, candidates, known, set resamples)."""
     task = _task(_csv(tmp_path, perturb=False))
-    texts = {0: LAWS[0], 1: LAWS[2], 2: LAWS[3]}  # 5, 4 and 6 parameters
     candidates = [(i, parse_for_task(t, task)) for i, t in texts.items()]
-    assert [len(law.parameters) for _, law in candidates] == [5, 4, 6]
     scores = selection_scores([law for _, law in candidates], task, seed=5, restarts=4)
     point = {0: 0.010, 1: 0.0105, 2: 0.009}
-    drawn = {0: 0.013, 1: 0.050, 2: 0.011}  # every resample's error: the bounds
     known = {
         i: scores[i].model_copy(update={"selection_error": point[i], "checks": None}) for i in texts
     }
@@ -219,6 +216,17 @@ def test_the_pick_is_the_fewest_parameters_among_plausible_laws_and_the_leader_w
 
         monkeypatch.setattr("sld.scoring._pick.bootstrap_errors", resampled)
 
+    return task, candidates, known, resamples_score
+
+
+def test_the_pick_is_the_fewest_parameters_among_plausible_laws_and_the_leader_without(
+    tmp_path, monkeypatch
+):
+    task, candidates, known, resamples_score = _scored_three(
+        tmp_path, monkeypatch, {0: LAWS[0], 1: LAWS[2], 2: LAWS[3]}
+    )
+    assert [len(law.parameters) for _, law in candidates] == [5, 4, 6]
+    drawn = {0: 0.013, 1: 0.050, 2: 0.011}  # every resample's error: the bounds
     resamples_score(drawn)
     options = dict(seed=5, restarts=4, bootstrap=8, node_weight=0.0, param_weight=0.01)
     options.update(consensus=False, steady=False)  # step 5 alone (step 6: the next tests)
@@ -237,6 +245,29 @@ def test_the_pick_is_the_fewest_parameters_among_plausible_laws_and_the_leader_w
     resamples_score(drawn)
     alone = {**known, 0: known[0].model_copy(update={"selection_error": 0.0111})}
     assert final_pick(candidates, task, **options, known=alone).chosen == 2  # nothing inside
+
+
+def test_the_pick_charges_a_frozen_term_as_a_parameter(tmp_path, monkeypatch):
+    """``E + A*N**a*D**b + 3/sqrt(N)`` has 4 parameters and a term the search set: charged,
+    it is no leaner than a 5-parameter law that fits better, and it says so when it wins."""
+    task, candidates, known, resamples_score = _scored_three(
+        tmp_path, monkeypatch, {0: LAWS[0], 1: LAWS[2] + " + 3/sqrt(N)", 2: LAWS[3]}
+    )
+    counts = [(len(law.parameters), law.frozen_terms) for _, law in candidates]
+    assert counts == [(5, 0), (4, 1), (6, 0)]
+    options = dict(seed=5, restarts=4, bootstrap=8, node_weight=0.0, param_weight=0.01)
+    options.update(consensus=False, steady=False, known=known)
+    resamples_score({0: 0.013, 1: 0.013, 2: 0.011})  # all three plausible
+    uncharged = final_pick(candidates, task, **options, frozen=False)
+    charged = final_pick(candidates, task, **options)
+    assert uncharged.chosen == 1 and not uncharged.frozen
+    # charged, laws 0 and 1 both count 5; law 0's penalised error is the lower
+    assert charged.chosen == 0 and charged.frozen
+    assert [e.frozen_terms for e in charged.entries if e.id == 1] == [1]
+    resamples_score({0: 0.050, 1: 0.013, 2: 0.011})  # law 0 leaves the bar: 5 against 6
+    again = final_pick(candidates, task, **options)
+    assert again.chosen == 1
+    assert "fewest parameters (4 + 1 frozen term) among the 2 laws" in again.reason
 
 
 def _three_plausible(tmp_path, monkeypatch):

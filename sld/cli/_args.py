@@ -304,6 +304,13 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
         help="the final pick also weighs the law the fit rows support best (lowest BIC), "
         "however the fold bands ranked it (on by default; README, 'Supported')",
     )
+    search.add_argument(
+        "--pick-frozen",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the final pick counts frozen terms (summands no fit scales, e.g. 93/log(N)) as "
+        "parameters (on by default; README, 'Frozen terms')",
+    )
 
 
 def _windows(text: str) -> list[float]:

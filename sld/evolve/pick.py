@@ -86,6 +86,7 @@ class PickSettings:
     max_params: int | None = None
     simpler: bool = True
     supported: bool = True
+    frozen: bool = True
 
     @classmethod
     def from_config(cls, config: RunConfig) -> PickSettings:
@@ -104,6 +105,7 @@ class PickSettings:
             consensus=config.pick_consensus,
             steady=config.pick_steady,
             supported=config.pick_supported,
+            frozen=config.pick_frozen,
             windows=tuple(config.fit_windows),
             max_params=config.max_params,
         )
@@ -326,6 +328,7 @@ def pick_among(
         windows=settings.windows,
         window_restarts=settings.window_restarts,
         polish=settings.polish,
+        frozen=settings.frozen,
     )
 
 

@@ -148,6 +148,36 @@ SHAPE_DEPTH = 3  # levels of the tree a shape keeps; deeper subtrees read "~"
 _SHAPE_NUMBERS = (-2, -1, 1, 2)  # kept as written: they make sums, products and quotients
 
 
+def _inputs_only(term: sympy.Basic) -> bool:
+    """An input and no parameter (inputs are the positive symbols)."""
+    symbols = term.free_symbols
+    return bool(symbols) and all(s.is_positive for s in symbols)
+
+
+def _scalable(term: sympy.Basic) -> bool:
+    """A parameter and an input."""
+    symbols = term.free_symbols
+    return any(s.is_positive for s in symbols) and not all(s.is_positive for s in symbols)
+
+
+def frozen_terms(expressions: Sequence[sympy.Expr]) -> int:
+    """How many *frozen terms* the trees hold, at any depth: summands that depend on an
+    input and hold no parameter, in a sum where another summand holds both (:func:`shape`).
+
+    A fit cannot scale such a term, so its presence and its coefficient (``93/log(N)``,
+    ``265/sqrt(N)``) were chosen by the search among near-variants, each on its error on
+    the fold bands: a degree of freedom set on the rows that judge the law. The final pick
+    charges it as a parameter (:mod:`sld.scoring._pick`). A shift inside a sum with no
+    parameter (``log(D) - 22``) is not one.
+    """
+    count = 0
+    for expr in expressions:
+        for node in sympy.preorder_traversal(expr):
+            if isinstance(node, sympy.Add) and any(_scalable(a) for a in node.args):
+                count += sum(1 for a in node.args if _inputs_only(a))
+    return count
+
+
 def shape(expressions: Sequence[sympy.Expr], *, depth: int = SHAPE_DEPTH) -> str:
     """The top of a law's trees, with parameter names and most constants erased.
 
@@ -169,14 +199,6 @@ def shape(expressions: Sequence[sympy.Expr], *, depth: int = SHAPE_DEPTH) -> str
     no summand with both.
     """
 
-    def inputs_only(term: sympy.Basic) -> bool:
-        symbols = term.free_symbols
-        return bool(symbols) and all(s.is_positive for s in symbols)
-
-    def term(arg: sympy.Basic) -> bool:  # a parameter and an input
-        symbols = arg.free_symbols
-        return any(s.is_positive for s in symbols) and not all(s.is_positive for s in symbols)
-
     def walk(expr: sympy.Basic, left: int) -> str:
         if isinstance(expr, sympy.Symbol):
             return expr.name if expr.is_positive else "P"
@@ -185,8 +207,8 @@ def shape(expressions: Sequence[sympy.Expr], *, depth: int = SHAPE_DEPTH) -> str
         if left == 0:
             return "~"
         args = expr.args
-        if isinstance(expr, sympy.Add) and any(term(a) for a in args):
-            args = tuple(a for a in args if not inputs_only(a))
+        if isinstance(expr, sympy.Add) and any(_scalable(a) for a in args):
+            args = tuple(a for a in args if not _inputs_only(a))
         kids = [walk(arg, left - 1) for arg in args]
         if isinstance(expr, sympy.Add | sympy.Mul):
             kids.sort()

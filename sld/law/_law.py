@@ -18,7 +18,7 @@ from sld.law._build import (
     input_symbol,
     parameter_symbol,
 )
-from sld.law._canonical import canonicalize, complexity, shape
+from sld.law._canonical import canonicalize, complexity, frozen_terms, shape
 from sld.law._export import latex_equation, law_latex, law_python, law_sympy
 from sld.law._grammar import MAX_MAGNITUDE, MIN_MAGNITUDE, RESERVED, Names, check_tree
 from sld.law._print import law_text
@@ -68,6 +68,12 @@ class Law:
         """The top of the trees with parameters and most constants erased
         (:func:`sld.law._canonical.shape`): near-variants of one form share it."""
         return shape(self.expressions)
+
+    @property
+    def frozen_terms(self) -> int:
+        """Summands that depend on an input and hold no parameter, beside one that holds
+        both (:func:`sld.law._canonical.frozen_terms`): the search set them, not a fit."""
+        return frozen_terms(self.expressions)
 
     def latex(self) -> str:
         """LaTeX, one ``output = expression`` line per output."""

@@ -83,6 +83,16 @@ parameters than the leader (a skipped law carries a larger penalty than the lead
 this is rare). The pick is the one resampling every law would make: each law's resamples
 are a batched fit of its own, the same whichever laws share the call.
 
+*Charged parameters.* With ``frozen`` (the default), wherever the pick pays for
+parameters (the penalised fitness of steps 0 to 4, the parsimony of step 5 and the
+resampling round it adds) a law's *frozen terms* count as parameters too
+(:attr:`sld.law.Law.frozen_terms`: a summand that depends on an input and holds no
+parameter, beside one that holds both, as ``93/log(N)``). No fit sets such a term; the
+search chose it and its coefficient among near-variants by their errors on the fold bands,
+the rows the pick judges by, so it is a degree of freedom like a parameter, one the folds
+cannot see being fitted. Chosen on rehearsals (training rows only): ``bench/selection_sweep.md``,
+"Frozen terms charged as parameters".
+
 Deterministic for a seed: resamples draw from ``numpy.random.default_rng([seed, b])``.
 """
 
@@ -96,7 +106,7 @@ from sld.law import Law
 
 from ._delivered import delivered_checks
 from ._plausible import choose_among, plausible_laws
-from ._reports import PickReport, PickSettingsDict, ScoreReport, pick_entry
+from ._reports import PickEntry, PickReport, PickSettingsDict, ScoreReport, pick_entry
 from ._resample import bootstrap_errors, pessimistic, resampled_folds
 from ._selection import fitness, selection_scores
 from ._window import WindowScore, best_law, choose_window, window_reason
@@ -121,6 +131,7 @@ def final_pick(
     windows: Sequence[float] = (0.0,),
     window_restarts: int = 8,
     polish: int = 0,
+    frozen: bool = True,
     _fitted: dict[tuple, list[ScoreReport]] | None = None,
 ) -> PickReport:
     """Re-fit ``candidates`` (id, law) on every fold, bootstrap them, and pick one (see module).
@@ -135,7 +146,8 @@ def final_pick(
     ``known`` reports must have been fitted with it). ``_fitted`` (internal): the fold fits
     of step 0 already made, by how they were made, so that a pick started again with a
     window set aside (step 3) does not fit them twice; a fit is deterministic in those
-    terms, so the pick is the same.
+    terms, so the pick is the same. ``frozen``: a law's frozen terms count as parameters
+    wherever the pick pays for parameters (module docstring, *Charged parameters*).
     """
     settings = PickSettingsDict(
         restarts=restarts,
@@ -148,6 +160,7 @@ def final_pick(
         steady=steady,
         window_restarts=window_restarts,
         polish=polish,
+        frozen=frozen,
     )
     if not candidates:
         return PickReport(chosen=None, entries=[], reason="no law was scored", **settings)
@@ -179,11 +192,14 @@ def final_pick(
             fitted[key] = [given[cid] if cid in given else next(fresh) for cid, _ in candidates]
         return key
 
+    def charged(law: Law) -> int:
+        return len(law.parameters) + (law.frozen_terms if frozen else 0)
+
     def penalised(law: Law, report: ScoreReport, error: float) -> float:
         return fitness(
             error,
             complexity=law.complexity,
-            n_params=len(law.parameters),
+            n_params=charged(law),
             node_weight=node_weight,
             param_weight=param_weight,
             demoted=report.checks is not None and not report.checks.passed,
@@ -251,7 +267,7 @@ def final_pick(
                     if i not in resampled
                     and math.isfinite(points[i])
                     and reports[i].error <= resampled[lead][0]
-                    and len(laws[i].parameters) < len(laws[lead].parameters)
+                    and charged(laws[i]) < charged(laws[lead])
                 ]
             )
     demoted: list[int] = []  # candidate ids whose delivered fit failed a check (step 7)
@@ -302,7 +318,7 @@ def final_pick(
             else f"lowest penalised selection error ({top.error:.3g})"
         )
         plausible = plausible_laws(entries, order) if parsimony and bootstrap > 0 else [order[0]]
-        plausible.sort(key=lambda i: entries[i].n_params)  # stable: ties keep their order
+        plausible.sort(key=lambda i: charged(laws[i]))  # stable: ties keep their order
         step6 = choose_among(
             [laws[i] for i in plausible],
             task,
@@ -345,8 +361,8 @@ def final_pick(
         near = (
             f"{step6.says} of the {len(plausible)} laws whose selection error "
             f"is within the leader's {quantile:.0%}-quantile bound ({top.bound:.3g}, "
-            f"{top.n_params} parameters; this law's error {entries[chosen].error:.3g}, "
-            f"{entries[chosen].n_params} parameters; the fewest-parameter law's {step6.noun} "
+            f"{_parameters(top, frozen=frozen)}; this law's error {entries[chosen].error:.3g}, "
+            f"{_parameters(entries[chosen], frozen=frozen)}; the fewest-parameter law's {step6.noun} "
             f"{step6.values[0]:.3g} std)"
         )
     if near:
@@ -356,9 +372,10 @@ def final_pick(
     elif chosen != order[0]:
         best = entries[chosen]
         why = (
-            f"fewest parameters ({best.n_params}) among the {len(plausible)} laws whose "
-            f"selection error is within the leader's {quantile:.0%}-quantile bound "
-            f"({top.bound:.3g}, {top.n_params} parameters; this law's error "
+            f"fewest parameters ({_count(best, frozen=frozen)}) among the "
+            f"{len(plausible)} laws whose selection error is within the leader's "
+            f"{quantile:.0%}-quantile bound ({top.bound:.3g}, {_parameters(top, frozen=frozen)}; "
+            f"this law's error "
             f"{best.error:.3g}, bound {best.bound:.3g})"
         )
         order.remove(chosen)
@@ -386,3 +403,19 @@ def final_pick(
         windows=tried_shown,
         **settings,
     )
+
+
+def _count(entry: PickEntry, *, frozen: bool) -> str:
+    """``"4"``, or with ``frozen`` and frozen terms ``"4 + 1 frozen term"``."""
+    text = f"{entry.n_params}"
+    if frozen and entry.frozen_terms:
+        text += f" + {entry.frozen_terms} frozen term{'s' if entry.frozen_terms > 1 else ''}"
+    return text
+
+
+def _parameters(entry: PickEntry, *, frozen: bool) -> str:
+    """``"4 parameters"``, or with ``frozen`` and frozen terms ``"4 parameters and 1 frozen term"``."""
+    text = f"{entry.n_params} parameters"
+    if frozen and entry.frozen_terms:
+        text += f" and {entry.frozen_terms} frozen term{'s' if entry.frozen_terms > 1 else ''}"
+    return text

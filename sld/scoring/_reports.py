@@ -224,6 +224,7 @@ class PickSettingsDict(TypedDict):
     steady: bool
     window_restarts: int
     polish: int
+    frozen: bool
 
 
 class PickEntry(BaseModel):
@@ -233,6 +234,7 @@ class PickEntry(BaseModel):
     law: str
     complexity: int
     n_params: int
+    frozen_terms: int = 0  # summands no fit scales (Law.frozen_terms); 0 in older reports
     folds: list[FoldScore]
     error: float
     bound: float | None  # None: not resampled, its point error could not win (module docstring)
@@ -263,6 +265,7 @@ def pick_entry(
         law=law.text,
         complexity=law.complexity,
         n_params=len(law.parameters),
+        frozen_terms=law.frozen_terms,
         folds=report.folds,
         error=report.error,
         bound=bound,
@@ -292,6 +295,7 @@ class PickReport(BaseModel):
     steady: bool = False  # likewise
     window_restarts: int | None = None  # None: stored before windows were screened (at restarts)
     polish: int = 0  # 0: none (and every report stored before the option existed)
+    frozen: bool = False  # reports stored before frozen terms were charged did not charge them
     window: float = 0.0  # reports stored before fit windows fitted on every row
     windows: list[WindowScore] = []
     reason: str
