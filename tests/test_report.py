@@ -130,3 +130,8 @@ def test_the_why_table_says_which_laws_the_pick_did_not_resample():
     pick["settings"]["bootstrap"] = 0
     rows = [line for line in _why_lines(pick, None) if line.startswith("| 2 |")]
     assert "not resampled" not in rows[0] and "—" in rows[0]
+    # a frozen term the pick charged shows beside the parameter count; one it did not, does not
+    pick["ranked"][0]["frozen_terms"] = 1
+    assert "| 2 |" in next(r for r in _why_lines(pick, None) if r.startswith("| 1 |"))
+    pick["settings"]["frozen"] = True
+    assert "| 2 + 1 frozen |" in next(r for r in _why_lines(pick, None) if r.startswith("| 1 |"))

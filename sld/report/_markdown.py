@@ -43,6 +43,12 @@ def _pessimistic(entry: Mapping[str, Any], *, bootstrap: int) -> str:
     return _num(value, 4)
 
 
+def _params_cell(entry: dict, pick: dict) -> str:
+    """``4``, or ``4 + 1 frozen`` where the pick charged frozen terms as parameters."""
+    frozen = entry.get("frozen_terms", 0) if pick["settings"].get("frozen") else 0
+    return f"{entry['n_params']} + {frozen} frozen" if frozen else f"{entry['n_params']}"
+
+
 def _why_lines(pick: Mapping[str, Any] | None, directions: Mapping[str, Any] | None) -> list[str]:
     """The final pick as a Markdown table: why the winner won."""
     if not pick:
@@ -62,7 +68,7 @@ def _why_lines(pick: Mapping[str, Any] | None, directions: Mapping[str, Any] | N
         folds = ", ".join(_num(v, 3) for v in e["fold_nmse"])
         checks = "passed" if e["checks_passed"] else "; ".join(e["check_reasons"]) or "not run"
         lines.append(
-            f"| {e['rank']} | `{e['law']}` | {e['n_params']} | {folds} | "
+            f"| {e['rank']} | `{e['law']}` | {_params_cell(e, pick)} | {folds} | "
             f"{_pessimistic(e, bootstrap=pick['settings']['bootstrap'])} | {checks} |"
         )
     runners_up = [e for e in pick["ranked"] if e["id"] != pick["chosen"] and _notes_lines(e)]
