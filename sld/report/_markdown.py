@@ -43,7 +43,7 @@ def _pessimistic(entry: Mapping[str, Any], *, bootstrap: int) -> str:
     return _num(value, 4)
 
 
-def _params_cell(entry: dict, pick: dict) -> str:
+def _params_cell(entry: Mapping[str, Any], pick: Mapping[str, Any]) -> str:
     """``4``, or ``4 + 1 frozen`` where the pick charged frozen terms as parameters."""
     frozen = entry.get("frozen_terms", 0) if pick["settings"].get("frozen") else 0
     return f"{entry['n_params']} + {frozen} frozen" if frozen else f"{entry['n_params']}"
