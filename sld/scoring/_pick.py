@@ -83,15 +83,10 @@ parameters than the leader (a skipped law carries a larger penalty than the lead
 this is rare). The pick is the one resampling every law would make: each law's resamples
 are a batched fit of its own, the same whichever laws share the call.
 
-*Charged parameters.* With ``frozen`` (the default), wherever the pick pays for
-parameters (the penalised fitness of steps 0 to 4, the parsimony of step 5 and the
-resampling round it adds) a law's *frozen terms* count as parameters too
-(:attr:`sld.law.Law.frozen_terms`: a summand that depends on an input and holds no
-parameter, beside one that holds both, as ``93/log(N)``). No fit sets such a term; the
-search chose it and its coefficient among near-variants by their errors on the fold bands,
-the rows the pick judges by, so it is a degree of freedom like a parameter, one the folds
-cannot see being fitted. Chosen on rehearsals (training rows only): ``bench/selection_sweep.md``,
-"Frozen terms charged as parameters".
+*Charged parameters.* With ``frozen`` (the default), wherever the pick pays for parameters
+(penalised fitness, step 5 and its resampling round) a law's frozen terms count too
+(:attr:`sld.law.Law.frozen_terms`, as ``93/log(N)``): no fit sets them, the search chose them on
+the fold bands the pick judges by (``bench/selection_sweep.md``, "Frozen terms charged as parameters").
 
 Deterministic for a seed: resamples draw from ``numpy.random.default_rng([seed, b])``.
 """
@@ -106,7 +101,7 @@ from sld.law import Law
 
 from ._delivered import delivered_checks
 from ._plausible import choose_among, plausible_laws
-from ._reports import PickEntry, PickReport, PickSettingsDict, ScoreReport, pick_entry
+from ._reports import PickReport, PickSettingsDict, ScoreReport, pick_entry
 from ._resample import bootstrap_errors, pessimistic, resampled_folds
 from ._selection import fitness, selection_scores
 from ._window import WindowScore, best_law, choose_window, window_reason
@@ -146,8 +141,7 @@ def final_pick(
     ``known`` reports must have been fitted with it). ``_fitted`` (internal): the fold fits
     of step 0 already made, by how they were made, so that a pick started again with a
     window set aside (step 3) does not fit them twice; a fit is deterministic in those
-    terms, so the pick is the same. ``frozen``: a law's frozen terms count as parameters
-    wherever the pick pays for parameters (module docstring, *Charged parameters*).
+    terms, so the pick is the same. ``frozen``: module docstring, *Charged parameters*.
     """
     settings = PickSettingsDict(
         restarts=restarts,
@@ -361,8 +355,9 @@ def final_pick(
         near = (
             f"{step6.says} of the {len(plausible)} laws whose selection error "
             f"is within the leader's {quantile:.0%}-quantile bound ({top.bound:.3g}, "
-            f"{_parameters(top, frozen=frozen)}; this law's error {entries[chosen].error:.3g}, "
-            f"{_parameters(entries[chosen], frozen=frozen)}; the fewest-parameter law's {step6.noun} "
+            f"{top.n_params} parameters{top.frozen_suffix(frozen)}; this law's error "
+            f"{entries[chosen].error:.3g}, {entries[chosen].n_params} parameters"
+            f"{entries[chosen].frozen_suffix(frozen)}; the fewest-parameter law's {step6.noun} "
             f"{step6.values[0]:.3g} std)"
         )
     if near:
@@ -372,11 +367,10 @@ def final_pick(
     elif chosen != order[0]:
         best = entries[chosen]
         why = (
-            f"fewest parameters ({_count(best, frozen=frozen)}) among the "
+            f"fewest parameters ({best.n_params}{best.frozen_suffix(frozen)}) among the "
             f"{len(plausible)} laws whose selection error is within the leader's "
-            f"{quantile:.0%}-quantile bound ({top.bound:.3g}, {_parameters(top, frozen=frozen)}; "
-            f"this law's error "
-            f"{best.error:.3g}, bound {best.bound:.3g})"
+            f"{quantile:.0%}-quantile bound ({top.bound:.3g}, {top.n_params} parameters"
+            f"{top.frozen_suffix(frozen)}; this law's error {best.error:.3g}, bound {best.bound:.3g})"
         )
         order.remove(chosen)
         order.insert(0, chosen)
@@ -403,19 +397,3 @@ def final_pick(
         windows=tried_shown,
         **settings,
     )
-
-
-def _count(entry: PickEntry, *, frozen: bool) -> str:
-    """``"4"``, or with ``frozen`` and frozen terms ``"4 + 1 frozen term"``."""
-    text = f"{entry.n_params}"
-    if frozen and entry.frozen_terms:
-        text += f" + {entry.frozen_terms} frozen term{'s' if entry.frozen_terms > 1 else ''}"
-    return text
-
-
-def _parameters(entry: PickEntry, *, frozen: bool) -> str:
-    """``"4 parameters"``, or with ``frozen`` and frozen terms ``"4 parameters and 1 frozen term"``."""
-    text = f"{entry.n_params} parameters"
-    if frozen and entry.frozen_terms:
-        text += f" and {entry.frozen_terms} frozen term{'s' if entry.frozen_terms > 1 else ''}"
-    return text

@@ -244,6 +244,13 @@ class PickEntry(BaseModel):
     fitness: float
     rank: int
 
+    def frozen_suffix(self, charged: bool) -> str:
+        """``" + 1 frozen term"`` when the pick ``charged`` frozen terms and this law has any,
+        else ``""``: what follows its parameter count in the pick's reason."""
+        if not (charged and self.frozen_terms):
+            return ""
+        return f" + {self.frozen_terms} frozen term{'s' if self.frozen_terms > 1 else ''}"
+
 
 def pick_entry(
     cid: int,
