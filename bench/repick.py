@@ -10,6 +10,7 @@
     python bench/repick.py BENCH_DIR/runs/*/ --simpler off --heldout  # no simpler front
     python bench/repick.py BENCH_DIR/runs/*/ --supported on --heldout  # the best-supported law too
     python bench/repick.py BENCH_DIR/runs/*/ --frozen on --heldout  # frozen terms charged
+    python bench/repick.py BENCH_DIR/runs/*/ --unfreeze on --heldout  # frozen terms fitted
     python bench/repick.py RUN_DIR/ --add "L = E + A/N**a + B/D**b" --heldout  # a law the search missed
 
 For each finished run directory: its stored population and every fully scored law it
@@ -20,6 +21,8 @@ fits, which the held-out fit then uses too, so a law chosen again is scored agai
 ``--simpler`` whether the pool takes the simpler front, :func:`sld.evolve.pick.simpler_front`;
 ``--supported`` whether it takes the best-supported law, :func:`sld.evolve.pick.supported_law`;
 ``--frozen`` whether the pick charges frozen terms as parameters, :attr:`sld.law.Law.frozen_terms`;
+``--unfreeze`` whether a law with frozen terms gives way to its variant with their coefficients
+fitted, :func:`sld.evolve.unfrozen.unfrozen_pool` (the variants get ids from ``UNFROZEN_IDS``);
 ``--add LAW``, repeatable, puts a law the search may never have found into the pool beside its
 own, to tell a search that missed a law from a pick that would pass it over). The
 pick reads training rows only. The run's report already holds the held-out R² of the
@@ -67,6 +70,7 @@ def repick(
     simpler: bool | None = None,
     supported: bool | None = None,
     frozen: bool | None = None,
+    unfreeze: bool | None = None,
     add: tuple[str, ...] = (),
 ) -> dict:
     """The old and the new pick of one finished run (and their test R² when asked)."""
@@ -96,6 +100,8 @@ def repick(
         settings = dataclasses.replace(settings, supported=supported)
     if frozen is not None:
         settings = dataclasses.replace(settings, frozen=frozen)
+    if unfreeze is not None:
+        settings = dataclasses.replace(settings, unfreeze=unfreeze)
     started = time.perf_counter()
     with RunReader.open(run) as reader:
         record = read_run(reader)
@@ -211,6 +217,12 @@ def main(argv: list[str] | None = None) -> int:
         help="frozen terms count as parameters in the pick (default: the pick's default)",
     )
     parser.add_argument(
+        "--unfreeze",
+        choices=["on", "off"],
+        help="a law with frozen terms gives way to its variant with them fitted "
+        "(default: the pick's default)",
+    )
+    parser.add_argument(
         "--add",
         action="append",
         default=[],
@@ -240,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
                 simpler=None if args.simpler is None else args.simpler == "on",
                 supported=None if args.supported is None else args.supported == "on",
                 frozen=None if args.frozen is None else args.frozen == "on",
+                unfreeze=None if args.unfreeze is None else args.unfreeze == "on",
                 add=tuple(args.add),
             )
         )

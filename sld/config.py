@@ -368,6 +368,13 @@ class RunConfig(BaseModel):
         "which the search set on the fold bands) as parameters (sld.scoring.final_pick; "
         "bench/selection_sweep.md, 'Frozen terms charged as parameters')",
     )
+    pick_unfreeze: bool = Field(
+        default=True,
+        description="in the final pick's pool a law with frozen terms gives way to its variant "
+        "whose coefficients on those terms are fitted, so its fold error is not one the search "
+        "chose the numbers on (sld.evolve.pick.unfrozen_pool; bench/selection_sweep.md, "
+        "'Frozen terms unfrozen')",
+    )
     fit_windows: list[Annotated[float, Field(ge=0.0, lt=1.0)]] = Field(
         default_factory=lambda: list(DEFAULT_FIT_WINDOWS),
         min_length=1,

@@ -223,6 +223,10 @@ def test_fit_windows_reach_the_pick_and_bad_ones_are_one_line_errors(capsys):
     args = build_parser().parse_args(["discover", "parallel_scaling_law", "--no-pick-frozen"])
     config = RunConfig(task=TaskSpec(source="parallel_scaling_law"), **search_settings(args))
     assert not PickSettings.from_config(config).frozen
+    assert PickSettings.from_config(default).unfreeze
+    args = build_parser().parse_args(["discover", "parallel_scaling_law", "--no-pick-unfreeze"])
+    config = RunConfig(task=TaskSpec(source="parallel_scaling_law"), **search_settings(args))
+    assert not PickSettings.from_config(config).unfreeze
 
 
 def test_discover_shows_each_step_after_the_search(capsys, tmp_path):

@@ -523,6 +523,36 @@ def test_frozen_terms_are_summands_no_fit_can_scale_beside_one_it_can():
     assert two.frozen_terms == 2
 
 
+def test_unfreezing_gives_each_frozen_term_a_coefficient_and_leaves_the_rest():
+    from sld.law._canonical import unfreeze
+
+    names = iter(["F", "G", "H"])
+
+    def fresh() -> sympy.Symbol:
+        return parameter_symbol(next(names))
+
+    def law(text: str) -> Law:
+        return parse_law(text, inputs=("N", "D"), outputs=("y",))
+
+    def same(got: tuple[sympy.Expr, ...], text: str) -> bool:
+        return sympy.simplify(got[0] - law(text).expressions[0]) == 0
+
+    # the number and sign go into the new parameter; nothing else moves
+    got = unfreeze(law("E + A/N**a + B/D**b - 93/log(N)").expressions, fresh)
+    assert same(got, "E + A/N**a + B/D**b + F/log(N)")
+    assert law("E + A/N**a + B/D**b + F/log(N)").frozen_terms == 0
+    # at any depth: inside an outer power
+    assert same(
+        unfreeze(law("(A/N**a + log(D)**2)**b").expressions, fresh), "(A/N**a + G*log(D)**2)**b"
+    )
+    # a term a sibling already scales by parameters is only a shift of that coefficient
+    assert same(unfreeze(law("E + A/log(N) + 93/log(N)").expressions, fresh), "E + A/log(N)")
+    # no frozen term: the trees come back as they were, and no name is drawn
+    for text in ("E + A*(log(D) - 22)**2", "12/sqrt(N) + 3/D", "E + A/N**a + B/D**b"):
+        assert unfreeze(law(text).expressions, fresh) == law(text).expressions
+    assert next(names) == "H"
+
+
 def test_a_column_that_is_no_identifier_is_named_by_its_alias_in_text_and_exports():
     """`model size` cannot appear in a law, so laws write its alias; the normalized text
     parses again to the same law, and the code exports name it `model_size`."""

@@ -311,6 +311,13 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
         help="the final pick counts frozen terms (summands no fit scales, e.g. 93/log(N)) as "
         "parameters (on by default; README, 'Frozen terms')",
     )
+    search.add_argument(
+        "--pick-unfreeze",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="in the final pick, a law with frozen terms is judged with their coefficients "
+        "fitted (93/log(N) becomes F/log(N)) in its place (on by default; README, 'Frozen terms')",
+    )
 
 
 def _windows(text: str) -> list[float]:

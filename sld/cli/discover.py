@@ -154,6 +154,7 @@ def search_settings(args: argparse.Namespace) -> dict[str, Any]:
             ("pick_steady", args.pick_steady),
             ("pick_supported", args.pick_supported),
             ("pick_frozen", args.pick_frozen),
+            ("pick_unfreeze", args.pick_unfreeze),
         )
         if value is not None
     }

@@ -47,6 +47,7 @@ from sld.errors import ParseError
 from sld.evolve._fidelity import CONFIRMED_KEY
 from sld.evolve._resume import member_from_fitted
 from sld.evolve.population import Member, Population, twins
+from sld.evolve.unfrozen import Register, unfrozen_pool, within_limit
 from sld.law import Law
 from sld.scoring import (
     PickReport,
@@ -58,6 +59,10 @@ from sld.scoring import (
 from sld.store import FittedRow
 
 PICK_STATE = "pick"  # run store state key holding the last PickReport
+UNFROZEN_REASON = (
+    "; it is law {parent} with its frozen terms' coefficients fitted (unfrozen), in that "
+    "law's place in the pool"
+)
 SUPPORTED_REASON = (
     "; it joined the pool as the law its fit rows support best (the lowest information "
     "criterion of its fold-0 fit), not by its search rank"
@@ -87,6 +92,7 @@ class PickSettings:
     simpler: bool = True
     supported: bool = True
     frozen: bool = True
+    unfreeze: bool = True
 
     @classmethod
     def from_config(cls, config: RunConfig) -> PickSettings:
@@ -106,6 +112,7 @@ class PickSettings:
             steady=config.pick_steady,
             supported=config.pick_supported,
             frozen=config.pick_frozen,
+            unfreeze=config.pick_unfreeze,
             windows=tuple(config.fit_windows),
             max_params=config.max_params,
         )
@@ -272,11 +279,15 @@ def pick_law(
     *,
     fitted: Sequence[FittedRow] = (),
     extra: Sequence[tuple[int, Law]] = (),
+    register: Register | None = None,
 ) -> PickReport:
     """The final pick among the laws :func:`pick_pool` chooses from ``population`` and the
     run's stored fits ``fitted`` (every fully scored law, as its ``archive``), and the (id, law)
     pairs ``extra`` after them (laws the search did not bring, for ``bench/repick.py --add``;
-    their ids must be new to the run).
+    their ids must be new to the run). With ``settings.unfreeze`` the pool's laws with frozen
+    terms give way to their unfrozen variants (:func:`unfrozen_pool`; ``register``: as there);
+    with ``settings.frozen`` a law whose parameters and frozen terms exceed the parameter
+    limit then leaves the pool (:func:`within_limit`).
 
     A law the search confirmed at the pick's restarts (:func:`confirmed_reports`) keeps
     that score instead of being re-fitted on the folds (confirmations ran at the run's
@@ -296,9 +307,27 @@ def pick_law(
         support=fit_support(fitted, task) if settings.supported else None,
     )
     known = confirmed_reports(fitted, restarts=settings.restarts, polish=settings.polish)
+    parents: dict[int, int] = {}
+    if settings.unfreeze:
+        pool, parents = unfrozen_pool(
+            pool,
+            task,
+            seed=settings.seed,
+            restarts=settings.restarts,
+            polish=settings.polish,
+            max_params=settings.max_params,
+            known=known,
+            register=register,
+        )
+    if settings.frozen:
+        pool = within_limit(pool, task, max_params=settings.max_params)
     report = pick_among([*pool, *extra], task, settings, known=known)
     if report.chosen is not None and report.chosen == routed:
         report = report.model_copy(update={"reason": report.reason + SUPPORTED_REASON})
+    report = report.model_copy(update={"unfreeze": settings.unfreeze, "unfrozen": parents})
+    if report.chosen in parents:
+        reason = UNFROZEN_REASON.format(parent=parents[report.chosen])
+        report = report.model_copy(update={"reason": report.reason + reason})
     return report
 
 

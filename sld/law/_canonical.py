@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import sympy
@@ -176,6 +176,45 @@ def frozen_terms(expressions: Sequence[sympy.Expr]) -> int:
             if isinstance(node, sympy.Add) and any(_scalable(a) for a in node.args):
                 count += sum(1 for a in node.args if _inputs_only(a))
     return count
+
+
+def unfreeze(
+    expressions: Sequence[sympy.Expr], fresh: Callable[[], sympy.Symbol]
+) -> tuple[sympy.Expr, ...]:
+    """The trees with every frozen term (:func:`frozen_terms`) made scalable: a summand
+    ``c*g`` with a number ``c`` and no parameter in ``g`` becomes ``P*g``, where ``P =
+    fresh()`` is a new parameter, so ``E + A/N**a + 93/log(N)`` reads ``E + A/N**a +
+    P/log(N)``. The sign and size go into ``P``. Where a sibling already scales ``g`` by
+    parameters alone (``A/log(N) + 93/log(N)``), the frozen term is only a shift of that
+    coefficient and is dropped instead. Everything else is left as it was.
+
+    Applied bottom-up, so a sum inside a frozen term is rewritten first and the term
+    then holds a parameter. Returns the trees unchanged when they hold no frozen term.
+    """
+
+    def walk(node: sympy.Basic) -> sympy.Basic:
+        if not node.args or all(s.is_positive for s in node.free_symbols):
+            return node  # a number, a symbol, or a subtree without a parameter
+        args = [walk(a) for a in node.args]
+        if isinstance(node, sympy.Add) and any(_scalable(a) for a in args):
+            inputs = [s for s in node.free_symbols if s.is_positive]
+            scaled = set()
+            for a in args:
+                coefficient, rest = a.as_independent(*inputs, as_Add=False)
+                if _scalable(a) and coefficient.free_symbols and not _scalable(coefficient):
+                    scaled.add(rest)
+            kept = []
+            for a in args:
+                if _inputs_only(a):
+                    g = a.as_coeff_Mul()[1]
+                    if g in scaled:
+                        continue
+                    a = fresh() * g
+                kept.append(a)
+            args = kept
+        return node.func(*args)
+
+    return tuple(walk(e) for e in expressions)
 
 
 def shape(expressions: Sequence[sympy.Expr], *, depth: int = SHAPE_DEPTH) -> str:

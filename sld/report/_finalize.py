@@ -5,6 +5,7 @@ at all.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -14,6 +15,7 @@ from typing import Any
 from sld.corpus import Task
 from sld.evolve.pick import PICK_STATE, PickSettings, pick_law
 from sld.evolve.start import NAME as START
+from sld.evolve.unfrozen import store_variant
 from sld.plots import write_extrapolation
 from sld.report._content import HELDOUT_SECONDS, PICK_SECONDS, build_report
 from sld.report._markdown import render_markdown
@@ -54,7 +56,10 @@ def finalize(
             f"({pick.restarts} restarts) and {pick.bootstrap} resamples each, training rows only"
         )
         started = time.perf_counter()
-        picked = pick_law(record.population, task, pick, fitted=store.fitted())
+        register = functools.partial(
+            store_variant, store, restarts=pick.restarts, polish=pick.polish
+        )
+        picked = pick_law(record.population, task, pick, fitted=store.fitted(), register=register)
         store.set_state(PICK_STATE, picked.model_dump(mode="json"))
         store.set_state(PICK_SECONDS, time.perf_counter() - started)
         record = read_run(store)

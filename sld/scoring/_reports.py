@@ -303,6 +303,8 @@ class PickReport(BaseModel):
     window_restarts: int | None = None  # None: stored before windows were screened (at restarts)
     polish: int = 0  # 0: none (and every report stored before the option existed)
     frozen: bool = False  # reports stored before frozen terms were charged did not charge them
+    unfreeze: bool = False  # whether frozen-term laws gave way to unfrozen variants (sld.evolve)
+    unfrozen: dict[int, int] = {}  # variant id -> the id of the law whose place it took
     window: float = 0.0  # reports stored before fit windows fitted on every row
     windows: list[WindowScore] = []
     reason: str
