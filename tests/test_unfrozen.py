@@ -134,3 +134,26 @@ def test_a_variant_is_recorded_once_as_a_confirmed_candidate_and_can_be_the_chos
     store.set_state(PICK_STATE, pick.model_dump(mode="json"))
     store.set_state("population", Population(islands=1).snapshot())
     assert read_run(store).chosen.text == variant.text
+
+
+def test_changing_every_test_label_changes_no_variant_or_its_scores(tmp_path):
+    clean, perturbed = _task(_csv(tmp_path, perturb=False)), _task(_csv(tmp_path, perturb=True))
+    options = dict(seed=4, restarts=4, polish=0, max_params=None)
+    a_known: dict = {}
+    b_known: dict = {}
+    plain = (2, parse_for_task(PLAIN, clean))
+    a, _ = unfrozen_pool(
+        [(1, parse_for_task(FROZEN, clean)), plain], clean, known=a_known, **options
+    )
+    b, _ = unfrozen_pool(
+        [(1, parse_for_task(FROZEN, perturbed)), plain], perturbed, known=b_known, **options
+    )
+    assert [(cid, law.key) for cid, law in a] == [(cid, law.key) for cid, law in b]
+    assert list(a_known) == [UNFROZEN_IDS + 1]
+    x, y = a_known[UNFROZEN_IDS + 1], b_known[UNFROZEN_IDS + 1]
+    assert [f.model_dump() for f in x.folds] == [f.model_dump() for f in y.folds]
+    assert (x.selection_error, x.checks, x.fit.parameters) == (
+        y.selection_error,
+        y.checks,
+        y.fit.parameters,
+    )

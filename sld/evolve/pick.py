@@ -33,6 +33,13 @@ fold, thousands of laws compared on them turn up some whose extra term bends tow
 rows, and the law the fit rows support best can rank hundreds below them and never reach the
 pool (``bench/selection_sweep.md``, "The best-supported law in the pool"). In the pool it is
 judged as every other law is: the pick may still pass it over.
+
+Last, frozen terms (:attr:`sld.law.Law.frozen_terms`: numbers the search set on the fold
+bands). A pool law that holds them gives way to its unfrozen variant, their numbers fitted
+(:func:`sld.evolve.unfrozen.unfrozen_pool`), and, where the task or run limits parameters, a
+law whose parameters and frozen terms exceed the limit leaves the pool
+(:func:`sld.evolve.unfrozen.within_limit`); ``bench/selection_sweep.md``, "Frozen terms
+unfrozen".
 """
 
 from __future__ import annotations
