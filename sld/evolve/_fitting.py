@@ -19,7 +19,7 @@ from sld.config import RunConfig
 from sld.corpus import Task
 from sld.errors import SldError
 from sld.evolve._fidelity import SCREENED, confirm, confirm_leaders, screen
-from sld.evolve._members import member_from_report, member_of, proposer_notes, validation_error
+from sld.evolve._members import member_from_report, member_of, proposer_notes, stored_score
 from sld.evolve._resume import Batch
 from sld.evolve.population import Member, Population
 from sld.evolve.start import NAME as START
@@ -74,22 +74,9 @@ class Fitting:
     ) -> Member:
         """Write one candidate's fit and validation score (plus ``extra`` report keys) in one
         transaction."""
-        error, r2, nmse, nmae = validation_error(report)
-        stored = {**report.model_dump(mode="json", exclude={"fit"}), **(extra or {})}
-        self._notes[row.id] = proposer_notes(stored, row)
-        self.store.record_fit_and_score(
-            row.id,
-            report.fit.model_dump(mode="json"),
-            train_loss=report.fit.train_loss,
-            ok=report.fit.ok and report.metrics is not None,
-            seconds=report.seconds["total"],
-            reason=report.reason,
-            r2=r2,
-            nmse=nmse,
-            nmae=nmae,
-            error=error,
-            report=stored,
-        )
+        stored = stored_score(report, extra=extra)
+        self._notes[row.id] = proposer_notes(stored["report"], row)
+        self.store.record_fit_and_score(row.id, **stored)
         return member_from_report(row, report)
 
     def _fit_chunk(

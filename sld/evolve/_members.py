@@ -53,6 +53,26 @@ def validation_error(report: ScoreReport) -> tuple[float, float, float, float]:
     return error, m.r2, m.nmse, m.nmae
 
 
+def stored_score(report: ScoreReport, *, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Keyword arguments for :meth:`sld.store.RunStore.record_fit_and_score` (after the
+    candidate id) that write a fresh score ``report``: its fit, fold 0's metrics, the
+    selection error (:func:`validation_error`) and the report without its fit, with the
+    ``extra`` keys added."""
+    error, r2, nmse, nmae = validation_error(report)
+    return dict(
+        fit=report.fit.model_dump(mode="json"),
+        train_loss=report.fit.train_loss,
+        ok=report.fit.ok and report.metrics is not None,
+        seconds=report.seconds["total"],
+        reason=report.reason,
+        r2=r2,
+        nmse=nmse,
+        nmae=nmae,
+        error=error,
+        report={**report.model_dump(mode="json", exclude={"fit"}), **(extra or {})},
+    )
+
+
 def is_demoted(report: dict[str, Any] | ScoreReport) -> bool:
     """Whether a (stored) score report failed an extrapolation check."""
     checks = report.get("checks") if isinstance(report, dict) else report.checks

@@ -20,7 +20,7 @@ import sympy
 from sld.corpus import Task
 from sld.errors import ParseError, SldError
 from sld.evolve._fidelity import CONFIRMED_KEY
-from sld.evolve._members import validation_error
+from sld.evolve._members import stored_score
 from sld.law import FUNCTIONS, Law, LawPrinter, input_symbol, parameter_symbol
 from sld.law._canonical import unfreeze
 from sld.scoring import ScoreReport, parse_for_task, selection_scores
@@ -155,21 +155,8 @@ def store_variant(
             complexity=law.complexity,
             n_params=len(law.parameters),
         )
-    error, r2, nmse, nmae = validation_error(report)
     confirmed = {"restarts": restarts, "polish": polish, "error_before": None}
-    store.record_fit_and_score(
-        cid,
-        report.fit.model_dump(mode="json"),
-        train_loss=report.fit.train_loss,
-        ok=report.fit.ok and report.metrics is not None,
-        seconds=report.seconds["total"],
-        reason=report.reason,
-        r2=r2,
-        nmse=nmse,
-        nmae=nmae,
-        error=error,
-        report={**report.model_dump(mode="json", exclude={"fit"}), CONFIRMED_KEY: confirmed},
-    )
+    store.record_fit_and_score(cid, **stored_score(report, extra={CONFIRMED_KEY: confirmed}))
     return cid
 
 
