@@ -84,6 +84,13 @@ def test_a_law_keeps_its_place_when_its_variant_is_there_already_or_cannot_be_fi
     known: dict = {}
     pool, parents = unfrozen_pool([(1, frozen), (2, variant)], task, known=known, **options)
     assert [cid for cid, _ in pool] == [2] and parents == {} and known == {}
+    # near-variants that differ only in the frozen number share one variant: the first takes it
+    twin = parse_for_task(FROZEN.replace("3/log(D)", "5/log(D)"), task)
+    assert unfrozen_law(twin, task).key == variant.key
+    pool, parents = unfrozen_pool(
+        [(1, frozen), (2, plain), (3, twin)], task, known=known, **options
+    )
+    assert [cid for cid, _ in pool] == [UNFROZEN_IDS + 1, 2] and parents == {UNFROZEN_IDS + 1: 1}
     # a limit the variant breaks: the law stays as it was
     pool, parents = unfrozen_pool(
         [(1, frozen), (2, plain)], task, known=known, **{**options, "max_params": 5}

@@ -26,12 +26,12 @@ from sld.law._canonical import unfreeze
 from sld.scoring import ScoreReport, parse_for_task, selection_scores
 from sld.store import RunStore
 
-# Names for the new coefficients: upper case, as the proposers name coefficients; never a
-# name that reads as something else (E1, L) or that the grammar refuses.
 PROPOSER = "unfreeze"  # proposer and operator of a variant recorded in a run store
 UNFROZEN_IDS = 2 * 10**9  # variant ids of a pick with no store to register them in
 Register = Callable[[int, Law, ScoreReport], int]  # (parent id, variant, its report) -> id
 
+# Names for the new coefficients: upper case, as the proposers name coefficients; never a
+# name that reads as something else (E1, L) or that the grammar refuses.
 _NAMES = tuple("FGHKMPRTUVWZ")
 _NEVER = frozenset({"numpy", "np", "e", "pi", "E", "E1", "L"}) | frozenset(FUNCTIONS)
 
@@ -89,8 +89,9 @@ def unfrozen_pool(
     The variants are scored in one :func:`sld.scoring.selection_scores` call at ``seed``,
     ``restarts`` and ``polish`` (the pick's), which is the fold re-fit the pick would make, and their
     reports go into ``known`` (updated in place). A law keeps its place when it has no
-    variant within the parameter limit, when its variant's fit fails, or when the variant
-    is in the pool already (then the law leaves it). ``register(parent id, variant,
+    variant within the parameter limit or when its variant's fit fails. A law whose variant
+    is in the pool already, or is an earlier law's variant too (near-variants that differ
+    only in a frozen number), leaves it. ``register(parent id, variant,
     report)`` gives a variant its id (the run store's candidate, :func:`store_variant`);
     without it the id is ``UNFROZEN_IDS + parent id``, for re-picks that write nothing.
     """
@@ -100,7 +101,15 @@ def unfrozen_pool(
         variant = unfrozen_law(law, task, max_params=max_params)
         if variant is not None:
             variants.append((cid, variant))
-    todo = [(cid, v) for cid, v in variants if v.key not in keys]
+    # near-variants that differ only in a frozen number share one variant: the first takes it
+    todo: list[tuple[int, Law]] = []
+    gone: set[int] = set()
+    for cid, variant in variants:
+        if variant.key in keys:
+            gone.add(cid)
+        else:
+            todo.append((cid, variant))
+            keys.add(variant.key)
     reports: list[ScoreReport | None]
     try:
         reports = list(
@@ -121,7 +130,6 @@ def unfrozen_pool(
         vid = register(cid, variant, scored) if register else UNFROZEN_IDS + cid
         known[vid] = scored
         swap[cid] = (vid, variant)
-    gone = {cid for cid, v in variants if v.key in keys}
     out = [swap.get(cid, (cid, law)) for cid, law in pool if cid not in gone]
     return out, {vid: cid for cid, (vid, _) in swap.items()}
 
