@@ -521,12 +521,20 @@ def test_frozen_terms_are_summands_no_fit_can_scale_beside_one_it_can():
     assert frozen("12/sqrt(N) + 3/D") == 0
     two = parse_law("y = A/N**a + 1/N; z = B/D**b + 2/D", inputs=("N", "D"), outputs=("y", "z"))
     assert two.frozen_terms == 2
+    # a term a sibling scales by parameters alone is a shift of that coefficient, not frozen
+    assert frozen("E + A/log(N) + 93/log(N) + B/D**b") == 0
+    assert frozen("E + B/D**b + N*(A + 2)") == 0
+    # a product of a sum with parameter-free factors is read distributed: 89/log(N) is frozen
+    assert frozen("E + B/D**b + 89*(1 + A*log(N))/log(N)") == 1
+    assert frozen("A*(1 + B*N)/N + C/D**c") == 0  # A scales the whole product
+    # ... and a frozen term inside the sum is counted once, in that sum
+    assert frozen("E + B/D**b + (log(N) + A*D)/N") == 1
 
 
 def test_unfreezing_gives_each_frozen_term_a_coefficient_and_leaves_the_rest():
     from sld.law._canonical import unfreeze
 
-    names = iter(["F", "G", "H"])
+    names = iter(["F", "G", "H", "K"])
 
     def fresh() -> sympy.Symbol:
         return parameter_symbol(next(names))
@@ -547,10 +555,13 @@ def test_unfreezing_gives_each_frozen_term_a_coefficient_and_leaves_the_rest():
     )
     # a term a sibling already scales by parameters is only a shift of that coefficient
     assert same(unfreeze(law("E + A/log(N) + 93/log(N)").expressions, fresh), "E + A/log(N)")
+    # a frozen term written as a product is unfrozen distributed
+    got = unfreeze(law("E + B/D**b + 89*(1 + A*log(N))/log(N)").expressions, fresh)
+    assert same(got, "E + B/D**b + 89*A + H/log(N)")
     # no frozen term: the trees come back as they were, and no name is drawn
     for text in ("E + A*(log(D) - 22)**2", "12/sqrt(N) + 3/D", "E + A/N**a + B/D**b"):
         assert unfreeze(law(text).expressions, fresh) == law(text).expressions
-    assert next(names) == "H"
+    assert next(names) == "K"
 
 
 def test_a_column_that_is_no_identifier_is_named_by_its_alias_in_text_and_exports():

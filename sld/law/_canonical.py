@@ -160,6 +160,51 @@ def _scalable(term: sympy.Basic) -> bool:
     return any(s.is_positive for s in symbols) and not all(s.is_positive for s in symbols)
 
 
+def _distributed(term: sympy.Basic) -> list[sympy.Basic]:
+    """``term`` as summands, where it is a product of one sum that holds a number with
+    factors that hold no parameter, and holds a parameter itself: each number of the sum
+    times those factors, then the rest of the sum times them. So
+    ``89*(1 + B*log(N))/log(N)`` reads ``[89/log(N), 89*B]``; any other term is itself.
+    (The rest keeps its inner sum, whose own frozen terms are counted there.)
+    """
+    if isinstance(term, sympy.Mul) and not all(s.is_positive for s in term.free_symbols):
+        sums = [i for i, f in enumerate(term.args) if isinstance(f, sympy.Add)]
+        if len(sums) == 1:
+            inner = term.args[sums[0]]
+            outer = sympy.Mul(*(f for i, f in enumerate(term.args) if i != sums[0]))
+            numbers = [t for t in inner.args if t.is_Number]
+            if numbers and all(s.is_positive for s in outer.free_symbols):
+                rest = sympy.Add(*(t for t in inner.args if not t.is_Number))
+                return [outer * k for k in numbers] + [outer * rest]
+    return [term]
+
+
+def _frozen(args: Sequence[sympy.Basic]) -> tuple[list[sympy.Basic], set[int], set[int]]:
+    """The summands of a sum as frozen terms are read, and which of them are frozen and
+    which are *absorbed* (a shift of a coefficient: see :func:`frozen_terms`), by index.
+
+    A summand that :func:`_distributed` splits into pieces, one of them of inputs alone, is
+    read as those pieces; every other summand as it is. With no summand that holds both a
+    parameter and an input, nothing is frozen.
+    """
+    pieces: list[sympy.Basic] = []
+    for a in args:
+        parts = _distributed(a)
+        pieces.extend(parts if len(parts) > 1 and any(map(_inputs_only, parts)) else [a])
+    if not any(map(_scalable, pieces)):
+        return pieces, set(), set()
+    inputs = sorted({s for t in pieces for s in t.free_symbols if s.is_positive}, key=str)
+    scaled = set()
+    for t in pieces:
+        if _scalable(t):
+            coefficient, rest = t.as_independent(*inputs, as_Add=False)
+            if coefficient.free_symbols:
+                scaled.add(rest)  # scaled by parameters alone
+    bare = [i for i, t in enumerate(pieces) if _inputs_only(t)]
+    absorbed = {i for i in bare if pieces[i].as_coeff_Mul()[1] in scaled}
+    return pieces, set(bare) - absorbed, absorbed
+
+
 def frozen_terms(expressions: Sequence[sympy.Expr]) -> int:
     """How many *frozen terms* the trees hold, at any depth: summands that depend on an
     input and hold no parameter, in a sum where another summand holds both (:func:`shape`).
@@ -168,13 +213,16 @@ def frozen_terms(expressions: Sequence[sympy.Expr]) -> int:
     ``265/sqrt(N)``) were chosen by the search among near-variants, each on its error on
     the fold bands: a degree of freedom set on the rows that judge the law. The final pick
     charges it as a parameter (:mod:`sld.scoring._pick`). A shift inside a sum with no
-    parameter (``log(D) - 22``) is not one.
+    parameter (``log(D) - 22``) is not one, nor is a term that a sibling already scales by
+    parameters alone (``93/log(N)`` beside ``A/log(N)``: a shift of ``A``). A product of a
+    sum with factors that hold no parameter is read distributed, so
+    ``89*(1 + B*log(N))/log(N)`` holds ``89/log(N)``.
     """
     count = 0
     for expr in expressions:
         for node in sympy.preorder_traversal(expr):
-            if isinstance(node, sympy.Add) and any(_scalable(a) for a in node.args):
-                count += sum(1 for a in node.args if _inputs_only(a))
+            if isinstance(node, sympy.Add):
+                count += len(_frozen(node.args)[1])
     return count
 
 
@@ -184,9 +232,10 @@ def unfreeze(
     """The trees with every frozen term (:func:`frozen_terms`) made scalable: a summand
     ``c*g`` with a number ``c`` and no parameter in ``g`` becomes ``P*g``, where ``P =
     fresh()`` is a new parameter, so ``E + A/N**a + 93/log(N)`` reads ``E + A/N**a +
-    P/log(N)``. The sign and size go into ``P``. Where a sibling already scales ``g`` by
-    parameters alone (``A/log(N) + 93/log(N)``), the frozen term is only a shift of that
-    coefficient and is dropped instead. Everything else is left as it was.
+    P/log(N)``. The sign and size go into ``P``. A term that a sibling already scales by
+    parameters alone (``A/log(N) + 93/log(N)``) is only a shift of that coefficient and is
+    dropped instead. A sum that holds either is written out distributed (``89*(1 +
+    B*log(N))/log(N)`` becomes ``P/log(N) + 89*B``); everything else is left as it was.
 
     Applied bottom-up, so a sum inside a frozen term is rewritten first and the term
     then holds a parameter. Returns the trees unchanged when they hold no frozen term.
@@ -196,22 +245,14 @@ def unfreeze(
         if not node.args or all(s.is_positive for s in node.free_symbols):
             return node  # a number, a symbol, or a subtree without a parameter
         args = [walk(a) for a in node.args]
-        if isinstance(node, sympy.Add) and any(_scalable(a) for a in args):
-            inputs = [s for s in node.free_symbols if s.is_positive]
-            scaled = set()
-            for a in args:
-                coefficient, rest = a.as_independent(*inputs, as_Add=False)
-                if _scalable(a) and coefficient.free_symbols and not _scalable(coefficient):
-                    scaled.add(rest)
-            kept = []
-            for a in args:
-                if _inputs_only(a):
-                    g = a.as_coeff_Mul()[1]
-                    if g in scaled:
-                        continue
-                    a = fresh() * g
-                kept.append(a)
-            args = kept
+        if isinstance(node, sympy.Add):
+            pieces, frozen, absorbed = _frozen(args)
+            if frozen or absorbed:
+                args = [
+                    fresh() * t.as_coeff_Mul()[1] if i in frozen else t
+                    for i, t in enumerate(pieces)
+                    if i not in absorbed
+                ]
         return node.func(*args)
 
     return tuple(walk(e) for e in expressions)
