@@ -135,3 +135,7 @@ def test_the_why_table_says_which_laws_the_pick_did_not_resample():
     assert "| 2 |" in next(r for r in _why_lines(pick, None) if r.startswith("| 1 |"))
     pick["settings"]["frozen"] = True
     assert "| 2 + 1 frozen |" in next(r for r in _why_lines(pick, None) if r.startswith("| 1 |"))
+    # an unfrozen variant names the law whose place it took
+    pick["ranked"][1]["unfrozen_from"] = 7
+    row = next(r for r in _why_lines(pick, None) if r.startswith("| 2 |"))
+    assert "| `L = B*N` (law 7 unfrozen) |" in row

@@ -49,6 +49,12 @@ def _params_cell(entry: Mapping[str, Any], pick: Mapping[str, Any]) -> str:
     return f"{entry['n_params']} + {frozen} frozen" if frozen else f"{entry['n_params']}"
 
 
+def _law_cell(entry: Mapping[str, Any]) -> str:
+    """The law, and for an unfrozen variant the law whose place it took in the pool."""
+    parent = entry.get("unfrozen_from")
+    return f"`{entry['law']}`" + (f" (law {parent} unfrozen)" if parent is not None else "")
+
+
 def _why_lines(pick: Mapping[str, Any] | None, directions: Mapping[str, Any] | None) -> list[str]:
     """The final pick as a Markdown table: why the winner won."""
     if not pick:
@@ -68,7 +74,7 @@ def _why_lines(pick: Mapping[str, Any] | None, directions: Mapping[str, Any] | N
         folds = ", ".join(_num(v, 3) for v in e["fold_nmse"])
         checks = "passed" if e["checks_passed"] else "; ".join(e["check_reasons"]) or "not run"
         lines.append(
-            f"| {e['rank']} | `{e['law']}` | {_params_cell(e, pick)} | {folds} | "
+            f"| {e['rank']} | {_law_cell(e)} | {_params_cell(e, pick)} | {folds} | "
             f"{_pessimistic(e, bootstrap=pick['settings']['bootstrap'])} | {checks} |"
         )
     runners_up = [e for e in pick["ranked"] if e["id"] != pick["chosen"] and _notes_lines(e)]
