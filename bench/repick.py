@@ -53,55 +53,32 @@ from sld.scoring import heldout_score, parse_for_task
 from sld.store import RunReader
 
 ADDED_IDS = 10**9  # --add laws' ids: far past any run's candidate ids, so none is shared
+# on/off flags, each a PickSettings field of the same name
+SWITCHES = {
+    "parsimony": "pick the fewest parameters within the leader's error bar (default: the run's)",
+    "consensus": "among 3+ plausible laws, the one nearest their median extrapolation "
+    "(default: the run's config; off where it predates the option)",
+    "steady": "among 2+ plausible laws, the one whose extrapolation moves least as the folds "
+    "add rows (default: the run's config; on where it predates the option)",
+    "simpler": "the pool takes the simpler front (default: on)",
+    "supported": "the pool takes the best-supported law (default: the pick's default)",
+    "frozen": "frozen terms count as parameters in the pick (default: the pick's default)",
+    "unfreeze": "a law with frozen terms gives way to its variant with them fitted "
+    "(default: the pick's default)",
+}
 
 
-def repick(
-    run: Path,
-    *,
-    per_shape: int | None,
-    candidates: int | None,
-    heldout: bool,
-    bootstrap_restarts: int | None = None,
-    parsimony: bool | None = None,
-    consensus: bool | None = None,
-    steady: bool | None = None,
-    windows: tuple[float, ...] | None = None,
-    polish: int | None = None,
-    simpler: bool | None = None,
-    supported: bool | None = None,
-    frozen: bool | None = None,
-    unfreeze: bool | None = None,
-    add: tuple[str, ...] = (),
-) -> dict:
-    """The old and the new pick of one finished run (and their test R² when asked)."""
+def repick(run: Path, *, heldout: bool, add: tuple[str, ...] = (), **overrides: object) -> dict:
+    """The old and the new pick of one finished run (and their test R² when asked).
+
+    ``overrides``: :class:`sld.evolve.pick.PickSettings` fields to change from the run's own
+    settings (``per_shape=3``, ``frozen=False``, ...); a None value keeps the run's.
+    """
     report = json.loads((run / "report.json").read_text())
     config = RunConfig.model_validate(report["config"])
     task = config.task.load()  # a curated name or your own data, as the run recorded it
-    settings = PickSettings.from_config(config)
-    if per_shape is not None:
-        settings = dataclasses.replace(settings, per_shape=per_shape)
-    if candidates is not None:
-        settings = dataclasses.replace(settings, candidates=candidates)
-    if bootstrap_restarts is not None:
-        settings = dataclasses.replace(settings, bootstrap_restarts=bootstrap_restarts)
-    if parsimony is not None:
-        settings = dataclasses.replace(settings, parsimony=parsimony)
-    if consensus is not None:
-        settings = dataclasses.replace(settings, consensus=consensus)
-    if steady is not None:
-        settings = dataclasses.replace(settings, steady=steady)
-    if windows is not None:
-        settings = dataclasses.replace(settings, windows=windows)
-    if polish is not None:
-        settings = dataclasses.replace(settings, polish=polish)
-    if simpler is not None:
-        settings = dataclasses.replace(settings, simpler=simpler)
-    if supported is not None:
-        settings = dataclasses.replace(settings, supported=supported)
-    if frozen is not None:
-        settings = dataclasses.replace(settings, frozen=frozen)
-    if unfreeze is not None:
-        settings = dataclasses.replace(settings, unfreeze=unfreeze)
+    changed = {name: value for name, value in overrides.items() if value is not None}
+    settings = dataclasses.replace(PickSettings.from_config(config), **changed)  # type: ignore[arg-type]
     started = time.perf_counter()
     with RunReader.open(run) as reader:
         record = read_run(reader)
@@ -181,47 +158,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidates", type=int, help="laws in the pool")
     parser.add_argument("--bootstrap-restarts", type=int, help="restarts of each resample's refit")
     parser.add_argument(
-        "--parsimony",
-        choices=["on", "off"],
-        help="pick the fewest parameters within the leader's error bar (default: the run's)",
-    )
-    parser.add_argument(
-        "--consensus",
-        choices=["on", "off"],
-        help="among 3+ plausible laws, the one nearest their median extrapolation (default: "
-        "the run's config; off where it predates the option)",
-    )
-    parser.add_argument(
-        "--steady",
-        choices=["on", "off"],
-        help="among 2+ plausible laws, the one whose extrapolation moves least as the folds "
-        "add rows (default: the run's config; on where it predates the option)",
-    )
-    parser.add_argument(
         "--windows", help="fit-window shares, comma-separated (default: the run's config)"
     )
     parser.add_argument(
         "--polish", type=int, help="polish of the pick's and the held-out fits (default: the run's)"
     )
-    parser.add_argument(
-        "--simpler", choices=["on", "off"], help="the pool takes the simpler front (default: on)"
-    )
-    parser.add_argument(
-        "--supported",
-        choices=["on", "off"],
-        help="the pool takes the best-supported law (default: the pick's default)",
-    )
-    parser.add_argument(
-        "--frozen",
-        choices=["on", "off"],
-        help="frozen terms count as parameters in the pick (default: the pick's default)",
-    )
-    parser.add_argument(
-        "--unfreeze",
-        choices=["on", "off"],
-        help="a law with frozen terms gives way to its variant with them fitted "
-        "(default: the pick's default)",
-    )
+    for name, help_text in SWITCHES.items():
+        parser.add_argument(f"--{name}", choices=["on", "off"], help=help_text)
     parser.add_argument(
         "--add",
         action="append",
@@ -235,25 +178,22 @@ def main(argv: list[str] | None = None) -> int:
     for run in args.runs:
         if not (run / "report.json").exists():
             continue
+        switches = {
+            name: None if getattr(args, name) is None else getattr(args, name) == "on"
+            for name in SWITCHES
+        }
+        windows = None if args.windows is None else tuple(map(float, args.windows.split(",")))
         rows.append(
             repick(
                 run,
+                heldout=args.heldout,
+                add=tuple(args.add),
                 per_shape=args.per_shape,
                 candidates=args.candidates,
-                heldout=args.heldout,
                 bootstrap_restarts=args.bootstrap_restarts,
-                parsimony=None if args.parsimony is None else args.parsimony == "on",
-                consensus=None if args.consensus is None else args.consensus == "on",
-                steady=None if args.steady is None else args.steady == "on",
-                windows=None
-                if args.windows is None
-                else tuple(float(w) for w in args.windows.split(",")),
+                windows=windows,
                 polish=args.polish,
-                simpler=None if args.simpler is None else args.simpler == "on",
-                supported=None if args.supported is None else args.supported == "on",
-                frozen=None if args.frozen is None else args.frozen == "on",
-                unfreeze=None if args.unfreeze is None else args.unfreeze == "on",
-                add=tuple(args.add),
+                **switches,
             )
         )
         print(re.sub(r"\s+", " ", json.dumps(rows[-1])), flush=True)
