@@ -9,6 +9,7 @@
     python bench/repick.py BENCH_DIR/runs/*/ --polish 800 --heldout  # polished fits
     python bench/repick.py BENCH_DIR/runs/*/ --simpler off --heldout  # no simpler front
     python bench/repick.py BENCH_DIR/runs/*/ --supported on --heldout  # the best-supported law too
+    python bench/repick.py BENCH_DIR/runs/*/ --prior on --heldout  # the best generation-0 law too
     python bench/repick.py BENCH_DIR/runs/*/ --frozen on --heldout  # frozen terms charged
     python bench/repick.py BENCH_DIR/runs/*/ --unfreeze on --heldout  # frozen terms fitted
     python bench/repick.py RUN_DIR/ --add "L = E + A/N**a + B/D**b" --heldout  # a law the search missed
@@ -20,6 +21,7 @@ size; ``--windows`` the fit-window shares; ``--polish`` the polish of the pick's
 fits, which the held-out fit then uses too, so a law chosen again is scored again;
 ``--simpler`` whether the pool takes the simpler front, :func:`sld.evolve.pick.simpler_front`;
 ``--supported`` whether it takes the best-supported law, :func:`sld.evolve.pick.supported_law`;
+``--prior`` whether it takes the best law of generation 0, :func:`sld.evolve.pick.prior_law`;
 ``--frozen`` whether the pick charges frozen terms as parameters, :attr:`sld.law.Law.frozen_terms`;
 ``--unfreeze`` whether a law with frozen terms gives way to its variant with their coefficients
 fitted, :func:`sld.evolve.unfrozen.unfrozen_pool` (the variants get ids from ``UNFROZEN_IDS``);
@@ -62,6 +64,7 @@ SWITCHES = {
     "add rows (default: the run's config; on where it predates the option)",
     "simpler": "the pool takes the simpler front (default: on)",
     "supported": "the pool takes the best-supported law (default: the pick's default)",
+    "prior": "the pool takes the best law of generation 0 (default: the pick's default)",
     "frozen": "frozen terms count as parameters in the pick (default: the pick's default)",
     "unfreeze": "a law with frozen terms gives way to its variant with them fitted "
     "(default: the pick's default)",

@@ -211,22 +211,17 @@ def test_fit_windows_reach_the_pick_and_bad_ones_are_one_line_errors(capsys):
     args = build_parser().parse_args(["bench", "parallel_scaling_law", "--pick-consensus"])
     config = RunConfig(task=TaskSpec(source="parallel_scaling_law"), **search_settings(args))
     assert PickSettings.from_config(config).consensus
-    assert PickSettings.from_config(default).steady
-    args = build_parser().parse_args(["discover", "parallel_scaling_law", "--no-pick-steady"])
-    config = RunConfig(task=TaskSpec(source="parallel_scaling_law"), **search_settings(args))
-    assert not PickSettings.from_config(config).steady
-    assert PickSettings.from_config(default).supported
-    args = build_parser().parse_args(["discover", "parallel_scaling_law", "--no-pick-supported"])
-    config = RunConfig(task=TaskSpec(source="parallel_scaling_law"), **search_settings(args))
-    assert not PickSettings.from_config(config).supported
-    assert PickSettings.from_config(default).frozen
-    args = build_parser().parse_args(["discover", "parallel_scaling_law", "--no-pick-frozen"])
-    config = RunConfig(task=TaskSpec(source="parallel_scaling_law"), **search_settings(args))
-    assert not PickSettings.from_config(config).frozen
-    assert PickSettings.from_config(default).unfreeze
-    args = build_parser().parse_args(["discover", "parallel_scaling_law", "--no-pick-unfreeze"])
-    config = RunConfig(task=TaskSpec(source="parallel_scaling_law"), **search_settings(args))
-    assert not PickSettings.from_config(config).unfreeze
+    for flag, field in [
+        ("--no-pick-steady", "steady"),
+        ("--no-pick-supported", "supported"),
+        ("--no-pick-prior", "prior"),
+        ("--no-pick-frozen", "frozen"),
+        ("--no-pick-unfreeze", "unfreeze"),
+    ]:
+        assert getattr(PickSettings.from_config(default), field), field
+        args = build_parser().parse_args(["discover", "parallel_scaling_law", flag])
+        config = RunConfig(task=TaskSpec(source="parallel_scaling_law"), **search_settings(args))
+        assert not getattr(PickSettings.from_config(config), field), flag
 
 
 def test_discover_shows_each_step_after_the_search(capsys, tmp_path):

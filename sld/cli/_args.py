@@ -305,6 +305,13 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
         "however the fold bands ranked it (on by default; README, 'Supported')",
     )
     search.add_argument(
+        "--pick-prior",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the final pick also weighs the best law of generation 0 (proposed before any fold "
+        "score), however the search ranked it later (on by default; README, 'Prior law')",
+    )
+    search.add_argument(
         "--pick-frozen",
         action=argparse.BooleanOptionalAction,
         default=None,

@@ -153,6 +153,7 @@ def search_settings(args: argparse.Namespace) -> dict[str, Any]:
             ("pick_consensus", args.pick_consensus),
             ("pick_steady", args.pick_steady),
             ("pick_supported", args.pick_supported),
+            ("pick_prior", args.pick_prior),
             ("pick_frozen", args.pick_frozen),
             ("pick_unfreeze", args.pick_unfreeze),
         )

@@ -208,6 +208,12 @@ class RunConfig(BaseModel):
         "lowest information criterion of its fold-0 fit), which the fold bands alone may rank "
         "far down (sld.evolve.pick; bench/selection_sweep.md, 'The best-supported law in the pool')",
     )
+    pick_prior: bool = Field(
+        default=True,
+        description="the final pick's pool also takes the best law of generation 0, proposed "
+        "before the search saw any fold score, which laws bred on the fold bands may rank far "
+        "down (sld.evolve.pick.prior_law; bench/selection_sweep.md, 'The prior law in the pool')",
+    )
     pick_frozen: bool = Field(
         default=True,
         description="the final pick counts a law's frozen terms (summands no fit can scale, "

@@ -34,6 +34,18 @@ rows, and the law the fit rows support best can rank hundreds below them and nev
 pool (``bench/selection_sweep.md``, "The best-supported law in the pool"). In the pool it is
 judged as every other law is: the pick may still pass it over.
 
+With ``prior``, the pool then takes the *prior law* (:func:`prior_law`): of the fully scored
+laws of generation 0 with at least as many parameters as the fewest the walk took, the one
+with the lowest selection error, not demoted by a check. Generation 0 is proposed before the
+search has seen any fold score (the offline families' seeds and their first mutations, a
+user's start laws, an LLM's first proposals), so its best law was chosen among a few dozen,
+not bred among thousands on the same fold bands, and its fold error is not flattered by that
+choice. Where the bands are few, the bred laws fill the pool and the plain forms never reach
+it. The route offers a law of the pool's own size whose structure the search did not breed;
+a smaller law is the simpler front's to admit, by its error, or the pick's fewest-parameter
+step would take it past that condition (``bench/selection_sweep.md``, "The prior law in the
+pool").
+
 Last, frozen terms (:attr:`sld.law.Law.frozen_terms`: numbers the search set on the fold
 bands). A pool law that holds them gives way to its unfrozen variant, their numbers fitted
 (:func:`sld.evolve.unfrozen.unfrozen_pool`), and, where the task or run limits parameters, a
@@ -70,6 +82,10 @@ UNFROZEN_REASON = (
     "; it is law {parent} with its frozen terms' coefficients fitted (unfrozen), in that "
     "law's place in the pool"
 )
+PRIOR_REASON = (
+    "; it joined the pool as the best law of generation 0 (proposed before any fold score), "
+    "not by its search rank"
+)
 SUPPORTED_REASON = (
     "; it joined the pool as the law its fit rows support best (the lowest information "
     "criterion of its fold-0 fit), not by its search rank"
@@ -98,6 +114,7 @@ class PickSettings:
     max_params: int | None = None
     simpler: bool = True
     supported: bool = True
+    prior: bool = True
     frozen: bool = True
     unfreeze: bool = True
 
@@ -118,6 +135,7 @@ class PickSettings:
             consensus=config.pick_consensus,
             steady=config.pick_steady,
             supported=config.pick_supported,
+            prior=config.pick_prior,
             frozen=config.pick_frozen,
             unfreeze=config.pick_unfreeze,
             windows=tuple(config.fit_windows),
@@ -135,11 +153,13 @@ def pick_pool(
     max_params: int | None = None,
     simpler: bool = True,
     support: Mapping[int, float] | None = None,
+    prior: bool = False,
 ) -> list[tuple[int, Law]]:
     """(id, law) of up to ``candidates`` laws for the final pick, best search fitness first,
     then (with ``simpler``) the laws of the :func:`simpler_front` the walk left out, then
     (with ``support``, candidate id → information criterion) the :func:`supported_law`
-    when the pool does not hold it or a fit twin of it.
+    when the pool does not hold it or a fit twin of it, then (with ``prior``) the
+    :func:`prior_law` on the same terms.
 
     The pool is the population's members and the ``archive`` members not in it, ranked
     as the population ranks (fitness, then complexity, then id); walking that order, a
@@ -156,6 +176,7 @@ def pick_pool(
         max_params=max_params,
         simpler=simpler,
         support=support,
+        prior=prior,
     )
     return pool
 
@@ -170,9 +191,11 @@ def _pool_and_route(
     max_params: int | None,
     simpler: bool,
     support: Mapping[int, float] | None,
-) -> tuple[list[tuple[int, Law]], int | None]:
-    """:func:`pick_pool`'s pool, and the id of the supported law when the route added it
-    (None when the walk or the simpler front already brought it, or a twin of it)."""
+    prior: bool = False,
+) -> tuple[list[tuple[int, Law]], dict[int, str]]:
+    """:func:`pick_pool`'s pool, and the route that brought each law the routes added
+    (id → "supported" or "prior"; a law the walk, the simpler front or an earlier route
+    already brought, or a twin of one, is not there)."""
     members = {m.id: m for m in archive if not m.failed}
     members.update((m.id, m) for m in population.members() if not m.failed)
     ranked = sorted(members.values(), key=lambda m: (population.fitness(m), m.complexity, m.id))
@@ -194,24 +217,30 @@ def _pool_and_route(
         admitted.append(member)
         pool.append((member.id, law))
     if not admitted:
-        return pool, None
+        return pool, {}
     extra = simpler_front(ranked, below=admitted) if simpler else []
-    route = supported_law(ranked, support) if support else None
-    if route is not None and route.id in {m.id for m in [*admitted, *extra]}:
-        route = None  # the walk or the simpler front brought it
-    if route is not None:
-        extra.append(route)
-    for member in extra:
-        if any(twins(member, other) for other in admitted):
-            continue
+    fewest = min(m.n_params for m in admitted)  # the prior law is of the walk's size or more
+    routes = [
+        (name, member)
+        for name, member in (
+            ("supported", supported_law(ranked, support) if support else None),
+            ("prior", prior_law(ranked, at_least=fewest) if prior else None),
+        )
+        if member is not None
+    ]
+    brought: dict[int, str] = {}
+    for member, name in [(m, "") for m in extra] + [(m, n) for n, m in routes]:
+        if member.id in {m.id for m in admitted} or any(twins(member, o) for o in admitted):
+            continue  # the walk, the simpler front or an earlier route brought it (or a twin)
         try:
             law = parse_for_task(member.text, task, max_params=max_params)
         except ParseError:
             continue
         admitted.append(member)
         pool.append((member.id, law))
-    # the route's law comes last, and is in the pool unless a twin or a parse kept it out
-    return pool, route.id if route is not None and pool[-1][0] == route.id else None
+        if name:
+            brought[member.id] = name
+    return pool, brought
 
 
 def supported_law(members: Sequence[Member], support: Mapping[int, float]) -> Member | None:
@@ -224,6 +253,18 @@ def supported_law(members: Sequence[Member], support: Mapping[int, float]) -> Me
         if not m.failed and not m.demoted and math.isfinite(support.get(m.id, math.inf))
     ]
     return min(scored, key=lambda m: (support[m.id], m.n_params, m.id), default=None)
+
+
+def prior_law(members: Sequence[Member], *, at_least: int = 0) -> Member | None:
+    """The member of ``members`` from generation 0 with the lowest selection error among
+    those with at least ``at_least`` parameters, neither failed nor demoted by a check
+    (ties: fewer parameters, then lower id); None when there is none."""
+    first = [
+        m
+        for m in members
+        if m.generation == 0 and m.n_params >= at_least and not m.failed and not m.demoted
+    ]
+    return min(first, key=lambda m: (m.error, m.n_params, m.id), default=None)
 
 
 def fit_support(fitted: Sequence[FittedRow], task: Task) -> dict[int, float]:
@@ -303,7 +344,7 @@ def pick_law(
     """
     archive = [m for m in map(member_from_fitted, fitted) if m is not None]
 
-    pool, routed = _pool_and_route(
+    pool, routes = _pool_and_route(
         population,
         task,
         archive=archive,
@@ -312,6 +353,7 @@ def pick_law(
         max_params=settings.max_params,
         simpler=settings.simpler,
         support=fit_support(fitted, task) if settings.supported else None,
+        prior=settings.prior,
     )
     known = confirmed_reports(fitted, restarts=settings.restarts, polish=settings.polish)
     parents: dict[int, int] = {}
@@ -329,8 +371,10 @@ def pick_law(
     if settings.frozen:
         pool = within_limit(pool, task, max_params=settings.max_params)
     report = pick_among([*pool, *extra], task, settings, known=known)
-    if report.chosen is not None and report.chosen == routed:
-        report = report.model_copy(update={"reason": report.reason + SUPPORTED_REASON})
+    route = routes.get(report.chosen) if report.chosen is not None else None
+    if route is not None:
+        why = SUPPORTED_REASON if route == "supported" else PRIOR_REASON
+        report = report.model_copy(update={"reason": report.reason + why})
     report = report.model_copy(update={"unfreeze": settings.unfreeze, "unfrozen": parents})
     if report.chosen in parents:
         reason = UNFROZEN_REASON.format(parent=parents[report.chosen])
