@@ -220,26 +220,23 @@ def _pool_and_route(
         return pool, {}
     extra = simpler_front(ranked, below=admitted) if simpler else []
     fewest = min(m.n_params for m in admitted)  # the prior law is of the walk's size or more
-    routes = [
-        (name, member)
-        for name, member in (
-            ("supported", supported_law(ranked, support) if support else None),
-            ("prior", prior_law(ranked, at_least=fewest) if prior else None),
-        )
-        if member is not None
-    ]
+    offers: list[tuple[Member | None, str]] = [(m, "") for m in extra]  # "": the front
+    offers.append((supported_law(ranked, support) if support else None, "supported"))
+    offers.append((prior_law(ranked, at_least=fewest) if prior else None, "prior"))
     brought: dict[int, str] = {}
-    for member, name in [(m, "") for m in extra] + [(m, n) for n, m in routes]:
-        if member.id in {m.id for m in admitted} or any(twins(member, o) for o in admitted):
+    for offer, name in offers:
+        if offer is None:
+            continue
+        if offer.id in {m.id for m in admitted} or any(twins(offer, o) for o in admitted):
             continue  # the walk, the simpler front or an earlier route brought it (or a twin)
         try:
-            law = parse_for_task(member.text, task, max_params=max_params)
+            law = parse_for_task(offer.text, task, max_params=max_params)
         except ParseError:
             continue
-        admitted.append(member)
-        pool.append((member.id, law))
+        admitted.append(offer)
+        pool.append((offer.id, law))
         if name:
-            brought[member.id] = name
+            brought[offer.id] = name
     return pool, brought
 
 
