@@ -72,6 +72,7 @@ def test_a_pick_that_takes_the_prior_law_says_how_it_came():
     routed = pick_law(population, task, settings, fitted=fitted)
     assert sorted(e.id for e in routed.entries) == [1, 2]
     assert routed.chosen == 1 and routed.reason.endswith(PRIOR_REASON)
+    assert routed.routes == {1: "prior"}  # report.json and report.md name the route
     walked = pick_law(population, task, dataclasses.replace(settings, prior=False), fitted=fitted)
     assert walked.chosen == 2 and PRIOR_REASON not in walked.reason
-    assert [e.id for e in walked.entries] == [2]
+    assert [e.id for e in walked.entries] == [2] and walked.routes == {}

@@ -139,3 +139,12 @@ def test_the_why_table_says_which_laws_the_pick_did_not_resample():
     pick["ranked"][1]["unfrozen_from"] = 7
     row = next(r for r in _why_lines(pick, None) if r.startswith("| 2 |"))
     assert "| `L = B*N` (law 7 unfrozen) |" in row
+    # a law a route brought says which; one the search's rank brought says nothing more
+    pick["ranked"][0]["route"] = "prior"
+    row = next(r for r in _why_lines(pick, None) if r.startswith("| 1 |"))
+    assert "| `L = A/N**a` (prior law: the best of generation 0" in row
+    pick["ranked"][1]["route"] = "supported"
+    row = next(r for r in _why_lines(pick, None) if r.startswith("| 2 |"))
+    assert "(law 7 unfrozen) (best-supported:" in row
+    pick["ranked"][0]["route"] = None
+    assert "(" not in next(r for r in _why_lines(pick, None) if r.startswith("| 1 |")).split("|")[2]

@@ -372,7 +372,9 @@ def pick_law(
     if route is not None:
         why = SUPPORTED_REASON if route == "supported" else PRIOR_REASON
         report = report.model_copy(update={"reason": report.reason + why})
-    report = report.model_copy(update={"unfreeze": settings.unfreeze, "unfrozen": parents})
+    report = report.model_copy(
+        update={"unfreeze": settings.unfreeze, "unfrozen": parents, "routes": routes}
+    )
     if report.chosen in parents:
         reason = UNFROZEN_REASON.format(parent=parents[report.chosen])
         report = report.model_copy(update={"reason": report.reason + reason})

@@ -98,6 +98,7 @@ def _pick_entry(
                 "n_params": e.n_params,
                 "frozen_terms": e.frozen_terms,
                 "unfrozen_from": pick.unfrozen.get(e.id),
+                "route": pick.routes.get(e.id),
                 "fold_nmse": [f.nmse for f in e.folds],
                 "selection_error": e.error,
                 "pessimistic_error": e.bound,

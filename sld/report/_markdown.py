@@ -49,10 +49,20 @@ def _params_cell(entry: Mapping[str, Any], pick: Mapping[str, Any]) -> str:
     return f"{entry['n_params']} + {frozen} frozen" if frozen else f"{entry['n_params']}"
 
 
+ROUTE_WORDS = {
+    "supported": "best-supported: the lowest information criterion of its fold-0 fit",
+    "prior": "prior law: the best of generation 0, proposed before any fold score",
+}
+
+
 def _law_cell(entry: Mapping[str, Any]) -> str:
-    """The law, and for an unfrozen variant the law whose place it took in the pool."""
+    """The law; for an unfrozen variant the law whose place it took in the pool, and for a
+    law a route brought (not the search's rank) which route."""
     parent = entry.get("unfrozen_from")
-    return f"`{entry['law']}`" + (f" (law {parent} unfrozen)" if parent is not None else "")
+    route = ROUTE_WORDS.get(entry.get("route") or "")
+    notes = [f"law {parent} unfrozen"] if parent is not None else []
+    notes += [route] if route else []
+    return f"`{entry['law']}`" + "".join(f" ({note})" for note in notes)
 
 
 def _why_lines(pick: Mapping[str, Any] | None, directions: Mapping[str, Any] | None) -> list[str]:
