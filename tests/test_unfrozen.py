@@ -164,3 +164,26 @@ def test_changing_every_test_label_changes_no_variant_or_its_scores(tmp_path):
         y.checks,
         y.fit.parameters,
     )
+
+
+def test_a_pick_run_again_walks_the_pool_the_first_walked_though_its_variant_is_stored(tmp_path):
+    """A variant an earlier pick recorded is the pick's own product, not a search candidate:
+    a resumed run or bench/repick.py must not walk it into the pool beside its parent's."""
+    task = _task(_csv(tmp_path, perturb=False))
+    config = RunConfig(task=TaskSpec(source=str(tmp_path)), seed=4)
+    store = RunStore.create(
+        tmp_path / "run", task=task.name, seed=4, config=config.model_dump(mode="json"), versions={}
+    )
+    frozen = parse_for_task(FROZEN, task)
+    parent = store.add_candidate(text=frozen.text, generation=3, island=0, key=frozen.key)
+    variant = unfrozen_law(frozen, task)
+    report = selection_scores([variant], task, seed=4, restarts=4)[0]
+    stored = store_variant(store, parent, variant, report, restarts=4)
+    population = Population(islands=1)
+    population.add(_sized(parent, FROZEN, params=5, error=0.01))
+    population.add(_sized(parent + 100, PLAIN, params=5, error=0.02))
+    first = pick_law(population, task, SETTINGS)
+    again = pick_law(population, task, SETTINGS, fitted=store.fitted())
+    assert stored not in {e.id for e in again.entries}
+    assert [e.id for e in again.entries] == [e.id for e in first.entries]
+    assert again.chosen == first.chosen

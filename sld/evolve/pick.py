@@ -66,6 +66,7 @@ from sld.errors import ParseError
 from sld.evolve._fidelity import CONFIRMED_KEY
 from sld.evolve._resume import member_from_fitted
 from sld.evolve.population import Member, Population, twins
+from sld.evolve.unfrozen import PROPOSER as UNFROZEN_PROPOSER
 from sld.evolve.unfrozen import Register, unfrozen_pool, within_limit
 from sld.law import Law
 from sld.scoring import (
@@ -339,7 +340,11 @@ def pick_law(
     seed: pass ``fitted`` only when ``settings.seed`` is it, as
     :meth:`PickSettings.from_config` makes it).
     """
-    archive = [m for m in map(member_from_fitted, fitted) if m is not None]
+    # the pick's own variants, which an earlier pick of this run recorded, are not search
+    # candidates: unfrozen_pool makes them again from their parents, so a pick run again (a
+    # resumed run, bench/repick.py) walks the same pool as the first
+    searched = [r for r in fitted if r.candidate.proposer != UNFROZEN_PROPOSER]
+    archive = [m for m in map(member_from_fitted, searched) if m is not None]
 
     pool, routes = _pool_and_route(
         population,
