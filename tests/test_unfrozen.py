@@ -102,16 +102,23 @@ def test_a_law_keeps_its_place_when_its_variant_is_there_already_or_cannot_be_fi
     assert within_limit(pool, task, max_params=None) == pool  # no limit on this task
 
 
-def test_a_variant_is_recorded_once_as_a_confirmed_candidate_and_can_be_the_chosen_law(tmp_path):
+def _frozen_in_a_store(tmp_path, *, island: int):
+    """A run store holding the FROZEN law as candidate ``parent`` (generation 3), the task, and
+    the law's variant with its fold scores: (store, task, parent, variant, report)."""
     task = _task(_csv(tmp_path, perturb=False))
     config = RunConfig(task=TaskSpec(source=str(tmp_path)), seed=4)
     store = RunStore.create(
         tmp_path / "run", task=task.name, seed=4, config=config.model_dump(mode="json"), versions={}
     )
     frozen = parse_for_task(FROZEN, task)
-    parent = store.add_candidate(text=frozen.text, generation=3, island=1, key=frozen.key)
+    parent = store.add_candidate(text=frozen.text, generation=3, island=island, key=frozen.key)
     variant = unfrozen_law(frozen, task)
     report = selection_scores([variant], task, seed=4, restarts=4)[0]
+    return store, task, parent, variant, report
+
+
+def test_a_variant_is_recorded_once_as_a_confirmed_candidate_and_can_be_the_chosen_law(tmp_path):
+    store, task, parent, variant, report = _frozen_in_a_store(tmp_path, island=1)
     assert math.isfinite(report.error)
     first = store_variant(store, parent, variant, report, restarts=4)
     again = store_variant(store, parent, variant, report, restarts=4)  # a pick started again
@@ -169,15 +176,7 @@ def test_changing_every_test_label_changes_no_variant_or_its_scores(tmp_path):
 def test_a_pick_run_again_walks_the_pool_the_first_walked_though_its_variant_is_stored(tmp_path):
     """A variant an earlier pick recorded is the pick's own product, not a search candidate:
     a resumed run or bench/repick.py must not walk it into the pool beside its parent's."""
-    task = _task(_csv(tmp_path, perturb=False))
-    config = RunConfig(task=TaskSpec(source=str(tmp_path)), seed=4)
-    store = RunStore.create(
-        tmp_path / "run", task=task.name, seed=4, config=config.model_dump(mode="json"), versions={}
-    )
-    frozen = parse_for_task(FROZEN, task)
-    parent = store.add_candidate(text=frozen.text, generation=3, island=0, key=frozen.key)
-    variant = unfrozen_law(frozen, task)
-    report = selection_scores([variant], task, seed=4, restarts=4)[0]
+    store, task, parent, variant, report = _frozen_in_a_store(tmp_path, island=0)
     stored = store_variant(store, parent, variant, report, restarts=4)
     population = Population(islands=1)
     population.add(_sized(parent, FROZEN, params=5, error=0.01))
