@@ -183,6 +183,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PICK_SWITCHES = (  # the final pick's on/off switches: (flag, help)
+    (
+        "--pick-steady",
+        "among two or more laws the final pick cannot tell apart, choose the one whose "
+        "extrapolation moves least as the folds add rows (on by default; README, 'Steady')",
+    ),
+    (
+        "--pick-supported",
+        "the final pick also weighs the law the fit rows support best (lowest BIC), "
+        "however the fold bands ranked it (on by default; README, 'Supported')",
+    ),
+    (
+        "--pick-prior",
+        "the final pick also weighs the best law of generation 0 (proposed before any fold "
+        "score), however the search ranked it later (on by default; README, 'Prior law')",
+    ),
+    (
+        "--pick-frozen",
+        "the final pick counts frozen terms (summands no fit scales, e.g. 93/log(N)) as "
+        "parameters (on by default; README, 'Frozen terms')",
+    ),
+    (
+        "--pick-unfreeze",
+        "in the final pick, a law with frozen terms is judged with their coefficients "
+        "fitted (93/log(N) becomes F/log(N)) in its place (on by default; README, 'Frozen terms')",
+    ),
+)
+
+
 def add_search_flags(parser: argparse.ArgumentParser) -> None:
     """Budgets, proposer and search settings of a discovery run (``discover`` and ``bench``)."""
     search = parser.add_argument_group("search")
@@ -290,41 +319,8 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
         "extrapolation lies nearest their median extrapolation (off by default; README, "
         "'Consensus')",
     )
-    search.add_argument(
-        "--pick-steady",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="among two or more laws the final pick cannot tell apart, choose the one whose "
-        "extrapolation moves least as the folds add rows (on by default; README, 'Steady')",
-    )
-    search.add_argument(
-        "--pick-supported",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="the final pick also weighs the law the fit rows support best (lowest BIC), "
-        "however the fold bands ranked it (on by default; README, 'Supported')",
-    )
-    search.add_argument(
-        "--pick-prior",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="the final pick also weighs the best law of generation 0 (proposed before any fold "
-        "score), however the search ranked it later (on by default; README, 'Prior law')",
-    )
-    search.add_argument(
-        "--pick-frozen",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="the final pick counts frozen terms (summands no fit scales, e.g. 93/log(N)) as "
-        "parameters (on by default; README, 'Frozen terms')",
-    )
-    search.add_argument(
-        "--pick-unfreeze",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="in the final pick, a law with frozen terms is judged with their coefficients "
-        "fitted (93/log(N) becomes F/log(N)) in its place (on by default; README, 'Frozen terms')",
-    )
+    for flag, text in PICK_SWITCHES:  # each on by default; --no-pick-X turns it off
+        search.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
 
 
 def _windows(text: str) -> list[float]:

@@ -91,6 +91,7 @@ SUPPORTED_REASON = (
     "; it joined the pool as the law its fit rows support best (the lowest information "
     "criterion of its fold-0 fit), not by its search rank"
 )
+ROUTE_REASONS = {"supported": SUPPORTED_REASON, "prior": PRIOR_REASON}  # route -> its words
 
 
 @dataclass(frozen=True)
@@ -375,8 +376,7 @@ def pick_law(
     report = pick_among([*pool, *extra], task, settings, known=known)
     route = routes.get(report.chosen) if report.chosen is not None else None
     if route is not None:
-        why = SUPPORTED_REASON if route == "supported" else PRIOR_REASON
-        report = report.model_copy(update={"reason": report.reason + why})
+        report = report.model_copy(update={"reason": report.reason + ROUTE_REASONS[route]})
     report = report.model_copy(
         update={"unfreeze": settings.unfreeze, "unfrozen": parents, "routes": routes}
     )
