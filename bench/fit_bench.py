@@ -338,7 +338,7 @@ def run_population(
         share = 1.0 - len(worse) / max(len(pairs), 1)
         print(
             f"{name}: {len(laws)} laws, {restarts} restarts, {len(task.train.groups)} groups, "
-            f"reproject={_fit.REPROJECT}, damping={_fit.DAMPING}, log_scales={_fit.LOG_SCALES}, max_iter={max_iter}, polish={polish}, {dtype}, "
+            f"reproject={_fit.REPROJECT}, damping={_fit.DAMPING}, log_scales={_fit.LOG_SCALES}, narrow={_fit.NARROW_TO}@{_fit.NARROW_AT}, max_iter={max_iter}, polish={polish}, {dtype}, "
             f"backend={jax.default_backend()}:\n"
             f"  ours  {len(laws) / t_ours:.2f} laws/s end to end ({t_ours:.1f} s, {compile_s:.1f} s of it compiling), "
             f"{len(laws) / t_warm:.2f} laws/s once compiled ({t_warm:.1f} s); "
@@ -418,6 +418,12 @@ def main() -> None:
         "(sld.fit._polish.lm_polish; 0, sld's default, for none)",
     )
     ap.add_argument(
+        "--narrow",
+        default=f"{_fit.NARROW_TO}@{_fit.NARROW_AT}",
+        help="KEEP@AT: after AT iterations only each group's KEEP best restarts run on "
+        "(sld.fit._narrow; 0@0 for never; default sld's)",
+    )
+    ap.add_argument(
         "--scipy-laws",
         type=int,
         default=None,
@@ -433,6 +439,7 @@ def main() -> None:
     _fit.REPROJECT = args.reproject
     _fit.DAMPING = args.damping
     _fit.LOG_SCALES = args.log_scales == "on"
+    _fit.NARROW_TO, _fit.NARROW_AT = (int(v) for v in args.narrow.split("@"))
     if args.mode == "single":
         run_single(args.restarts, args.seed)
     else:

@@ -28,6 +28,7 @@ from ._evaluate import evaluate
 from ._fidelity import Fidelity
 from ._interpreter import interpreter_model
 from ._lm import Damping, Reproject, initial_carry, lm_run
+from ._narrow import chunks, kept, narrows
 from ._parts import merge_parts, output_parts, part_law, part_rows
 from ._polish import lm_polish
 from ._program import CompiledLaw, Program, compile_law, parameter_vector
@@ -49,6 +50,11 @@ REPROJECT: Reproject = "exact"  # lm_run's projection; the bench also times "aff
 DAMPING: Damping = "marquardt"
 LOG_SCALES = True
 TIME_CHUNK = 20  # iterations between wall-clock checks when a time limit is set
+# Restarts narrowed after a short run to each group's best few (sld.fit._narrow), in a batch
+# whose groups hold NARROW_ROWS residuals or more on average (0 restarts: never)
+NARROW_TO = 8
+NARROW_AT = 20
+NARROW_ROWS = 256
 
 
 def compiled_law(law: Any) -> CompiledLaw:
@@ -140,7 +146,10 @@ def run_lm(
     """Compile (cached by ``key`` + shapes) and run LM, in chunks when a time limit is set.
 
     ``args`` follow the carry: (data, …); the runner takes (carry, *args, stop_at, fresh).
-    Returns the final output (a host copy if ``fetch``, else device arrays still
+    Where the data's groups hold ``NARROW_ROWS`` residuals or more on average, the restarts
+    run ``NARROW_TO`` at a time for ``NARROW_AT`` iterations and only each group's
+    ``NARROW_TO`` best run on (:mod:`sld.fit._narrow`); the output then holds those, and
+    ``finite_restarts`` (G,) counts the good ones among all. Returns the final output (a host copy if ``fetch``, else device arrays still
     being computed) and the seconds spent compiling. With ``pool``, the compile happens
     here and the run in one of the pool's threads: the output is then a ``Future`` of the
     host copy (:mod:`sld.fit._threads`).
@@ -150,10 +159,20 @@ def run_lm(
     def polish_to(stop: int) -> np.int32:  # only the call that reaches the cap polishes
         return np.int32(stop + polish if 0 < max_iter <= stop else stop)
 
-    call_args = (carry, *args, np.int32(stop), np.bool_(True), polish_to(stop))
+    count = np.asarray(args[0]["count"])  # residuals per group; 1 in a padded group
+    real = count[count > 1]
+    narrow = (
+        real.size > 0
+        and real.mean() >= NARROW_ROWS
+        and narrows(
+            restarts=np.shape(carry["p"])[1], keep=NARROW_TO, at=NARROW_AT, max_iter=max_iter
+        )
+    )
+    parts = chunks(carry, keep=NARROW_TO) if narrow else [carry]
+    call_args = (parts[0], *args, np.int32(stop), np.bool_(True), polish_to(stop))
     full_key = (
         *key,
-        _shape_key(carry),
+        _shape_key(parts[0]),
         tuple(
             _shape_key(a) if isinstance(a, dict) else (np.shape(a), np.asarray(a).dtype.str)
             for a in args
@@ -173,7 +192,14 @@ def run_lm(
             _COMPILED.popitem(last=False)  # its mappings go with it
 
     def execute() -> Any:
-        out = compiled(*call_args)
+        finite = None  # good restarts per group, where narrowing leaves fewer in the batch
+        if narrow:
+            at = np.int32(NARROW_AT)
+            outs = [jax.device_get(compiled(c, *args, at, np.bool_(True), at)) for c in parts]
+            first, finite = kept(outs, keep=NARROW_TO)
+            out = compiled(first, *args, *call_args[-3:-2], np.bool_(False), call_args[-1])
+        else:
+            out = compiled(*call_args)
         while time_limit is not None:
             it = int(out["it"])
             if (
@@ -186,7 +212,7 @@ def run_lm(
             stop = min(max_iter, it + TIME_CHUNK)
             next_carry = {k: out[k] for k in carry}
             out = compiled(next_carry, *args, np.int32(stop), np.bool_(False), polish_to(stop))
-        return out
+        return out if finite is None else {**out, "finite_restarts": finite}
 
     if pool is not None:
         return pool.submit(lambda: jax.device_get(execute())), compile_seconds

@@ -103,6 +103,10 @@ def summarise(
     loss = 2.0 * F[rows, best] / count[:n]
     grad = 2.0 * np.max(np.abs(g), axis=-1, initial=0.0) / count[:n]
     any_good = good.any(axis=1)
+    # a narrowed batch (sld.fit._narrow) holds fewer restarts than it started: count them all
+    finite = (
+        np.asarray(out["finite_restarts"])[:n] if "finite_restarts" in out else good.sum(axis=1)
+    )
     slot = {name: j for j, name in enumerate(compiled.slot_names)}
     params = {
         grp: {name: float(p[i, slot[name]]) for name in law_parameters}
@@ -128,7 +132,7 @@ def summarise(
         group_converged={grp: bool(conv[i] and any_good[i]) for i, grp in enumerate(groups)},
         gradient_norm=float(np.max(np.where(any_good, grad, 0.0))) if n else 0.0,
         restarts=restarts,
-        finite_restarts=int(good.sum(axis=1).min()) if n else 0,
+        finite_restarts=int(finite.min()) if n else 0,
         iterations=int(out["it"]),
         seconds=seconds,
         compile_seconds=compile_seconds,
