@@ -39,10 +39,20 @@ def test_chunks_cut_per_restart_arrays_and_share_the_rest():
     assert parts[0]["it"] is carry["it"] and parts[0]["best_ref"] is carry["best_ref"]
 
 
-def _out(F: np.ndarray, *, it: int, good: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def _out(
+    F: np.ndarray,
+    *,
+    it: int,
+    good: np.ndarray | None = None,
+    ref: tuple[int, list[float]] = (0, [50.0, 50.0]),
+    stalled: bool = False,
+) -> dict[str, np.ndarray]:
     """A stand-in LM output: p tags each restart by its F, so the tests can see which were kept."""
     G, R = F.shape
     return {
+        "ref_it": np.asarray(ref[0], dtype=np.int32),
+        "best_ref": np.asarray(ref[1][:G]),
+        "stalled": np.asarray(stalled),
         "p": np.repeat(F[..., None], 2, axis=-1),
         "lam": np.ones((G, R)),
         "nu": np.full((G, R), 2.0),
@@ -60,22 +70,27 @@ def test_kept_takes_each_groups_best_by_parity_and_counts_every_good_restart():
     F0 = np.array([[1.0, 9.0, 2.0, 8.0], [3.0, 7.0, 4.0, 6.0]])
     F1 = np.array([[5.0, 5.0, 0.5, np.inf], [1.0, 2.0, 3.0, 4.0]])
     good1 = np.array([[True, True, True, False], [True, True, True, True]])
-    carry, finite = kept([_out(F0, it=20), _out(F1, it=17, good=good1)], keep=4)
+    first = _out(F0, it=20, ref=(0, [40.0, 30.0]))
+    second = _out(F1, it=17, good=good1, ref=(0, [60.0, 20.0]), stalled=True)
+    carry, finite = kept([first, second], keep=4)
     # restarts of group 0: F = 1 9 2 8 | 5 5 0.5 inf; evens 1 2 5 0.5 → 0.5, 1; odds 9 8 5 → 5, 8
     np.testing.assert_array_equal(carry["p"][0, :, 0], [0.5, 5.0, 1.0, 8.0])
     # group 1: F = 3 7 4 6 | 1 2 3 4; evens 3 4 1 3 → 1, 3 (index 0 before 6); odds 7 6 2 4 → 2, 4
     np.testing.assert_array_equal(carry["p"][1, :, 0], [1.0, 2.0, 3.0, 4.0])
     np.testing.assert_array_equal(finite, [7, 8])
-    assert int(carry["it"]) == 20 and int(carry["ref_it"]) == 20
-    np.testing.assert_array_equal(carry["best_ref"], [0.5, 1.0])
+    # the stall window goes on as in one batch: the earliest reference, its lowest best,
+    # stalled only where every chunk stalled
+    assert int(carry["it"]) == 20 and int(carry["ref_it"]) == 0
+    np.testing.assert_array_equal(carry["best_ref"], [40.0, 20.0])
     assert not bool(carry["stalled"])
+    assert bool(kept([_out(F0, it=20, stalled=True)] * 2, keep=4)[0]["stalled"])
     assert set(carry) >= {"p", "lam", "nu", "active", "converged", "good", "dsq"}
 
 
 def test_kept_never_prefers_a_bad_restart():
     F = np.array([[0.1, 0.2, 5.0, 6.0, 7.0, 8.0]])
     good = np.array([[False, False, True, True, True, True]])
-    carry, finite = kept([_out(F, it=20, good=good)], keep=2)
+    carry, finite = kept([_out(F, it=20, good=good, ref=(0, [9.0]))], keep=2)
     np.testing.assert_array_equal(carry["p"][0, :, 0], [5.0, 6.0])
     assert carry["good"].all()
     np.testing.assert_array_equal(finite, [4])

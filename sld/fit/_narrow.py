@@ -4,12 +4,17 @@ A fit starts R restarts per group, and most of an LM batch's work goes to iterat
 to the cap or the stall exit, though the fit reports only each group's best. Here the R
 restarts run in chunks of ``keep`` (one compiled shape, ``(G, keep)``) for the first
 ``at`` iterations; then each group keeps its ``keep`` restarts of lowest F and only
-those run on. A restart's λ, ν, damping weights and flags go with it; the stall window
-starts afresh.
+those run on. A restart's λ, ν, damping weights and flags go with it, and the stall
+window goes on as in one batch of all R (started afresh, it made every narrowed fit run at
+least a window past ``at``).
 
 Work per group, in restart-iterations, for a batch that runs to the cap ``I``::
 
-    R·I  →  R·at + keep·(I − at)        (R = 16, keep = 4, at = 20, I = 200: 3200 → 1040)
+    R·I  →  R·at + keep·(I − at)        (R = 16, keep = 8, at = 20, I = 200: 3200 → 1760)
+
+while a fit that stops early runs R/keep short loops before the long one, each a loop's
+fixed cost per iteration: narrowing pays where rows, not iterations, set the cost
+(``NARROW_ROWS`` in :mod:`sld.fit._fit`).
 
 With ``damping="mixed"`` a restart damps by the parity of its index (:mod:`sld.fit._lm`),
 so the chunks are contiguous and of even size, and each group keeps ``keep/2`` restarts of
@@ -53,8 +58,9 @@ def kept(
 
     outs: :func:`sld.fit._lm.lm_run` outputs of the chunks, in order. Best: lowest F among good
     restarts, ties to the lower index; ``keep/2`` of each index parity, kept in slots of their
-    parity. Returns the new carry (``it`` the chunks' largest, the stall window reset) and
-    the count of good restarts per group over all R, (G,).
+    parity. Returns the new carry (``it`` the chunks' largest; the stall window from the
+    chunks' earliest reference and lowest reference best, stalled where every chunk
+    stalled) and the count of good restarts per group over all R, (G,).
     """
     whole = {
         k: np.concatenate([np.asarray(o[k]) for o in outs], axis=1) for k in (*PER_RESTART, "F")
@@ -73,12 +79,12 @@ def kept(
         )
         for k in PER_RESTART
     }
-    it = max(int(np.asarray(o["it"])) for o in outs)
-    best = np.min(np.take_along_axis(score, chosen, axis=1), axis=1)
+    # the stall window goes on where the chunks left it, as in one batch of all R: the group's
+    # reference best is the lowest of the chunks' (the best kept), from the earliest reference
     carry.update(
-        it=np.asarray(it, dtype=np.int32),
-        ref_it=np.asarray(it, dtype=np.int32),
-        best_ref=best.astype(whole["F"].dtype),
-        stalled=np.zeros((), dtype=bool),
+        it=np.asarray(max(int(np.asarray(o["it"])) for o in outs), dtype=np.int32),
+        ref_it=np.asarray(min(int(np.asarray(o["ref_it"])) for o in outs), dtype=np.int32),
+        best_ref=np.min([np.asarray(o["best_ref"]) for o in outs], axis=0),
+        stalled=np.asarray(all(bool(np.asarray(o["stalled"])) for o in outs)),
     )
     return carry, good.sum(axis=1)
