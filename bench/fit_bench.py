@@ -420,8 +420,8 @@ def main() -> None:
     ap.add_argument(
         "--narrow",
         default=f"{_fit.NARROW_TO}@{_fit.NARROW_AT}",
-        help="KEEP@AT: after AT iterations only each group's KEEP best restarts run on "
-        "(sld.fit._narrow; 0@0 for never; default sld's)",
+        help="KEEP@AT: after AT iterations only each group's KEEP best restarts run on, in a "
+        "batch of large groups (sld.fit._narrow, e.g. 8@20; 0@0 for never; default sld's)",
     )
     ap.add_argument(
         "--scipy-laws",

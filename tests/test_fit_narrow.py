@@ -101,7 +101,18 @@ def _big_rows():
     return power_rows([(1.5, 400.0, 0.3), (2.0, 900.0, 0.35)], n=400, seed=3, noise=1e-3)
 
 
-def test_a_large_fit_narrows_and_reports_every_restart(monkeypatch):
+@pytest.fixture
+def narrowing(monkeypatch):
+    """Narrowing on, as measured (it is off by default: README, Speed)."""
+    monkeypatch.setattr(fit_internals, "NARROW_TO", 8)
+    monkeypatch.setattr(fit_internals, "NARROW_AT", 20)
+
+
+def test_narrowing_is_off_by_default():
+    assert fit_internals.NARROW_TO == 0
+
+
+def test_a_large_fit_narrows_and_reports_every_restart(monkeypatch, narrowing):
     rows = _big_rows()
     narrowed = fit_law(POWER_LAW, rows, restarts=16, seed=0)
     monkeypatch.setattr(fit_internals, "NARROW_TO", 0)
@@ -115,7 +126,7 @@ def test_a_large_fit_narrows_and_reports_every_restart(monkeypatch):
             assert narrowed.parameters[g][name] == pytest.approx(full.parameters[g][name], rel=1e-6)
 
 
-def test_a_narrowed_fit_is_deterministic_and_fit_many_agrees():
+def test_a_narrowed_fit_is_deterministic_and_fit_many_agrees(narrowing):
     rows = _big_rows()
     one = fit_law(POWER_LAW, rows, restarts=16, seed=4)
     again = fit_law(POWER_LAW, rows, restarts=16, seed=4)
@@ -124,7 +135,7 @@ def test_a_narrowed_fit_is_deterministic_and_fit_many_agrees():
     assert batched.train_loss == pytest.approx(one.train_loss, rel=1e-9)
 
 
-def test_a_small_fit_does_not_narrow(monkeypatch):
+def test_a_small_fit_does_not_narrow(monkeypatch, narrowing):
     # below NARROW_ROWS residuals a group, the batch runs every restart to the end: the
     # output holds all 16 (a narrowed one would hold NARROW_TO)
     seen: list[int] = []

@@ -51,8 +51,9 @@ DAMPING: Damping = "marquardt"
 LOG_SCALES = True
 TIME_CHUNK = 20  # iterations between wall-clock checks when a time limit is set
 # Restarts narrowed after a short run to each group's best few (sld.fit._narrow), in a batch
-# whose groups hold NARROW_ROWS residuals or more on average (0 restarts: never)
-NARROW_TO = 8
+# whose groups hold NARROW_ROWS residuals or more on average. Off (0): measured with 8 at 20
+# iterations, not kept (README, Speed); bench/fit_bench.py --narrow 8@20 turns it on.
+NARROW_TO = 0
 NARROW_AT = 20
 NARROW_ROWS = 256
 
