@@ -19,9 +19,9 @@ dropped go through :func:`sld.evolve.pick.pick_law` with the run's own settings
 (``--per-shape`` overrides the cap on laws of one shape; ``--candidates`` the pool
 size; ``--windows`` the fit-window shares; ``--polish`` the polish of the pick's fold
 fits, which the held-out fit then uses too, so a law chosen again is scored again;
-``--simpler`` whether the pool takes the simpler front, :func:`sld.evolve.pick.simpler_front`;
-``--supported`` whether it takes the best-supported law, :func:`sld.evolve.pick.supported_law`;
-``--prior`` whether it takes the best law of generation 0, :func:`sld.evolve.pick.prior_law`;
+``--simpler`` whether the pool takes the simpler front, :func:`sld.evolve.pool.simpler_front`;
+``--supported`` whether it takes the best-supported law, :func:`sld.evolve.pool.supported_law`;
+``--prior`` whether it takes the best law of generation 0, :func:`sld.evolve.pool.prior_law`;
 ``--frozen`` whether the pick charges frozen terms as parameters, :attr:`sld.law.Law.frozen_terms`;
 ``--unfreeze`` whether a law with frozen terms gives way to its variant with their coefficients
 fitted, :func:`sld.evolve.unfrozen.unfrozen_pool` (the variants get ids from ``UNFROZEN_IDS``);

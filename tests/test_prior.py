@@ -9,7 +9,8 @@ from test_selection import _sized  # a member of a given size and error
 from test_support import TRUTH, _fitted, _sweep
 
 from sld.corpus import load_task
-from sld.evolve.pick import PRIOR_REASON, PickSettings, pick_law, pick_pool, prior_law
+from sld.evolve.pick import PRIOR_REASON, PickSettings, pick_law
+from sld.evolve.pool import pick_pool, prior_law
 from sld.evolve.population import Member, Population
 from sld.scoring import parse_for_task, selection_scores
 

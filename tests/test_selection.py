@@ -16,14 +16,8 @@ from sld.config import RunConfig, TaskSpec
 from sld.corpus import list_tasks, load_card, load_task
 from sld.evolve.engine import Engine, member_from_fitted
 from sld.evolve.offline import OfflineProposer
-from sld.evolve.pick import (
-    PICK_STATE,
-    PickSettings,
-    confirmed_reports,
-    pick_law,
-    pick_pool,
-    simpler_front,
-)
+from sld.evolve.pick import PICK_STATE, PickSettings, confirmed_reports, pick_law
+from sld.evolve.pool import pick_pool, simpler_front
 from sld.evolve.population import Member, Population
 from sld.report import finalize, read_run
 from sld.resources import datasets_dir

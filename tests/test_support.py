@@ -11,14 +11,8 @@ import pytest
 from test_selection import _sized  # a member of a given size and error
 
 from sld.corpus import load_task
-from sld.evolve.pick import (
-    SUPPORTED_REASON,
-    PickSettings,
-    fit_support,
-    pick_law,
-    pick_pool,
-    supported_law,
-)
+from sld.evolve.pick import SUPPORTED_REASON, PickSettings, pick_law
+from sld.evolve.pool import fit_support, pick_pool, supported_law
 from sld.evolve.population import Population
 from sld.scoring import ScoreReport, information_criterion, parse_for_task, selection_scores
 from sld.store import CandidateRow, FittedRow

@@ -206,13 +206,13 @@ class RunConfig(BaseModel):
         default=True,
         description="the final pick's pool also takes the law its fit rows support best (the "
         "lowest information criterion of its fold-0 fit), which the fold bands alone may rank "
-        "far down (sld.evolve.pick; bench/selection_sweep.md, 'The best-supported law in the pool')",
+        "far down (sld.evolve.pool; bench/selection_sweep.md, 'The best-supported law in the pool')",
     )
     pick_prior: bool = Field(
         default=True,
         description="the final pick's pool also takes the best law of generation 0, proposed "
         "before the search saw any fold score, which laws bred on the fold bands may rank far "
-        "down (sld.evolve.pick.prior_law; bench/selection_sweep.md, 'The prior law in the pool')",
+        "down (sld.evolve.pool.prior_law; bench/selection_sweep.md, 'The prior law in the pool')",
     )
     pick_frozen: bool = Field(
         default=True,
@@ -224,7 +224,7 @@ class RunConfig(BaseModel):
         default=True,
         description="in the final pick's pool a law with frozen terms gives way to its variant "
         "whose coefficients on those terms are fitted, so its fold error is not one the search "
-        "chose the numbers on (sld.evolve.pick.unfrozen_pool; bench/selection_sweep.md, "
+        "chose the numbers on (sld.evolve.unfrozen.unfrozen_pool; bench/selection_sweep.md, "
         "'Frozen terms unfrozen')",
     )
     fit_windows: list[Annotated[float, Field(ge=0.0, lt=1.0)]] = Field(
