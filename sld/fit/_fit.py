@@ -150,8 +150,8 @@ def run_lm(
     Where the data's groups hold ``NARROW_ROWS`` residuals or more on average, the restarts
     run ``NARROW_TO`` at a time for ``NARROW_AT`` iterations and only each group's
     ``NARROW_TO`` best run on (:mod:`sld.fit._narrow`); the output then holds those, and
-    ``finite_restarts`` (G,) counts the good ones among all. Returns the final output (a host copy if ``fetch``, else device arrays still
-    being computed) and the seconds spent compiling. With ``pool``, the compile happens
+    ``finite_restarts`` (G,) counts the good ones among all. Returns the final output (a
+    host copy if ``fetch``, else device arrays still being computed) and the seconds spent compiling. With ``pool``, the compile happens
     here and the run in one of the pool's threads: the output is then a ``Future`` of the
     host copy (:mod:`sld.fit._threads`).
     """
@@ -170,7 +170,8 @@ def run_lm(
         )
     )
     parts = chunks(carry, keep=NARROW_TO) if narrow else [carry]
-    call_args = (parts[0], *args, np.int32(stop), np.bool_(True), polish_to(stop))
+    first_stop, first_polish = np.int32(stop), polish_to(stop)
+    call_args = (parts[0], *args, first_stop, np.bool_(True), first_polish)
     full_key = (
         *key,
         _shape_key(parts[0]),
@@ -197,8 +198,8 @@ def run_lm(
         if narrow:
             at = np.int32(NARROW_AT)
             outs = [jax.device_get(compiled(c, *args, at, np.bool_(True), at)) for c in parts]
-            first, finite = kept(outs, keep=NARROW_TO)
-            out = compiled(first, *args, *call_args[-3:-2], np.bool_(False), call_args[-1])
+            best, finite = kept(outs, keep=NARROW_TO)
+            out = compiled(best, *args, first_stop, np.bool_(False), first_polish)
         else:
             out = compiled(*call_args)
         while time_limit is not None:
