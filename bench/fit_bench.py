@@ -29,7 +29,7 @@ import pandas as pd  # noqa: E402
 import sympy as sp  # noqa: E402
 from scipy.optimize import least_squares  # noqa: E402
 
-from sld.fit import Fidelity, _fit, fit_law, fit_many  # noqa: E402
+from sld.fit import Fidelity, _fit, _run, fit_law, fit_many  # noqa: E402
 from sld.fit._evaluate import evaluate  # noqa: E402
 from sld.fit._fit import _prepare_law, compiled_law, starting_points  # noqa: E402
 
@@ -338,7 +338,7 @@ def run_population(
         share = 1.0 - len(worse) / max(len(pairs), 1)
         print(
             f"{name}: {len(laws)} laws, {restarts} restarts, {len(task.train.groups)} groups, "
-            f"reproject={_fit.REPROJECT}, damping={_fit.DAMPING}, log_scales={_fit.LOG_SCALES}, narrow={_fit.NARROW_TO}@{_fit.NARROW_AT}, max_iter={max_iter}, polish={polish}, {dtype}, "
+            f"reproject={_fit.REPROJECT}, damping={_fit.DAMPING}, log_scales={_fit.LOG_SCALES}, narrow={_run.NARROW_TO}@{_run.NARROW_AT}, max_iter={max_iter}, polish={polish}, {dtype}, "
             f"backend={jax.default_backend()}:\n"
             f"  ours  {len(laws) / t_ours:.2f} laws/s end to end ({t_ours:.1f} s, {compile_s:.1f} s of it compiling), "
             f"{len(laws) / t_warm:.2f} laws/s once compiled ({t_warm:.1f} s); "
@@ -419,7 +419,7 @@ def main() -> None:
     )
     ap.add_argument(
         "--narrow",
-        default=f"{_fit.NARROW_TO}@{_fit.NARROW_AT}",
+        default=f"{_run.NARROW_TO}@{_run.NARROW_AT}",
         help="KEEP@AT: after AT iterations only each group's KEEP best restarts run on, in a "
         "batch of large groups (sld.fit._narrow, e.g. 8@20; 0@0 for never; default sld's)",
     )
@@ -439,7 +439,7 @@ def main() -> None:
     _fit.REPROJECT = args.reproject
     _fit.DAMPING = args.damping
     _fit.LOG_SCALES = args.log_scales == "on"
-    _fit.NARROW_TO, _fit.NARROW_AT = (int(v) for v in args.narrow.split("@"))
+    _run.NARROW_TO, _run.NARROW_AT = (int(v) for v in args.narrow.split("@"))
     if args.mode == "single":
         run_single(args.restarts, args.seed)
     else:

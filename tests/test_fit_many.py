@@ -12,8 +12,8 @@ from test_fit import POWER_LAW, Rows, make_law, power_rows
 
 from sld.errors import FitError
 from sld.fit import SCREEN, Fidelity, FitResult, fit_law, fit_many, fit_many_sets
-from sld.fit import _fit as fit_internals
 from sld.fit import _lowering as lowering
+from sld.fit import _run as run_internals
 from sld.fit._fidelity import subsample
 from sld.fit._lowering import MIN_INSTRUCTIONS, lower
 from sld.fit._program import compile_law
@@ -157,10 +157,10 @@ def _instructions(law: object) -> int:
 def test_small_and_long_laws_share_one_executable() -> None:
     assert _instructions(POWER_LAW) <= 16 < _instructions(LONG_LAW) <= MIN_INSTRUCTIONS
     rows = power_rows([(1.7, 400.0, 0.3)], noise=1e-3)
-    fit_internals._COMPILED.clear()
+    run_internals._COMPILED.clear()
     short, long = fit_many([POWER_LAW, LONG_LAW], rows, restarts=4, max_iter=20)
     assert short.ok and long.ok
-    assert len(fit_internals._COMPILED) == 1
+    assert len(run_internals._COMPILED) == 1
 
 
 def test_wider_instruction_and_hoisted_padding_changes_no_fit(
@@ -185,18 +185,18 @@ def test_the_compile_cache_keeps_the_most_recently_used_runs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # each compiled run holds hundreds of memory mappings, so the cache is bounded
-    # (sld.fit._fit.COMPILED_MAX); a run used again moves to the back of the queue
-    monkeypatch.setattr(fit_internals, "COMPILED_MAX", 2)
-    monkeypatch.setattr(fit_internals, "_COMPILED", OrderedDict())
+    # (sld.fit._run.COMPILED_MAX); a run used again moves to the back of the queue
+    monkeypatch.setattr(run_internals, "COMPILED_MAX", 2)
+    monkeypatch.setattr(run_internals, "_COMPILED", OrderedDict())
     rows = power_rows([(1.7, 400.0, 0.3)], noise=1e-3)
     seeds = iter(range(100))  # a new seed each call, so no fit comes from the part cache
 
     def fit(restarts: int) -> tuple[object, ...]:
         assert fit_many([POWER_LAW], rows, restarts=restarts, max_iter=5, seed=next(seeds))[0].ok
-        return next(reversed(fit_internals._COMPILED))  # the run just used
+        return next(reversed(run_internals._COMPILED))  # the run just used
 
     two, three = fit(2), fit(3)
     assert fit(2) == two  # used again: now the most recent
     four = fit(4)  # evicts three, the least recently used
-    assert list(fit_internals._COMPILED) == [two, four]
-    assert three not in fit_internals._COMPILED
+    assert list(run_internals._COMPILED) == [two, four]
+    assert three not in run_internals._COMPILED

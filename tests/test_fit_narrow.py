@@ -7,6 +7,7 @@ import pytest
 from test_fit import POWER_LAW, power_rows
 
 from sld.fit import _fit as fit_internals
+from sld.fit import _run as run_internals
 from sld.fit import fit_law, fit_many
 from sld.fit._lm import initial_carry
 from sld.fit._narrow import chunks, kept, narrows
@@ -104,18 +105,18 @@ def _big_rows():
 @pytest.fixture
 def narrowing(monkeypatch):
     """Narrowing on, as measured (it is off by default: README, Speed)."""
-    monkeypatch.setattr(fit_internals, "NARROW_TO", 8)
-    monkeypatch.setattr(fit_internals, "NARROW_AT", 20)
+    monkeypatch.setattr(run_internals, "NARROW_TO", 8)
+    monkeypatch.setattr(run_internals, "NARROW_AT", 20)
 
 
 def test_narrowing_is_off_by_default():
-    assert fit_internals.NARROW_TO == 0
+    assert run_internals.NARROW_TO == 0
 
 
 def test_a_large_fit_narrows_and_reports_every_restart(monkeypatch, narrowing):
     rows = _big_rows()
     narrowed = fit_law(POWER_LAW, rows, restarts=16, seed=0)
-    monkeypatch.setattr(fit_internals, "NARROW_TO", 0)
+    monkeypatch.setattr(run_internals, "NARROW_TO", 0)
     full = fit_law(POWER_LAW, rows, restarts=16, seed=0)
     assert narrowed.restarts == full.restarts == 16
     assert narrowed.finite_restarts == full.finite_restarts == 16
@@ -148,4 +149,4 @@ def test_a_small_fit_does_not_narrow(monkeypatch, narrowing):
     monkeypatch.setattr(fit_internals, "summarise", spy)
     fit_law(POWER_LAW, power_rows([(1.5, 400.0, 0.3)], n=40), restarts=16, seed=0)
     fit_law(POWER_LAW, _big_rows(), restarts=16, seed=0)
-    assert seen == [16, fit_internals.NARROW_TO]
+    assert seen == [16, run_internals.NARROW_TO]

@@ -8,7 +8,7 @@ import pytest
 from test_fit import POWER_LAW, power_rows
 from test_fit_many import LONG_LAW
 
-from sld.fit import _fit as fit_internals
+from sld.fit import _run as run_internals
 from sld.fit import fit_law, fit_many
 from sld.fit._solve import UNROLL_UP_TO, solve
 
@@ -70,10 +70,10 @@ def test_the_fitters_executables_call_no_lapack_kernel() -> None:
     # executions that run at once (sld.fit._solve): no compiled LM run may hold one.
     # Both evaluators: straight-line code (fit_law) and the interpreter (fit_many).
     rows = power_rows([(1.7, 400.0, 0.3)], noise=1e-3)
-    fit_internals._COMPILED.clear()
+    run_internals._COMPILED.clear()
     assert fit_law(POWER_LAW, rows, restarts=4, max_iter=10).ok
     assert all(f.ok for f in fit_many([POWER_LAW, LONG_LAW], rows, restarts=4, max_iter=10))
-    texts = [compiled.as_text() for compiled in fit_internals._COMPILED.values()]
+    texts = [compiled.as_text() for compiled in run_internals._COMPILED.values()]
     assert len(texts) >= 2
     for text in texts:
         assert "custom-call(" not in text  # the form every LAPACK kernel takes in HLO

@@ -24,12 +24,13 @@ from sld.errors import FitError
 from . import _fit
 from ._data import GroupedRows, Prepared, Rows, prepare
 from ._fidelity import Fidelity, subsample
-from ._fit import Loss, _check_options, _interpreter_runner, compiled_law, run_lm, starting_points
+from ._fit import Loss, _check_options, _interpreter_runner, compiled_law, starting_points
 from ._lm import initial_carry
 from ._lowering import lower
 from ._parts import KEPT, Parts, call_digest, merge_parts, output_parts, part_data, part_law
 from ._program import CompiledLaw
 from ._result import FitResult, failed, summarise
+from ._run import run_lm
 from ._threads import fit_pool
 
 _DTYPES = {"float64": np.float64, "float32": np.float32}

@@ -14,7 +14,7 @@ Work per group, in restart-iterations, for a batch that runs to the cap ``I``::
 
 while a fit that stops early runs R/keep short loops before the long one, each a loop's
 fixed cost per iteration: narrowing pays where rows, not iterations, set the cost
-(``NARROW_ROWS`` in :mod:`sld.fit._fit`).
+(``NARROW_ROWS`` in :mod:`sld.fit._run`).
 
 With ``damping="mixed"`` a restart damps by the parity of its index (:mod:`sld.fit._lm`),
 so the chunks are contiguous and of even size, and each group keeps ``keep/2`` restarts of
