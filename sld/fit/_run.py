@@ -69,15 +69,13 @@ def run_lm(
     def polish_to(stop: int) -> np.int32:  # only the call that reaches the cap polishes
         return np.int32(stop + polish if 0 < max_iter <= stop else stop)
 
-    count = np.asarray(args[0]["count"])  # residuals per group; 1 in a padded group
-    real = count[count > 1]
-    narrow = (
-        real.size > 0
-        and real.mean() >= NARROW_ROWS
-        and narrows(
-            restarts=np.shape(carry["p"])[1], keep=NARROW_TO, at=NARROW_AT, max_iter=max_iter
-        )
+    narrow = narrows(
+        restarts=np.shape(carry["p"])[1], keep=NARROW_TO, at=NARROW_AT, max_iter=max_iter
     )
+    if narrow:  # only then read the rows per group back from the device
+        count = np.asarray(args[0]["count"])  # residuals per group; 1 in a padded group
+        real = count[count > 1]
+        narrow = real.size > 0 and real.mean() >= NARROW_ROWS
     parts = chunks(carry, keep=NARROW_TO) if narrow else [carry]
     first_stop, first_polish = np.int32(stop), polish_to(stop)
     call_args = (parts[0], *args, first_stop, np.bool_(True), first_polish)

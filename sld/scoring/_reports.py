@@ -305,7 +305,7 @@ class PickReport(BaseModel):
     frozen: bool = False  # reports stored before frozen terms were charged did not charge them
     unfreeze: bool = False  # whether frozen-term laws gave way to unfrozen variants (sld.evolve)
     unfrozen: dict[int, int] = {}  # variant id -> the id of the law whose place it took
-    routes: dict[int, str] = {}  # id -> the route that brought it to the pool (sld.evolve.pick)
+    routes: dict[int, str] = {}  # id -> the route that brought it to the pool (sld.evolve.pool)
     window: float = 0.0  # reports stored before fit windows fitted on every row
     windows: list[WindowScore] = []
     reason: str
