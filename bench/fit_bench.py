@@ -290,6 +290,7 @@ def run_population(
     scipy_only: bool = False,
     losses: bool = False,
     polish: int = 0,
+    narrow: int = 0,
 ) -> None:
     """fit_many end to end and once compiled, against scipy on the same laws.
 
@@ -301,7 +302,13 @@ def run_population(
     those), for machines where scipy on every law takes too long; ``scipy_seconds``: stop
     after the law that passes this many seconds.
     """
-    fidelity = Fidelity(restarts=restarts, max_iter=max_iter, polish=polish, dtype=dtype)  # type: ignore[arg-type]
+    fidelity = Fidelity(
+        restarts=restarts,
+        max_iter=max_iter,
+        polish=polish,
+        narrow=narrow,
+        dtype=dtype,  # type: ignore[arg-type]
+    )
     for name in tasks:
         task = load_task(name)
         laws = random_laws(task, n, seed)
@@ -338,7 +345,7 @@ def run_population(
         share = 1.0 - len(worse) / max(len(pairs), 1)
         print(
             f"{name}: {len(laws)} laws, {restarts} restarts, {len(task.train.groups)} groups, "
-            f"reproject={_fit.REPROJECT}, damping={_fit.DAMPING}, log_scales={_fit.LOG_SCALES}, narrow={_run.NARROW_TO}@{_run.NARROW_AT}, max_iter={max_iter}, polish={polish}, {dtype}, "
+            f"reproject={_fit.REPROJECT}, damping={_fit.DAMPING}, log_scales={_fit.LOG_SCALES}, narrow={narrow}@{_run.NARROW_AT}, max_iter={max_iter}, polish={polish}, {dtype}, "
             f"backend={jax.default_backend()}:\n"
             f"  ours  {len(laws) / t_ours:.2f} laws/s end to end ({t_ours:.1f} s, {compile_s:.1f} s of it compiling), "
             f"{len(laws) / t_warm:.2f} laws/s once compiled ({t_warm:.1f} s); "
@@ -419,9 +426,10 @@ def main() -> None:
     )
     ap.add_argument(
         "--narrow",
-        default=f"{_run.NARROW_TO}@{_run.NARROW_AT}",
+        default=f"0@{_run.NARROW_AT}",
         help="KEEP@AT: after AT iterations only each group's KEEP best restarts run on, in a "
-        "batch of large groups (sld.fit._narrow, e.g. 8@20; 0@0 for never; default sld's)",
+        "batch of large groups (sld.fit.Fidelity.narrow, e.g. 8@20; default 0: never, as "
+        "the search's own fits; the pick's fits narrow to 8@20)",
     )
     ap.add_argument(
         "--scipy-laws",
@@ -439,7 +447,7 @@ def main() -> None:
     _fit.REPROJECT = args.reproject
     _fit.DAMPING = args.damping
     _fit.LOG_SCALES = args.log_scales == "on"
-    _run.NARROW_TO, _run.NARROW_AT = (int(v) for v in args.narrow.split("@"))
+    narrow, _run.NARROW_AT = (int(v) for v in args.narrow.split("@"))
     if args.mode == "single":
         run_single(args.restarts, args.seed)
     else:
@@ -455,6 +463,7 @@ def main() -> None:
             scipy_only=args.scipy_only,
             losses=args.losses,
             polish=args.polish,
+            narrow=narrow,
         )
 
 

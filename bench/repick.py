@@ -7,6 +7,7 @@
     python bench/repick.py BENCH_DIR/runs/*/ --steady on --heldout  # the steadiest plausible law
     python bench/repick.py BENCH_DIR/runs/*/ --windows 0,0.25,0.5 --heldout  # fit windows
     python bench/repick.py BENCH_DIR/runs/*/ --polish 800 --heldout  # polished fits
+    python bench/repick.py BENCH_DIR/runs/*/ --narrow 0 --heldout  # every restart to the end
     python bench/repick.py BENCH_DIR/runs/*/ --simpler off --heldout  # no simpler front
     python bench/repick.py BENCH_DIR/runs/*/ --supported on --heldout  # the best-supported law too
     python bench/repick.py BENCH_DIR/runs/*/ --prior on --heldout  # the best generation-0 law too
@@ -19,6 +20,7 @@ dropped go through :func:`sld.evolve.pick.pick_law` with the run's own settings
 (``--per-shape`` overrides the cap on laws of one shape; ``--candidates`` the pool
 size; ``--windows`` the fit-window shares; ``--polish`` the polish of the pick's fold
 fits, which the held-out fit then uses too, so a law chosen again is scored again;
+``--narrow`` the pick's narrowing, :class:`sld.fit.Fidelity`, likewise;
 ``--simpler`` whether the pool takes the simpler front, :func:`sld.evolve.pool.simpler_front`;
 ``--supported`` whether it takes the best-supported law, :func:`sld.evolve.pool.supported_law`;
 ``--prior`` whether it takes the best law of generation 0, :func:`sld.evolve.pool.prior_law`;
@@ -96,6 +98,7 @@ def repick(run: Path, *, heldout: bool, add: tuple[str, ...] = (), **overrides: 
     old_window = report["pick"].get("window", 0.0)
     same = new.chosen == report["pick"]["chosen"] and new.window == old_window
     same = same and settings.polish == report["pick"]["settings"].get("polish", 0)
+    same = same and settings.narrow == report["pick"]["settings"].get("narrow", 0)
     row = {
         "run": run.name,
         "task": task.name,
@@ -124,6 +127,7 @@ def repick(run: Path, *, heldout: bool, add: tuple[str, ...] = (), **overrides: 
             seed=config.seed,
             restarts=config.final_restarts,
             polish=settings.polish,
+            narrow=settings.narrow,
         ).r2
     return row
 
@@ -166,6 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--polish", type=int, help="polish of the pick's and the held-out fits (default: the run's)"
     )
+    parser.add_argument(
+        "--narrow",
+        type=int,
+        help="restarts kept after a short run in the pick's and the held-out fits of large "
+        "groups (0: none; default: the run's)",
+    )
     for name, help_text in SWITCHES.items():
         parser.add_argument(f"--{name}", choices=["on", "off"], help=help_text)
     parser.add_argument(
@@ -196,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                 bootstrap_restarts=args.bootstrap_restarts,
                 windows=windows,
                 polish=args.polish,
+                narrow=args.narrow,
                 **switches,
             )
         )

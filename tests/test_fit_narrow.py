@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from test_fit import POWER_LAW, power_rows
 
+from sld.fit import Fidelity, fit_law, fit_many
 from sld.fit import _fit as fit_internals
 from sld.fit import _run as run_internals
-from sld.fit import fit_law, fit_many
 from sld.fit._lm import initial_carry
 from sld.fit._narrow import chunks, kept, narrows
 
@@ -102,24 +102,23 @@ def _big_rows():
     return power_rows([(1.5, 400.0, 0.3), (2.0, 900.0, 0.35)], n=400, seed=3, noise=1e-3)
 
 
-@pytest.fixture
-def narrowing(monkeypatch):
-    """Narrowing on, as measured (it is off by default: README, Speed)."""
-    monkeypatch.setattr(run_internals, "NARROW_TO", 8)
-    monkeypatch.setattr(run_internals, "NARROW_AT", 20)
-
-
-def test_narrowing_is_off_by_default():
-    assert run_internals.NARROW_TO == 0
-
-
-def test_a_large_fit_narrows_and_reports_every_restart(monkeypatch, narrowing):
+def test_narrowing_is_off_unless_asked_for():
+    """A fit narrows only when its caller asks (the final pick's fits: RunConfig.final_narrow)."""
     rows = _big_rows()
-    narrowed = fit_law(POWER_LAW, rows, restarts=16, seed=0)
-    monkeypatch.setattr(run_internals, "NARROW_TO", 0)
+    fit = fit_law(POWER_LAW, rows, restarts=16, seed=0)
+    (many,) = fit_many([POWER_LAW], rows, restarts=16, seed=0)
+    assert fit.fidelity is not None and fit.fidelity.narrow == 0
+    assert many.fidelity is not None and many.fidelity.narrow == 0
+    assert Fidelity().narrow == 0
+
+
+def test_a_large_fit_narrows_and_reports_every_restart():
+    rows = _big_rows()
+    narrowed = fit_law(POWER_LAW, rows, restarts=16, seed=0, narrow=8)
     full = fit_law(POWER_LAW, rows, restarts=16, seed=0)
     assert narrowed.restarts == full.restarts == 16
     assert narrowed.finite_restarts == full.finite_restarts == 16
+    assert narrowed.fidelity is not None and narrowed.fidelity.narrow == 8
     # one basin: every restart that runs on reaches it, so narrowing changes nothing that shows
     assert narrowed.train_loss == pytest.approx(full.train_loss, rel=1e-9)
     for g in rows.groups:
@@ -127,18 +126,19 @@ def test_a_large_fit_narrows_and_reports_every_restart(monkeypatch, narrowing):
             assert narrowed.parameters[g][name] == pytest.approx(full.parameters[g][name], rel=1e-6)
 
 
-def test_a_narrowed_fit_is_deterministic_and_fit_many_agrees(narrowing):
+def test_a_narrowed_fit_is_deterministic_and_fit_many_agrees():
     rows = _big_rows()
-    one = fit_law(POWER_LAW, rows, restarts=16, seed=4)
-    again = fit_law(POWER_LAW, rows, restarts=16, seed=4)
-    (batched,) = fit_many([POWER_LAW], rows, restarts=16, seed=4)
+    one = fit_law(POWER_LAW, rows, restarts=16, seed=4, narrow=8)
+    again = fit_law(POWER_LAW, rows, restarts=16, seed=4, narrow=8)
+    (batched,) = fit_many([POWER_LAW], rows, restarts=16, seed=4, narrow=8)
     assert one.parameters == again.parameters and one.train_loss == again.train_loss
     assert batched.train_loss == pytest.approx(one.train_loss, rel=1e-9)
+    assert batched.fidelity is not None and batched.fidelity.narrow == 8
 
 
-def test_a_small_fit_does_not_narrow(monkeypatch, narrowing):
-    # below NARROW_ROWS residuals a group, the batch runs every restart to the end: the
-    # output holds all 16 (a narrowed one would hold NARROW_TO)
+def test_only_a_large_fit_that_asks_narrows(monkeypatch):
+    # below NARROW_ROWS residuals a group, or without narrow, the batch runs every restart
+    # to the end: the output holds all 16 (a narrowed one holds the 8 kept)
     seen: list[int] = []
     real = fit_internals.summarise
 
@@ -147,6 +147,10 @@ def test_a_small_fit_does_not_narrow(monkeypatch, narrowing):
         return real(compiled, names, groups, out, *args, **kwargs)
 
     monkeypatch.setattr(fit_internals, "summarise", spy)
-    fit_law(POWER_LAW, power_rows([(1.5, 400.0, 0.3)], n=40), restarts=16, seed=0)
+    small = power_rows([(1.5, 400.0, 0.3)], n=40)
+    fit_law(POWER_LAW, small, restarts=16, seed=0, narrow=8)
+    fit_law(POWER_LAW, _big_rows(), restarts=16, seed=0, narrow=8)
     fit_law(POWER_LAW, _big_rows(), restarts=16, seed=0)
-    assert seen == [16, run_internals.NARROW_TO]
+    fit_law(POWER_LAW, _big_rows(), restarts=12, seed=0, narrow=8)  # not whole chunks of 8
+    assert seen == [16, 8, 16, 12]
+    assert run_internals.NARROW_AT == 20

@@ -205,7 +205,7 @@ def _scored_three(tmp_path, monkeypatch, texts):
     def resamples_score(errors):
         by_law = {law.text: errors[i] for i, law in candidates}
 
-        def resampled(laws, folds, rows, *, samples, restarts, seed):
+        def resampled(laws, folds, rows, *, samples, restarts, seed, narrow=0):
             return [[by_law[law.text]] * samples for law in laws]
 
         monkeypatch.setattr("sld.scoring._pick.bootstrap_errors", resampled)
@@ -276,7 +276,7 @@ def _three_plausible(tmp_path, monkeypatch):
         i: scores[i].model_copy(update={"selection_error": point[i], "checks": None}) for i in texts
     }
 
-    def resampled(laws, folds, rows, *, samples, restarts, seed):
+    def resampled(laws, folds, rows, *, samples, restarts, seed, narrow=0):
         return [[0.013] * samples for _ in laws]
 
     monkeypatch.setattr("sld.scoring._pick.bootstrap_errors", resampled)
@@ -290,7 +290,7 @@ def test_among_three_plausible_laws_the_pick_is_nearest_their_median_extrapolati
     asked: list[list[int]] = []
 
     def distances_are(far):
-        def consensus(laws, task, *, seed, restarts, probe):
+        def consensus(laws, task, *, seed, restarts, probe, narrow=0):
             asked.append([by_text[law.text] for law in laws])
             return [far[by_text[law.text]] for law in laws]
 
@@ -323,7 +323,7 @@ def test_among_two_or_more_plausible_laws_the_pick_is_the_steadiest_extrapolatio
     asked: list[tuple[str, list[int]]] = []
 
     def answers(kind, values):
-        def measure(laws, task, *, seed, restarts, probe, relative=False):
+        def measure(laws, task, *, seed, restarts, probe, relative=False, narrow=0):
             asked.append((kind, [by_text[law.text] for law in laws]))
             return [values[by_text[law.text]] for law in laws]
 
@@ -440,7 +440,7 @@ def test_a_skipped_law_that_could_be_the_pick_is_resampled(tmp_path, monkeypatch
     by_law = {law.text: drawn[i] for i, law in candidates}
     calls = []
 
-    def resampled(laws, folds, rows, *, samples, restarts, seed):
+    def resampled(laws, folds, rows, *, samples, restarts, seed, narrow=0):
         calls.append([law.text for law in laws])
         return [[by_law[law.text]] * samples for law in laws]
 
@@ -635,12 +635,19 @@ def test_a_whole_run_picks_the_same_law_whatever_the_test_labels(tmp_path):
 def test_the_searchs_confirmations_are_what_the_pick_would_compute(tmp_path):
     task = _task(_csv(tmp_path, perturb=False))
     store = _run(task, tmp_path / "run", final_restarts=6)  # the pick's restarts (see _run)
-    known = confirmed_reports(store.fitted(), restarts=6)
-    assert known and not confirmed_reports(store.fitted(), restarts=32)
-    assert not confirmed_reports(store.fitted(), restarts=6, polish=100)  # they do not polish
+    narrow = RunConfig.model_fields["final_narrow"].default  # the run's
+    known = confirmed_reports(store.fitted(), restarts=6, narrow=narrow)
+    assert known and not confirmed_reports(store.fitted(), restarts=32, narrow=narrow)
+    # they do not polish, and a pick that narrows otherwise re-fits them
+    assert not confirmed_reports(store.fitted(), restarts=6, polish=100, narrow=narrow)
+    assert not confirmed_reports(store.fitted(), restarts=6, narrow=narrow + 2)
     ids = sorted(known)
     again = selection_scores(
-        [parse_for_task(known[i].law, task) for i in ids], task, seed=4, restarts=6
+        [parse_for_task(known[i].law, task) for i in ids],
+        task,
+        seed=4,
+        restarts=6,
+        narrow=narrow,
     )
     for i, report in zip(ids, again, strict=True):
         assert report.folds == known[i].folds

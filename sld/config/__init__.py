@@ -162,6 +162,15 @@ class RunConfig(BaseModel):
         "promoting the same number (None: sld.evolve.screen_width, offline proposer only)",
     )
     final_restarts: int = Field(default=32, ge=1, le=4096)
+    final_narrow: int = Field(
+        default=8,
+        ge=0,
+        le=4096,
+        description="in every fit at final_restarts (confirmations, the final pick, the chosen "
+        "law's held-out fit), where groups hold 256 residuals or more on average, only each "
+        "group's best final_narrow restarts run on past 20 iterations (0: all run to the end; "
+        "README, 'Narrowing the restarts')",
+    )
     confirm_top: int = Field(
         default=3,
         ge=0,

@@ -195,16 +195,17 @@ def confirm(
     task: Task,
     seed: int,
     restarts: int,
+    narrow: int = 0,
 ) -> tuple[list[ScoreReport], list[dict[str, Any] | None]]:
-    """Re-fit at ``restarts`` the new laws that rank among the ``top`` best (:func:`to_confirm`)
+    """Re-fit at ``restarts`` (and ``narrow``: :class:`sld.fit.Fidelity`) the new laws that rank among the ``top`` best (:func:`to_confirm`)
     until none that ranks there is unconfirmed.
 
     ``reports[i]`` is law i's search score report and ``fitness(i, report)`` its fitness in
     the population with that report (inf for a failed law, so a failed law is never
     confirmed). Each round scores its laws by one :func:`sld.scoring.selection_scores` call
-    at ``seed`` and ``restarts``, in input order, and ranks are re-read with the new
+    at ``seed``, ``restarts`` and ``narrow``, in input order, and ranks are re-read with the new
     scores. Returns the reports with each confirmed law's replaced by its re-fit's, and
-    per law the extra report keys: ``{CONFIRMED_KEY: {"restarts", "error_before"}}`` for a
+    per law the extra report keys: ``{CONFIRMED_KEY: {"restarts", "narrow", "error_before"}}`` for a
     confirmed law, else None. A re-fit the fitter refuses outright leaves the search
     reports (confirmation is a second opinion) and ends the rounds.
     """
@@ -214,12 +215,15 @@ def confirm(
     done: set[int] = set()
     while chosen := to_confirm(current, leaders=leaders, top=top, confirmed=done):
         try:
-            again = selection_scores([laws[i] for i in chosen], task, seed=seed, restarts=restarts)
+            again = selection_scores(
+                [laws[i] for i in chosen], task, seed=seed, restarts=restarts, narrow=narrow
+            )
         except SldError:
             break
         for i, report in zip(chosen, again, strict=True):
             before = validation_error(out[i])[0]
-            extras[i] = {CONFIRMED_KEY: {"restarts": restarts, "error_before": before}}
+            confirmed = {"restarts": restarts, "narrow": narrow, "error_before": before}
+            extras[i] = {CONFIRMED_KEY: confirmed}
             out[i] = report
             current[i] = fitness(i, report)
             done.add(i)

@@ -107,6 +107,7 @@ class Fitting:
             task=self.task,
             seed=self.config.seed,
             restarts=self.config.final_restarts,
+            narrow=self.config.final_narrow,
         )
         with self.store.transaction():
             return [

@@ -61,6 +61,7 @@ class PickSettings:
     bootstrap_restarts: int = 8
     window_restarts: int = 8
     polish: int = 0
+    narrow: int = 8  # as RunConfig.final_narrow, so that it finds a default run's confirmations
     quantile: float = 0.8
     node_weight: float = 0.01
     param_weight: float = 0.02
@@ -82,6 +83,7 @@ class PickSettings:
             candidates=config.pick_candidates,
             per_shape=config.pick_per_shape,
             restarts=config.final_restarts,
+            narrow=config.final_narrow,
             bootstrap=config.pick_bootstrap,
             bootstrap_restarts=config.restarts,
             window_restarts=config.restarts,
@@ -139,7 +141,9 @@ def pick_law(
         support=fit_support(fitted, task) if settings.supported else None,
         prior=settings.prior,
     )
-    known = confirmed_reports(fitted, restarts=settings.restarts, polish=settings.polish)
+    known = confirmed_reports(
+        fitted, restarts=settings.restarts, polish=settings.polish, narrow=settings.narrow
+    )
     parents: dict[int, int] = {}
     if settings.unfreeze:
         pool, parents = unfrozen_pool(
@@ -148,6 +152,7 @@ def pick_law(
             seed=settings.seed,
             restarts=settings.restarts,
             polish=settings.polish,
+            narrow=settings.narrow,
             max_params=settings.max_params,
             known=known,
             register=register,
@@ -193,16 +198,18 @@ def pick_among(
         windows=settings.windows,
         window_restarts=settings.window_restarts,
         polish=settings.polish,
+        narrow=settings.narrow,
         frozen=settings.frozen,
     )
 
 
 def confirmed_reports(
-    fitted: Sequence[FittedRow], *, restarts: int, polish: int = 0
+    fitted: Sequence[FittedRow], *, restarts: int, polish: int = 0, narrow: int = 0
 ) -> dict[int, ScoreReport]:
-    """Candidate id → its stored score, for every law the search confirmed at ``restarts``
-    and ``polish`` (the search's confirmations do not polish: a report without the key is
-    polish 0, so a pick that polishes re-fits every law).
+    """Candidate id → its stored score, for every law the search confirmed at ``restarts``,
+    ``polish`` and ``narrow`` (the search's confirmations do not polish: a report without
+    the key is polish 0, so a pick that polishes re-fits every law; likewise a confirmation
+    stored before narrowing existed is narrow 0).
 
     A confirmation is :func:`sld.scoring.selection_scores` at the run's seed and
     ``final_restarts`` (:mod:`sld.evolve._fidelity`), which is what the final pick's
@@ -215,6 +222,7 @@ def confirmed_reports(
             isinstance(confirmed, dict)
             and confirmed.get("restarts") == restarts
             and confirmed.get("polish", 0) == polish
+            and confirmed.get("narrow", 0) == narrow
         ):
             out[record.candidate.id] = ScoreReport.model_validate(
                 {**record.report, "fit": record.fit}  # the store keeps the fit beside the report

@@ -81,13 +81,14 @@ def unfrozen_pool(
     polish: int,
     max_params: int | None,
     known: dict[int, ScoreReport],
+    narrow: int = 0,
     register: Register | None = None,
 ) -> tuple[list[tuple[int, Law]], dict[int, int]]:
     """``pool`` with each law that holds frozen terms replaced by its unfrozen variant
     (:func:`unfrozen_law`), and variant id → the id it replaced.
 
     The variants are scored in one :func:`sld.scoring.selection_scores` call at ``seed``,
-    ``restarts`` and ``polish`` (the pick's), which is the fold re-fit the pick would make, and their
+    ``restarts``, ``polish`` and ``narrow`` (the pick's), which is the fold re-fit the pick would make, and their
     reports go into ``known`` (updated in place). A law keeps its place when it has no
     variant within the parameter limit or when its variant's fit fails. A law whose variant
     is in the pool already, or is an earlier law's variant too (near-variants that differ
@@ -119,6 +120,7 @@ def unfrozen_pool(
                 seed=seed,
                 restarts=restarts,
                 polish=polish,
+                narrow=narrow,
             )
         )
     except SldError:
@@ -135,11 +137,18 @@ def unfrozen_pool(
 
 
 def store_variant(
-    store: RunStore, parent: int, law: Law, report: ScoreReport, *, restarts: int, polish: int = 0
+    store: RunStore,
+    parent: int,
+    law: Law,
+    report: ScoreReport,
+    *,
+    restarts: int,
+    polish: int = 0,
+    narrow: int = 0,
 ) -> int:
     """Record the unfrozen variant ``law`` of candidate ``parent`` in the run ``store`` with
-    its fold scores ``report`` (fitted at ``restarts`` and ``polish``, so it reads as
-    confirmed there); returns its candidate id.
+    its fold scores ``report`` (fitted at ``restarts``, ``polish`` and ``narrow``, so it
+    reads as confirmed there); returns its candidate id.
 
     A :data:`Register` for :func:`unfrozen_pool` once the store is bound. A pick started
     again after a kill finds the variant it recorded (same parent, same key) and keeps
@@ -163,7 +172,7 @@ def store_variant(
             complexity=law.complexity,
             n_params=len(law.parameters),
         )
-    confirmed = {"restarts": restarts, "polish": polish, "error_before": None}
+    confirmed = {"restarts": restarts, "polish": polish, "narrow": narrow, "error_before": None}
     store.record_fit_and_score(cid, **stored_score(report, extra={CONFIRMED_KEY: confirmed}))
     return cid
 

@@ -28,6 +28,10 @@ class Fidelity(BaseModel):
     drawn without replacement by a generator seeded with (fit seed, group index);
     None uses every row. ``dtype="float32"`` halves memory traffic; meant for
     screening only (its losses are coarser and its restarts converge less often).
+    ``narrow``: where a batch's groups hold many residuals (:data:`sld.fit._run.NARROW_ROWS`),
+    the restarts run ``narrow`` at a time for :data:`sld.fit._run.NARROW_AT` iterations and
+    only each group's best ``narrow`` run on (:mod:`sld.fit._narrow`; 0: every restart runs
+    to the end). Even, and ``restarts`` a multiple of at least twice it, or it does nothing.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -35,6 +39,7 @@ class Fidelity(BaseModel):
     restarts: int = Field(default=16, ge=1)
     max_iter: int = Field(default=200, ge=0)
     polish: int = Field(default=0, ge=0)
+    narrow: int = Field(default=0, ge=0)
     max_rows: int | None = Field(default=None, ge=8)
     dtype: Literal["float64", "float32"] = "float64"
 

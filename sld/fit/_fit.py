@@ -164,12 +164,15 @@ def fit_law(
     time_limit: float | None = None,
     jacobian: JacobianMode = "forward",
     polish: int = 0,
+    narrow: int = 0,
 ) -> FitResult:
     """Fit one law to every group of ``rows``: per-group parameters, best of ``restarts`` LM runs.
 
     Objective per group: mean over rows and outputs of ((f − y)/std_g(y))² (Huber:
     2·huber_δ of the scaled residual; ``log_space``: log f against log y). ``polish``:
-    iterations past ``max_iter`` for each group's best restart alone (``fit_many``). Outputs
+    iterations past ``max_iter`` for each group's best restart alone (``fit_many``).
+    ``narrow``: each group's best restarts kept after a short run, on large groups
+    (:class:`sld.fit.Fidelity`; 0: none). Outputs
     that share no parameter are fitted apart and merged (:mod:`sld.fit._parts`). Numeric
     faults give ``FitResult(ok=False, reason=…)``; bad shapes or options raise FitError.
     """
@@ -185,7 +188,11 @@ def fit_law(
             restarts=restarts,
             seconds=time.perf_counter() - start,
         ).model_copy(
-            update={"fidelity": Fidelity(restarts=restarts, max_iter=max_iter, polish=polish)}
+            update={
+                "fidelity": Fidelity(
+                    restarts=restarts, max_iter=max_iter, polish=polish, narrow=narrow
+                )
+            }
         )
     parts = output_parts(law)
     if len(parts) > 1:  # outputs that share no parameter: fitted apart (sld.fit._parts)
@@ -209,6 +216,7 @@ def fit_law(
                     time_limit=left,
                     jacobian=jacobian,
                     polish=polish,
+                    narrow=narrow,
                 )
             )
         return merge_parts(fits, parts, parameters=names)
@@ -241,6 +249,7 @@ def fit_law(
         time_limit=time_limit,
         start=start,
         polish=polish,
+        narrow=narrow,
     )
     result = summarise(
         compiled,
@@ -253,7 +262,9 @@ def fit_law(
         compile_seconds=compile_seconds,
     )
     return result.model_copy(
-        update={"fidelity": Fidelity(restarts=restarts, max_iter=max_iter, polish=polish)}
+        update={
+            "fidelity": Fidelity(restarts=restarts, max_iter=max_iter, polish=polish, narrow=narrow)
+        }
     )
 
 

@@ -56,6 +56,7 @@ def fit_many(
     log_space: bool = False,
     max_iter: int = 200,
     polish: int = 0,
+    narrow: int = 0,
     time_limit: float | None = None,
     fidelity: Fidelity | None = None,
     starts: Sequence[Mapping[str, Mapping[str, float]] | None] | None = None,
@@ -70,9 +71,10 @@ def fit_many(
     symbol) gets ``ok=False`` with the reason instead of stopping the batch.
     ``polish``: iterations past ``max_iter`` that each group's best restart may run on
     alone when the batch reaches its cap (:func:`sld.fit._polish.lm_polish`; a fit that
-    polishes compiles its own executable). ``fidelity`` (e.g. ``sld.fit.SCREEN``), when
-    given, sets restarts, iterations, polish, a row subsample and the precision instead
-    of ``restarts``, ``max_iter`` and ``polish``;
+    polishes compiles its own executable). ``narrow``: each group's best restarts kept after
+    a short run, on large groups (:class:`sld.fit.Fidelity`; 0: none). ``fidelity`` (e.g. ``sld.fit.SCREEN``), when
+    given, sets restarts, iterations, polish, narrowing, a row subsample and the precision
+    instead of ``restarts``, ``max_iter``, ``polish`` and ``narrow``;
     every result records the fidelity it was fitted at. ``starts`` (one per law, or
     None) warm-starts restart 0 of the named groups (see :func:`fit_many_sets`).
     """
@@ -86,6 +88,7 @@ def fit_many(
         log_space=log_space,
         max_iter=max_iter,
         polish=polish,
+        narrow=narrow,
         time_limit=time_limit,
         fidelity=fidelity,
         starts=starts,
@@ -104,6 +107,7 @@ def fit_many_sets(
     log_space: bool = False,
     max_iter: int = 200,
     polish: int = 0,
+    narrow: int = 0,
     time_limit: float | None = None,
     fidelity: Fidelity | None = None,
     starts: Sequence[Mapping[str, Mapping[str, float]] | None] | None = None,
@@ -125,7 +129,7 @@ def fit_many_sets(
     a bootstrap resample from the fit on all rows). A start missing a parameter or
     holding a non-finite value is ignored.
     """
-    fid = fidelity or Fidelity(restarts=restarts, max_iter=max_iter, polish=polish)
+    fid = fidelity or Fidelity(restarts=restarts, max_iter=max_iter, polish=polish, narrow=narrow)
     _check_options(fid.restarts, fid.max_iter, loss, time_limit)
     laws = list(laws)
     row_sets = list(row_sets)
@@ -218,6 +222,7 @@ def fit_many_sets(
             (data_for(part), _cast_tree(code.arrays, dtype)),
             max_iter=fid.max_iter,
             polish=fid.polish,
+            narrow=fid.narrow,
             time_limit=time_limit,
             start=start,
             fetch=False,

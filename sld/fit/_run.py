@@ -28,10 +28,9 @@ from ._narrow import chunks, kept, narrows
 COMPILED_MAX = 48
 _COMPILED: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 TIME_CHUNK = 20  # iterations between wall-clock checks when a time limit is set
-# Restarts narrowed after a short run to each group's best few (sld.fit._narrow), in a batch
-# whose groups hold NARROW_ROWS residuals or more on average. Off (0): measured with 8 at 20
-# iterations, not kept (README, Speed); bench/fit_bench.py --narrow 8@20 turns it on.
-NARROW_TO = 0
+# A fit asked to narrow (``narrow`` > 0) runs its restarts for NARROW_AT iterations, then
+# only each group's best ``narrow`` on (sld.fit._narrow), in a batch whose groups hold
+# NARROW_ROWS residuals or more on average (README, "Narrowing the restarts").
 NARROW_AT = 20
 NARROW_ROWS = 256
 
@@ -51,14 +50,15 @@ def run_lm(
     start: float,
     fetch: bool = True,
     polish: int = 0,
+    narrow: int = 0,
     pool: Executor | None = None,
 ) -> tuple[Any, float]:
     """Compile (cached by ``key`` + shapes) and run LM, in chunks when a time limit is set.
 
     ``args`` follow the carry: (data, …); the runner takes (carry, *args, stop_at, fresh).
-    Where the data's groups hold ``NARROW_ROWS`` residuals or more on average, the restarts
-    run ``NARROW_TO`` at a time for ``NARROW_AT`` iterations and only each group's
-    ``NARROW_TO`` best run on (:mod:`sld.fit._narrow`); the output then holds those, and
+    With ``narrow`` > 0, where the data's groups hold ``NARROW_ROWS`` residuals or more on
+    average, the restarts run ``narrow`` at a time for ``NARROW_AT`` iterations and only
+    each group's ``narrow`` best run on (:mod:`sld.fit._narrow`); the output then holds those, and
     ``finite_restarts`` (G,) counts the good ones among all. Returns the final output (a
     host copy if ``fetch``, else device arrays still being computed) and the seconds spent compiling. With ``pool``, the compile happens
     here and the run in one of the pool's threads: the output is then a ``Future`` of the
@@ -69,14 +69,14 @@ def run_lm(
     def polish_to(stop: int) -> np.int32:  # only the call that reaches the cap polishes
         return np.int32(stop + polish if 0 < max_iter <= stop else stop)
 
-    narrow = narrows(
-        restarts=np.shape(carry["p"])[1], keep=NARROW_TO, at=NARROW_AT, max_iter=max_iter
+    narrowed = narrows(
+        restarts=np.shape(carry["p"])[1], keep=narrow, at=NARROW_AT, max_iter=max_iter
     )
-    if narrow:  # only then read the rows per group back from the device
+    if narrowed:  # only then read the rows per group back from the device
         count = np.asarray(args[0]["count"])  # residuals per group; 1 in a padded group
         real = count[count > 1]
-        narrow = real.size > 0 and real.mean() >= NARROW_ROWS
-    parts = chunks(carry, keep=NARROW_TO) if narrow else [carry]
+        narrowed = real.size > 0 and real.mean() >= NARROW_ROWS
+    parts = chunks(carry, keep=narrow) if narrowed else [carry]
     first_stop, first_polish = np.int32(stop), polish_to(stop)
     call_args = (parts[0], *args, first_stop, np.bool_(True), first_polish)
     full_key = (
@@ -102,10 +102,10 @@ def run_lm(
 
     def execute() -> Any:
         finite = None  # good restarts per group, where narrowing leaves fewer in the batch
-        if narrow:
+        if narrowed:
             at = np.int32(NARROW_AT)
             outs = [jax.device_get(compiled(c, *args, at, np.bool_(True), at)) for c in parts]
-            best, finite = kept(outs, keep=NARROW_TO)
+            best, finite = kept(outs, keep=narrow)
             out = compiled(best, *args, first_stop, np.bool_(False), first_polish)
         else:
             out = compiled(*call_args)

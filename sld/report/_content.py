@@ -84,6 +84,7 @@ def _pick_entry(
             "consensus": pick.consensus,
             "steady": pick.steady,
             "polish": pick.polish,
+            "narrow": pick.narrow,
             "frozen": pick.frozen,
             "unfreeze": pick.unfreeze,
         },

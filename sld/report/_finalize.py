@@ -57,7 +57,7 @@ def finalize(
         )
         started = time.perf_counter()
         register = functools.partial(
-            store_variant, store, restarts=pick.restarts, polish=pick.polish
+            store_variant, store, restarts=pick.restarts, polish=pick.polish, narrow=pick.narrow
         )
         picked = pick_law(record.population, task, pick, fitted=store.fitted(), register=register)
         store.set_state(PICK_STATE, picked.model_dump(mode="json"))
@@ -77,25 +77,25 @@ def finalize(
         )
 
     started = time.perf_counter()
-    # the chosen law is fitted as the pick scored it, in the pick's fit window; the human
-    # law and the start laws on every training row, as their authors fitted them
-    window = record.pick.window if record.pick is not None else 0.0
+    # the chosen law is fitted as the pick scored it, in the pick's fit window and with its
+    # polish and narrowing (as its delivered checks were); the human law and the start laws
+    # on every training row with every restart run to the end, as their authors fitted them
+    as_picked = record.pick
+    window = as_picked.window if as_picked is not None else 0.0
 
-    def score(text: str, *, share: float = 0.0) -> ScoreReport:
+    def score(text: str, *, chosen: bool = False) -> ScoreReport:
         return heldout_score(
             parse_for_task(text, task),
-            task.windowed(share),
+            task.windowed(window if chosen else 0.0),
             seed=seed,
             restarts=restarts,
             bootstrap=bootstrap,
             bootstrap_restarts=bootstrap_restarts,
+            polish=as_picked.polish if chosen and as_picked is not None else 0,
+            narrow=as_picked.narrow if chosen and as_picked is not None else 0,
         )
 
-    reports = {
-        kind: score(text, share=window if kind == "chosen" else 0.0)
-        for kind, text in texts.items()
-        if text
-    }
+    reports = {kind: score(text, chosen=kind == "chosen") for kind, text in texts.items() if text}
     start_reports = {
         c.id: reports["chosen"] if chosen is not None and c.id == chosen.id else score(c.text)
         for c in starts

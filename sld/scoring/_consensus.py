@@ -73,11 +73,18 @@ def probe_factors(task: Task, *, probe: float) -> tuple[float, ...]:
 
 
 def consensus_distances(
-    laws: Sequence[Law], task: Task, *, seed: int = 0, restarts: int = 16, probe: float = 10.0
+    laws: Sequence[Law],
+    task: Task,
+    *,
+    seed: int = 0,
+    restarts: int = 16,
+    probe: float = 10.0,
+    narrow: int = 0,
 ) -> list[float]:
-    """Each law's distance from the laws' median extrapolation (module docstring), in std."""
+    """Each law's distance from the laws' median extrapolation (module docstring), in std
+    (``narrow``: every fit's, :class:`sld.fit.Fidelity`)."""
     rows = task.window_train()
-    fits = fit_many(laws, rows, restarts=restarts, seed=seed)
+    fits = fit_many(laws, rows, restarts=restarts, seed=seed, narrow=narrow)
     points = probe_points(task, probe=probe)
     spreads = output_spreads(rows)
     scaled = [

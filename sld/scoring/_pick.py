@@ -126,6 +126,7 @@ def final_pick(
     windows: Sequence[float] = (0.0,),
     window_restarts: int = 8,
     polish: int = 0,
+    narrow: int = 0,
     frozen: bool = True,
     _fitted: dict[tuple, list[ScoreReport]] | None = None,
 ) -> PickReport:
@@ -138,7 +139,9 @@ def final_pick(
     (step 0); ``(0.0,)`` fits on every row. ``window_restarts``: restarts of the screen
     of every share after the first (step 0). ``polish``: iterations each group's best
     restart runs on past the cap in every fold fit of steps 0 and 1 (:func:`sld.fit.fit_many`;
-    ``known`` reports must have been fitted with it). ``_fitted`` (internal): the fold fits
+    ``known`` reports must have been fitted with it). ``narrow``: each group's best restarts
+    kept after a short run, on large groups, in every fit the pick makes
+    (:class:`sld.fit.Fidelity`; ``known`` reports must have been fitted with it). ``_fitted`` (internal): the fold fits
     of step 0 already made, by how they were made, so that a pick started again with a
     window set aside (step 3) does not fit them twice; a fit is deterministic in those
     terms, so the pick is the same. ``frozen``: module docstring, *Charged parameters*.
@@ -154,6 +157,7 @@ def final_pick(
         steady=steady,
         window_restarts=window_restarts,
         polish=polish,
+        narrow=narrow,
         frozen=frozen,
     )
     if not candidates:
@@ -179,6 +183,7 @@ def final_pick(
                     seed=seed,
                     restarts=fits,
                     polish=polish,
+                    narrow=narrow,
                     monotone=monotone,
                     starts=starts,
                 )
@@ -239,6 +244,7 @@ def final_pick(
                 samples=bootstrap,
                 restarts=bootstrap_restarts,
                 seed=seed,
+                narrow=narrow,
             )
             for i, errors_i in zip(batch, drawn, strict=True):
                 bound_i = pessimistic(errors_i, point=reports[i].error, quantile=quantile)
@@ -320,13 +326,20 @@ def final_pick(
             steady=steady,
             seed=seed,
             restarts=restarts,
+            narrow=narrow,
         )
         chosen = plausible[step6.index]
         fold_checks = reports[chosen].checks
         if fold_checks is None or not fold_checks.passed:
             break
         delivered = delivered_checks(
-            laws[chosen], task, seed=seed, restarts=restarts, polish=polish, monotone=monotone
+            laws[chosen],
+            task,
+            seed=seed,
+            restarts=restarts,
+            polish=polish,
+            narrow=narrow,
+            monotone=monotone,
         )
         if delivered.passed:
             break

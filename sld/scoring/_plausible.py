@@ -80,22 +80,31 @@ def choose_among(
     seed: int,
     restarts: int,
     relative: bool = False,
+    narrow: int = 0,
 ) -> Choice:
     """Step 6 among ``laws``, the plausible laws in step 5's order (fewest parameters
     first): with ``consensus`` and at least :data:`CONSENSUS_LAWS`, the law nearest their
     median extrapolation; else with ``steady`` and at least :data:`STEADY_LAWS`, the law
     of least drift (with ``relative``, of least relative drift:
     :func:`sld.scoring._steady.extrapolation_drift`); ties and no finite measure leave
-    step 5's law (index 0)."""
+    step 5's law (index 0). ``narrow``: every fit's (:class:`sld.fit.Fidelity`)."""
     probe = task.card.validation.probe
     if consensus and len(laws) >= CONSENSUS_LAWS:
         noun, says = "distance", "nearest ({:.3g} std) the median extrapolation"
-        values = consensus_distances(laws, task, seed=seed, restarts=restarts, probe=probe)
+        values = consensus_distances(
+            laws, task, seed=seed, restarts=restarts, probe=probe, narrow=narrow
+        )
     elif steady and len(laws) >= STEADY_LAWS:
         measured = "relative drift {:.3g}" if relative else "drift {:.3g} std"
         noun, says = "drift", "steadiest extrapolation (" + measured + " as the folds add rows)"
         values = extrapolation_drift(
-            laws, task, seed=seed, restarts=restarts, probe=probe, relative=relative
+            laws,
+            task,
+            seed=seed,
+            restarts=restarts,
+            probe=probe,
+            relative=relative,
+            narrow=narrow,
         )
     else:
         return Choice(0, [])

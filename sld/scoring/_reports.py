@@ -224,6 +224,7 @@ class PickSettingsDict(TypedDict):
     steady: bool
     window_restarts: int
     polish: int
+    narrow: int
     frozen: bool
 
 
@@ -302,6 +303,7 @@ class PickReport(BaseModel):
     steady: bool = False  # likewise
     window_restarts: int | None = None  # None: stored before windows were screened (at restarts)
     polish: int = 0  # 0: none (and every report stored before the option existed)
+    narrow: int = 0  # 0: none (and every report stored before the option existed)
     frozen: bool = False  # reports stored before frozen terms were charged did not charge them
     unfreeze: bool = False  # whether frozen-term laws gave way to unfrozen variants (sld.evolve)
     unfrozen: dict[int, int] = {}  # variant id -> the id of the law whose place it took

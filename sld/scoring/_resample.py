@@ -52,10 +52,12 @@ def bootstrap_errors(
     samples: int,
     restarts: int,
     seed: int,
+    narrow: int = 0,
 ) -> list[list[float]]:
     """Per law, its selection error on each resample in ``rows`` (inf where it could not be
-    fitted). Each law's resamples are one batched fit of its own, whatever else is in ``laws``."""
-    fits = fit_many(laws, rows, restarts=restarts, seed=seed + 1)
+    fitted). Each law's resamples are one batched fit of its own, whatever else is in ``laws``
+    (``narrow``: :class:`sld.fit.Fidelity`)."""
+    fits = fit_many(laws, rows, restarts=restarts, seed=seed + 1, narrow=narrow)
     out = []
     for law, fit in zip(laws, fits, strict=True):
         # a group without parameters predicts NaN, so its fold scores None: no need for fit.ok

@@ -158,6 +158,7 @@ def selection_scores(
     restarts: int = 16,
     max_iter: int = 200,
     polish: int = 0,
+    narrow: int = 0,
     checks: bool = True,
     monotone: Mapping[str, int] | None = None,
     starts: Sequence[Mapping[str, Mapping[str, float]] | None] | None = None,
@@ -169,7 +170,8 @@ def selection_scores(
     ``starts`` (one per law, or None): group → parameter values that warm-start restart 0
     of that group in every fold (a fold-0 ``fit.parameters``, say; see :func:`sld.fit.fit_many`).
     ``polish``: iterations each group's best restart may run on past ``max_iter``
-    (:func:`sld.fit.fit_many`; 0, the default: none).
+    (:func:`sld.fit.fit_many`; 0, the default: none). ``narrow``: each group's best
+    restarts kept after a short run, on large groups (:class:`sld.fit.Fidelity`; 0: none).
     """
     if not laws:
         return []
@@ -184,6 +186,7 @@ def selection_scores(
         seed=seed,
         max_iter=max_iter,
         polish=polish,
+        narrow=narrow,
         starts=None if starts is None else [_fold_starts(s, folds) for s in starts],
     )
     share = (time.perf_counter() - started) / len(laws)

@@ -58,12 +58,14 @@ def extrapolation_drift(
     restarts: int = 16,
     probe: float = 10.0,
     relative: bool = False,
+    narrow: int = 0,
 ) -> list[float]:
     """Each law's drift (module docstring), in units of the output's training std; with
-    ``relative``, its relative drift (module docstring), a share in [0, 1]."""
+    ``relative``, its relative drift (module docstring), a share in [0, 1]. ``narrow``:
+    :class:`sld.fit.Fidelity`."""
     rows = task.window_train()
     sets = [fold.fit for fold in task.folds()] + [rows]
-    fits = fit_many_sets(laws, sets, restarts=restarts, seeds=seed)
+    fits = fit_many_sets(laws, sets, restarts=restarts, seeds=seed, narrow=narrow)
     points = probe_points(task, probe=probe)
     spreads = output_spreads(rows)
     blocks = len(probe_factors(task, probe=probe))
