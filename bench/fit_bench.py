@@ -429,7 +429,7 @@ def main() -> None:
         default=f"0@{_run.NARROW_AT}",
         help="KEEP@AT: after AT iterations only each group's KEEP best restarts run on, in a "
         "batch of large groups (sld.fit.Fidelity.narrow, e.g. 8@20; default 0: never, as "
-        "the search's own fits; the pick's fits narrow to 8@20)",
+        "sld's fits by default)",
     )
     ap.add_argument(
         "--scipy-laws",

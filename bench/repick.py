@@ -20,7 +20,8 @@ dropped go through :func:`sld.evolve.pick.pick_law` with the run's own settings
 (``--per-shape`` overrides the cap on laws of one shape; ``--candidates`` the pool
 size; ``--windows`` the fit-window shares; ``--polish`` the polish of the pick's fold
 fits, which the held-out fit then uses too, so a law chosen again is scored again;
-``--narrow`` the pick's narrowing, :class:`sld.fit.Fidelity`, likewise;
+``--narrow`` the narrowing of the pick's fits that compare laws, :class:`sld.fit.Fidelity`
+(the held-out fit runs every restart to the end, as a run's does);
 ``--simpler`` whether the pool takes the simpler front, :func:`sld.evolve.pool.simpler_front`;
 ``--supported`` whether it takes the best-supported law, :func:`sld.evolve.pool.supported_law`;
 ``--prior`` whether it takes the best law of generation 0, :func:`sld.evolve.pool.prior_law`;
@@ -127,7 +128,6 @@ def repick(run: Path, *, heldout: bool, add: tuple[str, ...] = (), **overrides: 
             seed=config.seed,
             restarts=config.final_restarts,
             polish=settings.polish,
-            narrow=settings.narrow,
         ).r2
     return row
 
@@ -173,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--narrow",
         type=int,
-        help="restarts kept after a short run in the pick's and the held-out fits of large "
-        "groups (0: none; default: the run's)",
+        help="restarts kept after a short run in the pick's fits of large groups "
+        "(0: none; default: the run's)",
     )
     for name, help_text in SWITCHES.items():
         parser.add_argument(f"--{name}", choices=["on", "off"], help=help_text)

@@ -297,7 +297,7 @@ def test_laws_that_would_lead_are_confirmed_with_the_final_restarts(tmp_path):
     rows = [f for f in store.fitted() if "confirmed" in f.report]
     assert rows, "the first generation beats an empty population: its laws are confirmed"
     assert all(f.report["confirmed"]["restarts"] == 12 for f in rows)
-    assert all(f.report["confirmed"]["narrow"] == 8 for f in rows)  # final_narrow's default
+    assert all(f.report["confirmed"]["narrow"] == 0 for f in rows)  # final_narrow's default
     best = min(
         (f for f in store.fitted() if np.isfinite(f.error) and "screen" not in f.report),
         key=lambda f: f.error,

@@ -175,23 +175,17 @@ class LawActions:
         self.notify(f"scoring #{cid} on held-out rows (not used by selection)…")
         config = view.config
         self.score_heldout(
-            cid,
-            row.text,
-            int(config.get("seed", 0)),
-            int(config.get("final_restarts", 32)),
-            int(config.get("final_narrow", 0)),  # a run recorded before it existed: none
+            cid, row.text, int(config.get("seed", 0)), int(config.get("final_restarts", 32))
         )
 
     @work(thread=True, group="heldout", exit_on_error=False)
-    def score_heldout(
-        self, candidate_id: int, text: str, seed: int, restarts: int, narrow: int = 0
-    ) -> None:
+    def score_heldout(self, candidate_id: int, text: str, seed: int, restarts: int) -> None:
         """Fit on all training rows and score on held-out rows, off the UI thread."""
         from sld.scoring import heldout_score, parse_for_task
 
         try:
             law = parse_for_task(text, self.run_task)
-            report = heldout_score(law, self.run_task, seed=seed, restarts=restarts, narrow=narrow)
+            report = heldout_score(law, self.run_task, seed=seed, restarts=restarts)
             self.post_message(HeldoutReady(candidate_id, report.model_dump(mode="json")))
         except Exception as exc:
             self.post_message(HeldoutReady(candidate_id, None, error=str(exc)))

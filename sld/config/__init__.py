@@ -163,13 +163,13 @@ class RunConfig(BaseModel):
     )
     final_restarts: int = Field(default=32, ge=1, le=4096)
     final_narrow: int = Field(
-        default=8,
+        default=0,
         ge=0,
         le=4096,
-        description="in every fit at final_restarts (confirmations, the final pick, the chosen "
-        "law's held-out fit), where groups hold 256 residuals or more on average, only each "
-        "group's best final_narrow restarts run on past 20 iterations (0: all run to the end; "
-        "README, 'Narrowing the restarts')",
+        description="in every fit at final_restarts that compares laws (confirmations, the "
+        "final pick's), where groups hold 256 residuals or more on average, only each "
+        "group's best final_narrow restarts run on past 20 iterations (0, the default: all run "
+        "to the end; measured, not the default: README, 'Narrowing the restarts')",
     )
     confirm_top: int = Field(
         default=3,

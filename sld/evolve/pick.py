@@ -61,7 +61,7 @@ class PickSettings:
     bootstrap_restarts: int = 8
     window_restarts: int = 8
     polish: int = 0
-    narrow: int = 8  # as RunConfig.final_narrow, so that it finds a default run's confirmations
+    narrow: int = 0
     quantile: float = 0.8
     node_weight: float = 0.01
     param_weight: float = 0.02

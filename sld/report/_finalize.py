@@ -77,9 +77,10 @@ def finalize(
         )
 
     started = time.perf_counter()
-    # the chosen law is fitted as the pick scored it, in the pick's fit window and with its
-    # polish and narrowing (as its delivered checks were); the human law and the start laws
-    # on every training row with every restart run to the end, as their authors fitted them
+    # the chosen law is fitted as the pick's delivered checks fitted it: in the pick's fit
+    # window, with its polish, every restart run to the end (the pick's narrowing, if any,
+    # is for comparing laws, not for the fit handed on); the human law and the start laws on
+    # every training row, as their authors fitted them
     as_picked = record.pick
     window = as_picked.window if as_picked is not None else 0.0
 
@@ -92,7 +93,6 @@ def finalize(
             bootstrap=bootstrap,
             bootstrap_restarts=bootstrap_restarts,
             polish=as_picked.polish if chosen and as_picked is not None else 0,
-            narrow=as_picked.narrow if chosen and as_picked is not None else 0,
         )
 
     reports = {kind: score(text, chosen=kind == "chosen") for kind, text in texts.items() if text}

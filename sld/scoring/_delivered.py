@@ -32,14 +32,11 @@ def delivered_checks(
     seed: int,
     restarts: int,
     polish: int = 0,
-    narrow: int = 0,
     monotone: Mapping[str, int] | None = None,
 ) -> CheckReport:
     """The checks of ``law`` fitted on ``task.window_train()`` as the held-out path fits it;
     each reason starts with :data:`DELIVERED`. A fit that fails outright fails the checks."""
-    fit = fit_law(
-        law, task.window_train(), restarts=restarts, seed=seed, polish=polish, narrow=narrow
-    )
+    fit = fit_law(law, task.window_train(), restarts=restarts, seed=seed, polish=polish)
     if not fit.ok:
         reason = fit.reason or "the fit failed"
         return CheckReport(passed=False, reasons=[f"{DELIVERED}{reason}"], probes=0)

@@ -21,7 +21,10 @@ Search ranks thousands of laws on cheap fits; the pick looks again at the top fe
    selection error, extrapolation checks. With ``polish``, the fits of steps 0 and 1
    let each group's best restart run on alone where the batch reaches its iteration
    cap still descending (:func:`sld.fit.fit_many`; measured, not the default: README,
-   "Speed");
+   "Speed"). With ``narrow``, every fit that compares laws (steps 0, 1, 2 and 6) runs
+   each group's best ``narrow`` restarts on past a short run where the groups are large
+   (:class:`sld.fit.Fidelity`; README, "Narrowing the restarts"); step 7's fit, the one
+   handed on, runs every restart to the end;
 2. ``bootstrap`` resamples: each fold's fit rows drawn with replacement within each group,
    all resamples of all folds as groups of one batched call per law; each resample gives
    a selection error (the fold bands are scored as they are);
@@ -140,8 +143,8 @@ def final_pick(
     of every share after the first (step 0). ``polish``: iterations each group's best
     restart runs on past the cap in every fold fit of steps 0 and 1 (:func:`sld.fit.fit_many`;
     ``known`` reports must have been fitted with it). ``narrow``: each group's best restarts
-    kept after a short run, on large groups, in every fit the pick makes
-    (:class:`sld.fit.Fidelity`; ``known`` reports must have been fitted with it). ``_fitted`` (internal): the fold fits
+    kept after a short run, on large groups, in every fit that compares laws (steps 0 to 6;
+    :class:`sld.fit.Fidelity`; ``known`` reports must have been fitted with it). ``_fitted`` (internal): the fold fits
     of step 0 already made, by how they were made, so that a pick started again with a
     window set aside (step 3) does not fit them twice; a fit is deterministic in those
     terms, so the pick is the same. ``frozen``: module docstring, *Charged parameters*.
@@ -338,7 +341,6 @@ def final_pick(
             seed=seed,
             restarts=restarts,
             polish=polish,
-            narrow=narrow,
             monotone=monotone,
         )
         if delivered.passed:

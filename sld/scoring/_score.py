@@ -128,20 +128,18 @@ def heldout_score(
     restarts: int = 16,
     bootstrap_restarts: int = INTERVAL_RESTARTS,
     polish: int = 0,
-    narrow: int = 0,
 ) -> ScoreReport:
     """Fit on the training rows (those in ``task``'s fit window, :meth:`Task.windowed`;
     every row by default); score on the held-out test rows. For reporting only.
 
-    ``polish`` and ``narrow``: as the final pick's (:func:`sld.fit.fit_law`; 0, the
-    default: none).
+    ``polish``: as the final pick's (:func:`sld.fit.fit_law`; 0, the default: none).
 
     ``bootstrap=B`` adds a 95 % interval of test R² from B refits on resampled training
     rows, each with ``bootstrap_restarts`` restarts, restart 0 from the fit on all rows.
     """
     started = time.perf_counter()
     fit_rows, eval_rows = task.window_train(), task.heldout()
-    fit = fit_law(law, fit_rows, restarts=restarts, seed=seed, polish=polish, narrow=narrow)
+    fit = fit_law(law, fit_rows, restarts=restarts, seed=seed, polish=polish)
     fitted = time.perf_counter()
     metrics, reason = evaluate(law, fit, eval_rows)
     evaluated = time.perf_counter()
