@@ -67,7 +67,7 @@ def test_a_run_narrows_its_confirmations_pick_and_chosen_law_only(tmp_path, aske
         task=TaskSpec(source=str(tmp_path)),
         seed=4,
         generations=2,
-        **{**SMALL, "final_restarts": 6, "final_narrow": 8, "confirm_top": 2, "start_laws": start},
+        **{**SMALL, "final_restarts": 6, "final_narrow": 2, "confirm_top": 2, "start_laws": start},
     )
     store = RunStore.create(
         tmp_path / "run", task=task.name, seed=4, config=config.model_dump(mode="json"), versions={}
@@ -75,11 +75,22 @@ def test_a_run_narrows_its_confirmations_pick_and_chosen_law_only(tmp_path, aske
     asyncio.run(Engine(task=task, config=config, store=store, proposer=OfflineProposer()).run())
     pick = dataclasses.replace(PickSettings.from_config(config), candidates=4, bootstrap=3)
     finalize(store, task, seed=4, restarts=6, bootstrap=0, pick=pick)
-    assert 0 in asked and 8 in asked  # the search's own fits run every restart to the end
+    assert 0 in asked and 2 in asked  # the search's own fits run every restart to the end
     confirmed = [f.report["confirmed"] for f in store.fitted() if "confirmed" in f.report]
-    assert confirmed and all(c["narrow"] == 8 for c in confirmed)
+    assert confirmed and all(c["narrow"] == 2 for c in confirmed)
     record = read_run(store)
-    assert record.pick is not None and record.pick.narrow == 8
+    assert record.pick is not None and record.pick.narrow == 2
     fidelity = {row.kind: row.report["fit"]["fidelity"] for row in store.heldout()}
     # the fit handed on, like a start law's, runs every restart to the end
     assert fidelity["chosen"]["narrow"] == 0 == fidelity["start"]["narrow"]
+
+
+@pytest.mark.parametrize("keep", [3, 12, 32])
+def test_a_narrowing_no_pick_fit_could_use_is_refused(keep):
+    with pytest.raises(
+        ValueError, match=f"final_narrow={keep} cannot narrow 32 restarts.*2, 4, 8, 16"
+    ):
+        RunConfig(task=TaskSpec(source="parallel_scaling_law"), final_narrow=keep)
+    assert (
+        RunConfig(task=TaskSpec(source="parallel_scaling_law"), final_narrow=16).final_narrow == 16
+    )

@@ -257,6 +257,19 @@ class RunConfig(BaseModel):
     )
 
     @model_validator(mode="after")
+    def _narrow_fits(self) -> RunConfig:
+        """A narrowing that no fit at final_restarts could use is a mistake, not a no-op."""
+        keep, restarts = self.final_narrow, self.final_restarts
+        if keep and (keep % 2 or restarts % keep or restarts < 2 * keep):
+            ok = [k for k in range(2, restarts // 2 + 1, 2) if restarts % k == 0]
+            raise ValueError(
+                f"final_narrow={keep} cannot narrow {restarts} restarts: it must be 0 or even, "
+                f"with final_restarts a multiple of at least twice it "
+                f"({', '.join(map(str, ok)) or 'none'} for final_restarts={restarts})"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _some_budget(self) -> RunConfig:
         if self.generations is None and self.max_candidates is None and self.time_limit is None:
             self.time_limit = DEFAULT_TIME_LIMIT
