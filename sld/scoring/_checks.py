@@ -43,7 +43,6 @@ from ._reports import CheckReport
 GRID = 12  # points per input grid
 ROWS = 16  # training rows per group whose other inputs are kept
 MONOTONE_TOLERANCE = 0.1  # of the output's per-group std
-DIMINISHING = False  # measurement switch (RULE28)
 
 
 def _grid(values: np.ndarray, *, log_scale: bool, probe: float) -> np.ndarray:
@@ -102,44 +101,6 @@ def _directions(
     return reasons
 
 
-def _accelerating(
-    values: np.ndarray,
-    steps: np.ndarray,
-    *,
-    outputs: Sequence[str],
-    spread: np.ndarray,
-    name: str,
-    direction: int | None,
-    tolerance: float,
-    where: str,
-) -> list[str]:
-    """A reason per output whose gain in ``direction`` grows past the edge of the data.
-
-    ``values`` (anchors, points, outputs) are taken at log-input ``steps``: the first one
-    step inside the training maximum, the second at it, the rest beyond. With
-    u = direction × prediction and s the slope of u over that last step inside, the law
-    fails where u(t) > u(t_max) + s (t − t_max) + ``tolerance`` std: it promises more
-    than its own trend at the edge of the rows, returns that grow with scale.
-    """
-    reasons = []
-    if not direction:
-        return reasons
-    rise = steps[2:] - steps[1]
-    for k, output in enumerate(outputs):
-        if spread[k] <= 0:
-            continue
-        u = direction * values[:, :, k]
-        slope = (u[:, 1] - u[:, 0]) / (steps[1] - steps[0])
-        tangent = u[:, 1:2] + slope[:, None] * rise[None, :]
-        excess = float(np.max(u[:, 2:] - tangent)) / spread[k]
-        if excess > tolerance:
-            reasons.append(
-                f"{output} gains faster in {name} than its trend at the edge of the rows, "
-                f"by {excess:.2g} std for {where}"
-            )
-    return reasons
-
-
 def extrapolation_checks(
     law: Law,
     fit: FitResult,
@@ -151,7 +112,6 @@ def extrapolation_checks(
     monotone_probe: float | None = None,
     tolerance: float = MONOTONE_TOLERANCE,
     names: Sequence[str] | None = None,
-    diminishing: bool = False,
 ) -> CheckReport:
     """Run the checks for ``law`` with ``fit``'s per-group parameters over ``rows``' inputs.
 
@@ -179,17 +139,6 @@ def extrapolation_checks(
         j: _grid(stacked_x[:, j], log_scale=True, probe=reach)
         for j, name in enumerate(inputs)
         if reach is not None
-        and directions.get(name)
-        and log_scale.get(name, False)
-        and stacked_x[:, j].min() > 0
-    }
-    # diminishing returns: from one step inside each declared log input's maximum out as
-    # far as its direction is probed (log-input steps; _accelerating)
-    edge = {
-        j: np.log(stacked_x[:, j].max())
-        + np.log(max(probe, reach or probe)) / GRID * np.arange(-1, GRID + 1)
-        for j, name in enumerate(inputs)
-        if diminishing
         and directions.get(name)
         and log_scale.get(name, False)
         and stacked_x[:, j].min() > 0
@@ -230,21 +179,6 @@ def extrapolation_checks(
                     tolerance=tolerance,
                     where=where,
                 )
-            if j in edge:
-                steps = edge[j]
-                along = _along(law, params, anchors, j=j, grid=np.exp(steps))
-                probes += along.shape[0] * along.shape[1]
-                if np.all(np.isfinite(along)):
-                    reasons += _accelerating(
-                        along,
-                        steps,
-                        outputs=outputs,
-                        spread=spread,
-                        name=name,
-                        direction=directions.get(name),
-                        tolerance=tolerance,
-                        where=f"{name} up to {np.exp(steps[-1]):.3g}{in_group}",
-                    )
     unique = list(dict.fromkeys(reasons))
     return CheckReport(passed=not unique, reasons=unique[:8], probes=probes)
 
@@ -262,5 +196,4 @@ def task_checks(
         monotone=dict(monotone if monotone is not None else task.monotone),
         probe=task.card.validation.probe,
         monotone_probe=task.card.validation.monotone_probe,
-        diminishing=DIMINISHING,
     )
