@@ -1,4 +1,4 @@
-"""Re-confirm the laws finished runs confirmed, with and without narrowing: their selection errors and seconds.
+"""Re-confirm the laws finished runs confirmed, with and without narrowing: errors and seconds.
 
     python bench/confirm_narrow.py RUN_DIR... [--narrow 8]
 

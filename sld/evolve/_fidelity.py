@@ -197,16 +197,17 @@ def confirm(
     restarts: int,
     narrow: int = 0,
 ) -> tuple[list[ScoreReport], list[dict[str, Any] | None]]:
-    """Re-fit at ``restarts`` (and ``narrow``: :class:`sld.fit.Fidelity`) the new laws that rank among the ``top`` best (:func:`to_confirm`)
-    until none that ranks there is unconfirmed.
+    """Re-fit at ``restarts`` (and ``narrow``: :class:`sld.fit.Fidelity`) the new laws that
+    rank among the ``top`` best (:func:`to_confirm`) until none that ranks there is
+    unconfirmed.
 
     ``reports[i]`` is law i's search score report and ``fitness(i, report)`` its fitness in
     the population with that report (inf for a failed law, so a failed law is never
     confirmed). Each round scores its laws by one :func:`sld.scoring.selection_scores` call
-    at ``seed``, ``restarts`` and ``narrow``, in input order, and ranks are re-read with the new
-    scores. Returns the reports with each confirmed law's replaced by its re-fit's, and
-    per law the extra report keys: ``{CONFIRMED_KEY: {"restarts", "narrow", "error_before"}}`` for a
-    confirmed law, else None. A re-fit the fitter refuses outright leaves the search
+    at ``seed``, ``restarts`` and ``narrow``, in input order, and ranks are re-read with the
+    new scores. Returns the reports with each confirmed law's replaced by its re-fit's, and
+    per law the extra report keys: ``{CONFIRMED_KEY: {"restarts", "narrow", "error_before"}}``
+    for a confirmed law, else None. A re-fit the fitter refuses outright leaves the search
     reports (confirmation is a second opinion) and ends the rounds.
     """
     out = list(reports)

@@ -88,13 +88,14 @@ def unfrozen_pool(
     (:func:`unfrozen_law`), and variant id → the id it replaced.
 
     The variants are scored in one :func:`sld.scoring.selection_scores` call at ``seed``,
-    ``restarts``, ``polish`` and ``narrow`` (the pick's), which is the fold re-fit the pick would make, and their
-    reports go into ``known`` (updated in place). A law keeps its place when it has no
-    variant within the parameter limit or when its variant's fit fails. A law whose variant
-    is in the pool already, or is an earlier law's variant too (near-variants that differ
-    only in a frozen number), leaves it. ``register(parent id, variant,
-    report)`` gives a variant its id (the run store's candidate, :func:`store_variant`);
-    without it the id is ``UNFROZEN_IDS + parent id``, for re-picks that write nothing.
+    ``restarts``, ``polish`` and ``narrow`` (the pick's), which is the fold re-fit the pick
+    would make, and their reports go into ``known`` (updated in place). A law keeps its
+    place when it has no variant within the parameter limit or when its variant's fit
+    fails. A law whose variant is in the pool already, or is an earlier law's variant too
+    (near-variants that differ only in a frozen number), leaves it. ``register(parent id,
+    variant, report)`` gives a variant its id (the run store's candidate,
+    :func:`store_variant`); without it the id is ``UNFROZEN_IDS + parent id``, for re-picks
+    that write nothing.
     """
     keys = {law.key for _, law in pool}
     variants = []

@@ -72,9 +72,10 @@ def fit_many(
     ``polish``: iterations past ``max_iter`` that each group's best restart may run on
     alone when the batch reaches its cap (:func:`sld.fit._polish.lm_polish`; a fit that
     polishes compiles its own executable). ``narrow``: each group's best restarts kept after
-    a short run, on large groups (:class:`sld.fit.Fidelity`; 0: none). ``fidelity`` (e.g. ``sld.fit.SCREEN``), when
-    given, sets restarts, iterations, polish, narrowing, a row subsample and the precision
-    instead of ``restarts``, ``max_iter``, ``polish`` and ``narrow``;
+    a short run, on large groups (:class:`sld.fit.Fidelity`; 0: none). ``fidelity`` (e.g.
+    ``sld.fit.SCREEN``), when given, sets restarts, iterations, polish, narrowing, a row
+    subsample and the precision instead of ``restarts``, ``max_iter``, ``polish`` and
+    ``narrow``;
     every result records the fidelity it was fitted at. ``starts`` (one per law, or
     None) warm-starts restart 0 of the named groups (see :func:`fit_many_sets`).
     """

@@ -144,10 +144,11 @@ def final_pick(
     restart runs on past the cap in every fold fit of steps 0 and 1 (:func:`sld.fit.fit_many`;
     ``known`` reports must have been fitted with it). ``narrow``: each group's best restarts
     kept after a short run, on large groups, in every fit that compares laws (steps 0 to 6;
-    :class:`sld.fit.Fidelity`; ``known`` reports must have been fitted with it). ``_fitted`` (internal): the fold fits
-    of step 0 already made, by how they were made, so that a pick started again with a
-    window set aside (step 3) does not fit them twice; a fit is deterministic in those
-    terms, so the pick is the same. ``frozen``: module docstring, *Charged parameters*.
+    :class:`sld.fit.Fidelity`; ``known`` reports must have been fitted with it).
+    ``_fitted`` (internal): the fold fits of step 0 already made, by how they were made, so
+    that a pick started again with a window set aside (step 3) does not fit them twice; a
+    fit is deterministic in those terms, so the pick is the same. ``frozen``: module
+    docstring, *Charged parameters*.
     """
     settings = PickSettingsDict(
         restarts=restarts,
