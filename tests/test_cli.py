@@ -283,3 +283,20 @@ def test_bracketed_text_is_printed_as_it_is_not_read_as_rich_markup(capsys):
     out = capsys.readouterr().out
     assert "set [prices.m] in --llm-config" in out and "runs/[nats]" in out
     assert "my_sweep:" in out and "no law was scored" in out
+
+
+def test_final_narrow_reaches_the_pick_and_a_value_no_fit_could_use_is_one_line(capsys):
+    from sld.cli._args import build_parser
+    from sld.cli.discover import search_settings
+    from sld.config import RunConfig, TaskSpec
+    from sld.evolve.pick import PickSettings
+
+    def settings(*flags: str) -> PickSettings:
+        args = build_parser().parse_args(["discover", "parallel_scaling_law", *flags])
+        config = RunConfig(task=TaskSpec(source="parallel_scaling_law"), **search_settings(args))
+        return PickSettings.from_config(config)
+
+    assert settings().narrow == 0
+    assert settings("--final-narrow", "8").narrow == 8
+    line = _one_line_error(capsys, ["discover", "parallel_scaling_law", "--final-narrow", "3"])
+    assert "final_narrow=3" in line and "2, 4, 8, 16" in line

@@ -148,6 +148,7 @@ def search_settings(args: argparse.Namespace) -> dict[str, Any]:
             ("param_weight", args.param_weight),
             ("screen_share", args.screen_share),
             ("screen_width", args.screen_width),
+            ("final_narrow", args.final_narrow),
             ("start_laws", args.start),
             ("fit_windows", args.fit_windows),
             ("pick_consensus", args.pick_consensus),
