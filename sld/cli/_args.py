@@ -8,6 +8,7 @@ from typing import NoReturn
 
 from sld.cli import baseline, bench, discover, export, report, score, tasks, tui
 from sld.cli._data import add_data_flags
+from sld.cli._types import duration, non_negative_int, positive_int, share, weight, windows
 
 EXIT_USAGE = 2
 
@@ -45,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sc.add_argument("law", help='law string, e.g. "L = E + A/N**alpha"')
     sc.add_argument("--split", choices=["validation", "test"], default="validation")
-    sc.add_argument("--bootstrap", type=_non_negative_int, default=0, metavar="B")
-    sc.add_argument("--restarts", type=_positive_int, default=16)
+    sc.add_argument("--bootstrap", type=non_negative_int, default=0, metavar="B")
+    sc.add_argument("--restarts", type=positive_int, default=16)
     sc.add_argument("--seed", type=int, default=0)
     sc.add_argument("--json", action="store_true")
     add_data_flags(sc)
@@ -56,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument("task", nargs="?", help="one task (default: all)")
     base.add_argument(
         "--restarts",
-        type=_positive_int,
+        type=positive_int,
         default=64,
         help="multistart restarts (default 64: human laws with min() kinks need many)",
     )
@@ -102,11 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="curated task names or CSV paths (default: every curated task)",
     )
     many.add_argument(
-        "--seeds", type=_positive_int, default=3, help="runs per task, seeds 0..N-1 (default 3)"
+        "--seeds", type=positive_int, default=3, help="runs per task, seeds 0..N-1 (default 3)"
     )
     many.add_argument(
         "--jobs",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="runs at a time (default: the cores available; with --ray: as the cluster schedules)",
     )
@@ -136,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     exp.add_argument("run_dir", metavar="RUN_DIR")
     exp.add_argument(
-        "--law", type=_positive_int, metavar="ID", help="candidate id (default: the chosen law)"
+        "--law", type=positive_int, metavar="ID", help="candidate id (default: the chosen law)"
     )
     exp.add_argument(
         "--format",
@@ -222,8 +223,8 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
         help="the search's wall-time budget per run, e.g. 90s, 10m; the final pick, "
         "held-out scores and report follow it (seconds to minutes, each with its own clock)",
     )
-    search.add_argument("--generations", type=_positive_int, default=None)
-    search.add_argument("--candidates", type=_positive_int, default=None, help="proposal budget")
+    search.add_argument("--generations", type=positive_int, default=None)
+    search.add_argument("--candidates", type=positive_int, default=None, help="proposal budget")
     search.add_argument(
         "--proposer",
         choices=["offline", "llm", "mixed"],
@@ -251,7 +252,7 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
     )
     search.add_argument(
         "--budget-tokens",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="stop once LLM calls used this many tokens",
     )
@@ -261,21 +262,21 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="--proposer mixed: share of island-generations asking the LLM (default 0.5)",
     )
-    search.add_argument("--islands", type=_positive_int, default=4)
+    search.add_argument("--islands", type=positive_int, default=4)
     search.add_argument(
-        "--per-island", type=_positive_int, default=6, help="proposals per island per generation"
+        "--per-island", type=positive_int, default=6, help="proposals per island per generation"
     )
-    search.add_argument("--restarts", type=_positive_int, default=8)
+    search.add_argument("--restarts", type=positive_int, default=8)
     search.add_argument(
         "--screen-share",
-        type=_share,
+        type=share,
         default=None,
         help="share of each generation's candidates a cheap screening fit promotes to the "
         "full fit (default 0.25; 1 fully fits every candidate)",
     )
     search.add_argument(
         "--screen-width",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="propose and screen this many times --per-island a generation, promoting as "
         "many as before (default: from the task's rows, 1 to 4, offline proposer; 1 with an LLM)",
@@ -289,10 +290,10 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
         "fitted, and scored on held-out rows beside the chosen law; 'reference' is the "
         "task's reference law",
     )
-    search.add_argument("--bootstrap", type=_non_negative_int, default=30)
+    search.add_argument("--bootstrap", type=non_negative_int, default=30)
     search.add_argument(
         "--final-narrow",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=None,
         metavar="K",
         help="in the confirmations and the final pick, where groups average 256 rows or more, "
@@ -302,19 +303,19 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
     )
     search.add_argument(
         "--complexity-weight",
-        type=_weight,
+        type=weight,
         default=None,
         help="fitness penalty per expression node, in decades of error (default 0.005)",
     )
     search.add_argument(
         "--param-weight",
-        type=_weight,
+        type=weight,
         default=None,
         help="fitness penalty per free parameter, in decades of error (default 0.01)",
     )
     search.add_argument(
         "--fit-windows",
-        type=_windows,
+        type=windows,
         default=None,
         metavar="SHARES",
         help="shares of each group's smallest-scale rows the final pick may leave out of "
@@ -331,74 +332,6 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
     )
     for flag, text in PICK_SWITCHES:  # each on by default; --no-pick-X turns it off
         search.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
-
-
-def _windows(text: str) -> list[float]:
-    shares = []
-    for part in text.split(","):
-        try:
-            value = float(part)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected shares in [0, 1) separated by commas, such as 0,0.25,0.5; got {text!r}"
-            ) from None
-        if not 0 <= value < 1:
-            raise argparse.ArgumentTypeError(
-                f"each share must lie in [0, 1) (the part of the rows left out), got {part!r}"
-            )
-        shares.append(value)
-    return shares
-
-
-def _weight(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
-
-
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = _int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = _int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-
-
-def duration(text: str) -> float:
-    """'90', '90s', '10m', '1.5h' -> seconds: :func:`sld.config.parse_duration` as an argparse type."""
-    from sld.config import parse_duration as seconds
-
-    try:
-        return seconds(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _version() -> str:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from sld.cli._types import positive_int
+
 if TYPE_CHECKING:  # pragma: no cover
     from sld.config import TaskSpec
 
@@ -214,14 +216,3 @@ def _monotone(text: str) -> dict[str, str]:
         except ValueError as exc:
             raise argparse.ArgumentTypeError(f"{key}: {exc}") from None
     return out
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value

@@ -104,7 +104,7 @@ from sld.law import Law
 
 from ._delivered import delivered_checks
 from ._plausible import choose_among, plausible_laws
-from ._reports import PickReport, PickSettingsDict, ScoreReport, pick_entry
+from ._reports import PickReport, PickSettingsDict, ScoreReport, pick_entry, pick_notes
 from ._resample import bootstrap_errors, pessimistic, resampled_folds
 from ._selection import fitness, selection_scores
 from ._window import WindowScore, best_law, choose_window, window_reason
@@ -337,12 +337,7 @@ def final_pick(
         if fold_checks is None or not fold_checks.passed:
             break
         delivered = delivered_checks(
-            laws[chosen],
-            task,
-            seed=seed,
-            restarts=restarts,
-            polish=polish,
-            monotone=monotone,
+            laws[chosen], task, seed=seed, restarts=restarts, polish=polish, monotone=monotone
         )
         if delivered.passed:
             break
@@ -392,19 +387,8 @@ def final_pick(
         order.insert(0, chosen)
     ranked = [entries[i].model_copy(update={"rank": r + 1}) for r, i in enumerate(order)]
     best = ranked[0]
-    if bootstrap > 0 and len(resampled) < len(entries):
-        why += (
-            f"; {len(entries) - len(resampled)} of {len(entries)} laws not resampled, "
-            "their penalised point errors already above the leader's"
-        )
-    if best.checks is not None and not best.checks.passed:
-        why += "; no candidate passed every extrapolation check"
-    if demoted:
-        why += (
-            f"; {', '.join(f'#{d}' for d in demoted)} demoted: fitted on every training row "
-            "of the window, as the law is handed on, it fails a check its fold fits passed"
-        )
-    why += window_reason(tried, window)
+    skipped = len(entries) - len(resampled) if bootstrap > 0 else 0
+    why += pick_notes(ranked, skipped=skipped, demoted=demoted) + window_reason(tried, window)
     return PickReport(
         chosen=best.id,
         entries=ranked,

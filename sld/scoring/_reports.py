@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal, TypedDict
 
 import numpy as np
@@ -311,3 +312,23 @@ class PickReport(BaseModel):
     window: float = 0.0  # reports stored before fit windows fitted on every row
     windows: list[WindowScore] = []
     reason: str
+
+
+def pick_notes(ranked: Sequence[PickEntry], *, skipped: int, demoted: Sequence[int]) -> str:
+    """The notes a pick's reason ends with (before its fit window's): laws left out of the
+    resampling (``skipped``), no law passing every check (``ranked[0]``, the pick, fails
+    one), and the candidate ids step 7 demoted; "" when none applies."""
+    why = ""
+    if skipped:
+        why += (
+            f"; {skipped} of {len(ranked)} laws not resampled, "
+            "their penalised point errors already above the leader's"
+        )
+    if ranked[0].checks is not None and not ranked[0].checks.passed:
+        why += "; no candidate passed every extrapolation check"
+    if demoted:
+        why += (
+            f"; {', '.join(f'#{d}' for d in demoted)} demoted: fitted on every training row "
+            "of the window, as the law is handed on, it fails a check its fold fits passed"
+        )
+    return why
