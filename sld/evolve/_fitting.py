@@ -18,7 +18,6 @@ from typing import Any
 from sld.config import RunConfig
 from sld.corpus import Task
 from sld.errors import SldError
-from sld.evolve._ahead import Ahead, take, take_chunk
 from sld.evolve._fidelity import SCREENED, confirm, confirm_leaders, screen
 from sld.evolve._members import member_from_report, member_of, proposer_notes, stored_score
 from sld.evolve._resume import Batch
@@ -66,7 +65,6 @@ class Fitting:
     _elapsed_before: float
     _notes: dict[int, dict[str, Any]]
     _screened_out: set[int]
-    _ahead: Ahead | None  # the next generation's screen, run ahead (sld.evolve._ahead)
 
     def _elapsed(self) -> float:
         return self._elapsed_before + (time.monotonic() - self._started)
@@ -88,21 +86,13 @@ class Fitting:
         population: Population,
         leaders: Sequence[float],
     ) -> list[Member]:
-        """Fit a few candidates in one batched call: every selection fold, plus the checks
-        (unless that call was made ahead: :mod:`sld.evolve._ahead`); re-fit at
-        ``final_restarts`` the ones that rank among the best with ``leaders``
+        """Fit a few candidates in one batched call: every selection fold, plus the checks;
+        re-fit at ``final_restarts`` the ones that rank among the best with ``leaders``
         (:func:`confirm`); record them all in one transaction."""
         laws = [law for _, law in chunk]
         try:
-            ahead = take_chunk(self._ahead, laws)  # fitted ahead: the same scores (_ahead)
-            if isinstance(ahead, SldError):
-                raise ahead
-            reports = (
-                ahead
-                if ahead is not None
-                else selection_scores(
-                    laws, self.task, seed=self.config.seed, restarts=self.config.restarts
-                )
+            reports = selection_scores(
+                laws, self.task, seed=self.config.seed, restarts=self.config.restarts
             )
         except SldError as exc:  # a batch the fitter refuses outright: every law in it failed
             for row, _ in chunk:
@@ -128,8 +118,7 @@ class Fitting:
     def _screen(self, batch: Batch) -> list[Member]:
         """Screen the generation's candidates (:func:`screen`); record the screened-out ones,
         keep the promoted. Start laws (:mod:`sld.evolve.start`) are not screened: they go
-        first to the full fit. A screen run ahead for these laws (:mod:`sld.evolve._ahead`)
-        is taken as it is.
+        first to the full fit.
 
         One transaction writes every screened-out candidate and the ``screened`` state, so
         a kill leaves either no screen on record (it is redone, with the same outcome) or
@@ -141,10 +130,7 @@ class Fitting:
         screened = [item for item in batch.to_fit if item[0].proposer != START]
         laws = [law for _, law in screened]
         share = self.config.screen_share / self.width
-        found, outcome = take(self._ahead, generation=batch.generation, laws=laws)
-        if not found:
-            self._ahead = None  # its laws are not these: none of its fits is taken either
-            outcome = screen(laws, self.task, seed=self.config.seed, share=share)
+        outcome = screen(laws, self.task, seed=self.config.seed, share=share)
         if outcome is None:
             return []
         out: list[Member] = []
@@ -164,12 +150,6 @@ class Fitting:
         timing never changes the results), confirming against ``population`` as the
         generation began; returns the members and whether every candidate was dealt with
         (False: time ran out or a stop came first)."""
-        try:
-            return self._fit_generation(batch, population)
-        finally:
-            self._ahead = None
-
-    def _fit_generation(self, batch: Batch, population: Population) -> tuple[list[Member], bool]:
         members: list[Member] = []
         size = self.config.fit_chunk
         leaders = confirm_leaders(population, top=self.config.confirm_top)

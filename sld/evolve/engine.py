@@ -40,7 +40,6 @@ import numpy as np
 from sld.config import RunConfig
 from sld.corpus import Task
 from sld.errors import ParseError
-from sld.evolve._ahead import Ahead, parse_all, screened_laws, work_ahead
 from sld.evolve._fidelity import CONFIRMED_KEY as CONFIRMED_KEY
 from sld.evolve._fidelity import SCREEN_KEY as SCREEN_KEY
 from sld.evolve._fidelity import SCREENED as SCREENED
@@ -54,13 +53,11 @@ from sld.evolve._resume import Batch, resume
 from sld.evolve._resume import member_from_fitted as member_from_fitted
 from sld.evolve.population import Member, Population
 from sld.evolve.start import start_proposals
-from sld.law import Law
 from sld.proposer import Proposal, ProposalRequest, Proposer, task_brief
 from sld.scoring import parse_for_task
 from sld.store import RunStore
 
 LIVE_POPULATION = "population_live"  # state key: the population at a mid-generation stop
-AHEAD = True  # screen and fit generation g+1 while g's fits run (sld.evolve._ahead)
 
 
 class Engine(Fitting):
@@ -99,9 +96,6 @@ class Engine(Fitting):
         # candidate id -> what proposers are told about it (see _notes); population members only
         self._notes: dict[int, dict[str, Any]] = {}
         self._screened_out: set[int] = set()
-        self._ahead: Ahead | None = None
-        self._call_off = threading.Event()  # set: work ahead stops before its next chunk
-        self._parsed: dict[str, Law | ParseError] = {}  # parsed ahead; _record_proposals takes them
         self.width = generation_width(config, task)
         self.progress.width = self.width
 
@@ -196,7 +190,7 @@ class Engine(Fitting):
                 rationale=proposal.rationale,
             )
             try:
-                law = self._parse(proposal.text)
+                law = parse_for_task(proposal.text, self.task, max_params=self.config.max_params)
             except ParseError as exc:
                 self.store.add_candidate(**common, status="rejected", reason=str(exc))
                 self._failures.append((proposal.text, str(exc)))
@@ -219,53 +213,6 @@ class Engine(Fitting):
             self._keys_in_flight[law.key] = cid
             batch.to_fit.append((self.store.candidate(cid), law))
         return batch
-
-    def _parse(self, text: str) -> Law:
-        """``text`` parsed for the task (taken from :meth:`_work_ahead`'s parse when it
-        has it: the same function of the same text); raises :class:`ParseError`."""
-        found = self._parsed.pop(text, None)
-        if found is None:
-            return parse_for_task(text, self.task, max_params=self.config.max_params)
-        if isinstance(found, ParseError):
-            raise found
-        return found
-
-    async def _work_ahead(
-        self,
-        proposing: asyncio.Future[list[tuple[int, Proposal]]],
-        fitting: asyncio.Future[Any],
-        population: Population,
-        generation: int,
-    ) -> Ahead | None:
-        """Generation ``generation``'s screen and selection fits, run while the generation
-        before it is still being fitted (:mod:`sld.evolve._ahead`); None when its proposals
-        came after those fits ended (nothing left to overlap) or never came. It holds while
-        the run is paused and stops before its next chunk once the run ends, is stopped or is
-        out of time (:meth:`_interrupted`, as the fitting does between its chunks)."""
-        await asyncio.wait({proposing})
-        if fitting.done() or proposing.cancelled() or proposing.exception() is not None:
-            return None
-        proposals = proposing.result()
-        parsed = parse_all(proposals, task=self.task, max_params=self.config.max_params)
-        self._parsed = parsed
-        known = population.keys() | frozenset(self._keys_in_flight)
-        laws = screened_laws(proposals, parsed=parsed, known=known)
-
-        def go() -> bool:
-            self._hold()
-            return not (self._interrupted() or self._call_off.is_set())
-
-        return await asyncio.to_thread(
-            work_ahead,
-            laws,
-            generation=generation,
-            task=self.task,
-            seed=self.config.seed,
-            share=self.config.screen_share / self.width,
-            restarts=self.config.restarts,
-            chunk=self.config.fit_chunk,
-            go=go,
-        )
 
     # -- the loop --------------------------------------------------------------
 
@@ -332,71 +279,53 @@ class Engine(Fitting):
         if batch is None:
             first = await self._propose(generation, population)
             batch = self._checkpoint(generation - 1, population, generation, first)
-        ahead: asyncio.Future[Ahead | None] | None = None  # this generation's screen, run ahead
-        try:
-            while True:
-                self.progress.generation = generation
-                reason = self._out_of_budget(generation, waiting=bool(batch.to_fit))
-                if reason:
-                    break
-                if ahead is not None:  # still running: the same screen _fit_batch would run
-                    self._ahead, ahead = await ahead, None
-                proposing = asyncio.ensure_future(self._propose(generation + 1, population))
-                fitting = asyncio.ensure_future(
-                    asyncio.to_thread(self._fit_batch, batch, population)
-                )
-                if AHEAD and self.config.screen_share < 1.0:
-                    ahead = asyncio.ensure_future(
-                        self._work_ahead(proposing, fitting, population, generation + 1)
-                    )
-                try:
-                    members, complete = await fitting
-                except BaseException:
-                    await _cancelled(proposing)
-                    raise
-                proposals = await self._next_proposals(proposing) if complete else None
-                if proposals is None:  # the run ends here: the next generation is not needed
-                    complete = False
-                    await _cancelled(proposing)
-                finished = sorted([*batch.done, *members], key=lambda m: m.id)  # candidate order
-                if not complete:  # ran out of time or stopped mid-batch
-                    for m in finished:
-                        self._promote(population, m)
-                    reason = self._out_of_budget(generation) or "stop requested"
-                    with self.store.transaction():
-                        # the laws fitted so far compete for the report even when no
-                        # generation finished (a slow task); resume starts from the
-                        # checkpoint's population, so proposals stay a function of the seed
-                        self.store.set_state(LIVE_POPULATION, population.snapshot())
-                        self.store.set_state("elapsed", self._elapsed())
-                        self.store.set_state("progress", self._progress_state())
-                    break
+        while True:
+            self.progress.generation = generation
+            reason = self._out_of_budget(generation, waiting=bool(batch.to_fit))
+            if reason:
+                break
+            proposing = asyncio.ensure_future(self._propose(generation + 1, population))
+            try:
+                members, complete = await asyncio.to_thread(self._fit_batch, batch, population)
+            except BaseException:
+                await _cancelled(proposing)
+                raise
+            proposals = await self._next_proposals(proposing) if complete else None
+            if proposals is None:  # the run ends here: the next generation is not needed
+                complete = False
+                await _cancelled(proposing)
+            finished = sorted([*batch.done, *members], key=lambda m: m.id)  # candidate order
+            if not complete:  # ran out of time or stopped mid-batch
                 for m in finished:
                     self._promote(population, m)
-                for member_id, source, target in population.migrate(
+                reason = self._out_of_budget(generation) or "stop requested"
+                with self.store.transaction():
+                    # the laws fitted so far compete for the report even when no generation
+                    # finished (a slow task); resume starts from the checkpoint's population,
+                    # so proposals stay a function of the seed
+                    self.store.set_state(LIVE_POPULATION, population.snapshot())
+                    self.store.set_state("elapsed", self._elapsed())
+                    self.store.set_state("progress", self._progress_state())
+                break
+            for m in finished:
+                self._promote(population, m)
+            for member_id, source, target in population.migrate(
+                generation=generation, rng=np.random.default_rng([self.config.seed, generation, 11])
+            ):
+                self.store.add_event(
+                    "migrated",
                     generation=generation,
-                    rng=np.random.default_rng([self.config.seed, generation, 11]),
-                ):
-                    self.store.add_event(
-                        "migrated",
-                        generation=generation,
-                        candidate_id=member_id,
-                        payload={"from": source, "to": target},
-                    )
-                self._keys_in_flight = {
-                    k: v for k, v in self._keys_in_flight.items() if not population.knows(k)
-                }
-                alive = {m.id for m in population.members()}
-                self._notes = {i: n for i, n in self._notes.items() if i in alive}
-                assert proposals is not None
-                batch = self._checkpoint(generation, population, generation + 1, proposals)
-                generation += 1
-        finally:
-            if ahead is not None:  # its thread ends at its next chunk: let it, before the pick
-                self._call_off.set()
-                await _settled(ahead)
-                self._call_off.clear()
-            self._parsed = {}
+                    candidate_id=member_id,
+                    payload={"from": source, "to": target},
+                )
+            self._keys_in_flight = {
+                k: v for k, v in self._keys_in_flight.items() if not population.knows(k)
+            }
+            alive = {m.id for m in population.members()}
+            self._notes = {i: n for i, n in self._notes.items() if i in alive}
+            assert proposals is not None
+            batch = self._checkpoint(generation, population, generation + 1, proposals)
+            generation += 1
         self.progress.stopped_by = reason
         self.progress.elapsed = self._elapsed()
         self.store.add_event("stopped", generation=generation, payload={"reason": reason})
@@ -427,12 +356,6 @@ class Engine(Fitting):
             )
         elif member.failed and member.id not in self._screened_out:
             self._failures.append((member.text, "could not be fitted or scored"))
-
-
-async def _settled(task: asyncio.Future[Any]) -> None:
-    """Wait until ``task`` has ended, whatever it returned or raised."""
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
 
 
 async def _cancelled(task: asyncio.Future[Any]) -> None:

@@ -7,7 +7,6 @@ executables (least recently used first out) and runs them.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -28,7 +27,6 @@ from ._narrow import chunks, kept, narrows
 # Unable to allocate section memory" after about 100. 48 stay under half of that.
 COMPILED_MAX = 48
 _COMPILED: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-_COMPILED_LOCK = threading.Lock()  # fits may be launched from two threads (sld.evolve._ahead)
 TIME_CHUNK = 20  # iterations between wall-clock checks when a time limit is set
 # A fit asked to narrow (``narrow`` > 0) runs its restarts for NARROW_AT iterations, then
 # only each group's best ``narrow`` on (sld.fit._narrow), in a batch whose groups hold
@@ -89,20 +87,18 @@ def run_lm(
             for a in args
         ),
     )
-    with _COMPILED_LOCK:
-        compiled = _COMPILED.get(full_key)
-        if compiled is not None:
-            _COMPILED.move_to_end(full_key)
+    compiled = _COMPILED.get(full_key)
     compile_seconds = 0.0
-    if compiled is None:
+    if compiled is not None:
+        _COMPILED.move_to_end(full_key)
+    else:
         enable_compile_cache()  # once per process: a compile another process made is read back
         t0 = time.perf_counter()
         compiled = get_runner().lower(*call_args).compile()
         compile_seconds = time.perf_counter() - t0
-        with _COMPILED_LOCK:
-            _COMPILED[full_key] = compiled
-            while len(_COMPILED) > COMPILED_MAX:
-                _COMPILED.popitem(last=False)  # its mappings go with it
+        _COMPILED[full_key] = compiled
+        while len(_COMPILED) > COMPILED_MAX:
+            _COMPILED.popitem(last=False)  # its mappings go with it
 
     def execute() -> Any:
         finite = None  # good restarts per group, where narrowing leaves fewer in the batch
