@@ -32,30 +32,37 @@ from sld.proposer import Proposal, ProposalRequest
 from sld.store import RunReader, RunStore
 
 
-class Replaying(offline.OfflineProposer):
-    """The offline proposer, answering each (generation, island) from ``batches`` at once."""
-
-    def __init__(self, batches: dict[str, list[dict[str, Any]]]) -> None:
-        super().__init__()
-        object.__setattr__(self, "batches", batches)
-
-    async def propose(self, request: ProposalRequest) -> list[Proposal]:
-        given = self.batches[f"{request.generation}/{request.island}"]  # type: ignore[attr-defined]
-        return [Proposal(**{**p, "parents": tuple(p["parents"])}) for p in given]
+def _batch(request: ProposalRequest) -> str:
+    """The key a request's batch is kept under: its generation and island."""
+    return f"{request.generation}/{request.island}"
 
 
-class Recording(offline.OfflineProposer):
+class Recording:
     """The offline proposer, keeping every batch it returns in ``batches``."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        object.__setattr__(self, "batches", {})
+    name = offline.NAME
 
-    def propose_now(self, request: ProposalRequest) -> list[Proposal]:
-        out = super().propose_now(request)
-        key = f"{request.generation}/{request.island}"
-        self.batches[key] = [dataclasses.asdict(p) for p in out]  # type: ignore[attr-defined]
+    def __init__(self) -> None:
+        self.inner = offline.OfflineProposer()
+        self.batches: dict[str, list[dict[str, Any]]] = {}
+
+    async def propose(self, request: ProposalRequest) -> list[Proposal]:
+        out = await self.inner.propose(request)
+        self.batches[_batch(request)] = [dataclasses.asdict(p) for p in out]
         return out
+
+
+class Replaying:
+    """Answers each request at once with the batch ``Recording`` kept for it."""
+
+    name = offline.NAME
+
+    def __init__(self, batches: dict[str, list[dict[str, Any]]]) -> None:
+        self.batches = batches
+
+    async def propose(self, request: ProposalRequest) -> list[Proposal]:
+        given = self.batches[_batch(request)]
+        return [Proposal(**{**p, "parents": tuple(p["parents"])}) for p in given]
 
 
 def search(
@@ -68,14 +75,15 @@ def search(
     store = RunStore.create(
         run_dir, task=task.name, seed=seed, config=config.model_dump(), versions={}
     )
-    proposer = Replaying(json.loads(proposals.read_text())) if replay else Recording()
+    recording = Recording()
+    proposer = Replaying(json.loads(proposals.read_text())) if replay else recording
     engine = Engine(task=task, config=config, store=store, proposer=proposer)
     started = time.perf_counter()
     asyncio.run(engine.run())
     seconds = time.perf_counter() - started
     store.close()
     if not replay:
-        proposals.write_text(json.dumps(proposer.batches))  # type: ignore[attr-defined]
+        proposals.write_text(json.dumps(recording.batches))
     return seconds
 
 
@@ -98,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--proposals", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        seconds = search(
+        spent = search(
             args.task,
             generations=args.generations,
             seed=args.seed,
@@ -106,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             proposals=args.proposals,
             replay=args.child == "replay",
         )
-        print(json.dumps({"seconds": seconds}))
+        print(json.dumps({"seconds": spent}))
         return 0
     out = args.out or Path(tempfile.mkdtemp(prefix="proposer-replay-"))
     seconds: dict[str, list[float]] = {"record": [], "replay": []}
