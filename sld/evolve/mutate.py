@@ -11,6 +11,7 @@ through :func:`sld.law.parse_law`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -48,12 +49,20 @@ def _inputs(fs: Sequence[Feature]) -> frozenset[sympy.Symbol]:
     return frozenset(f.symbol for f in fs)
 
 
+# SymPy computes ``free_symbols`` afresh on every call, walking the whole subtree, and
+# :func:`tidy` asks it of every subtree at every level above it (measured: a tenth of the
+# offline proposer's time). Trees are immutable and hash by structure, so the answer is kept.
+@functools.lru_cache(maxsize=1 << 15)
+def _free(expr: sympy.Basic) -> frozenset[sympy.Basic]:
+    return frozenset(expr.free_symbols)
+
+
 def _uses_input(expr: sympy.Basic, fs: Sequence[Feature]) -> bool:
-    return bool(expr.free_symbols & _inputs(fs))
+    return not _free(expr).isdisjoint(f.symbol for f in fs)
 
 
 def _has_parameter(expr: sympy.Basic) -> bool:
-    return any(is_placeholder(s) for s in expr.free_symbols)
+    return any(is_placeholder(s) for s in _free(expr))
 
 
 def _pick(rng: np.random.Generator, items: Sequence):
@@ -286,6 +295,8 @@ def tidy(expr: sympy.Expr, fs: Sequence[Feature], p: Params) -> sympy.Expr:
         if sum(_has_parameter(a) for a in constant) >= 2:
             kept = [a for a in args if _uses_input(a, fs)]
             return expr.func(p(), *kept)
+    if len(args) == len(expr.args) and all(a is b for a, b in zip(args, expr.args, strict=True)):
+        return expr  # SymPy's invariant: expr.func(*expr.args) == expr, and rebuilding is dear
     return expr.func(*args)
 
 
