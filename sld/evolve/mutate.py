@@ -285,6 +285,9 @@ def tidy(expr: sympy.Expr, fs: Sequence[Feature], p: Params) -> sympy.Expr:
     in their coefficients (``A*X + B*X`` → ``C*X``)."""
     if not expr.args:
         return expr
+    inputs = _inputs(fs)
+    if (expr, inputs) in _TIDY:
+        return expr
     args = [tidy(a, fs, p) for a in expr.args]
     if isinstance(expr, sympy.Mul):
         args = _merge_powers(args, fs, p)
@@ -296,8 +299,19 @@ def tidy(expr: sympy.Expr, fs: Sequence[Feature], p: Params) -> sympy.Expr:
             kept = [a for a in args if _uses_input(a, fs)]
             return expr.func(p(), *kept)
     if len(args) == len(expr.args) and all(a is b for a, b in zip(args, expr.args, strict=True)):
+        if len(_TIDY) >= _TIDY_MAX:
+            _TIDY.clear()
+        _TIDY[expr, inputs] = None
         return expr  # SymPy's invariant: expr.func(*expr.args) == expr, and rebuilding is dear
     return expr.func(*args)
+
+
+# Trees :func:`tidy` leaves as they are (no merge, no fresh parameter), with the inputs
+# they were tidied against. Children share most subtrees with their parents, which were
+# tidied before, so a tree is walked only down to where it changed. A pure function of
+# the key, so the memo never changes a proposal; cleared when it holds ``_TIDY_MAX``.
+_TIDY: dict[tuple[sympy.Expr, frozenset[sympy.Symbol]], None] = {}
+_TIDY_MAX = 1 << 15
 
 
 def _merge_powers(args: list[sympy.Expr], fs: Sequence[Feature], p: Params) -> list[sympy.Expr]:
