@@ -17,6 +17,7 @@ otherwise have to discover.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -284,9 +285,13 @@ def seeds(brief: TaskBrief) -> list[Seed]:
     own parameters; when there are as many inputs as outputs, also families pairing
     output ``i`` with input ``i`` (ahead of families that use only some inputs).
     """
-    fs = features(brief)
-    k = len(brief.outputs)
-    budget = param_budget(brief)
+    return list(_seeds(features(brief), len(brief.outputs), param_budget(brief)))
+
+
+@functools.lru_cache(maxsize=64)
+def _seeds(fs: tuple[Feature, ...], k: int, budget: int) -> tuple[Seed, ...]:
+    """:func:`seeds` for ``k`` outputs over ``fs``: kept, since every batch of a run asks
+    for the same library (a twentieth of the offline proposer's time, measured on vocab)."""
     out: list[Seed] = []
     partial: list[Seed] = []  # multi-output: single-input families repeated over outputs
     for name, builder, chosen in _single_output_seeds(fs):
@@ -304,7 +309,7 @@ def seeds(brief: TaskBrief) -> list[Seed]:
                 continue
             p = Params()
             out.append(Seed(name, tuple(builder([fs[i]], p) for i in range(k))))
-    return [s for s in out + partial if len(placeholders_in(s.expressions)) <= budget]
+    return tuple(s for s in out + partial if len(placeholders_in(s.expressions)) <= budget)
 
 
 def fragment(fs: Sequence[Feature], p: Params, rng: np.random.Generator) -> sympy.Expr:
