@@ -35,8 +35,15 @@ NARROW_AT = 20
 NARROW_ROWS = 256
 
 
+def _dtype(value: Any) -> str:
+    """``value``'s dtype code; read off the array itself, since ``np.asarray`` of a device
+    array copies it to the host."""
+    dtype = getattr(value, "dtype", None)
+    return (dtype if dtype is not None else np.asarray(value).dtype).str
+
+
 def _shape_key(tree: Any) -> tuple[Any, ...]:
-    return tuple((k, np.shape(v), np.asarray(v).dtype.str) for k, v in sorted(tree.items()))
+    return tuple((k, np.shape(v), _dtype(v)) for k, v in sorted(tree.items()))
 
 
 def run_lm(
@@ -83,7 +90,7 @@ def run_lm(
         *key,
         _shape_key(parts[0]),
         tuple(
-            _shape_key(a) if isinstance(a, dict) else (np.shape(a), np.asarray(a).dtype.str)
+            _shape_key(a) if isinstance(a, dict) else (np.shape(a), _dtype(a))
             for a in args
         ),
     )
