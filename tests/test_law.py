@@ -152,6 +152,35 @@ def test_parse_rejects_too_many_parameters_with_named_list():
         parse_law("A + B*N + C*N**2", max_params=2, **PARALLEL)
 
 
+def test_a_law_built_before_still_meets_each_callers_parameter_limit():
+    # Built laws are kept by text (a search parses each text several times), with the
+    # parameter limit checked before the memo, so a law kept for one caller is not handed
+    # to another whose limit it breaks.
+    text = "A + B*N + C*N**2"
+    free = parse_law(text, **PARALLEL)
+    assert parse_law(text, max_params=3, **PARALLEL) == free
+    with pytest.raises(ParseError, match=r"too many parameters \(3 > limit 2\)"):
+        parse_law(text, max_params=2, **PARALLEL)
+
+
+def test_a_law_built_before_is_the_law_a_fresh_build_gives():
+    import sld.law._law as law_module
+
+    text = "E + A/N**alpha + B*log(N)"
+    law_module._built.cache_clear()
+    cold = parse_law(text, **PARALLEL)
+    warm = parse_law(text, **PARALLEL)
+    names = (PARALLEL["inputs"], PARALLEL["outputs"], tuple(sorted(PARALLEL["aliases"].items())))
+    limits = dict(max_length=2000, max_depth=32, max_nodes=200, max_exponent=64.0)
+    fresh = law_module._built.__wrapped__(text, *names, **limits)
+    assert cold == warm == fresh
+    assert law_module._built.cache_info().hits == 1
+    for _ in range(2):  # a text that fails to build fails again: errors are not kept
+        with pytest.raises(ParseError, match="division by zero"):
+            parse_law("A*N/0", **PARALLEL)
+    assert law_module._built.cache_info().currsize == 1
+
+
 def test_parse_caps_parameters_at_64():
     text = " + ".join(f"a{i}*N**{i % 5}" for i in range(65))
     with pytest.raises(ParseError, match="65 > limit 64"):

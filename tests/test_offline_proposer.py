@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import sympy
 
-from sld.evolve import offline
+import sld.law._law as law_module
+from sld.evolve import families, mutate, offline
 from sld.evolve.families import offset_power, param_budget, seeds, sum_of_powers
 from sld.evolve.features import Params, features, placeholders_in
 from sld.evolve.mutate import MUTATIONS, tie_exponents
@@ -141,20 +142,41 @@ def test_same_request_gives_same_proposals():
     assert offline_proposals(request) == offline_proposals(request)
 
 
+class _Forgetful(dict):
+    """A memo that keeps nothing."""
+
+    def __contains__(self, key: object) -> bool:
+        return False
+
+    def __setitem__(self, key: object, value: object) -> None:
+        pass
+
+
 @pytest.mark.parametrize("brief", BRIEFS, ids=IDS)
-def test_the_validation_memo_changes_no_proposal(brief, monkeypatch):
-    # The memo of validated trees (three in four trees a run validates were seen before) is
-    # a cache, not a rule: with it cold, warm, or bypassed, every batch is the same.
+def test_the_memos_change_no_proposal(brief, monkeypatch):
+    # The proposer's memos (validated trees: three in four trees a run validates were seen
+    # before; trees tidy leaves as they are; laws built by text; seed libraries; free
+    # symbols) are caches, not rules: with them cold, warm, or bypassed, every batch is the
+    # same.
     def batches():
         return _evolve(brief, generations=3, count=6, seed=5)
 
     offline._CHECKED.clear()
+    mutate._TIDY.clear()
+    mutate._free.cache_clear()
+    law_module._built.cache_clear()
+    families._seeds.cache_clear()
     cold = batches()
-    assert offline._CHECKED, "the memo was not used"
+    assert offline._CHECKED and mutate._TIDY, "the memos were not used"
+    assert law_module._built.cache_info().hits > 0
     warm = batches()
     monkeypatch.setattr(
         offline, "_checked", lambda trees, brief, **kw: offline._check(trees, brief, **kw)
     )
+    monkeypatch.setattr(mutate, "_TIDY", _Forgetful())
+    monkeypatch.setattr(mutate, "_free", lambda expr: frozenset(expr.free_symbols))
+    monkeypatch.setattr(law_module, "_built", law_module._built.__wrapped__)
+    monkeypatch.setattr(families, "_seeds", families._seeds.__wrapped__)
     bypassed = batches()
     assert cold == warm == bypassed
     assert len(cold) >= 20

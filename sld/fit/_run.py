@@ -89,10 +89,7 @@ def run_lm(
     full_key = (
         *key,
         _shape_key(parts[0]),
-        tuple(
-            _shape_key(a) if isinstance(a, dict) else (np.shape(a), _dtype(a))
-            for a in args
-        ),
+        tuple(_shape_key(a) if isinstance(a, dict) else (np.shape(a), _dtype(a)) for a in args),
     )
     compiled = _COMPILED.get(full_key)
     compile_seconds = 0.0
