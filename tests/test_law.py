@@ -164,21 +164,21 @@ def test_a_law_built_before_still_meets_each_callers_parameter_limit():
 
 
 def test_a_law_built_before_is_the_law_a_fresh_build_gives():
-    import sld.law._law as law_module
+    import sld.law._parse as parse_module
 
     text = "E + A/N**alpha + B*log(N)"
-    law_module._built.cache_clear()
+    parse_module._built.cache_clear()
     cold = parse_law(text, **PARALLEL)
     warm = parse_law(text, **PARALLEL)
     names = (PARALLEL["inputs"], PARALLEL["outputs"], tuple(sorted(PARALLEL["aliases"].items())))
     limits = dict(max_length=2000, max_depth=32, max_nodes=200, max_exponent=64.0)
-    fresh = law_module._built.__wrapped__(text, *names, **limits)
+    fresh = parse_module._built.__wrapped__(text, *names, **limits)
     assert cold == warm == fresh
-    assert law_module._built.cache_info().hits == 1
+    assert parse_module._built.cache_info().hits == 1
     for _ in range(2):  # a text that fails to build fails again: errors are not kept
         with pytest.raises(ParseError, match="division by zero"):
             parse_law("A*N/0", **PARALLEL)
-    assert law_module._built.cache_info().currsize == 1
+    assert parse_module._built.cache_info().currsize == 1
 
 
 def test_parse_caps_parameters_at_64():

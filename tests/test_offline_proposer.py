@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import sympy
 
-import sld.law._law as law_module
+import sld.law._parse as parse_module
 from sld.evolve import families, mutate, offline
 from sld.evolve.families import offset_power, param_budget, seeds, sum_of_powers
 from sld.evolve.features import Params, features, placeholders_in
@@ -164,18 +164,18 @@ def test_the_memos_change_no_proposal(brief, monkeypatch):
     offline._CHECKED.clear()
     mutate._TIDY.clear()
     mutate._free.cache_clear()
-    law_module._built.cache_clear()
+    parse_module._built.cache_clear()
     families._seeds.cache_clear()
     cold = batches()
     assert offline._CHECKED and mutate._TIDY, "the memos were not used"
-    assert law_module._built.cache_info().hits > 0
+    assert parse_module._built.cache_info().hits > 0
     warm = batches()
     monkeypatch.setattr(
         offline, "_checked", lambda trees, brief, **kw: offline._check(trees, brief, **kw)
     )
     monkeypatch.setattr(mutate, "_TIDY", _Forgetful())
     monkeypatch.setattr(mutate, "_free", lambda expr: frozenset(expr.free_symbols))
-    monkeypatch.setattr(law_module, "_built", law_module._built.__wrapped__)
+    monkeypatch.setattr(parse_module, "_built", parse_module._built.__wrapped__)
     monkeypatch.setattr(families, "_seeds", families._seeds.__wrapped__)
     bypassed = batches()
     assert cold == warm == bypassed

@@ -39,7 +39,7 @@ from sld.law._document import law_export as law_export
 from sld.law._export import parameters_csv as parameters_csv
 from sld.law._grammar import FUNCTIONS as FUNCTIONS
 from sld.law._law import Law as Law
-from sld.law._law import parse_law as parse_law
+from sld.law._parse import parse_law as parse_law
 from sld.law._print_sympy import LawPrinter as LawPrinter
 
 __all__ = [
